@@ -1,0 +1,19 @@
+"""resocket: chrome.socket restored, over Chrome native messaging.
+
+Layers (see docs/architecture.md):
+  framing (pure) -> protocol: request validation + dispatch table (pure)
+  -> permissions (pure) -> engine (threads, OS sockets) ; transport (stdio, one writer) ; host (wiring)
+"""
+
+__version__ = "0.1.0"
+
+#: Native messaging host name (public contract: manifests, extension and installer use it).
+HOST_NAME = "org.resocket.host"
+
+#: Wire protocol version spoken in the hello exchange (docs/protocol.md). Bump on any incompatible change.
+PROTOCOL_VERSION = 1
+
+#: ID of the resocket extension in extension/, derived from the public "key" committed in its manifest.
+#: Only a client started for this origin may speak for web pages (hello.args.origin).
+EXTENSION_ID = "flgdmcpaemonpacjpigcafobmllikoco"
+EXTENSION_ORIGIN = f"chrome-extension://{EXTENSION_ID}/"
