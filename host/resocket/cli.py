@@ -4,14 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resocket import __version__, grants_cli, install_cli
+from resocket import __version__, convert_cli, grants_cli, install_cli, keys_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resocket", description="chrome.socket for today's browsers")
     parser.add_argument("--version", action="version", version=f"resocket {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (grants_cli, install_cli):
+    for module in (grants_cli, install_cli, keys_cli, convert_cli):
         module.register(sub)
     return parser
 
