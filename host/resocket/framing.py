@@ -1,0 +1,180 @@
+"""Native-messaging frames: a 4-byte native-endian length, then that many bytes of UTF-8 JSON.
+
+Design rules (model: websockets' `streams.py`, h11's `receive_data` / `next_event`):
+- No I/O. `FrameDecoder.receive_data(bytes)` stores, `next_event()` hands back one decoded message, a
+  `FrameError`, `NEED_DATA` or, after `receive_eof()` and once everything is drained, `END_OF_INPUT`.
+- A peer error is a value (`FrameError`), never an exception: the caller answers it and keeps decoding.
+- A frame that claims more than the inbound cap is reported once, then its bytes are dropped as they
+  arrive. The claimed size is never allocated, so a lying length prefix costs nothing.
+- Encoding is a plain function. Frames over Chrome's outbound cap raise: that is our bug, not the peer's.
+
+Limits (docs/protocol.md, Chrome's native messaging documentation):
+- browser -> host: 64 MiB per message (`INBOUND_LIMIT`);
+- host -> browser: 1 MiB per message (`OUTBOUND_LIMIT`); Chrome closes the port on a bigger one.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any, Union
+
+#: "=I": native byte order, standard 4-byte size, no alignment, as Chrome writes it.
+HEADER = struct.Struct("=I")
+
+#: Chrome refuses to send a browser->host message above 64 MiB, so a bigger claim is garbage or hostile.
+INBOUND_LIMIT = 64 * 1024 * 1024
+
+#: Chrome's cap on one host->browser message (kMaximumNativeMessageSize, 1 MiB of JSON).
+OUTBOUND_LIMIT = 1024 * 1024
+
+
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+#: `next_event()`: no complete frame is buffered; feed more bytes.
+NEED_DATA = _Sentinel("NEED_DATA")
+#: `next_event()` after `receive_eof()`: every buffered frame was handed out; nothing more will come.
+END_OF_INPUT = _Sentinel("END_OF_INPUT")
+
+# Protocol error codes raised at this layer (docs/protocol.md, "Protocol errors").
+BAD_FRAME = "bad_frame"
+FRAME_TOO_LARGE = "frame_too_large"
+
+
+@dataclass(frozen=True)
+class FrameError:
+    """The peer sent something that is not a frame we can use. Decoding goes on with the next frame."""
+
+    code: str
+    message: str
+
+
+class OutboundFrameTooLarge(ValueError):
+    """We tried to send a frame Chrome would refuse (and close the port for)."""
+
+
+@dataclass(frozen=True)
+class RawJSON:
+    """An already serialized JSON message, written as is (see `encode_raw_json`).
+
+    `reply_to` is the request id this frame finally answers, or None for a frame that answers nothing
+    by itself (a `chunk` frame); the host uses it to retire request ids without parsing `text`.
+    """
+
+    text: str
+    reply_to: int | None = None
+
+
+Event = Union[Any, FrameError, _Sentinel]
+
+
+def _no_constants(name: str) -> Any:
+    # NaN / Infinity are not JSON; Chrome never sends them, so they mark a corrupt frame.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class FrameDecoder:
+    """Bytes in, messages out. Feed it with `receive_data`, drain it with `next_event` until NEED_DATA."""
+
+    def __init__(self, max_frame: int = INBOUND_LIMIT) -> None:
+        self._max_frame = max_frame
+        self._buffer = bytearray()
+        self._skip = 0  # bytes of an oversized frame still to drop
+        self._eof = False
+
+    def receive_data(self, data: bytes) -> None:
+        if self._eof:
+            raise RuntimeError("receive_data() after receive_eof()")
+        if self._skip:
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
+        self._buffer += data
+
+    def receive_eof(self) -> None:
+        self._eof = True
+
+    def next_event(self) -> Event:
+        buf = self._buffer
+        if self._skip:
+            # Only reachable when receive_data() stored bytes before the oversized header was parsed.
+            dropped = min(self._skip, len(buf))
+            del buf[:dropped]
+            self._skip -= dropped
+            if self._skip:
+                return self._starved()
+        if len(buf) < HEADER.size:
+            return self._starved()
+        (length,) = HEADER.unpack_from(buf)
+        if length > self._max_frame:
+            del buf[: HEADER.size]
+            dropped = min(length, len(buf))
+            del buf[:dropped]
+            self._skip = length - dropped
+            return FrameError(
+                FRAME_TOO_LARGE,
+                f"frame of {length} bytes is over the {self._max_frame}-byte limit; skipped",
+            )
+        if len(buf) < HEADER.size + length:
+            return self._starved()
+        body = bytes(buf[HEADER.size: HEADER.size + length])
+        del buf[: HEADER.size + length]
+        return _decode_body(body)
+
+    def _starved(self) -> _Sentinel | FrameError:
+        if not self._eof:
+            return NEED_DATA
+        if self._buffer or self._skip:
+            left = len(self._buffer)
+            self._buffer.clear()
+            missing = self._skip
+            self._skip = 0
+            if missing:
+                return FrameError(BAD_FRAME, f"input ended {missing} bytes before the end of a skipped frame")
+            return FrameError(BAD_FRAME, f"input ended inside a frame ({left} bytes of it received)")
+        return END_OF_INPUT
+
+
+def _decode_body(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8")  # strict: json.loads(bytes) would also accept UTF-16/32
+    except UnicodeDecodeError as exc:
+        return FrameError(BAD_FRAME, f"frame is not valid UTF-8 ({exc.reason} at byte {exc.start})")
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        return FrameError(BAD_FRAME, "frame is not valid JSON (nested too deeply)")
+    except ValueError as exc:  # JSONDecodeError, NaN, over-long integer literals
+        return FrameError(BAD_FRAME, f"frame is not valid JSON ({exc})")
+
+
+def _frame(body: bytes) -> bytes:
+    if len(body) > OUTBOUND_LIMIT:
+        raise OutboundFrameTooLarge(
+            f"outbound frame of {len(body)} bytes is over Chrome's {OUTBOUND_LIMIT}-byte limit"
+        )
+    return HEADER.pack(len(body)) + body
+
+
+def encode_frame(obj: Any) -> bytes:
+    """One frame for a JSON-serializable value (or a `RawJSON`). The length counts UTF-8 bytes."""
+    if isinstance(obj, RawJSON):
+        return encode_raw_json(obj.text)
+    # ensure_ascii: any string (even one with a lone surrogate taken from a request) stays encodable.
+    text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    return _frame(text.encode("utf-8"))
+
+
+def encode_raw_json(text: str) -> bytes:
+    """One frame for text that already is JSON (the caller vouches for it).
+
+    For read replies: building `'{"id":%d,"chunk":"' + b64 + '"}'` by hand is ~3x faster than
+    json.dumps, which scans every character of a large base64 string for escapes.
+    """
+    return _frame(text.encode("utf-8"))
