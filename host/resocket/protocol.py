@@ -1,0 +1,423 @@
+"""Requests in, actions out: the operation table, request validation, chunk assembly, reply shapes.
+
+Design rules (models: h11's state as data, webextension-polyfill's method metadata table):
+- No I/O, no sockets, no threads of its own. `Session.receive(event)` takes what the frame decoder
+  produced and returns a list of actions for the host to carry out: `Send` a reply now, answer a
+  `Hello` (the host looks the grants up), or run a `Call` on the engine.
+- Everything about an operation's arguments lives in `OPERATIONS`, exactly as docs/protocol.md lists
+  them. Validation is generic over that table: no per-operation code here.
+- The client is untrusted: every malformed request becomes an error reply (docs/protocol.md, "Protocol
+  errors") carrying its id when one could be read. Nothing a client sends raises.
+- Session state: AWAITING_HELLO -> READY after a successful hello. Ids are "in flight" from the moment
+  a Call is handed out until the host calls `retire(id)` as the final reply goes out; `retire` may run
+  on any thread, so the in-flight set has its own lock.
+
+What the engine receives from a Call: only the operation's own arguments; optional ones that were
+absent or null are left out; integers are `int`; `data` is `bytes` (chunks already joined).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Union
+
+from resocket import EXTENSION_ORIGIN, PROTOCOL_VERSION, __version__
+from resocket.framing import FrameError, RawJSON
+
+# -- error codes (docs/protocol.md: stable, only ever appended) -----------------------------------------
+BAD_FRAME = "bad_frame"
+FRAME_TOO_LARGE = "frame_too_large"
+BAD_REQUEST = "bad_request"
+UNKNOWN_OP = "unknown_op"
+BAD_ARGS = "bad_args"
+HELLO_REQUIRED = "hello_required"
+PROTOCOL_MISMATCH = "protocol_mismatch"
+ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+DUPLICATE_ID = "duplicate_id"
+CHUNKS_TOO_LARGE = "chunks_too_large"
+TOO_MANY_SOCKETS = "too_many_sockets"
+INTERNAL = "internal"
+CONFIG_ERROR = "config_error"
+
+#: Request ids are JSON numbers the client can represent exactly: 1 .. Number.MAX_SAFE_INTEGER.
+MAX_ID = 2**53 - 1
+
+#: Bytes of base64 text held in unfinished chunk sequences per client (docs/protocol.md). Chrome's
+#: write quota is 200 MiB; this leaves room for that much in flight plus base64 overhead on one piece.
+CHUNK_LIMIT = 256 * 1024 * 1024
+
+#: Raw bytes per `chunk` frame of a split read reply: 48 KiB -> 64 KiB of base64, so every frame stays
+#: below 70 KB (64 KiB messages measured fastest on this channel; Chrome's cap is 1 MiB).
+READ_PIECE = 48 * 1024
+
+#: What `hello` reports as the host's name.
+HOST_PROGRAM = "resocket-host"
+
+# Argument kinds, as Chrome's renderer checks them (reference: chrome-socket-semantics.md, 1.2).
+INT = "integer"
+STR = "string"
+BOOL = "boolean"
+OBJECT = "object"
+DATA = "base64 string"
+SOCKET_TYPE = '"tcp" or "udp"'
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    args: tuple[Arg, ...]
+
+    @property
+    def takes_data(self) -> bool:
+        return any(arg.kind == DATA for arg in self.args)
+
+
+def _req(name: str, kind: str) -> Arg:
+    return Arg(name, kind, True)
+
+
+def _opt(name: str, kind: str) -> Arg:
+    return Arg(name, kind, False)
+
+
+def _op(name: str, *args: Arg) -> Operation:
+    return Operation(name, args)
+
+
+_SID = _req("socketId", INT)
+
+#: Every operation of docs/protocol.md, "Operations", with its arguments in Chrome's order.
+OPERATIONS: dict[str, Operation] = {op.name: op for op in (
+    _op("hello", _req("protocol", INT), _req("client", STR), _opt("origin", STR)),
+    _op("ping"),
+    _op("create", _req("type", SOCKET_TYPE), _opt("options", OBJECT)),
+    _op("destroy", _SID),
+    _op("connect", _SID, _req("hostname", STR), _req("port", INT)),
+    _op("bind", _SID, _req("address", STR), _req("port", INT)),
+    _op("disconnect", _SID),
+    _op("read", _SID, _opt("bufferSize", INT)),
+    _op("write", _SID, _req("data", DATA)),
+    _op("recvFrom", _SID, _opt("bufferSize", INT)),
+    _op("sendTo", _SID, _req("data", DATA), _req("address", STR), _req("port", INT)),
+    _op("listen", _SID, _req("address", STR), _req("port", INT), _opt("backlog", INT)),
+    _op("accept", _SID),
+    _op("setKeepAlive", _SID, _req("enable", BOOL), _opt("delay", INT)),
+    _op("setNoDelay", _SID, _req("noDelay", BOOL)),
+    _op("getInfo", _SID),
+    _op("getNetworkList"),
+    _op("joinGroup", _SID, _req("address", STR)),
+    _op("leaveGroup", _SID, _req("address", STR)),
+    _op("setMulticastTimeToLive", _SID, _req("ttl", INT)),
+    _op("setMulticastLoopbackMode", _SID, _req("enabled", BOOL)),
+    _op("getJoinedGroups", _SID),
+    _op("secure", _SID, _opt("options", OBJECT)),
+)}
+
+#: The chrome.socket methods (everything but the session's own hello and ping).
+SOCKET_OPERATIONS = tuple(name for name in OPERATIONS if name not in ("hello", "ping"))
+
+
+# -- replies --------------------------------------------------------------------------------------------
+def api_reply(req_id: int, args: list, last_error: str | None = None) -> dict:
+    """What the Chrome callback receives: its argument list, and runtime.lastError while it runs."""
+    reply: dict[str, Any] = {"id": req_id, "args": args}
+    if last_error is not None:
+        reply["lastError"] = last_error
+    return reply
+
+
+def error_reply(req_id: int | None, code: str, message: str) -> dict:
+    """A protocol error: the request was not a valid API call (id None when none could be read)."""
+    return {"id": req_id, "error": {"code": code, "message": message}}
+
+
+def result_reply(req_id: int, result: dict) -> dict:
+    """The reply to the session's own requests (hello, ping)."""
+    return {"id": req_id, "result": result}
+
+
+def chunk_reply(req_id: int, piece: bytes) -> RawJSON:
+    return RawJSON(f'{{"id":{int(req_id)},"chunk":"{base64.b64encode(piece).decode("ascii")}"}}', None)
+
+
+def data_reply_frames(req_id: int, data: bytes, extra: Mapping[str, Any] | None = None,
+                      piece: int = READ_PIECE) -> list[RawJSON]:
+    """The frames answering a read / recvFrom that got `data`: `chunk` frames, then the final reply
+    `{"id":N,"args":[{"resultCode":len(data),"data":<last piece>, **extra}]}` (docs/protocol.md,
+    "Split reads"). Built by hand: json.dumps would scan every base64 character for escapes."""
+    req_id = int(req_id)
+    cut = max(0, (len(data) - 1) // piece * piece)  # the last piece is 1..piece bytes (or empty)
+    view = memoryview(data)
+    frames = [chunk_reply(req_id, view[i: i + piece]) for i in range(0, cut, piece)]
+    tail = "".join(f",{json.dumps(k)}:{json.dumps(v, separators=(',', ':'))}" for k, v in (extra or {}).items())
+    last = base64.b64encode(view[cut:]).decode("ascii")
+    frames.append(RawJSON(
+        f'{{"id":{req_id},"args":[{{"resultCode":{len(data)},"data":"{last}"{tail}}}]}}', req_id))
+    return frames
+
+
+# -- actions --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Send:
+    """Write this reply now."""
+
+    message: dict
+
+
+@dataclass(frozen=True)
+class Hello:
+    """A valid hello: look up the rules for `origin` (the effective origin), then `Session.accept_hello`."""
+
+    id: int
+    client: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """Run a chrome.socket operation; its id is in flight until `Session.retire(id)`."""
+
+    id: int
+    op: str
+    args: dict
+
+
+Action = Union[Send, Hello, Call]
+
+
+def relay_origins_from_env(environ: Mapping[str, str]) -> frozenset[str]:
+    """Origins trusted to relay for web pages: the extension plus `RESOCKET_RELAY_ORIGINS` (comma-separated)."""
+    extra = environ.get("RESOCKET_RELAY_ORIGINS", "")
+    return frozenset(_origin_key(o) for o in [EXTENSION_ORIGIN, *extra.split(",")] if o.strip())
+
+
+def _origin_key(origin: str) -> str:
+    # Chrome passes "chrome-extension://<id>/"; people write it with or without the slash.
+    return origin.strip().rstrip("/").lower()
+
+
+def _as_int(value: Any) -> int | None:
+    """A JSON number with no fractional part (JS has one number type: 5.0 is the integer 5)."""
+    if isinstance(value, bool):  # bool is an int subclass in Python; in JSON it is not a number
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _read_id(value: Any) -> int | None:
+    req_id = _as_int(value)
+    return req_id if req_id is not None and 1 <= req_id <= MAX_ID else None
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+class BadArgs(Exception):
+    pass
+
+
+def _check_args(op: Operation, raw: Any, chunks: list[str]) -> dict:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise BadArgs(f"{op.name}: args must be an object, not {_describe(raw)}")
+    args: dict[str, Any] = {}
+    for arg in op.args:
+        value = raw.get(arg.name)
+        if value is None:
+            if arg.required:
+                raise BadArgs(f"{op.name}: {arg.name} is required")
+            continue
+        args[arg.name] = _check_value(op.name, arg, value, chunks)
+    if chunks and not op.takes_data:
+        raise BadArgs(f"{op.name}: chunk frames were sent for an operation that takes no data")
+    return args
+
+
+def _check_value(op_name: str, arg: Arg, value: Any, chunks: list[str]) -> Any:
+    wrong = BadArgs(f"{op_name}: {arg.name} must be {_article(arg.kind)}, not {_describe(value)}")
+    if arg.kind == INT:
+        number = _as_int(value)
+        if number is None:
+            raise wrong
+        return number
+    if arg.kind == STR:
+        if not isinstance(value, str):
+            raise wrong
+        return value
+    if arg.kind == BOOL:
+        if not isinstance(value, bool):
+            raise wrong
+        return value
+    if arg.kind == OBJECT:
+        if not isinstance(value, dict):
+            raise wrong
+        return value
+    if arg.kind == SOCKET_TYPE:
+        if value not in ("tcp", "udp"):
+            raise BadArgs(f'{op_name}: {arg.name} must be "tcp" or "udp", not {json.dumps(value)[:40]}')
+        return value
+    if arg.kind == DATA:
+        if not isinstance(value, str):
+            raise wrong
+        try:
+            # validate=True: standard alphabet and padding only (RFC 4648), as the shim sends it.
+            return base64.b64decode("".join(chunks) + value if chunks else value, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadArgs(f"{op_name}: {arg.name} is not valid base64") from None
+    raise AssertionError(f"unknown argument kind {arg.kind}")
+
+
+def _article(kind: str) -> str:
+    return kind if kind.startswith('"') else ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+class Session:
+    """One client's protocol state: hello, ids in flight, unfinished chunk sequences."""
+
+    def __init__(self, caller_origin: str, relay_origins: Iterable[str] = (EXTENSION_ORIGIN,)) -> None:
+        self.caller_origin = caller_origin
+        self.may_relay = _origin_key(caller_origin) in {_origin_key(o) for o in relay_origins}
+        self.ready = False
+        self.origin: str | None = None  # the effective origin, once hello succeeded
+        self._in_flight: set[int] = set()
+        self._lock = threading.Lock()
+        self._chunks: dict[int, list[str]] = {}
+        self._chunk_bytes = 0
+        # Ids whose chunk sequence already got its one (error) reply: the rest of the sequence,
+        # final request included, is dropped so it cannot run with half its data.
+        self._dropped: set[int] = set()
+
+    # -- called by the host --------------------------------------------------------------------------
+    def receive(self, event: Any) -> list[Action]:
+        """One event from the frame decoder (a message or a FrameError) -> what to do about it."""
+        if isinstance(event, FrameError):
+            return [Send(error_reply(None, event.code, event.message))]
+        if not isinstance(event, dict):
+            return self._error(None, BAD_REQUEST, f"a request must be a JSON object, not {_describe(event)}")
+        req_id = _read_id(event.get("id"))
+        if req_id is None:
+            where = f"{event['op']}: " if isinstance(event.get("op"), str) else ""
+            what = "missing" if event.get("id") is None else f"{json.dumps(event.get('id'))[:40]} is not valid"
+            return self._error(None, BAD_REQUEST, f"{where}request id {what}: it must be an integer 1..2^53-1")
+        if "chunk" in event:
+            return self._receive_chunk(req_id, event)
+        if req_id in self._dropped:
+            self._dropped.discard(req_id)
+            return []
+        chunks = self._take_chunks(req_id)
+        name = event.get("op")
+        if not isinstance(name, str):
+            return self._error(req_id, BAD_REQUEST, f"op must be a string, not {_describe(name)}")
+        op = OPERATIONS.get(name)
+        if op is None:
+            return self._error(req_id, UNKNOWN_OP, f"unknown operation {json.dumps(name)[:60]}")
+        if not self.ready and name != "hello":
+            return self._error(req_id, HELLO_REQUIRED, f"{name}: the first request must be hello")
+        if self.ready and name == "hello":
+            return self._error(req_id, BAD_REQUEST,
+                               f"hello: this port already said hello for {self.origin}; open a new port")
+        with self._lock:
+            if req_id in self._in_flight:
+                return self._error(req_id, DUPLICATE_ID, f"{name}: request id {req_id} is still in flight")
+        try:
+            args = _check_args(op, event.get("args"), chunks)
+        except BadArgs as exc:
+            return self._error(req_id, BAD_ARGS, str(exc))
+        if name == "hello":
+            return self._hello(req_id, args)
+        if name == "ping":
+            return [Send(result_reply(req_id, {}))]
+        with self._lock:
+            self._in_flight.add(req_id)
+        return [Call(req_id, name, args)]
+
+    def accept_hello(self, hello: Hello, rules: list[str]) -> dict:
+        """The host found the rules for `hello.origin`: the session is ready; returns the reply."""
+        self.ready = True
+        self.origin = hello.origin
+        return result_reply(hello.id, {
+            "protocol": PROTOCOL_VERSION, "host": HOST_PROGRAM, "version": __version__,
+            "origin": hello.origin, "rules": list(rules),
+        })
+
+    def retire(self, req_id: Any) -> None:
+        """The final reply to `req_id` is going out: the id may be used again. Thread-safe."""
+        with self._lock:
+            self._in_flight.discard(req_id)
+
+    def in_flight(self) -> frozenset[int]:
+        with self._lock:
+            return frozenset(self._in_flight)
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _error(self, req_id: int | None, code: str, message: str) -> list[Action]:
+        return [Send(error_reply(req_id, code, message))]
+
+    def _hello(self, req_id: int, args: dict) -> list[Action]:
+        theirs = args["protocol"]
+        if theirs != PROTOCOL_VERSION:
+            fix = ("update the resocket host: pip install -U resocket && resocket install"
+                   if theirs > PROTOCOL_VERSION else
+                   "update the resocket extension (or the app's copy of chrome-socket.js)")
+            return self._error(req_id, PROTOCOL_MISMATCH,
+                               f"{args['client']} speaks resocket protocol {theirs} but {HOST_PROGRAM} "
+                               f"{__version__} speaks protocol {PROTOCOL_VERSION}: {fix}")
+        origin = self.caller_origin
+        if "origin" in args:
+            if not self.may_relay:
+                return self._error(req_id, ORIGIN_NOT_ALLOWED,
+                                   f"hello: only the resocket extension may name an origin; this client "
+                                   f"is {self.caller_origin} (trust a fork with RESOCKET_RELAY_ORIGINS)")
+            origin = args["origin"]
+        return [Hello(req_id, args["client"], origin)]
+
+    def _receive_chunk(self, req_id: int, event: dict) -> list[Action]:
+        if req_id in self._dropped:
+            return []
+        piece = event["chunk"]
+        if "op" in event:
+            return self._fail_chunks(req_id, BAD_REQUEST, "a chunk frame carries no op")
+        if not self.ready:
+            return self._fail_chunks(req_id, HELLO_REQUIRED, "chunk: the first request must be hello")
+        with self._lock:
+            busy = req_id in self._in_flight
+        if busy:
+            return self._fail_chunks(req_id, DUPLICATE_ID, f"chunk: request id {req_id} is still in flight")
+        if not isinstance(piece, str):
+            return self._fail_chunks(req_id, BAD_ARGS, f"chunk must be a base64 string, not {_describe(piece)}")
+        if self._chunk_bytes + len(piece) > CHUNK_LIMIT:
+            return self._fail_chunks(req_id, CHUNKS_TOO_LARGE,
+                                     f"unfinished chunk sequences would hold more than {CHUNK_LIMIT} bytes")
+        self._chunks.setdefault(req_id, []).append(piece)
+        self._chunk_bytes += len(piece)
+        return []
+
+    def _take_chunks(self, req_id: int) -> list[str]:
+        pieces = self._chunks.pop(req_id, [])
+        self._chunk_bytes -= sum(len(p) for p in pieces)
+        return pieces
+
+    def _fail_chunks(self, req_id: int, code: str, message: str) -> list[Action]:
+        self._take_chunks(req_id)
+        self._dropped.add(req_id)
+        return self._error(req_id, code, message)
