@@ -43,7 +43,6 @@ _EXTENSION_ORIGIN = re.compile(r"chrome-extension://([a-p]{32})/?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # A host as a browser serializes it in an origin: a domain (ASCII, punycode for IDNs) or IPv4, or [IPv6].
 _DOMAIN_OR_IPV4 = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?")
-_IPV6 = re.compile(r"\[[0-9a-f:.]+\]")
 
 
 class GrantsCorrupt(Exception):
@@ -113,7 +112,7 @@ def normalize_origin(text: str) -> str:
         if char in rest:
             raise ValueError(f"origin {text!r} has {what}: an origin is only scheme://host[:port]")
     host, port = _split_host_port(text, rest)
-    if _IPV6.fullmatch(host):
+    if host.startswith("["):
         try:
             host = f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"  # as browsers serialize it
         except ValueError:
