@@ -1,0 +1,373 @@
+"""Register `resocket-host` with browsers: write (or remove) native messaging manifests and registry keys.
+
+Design rules:
+- Plan, then apply: `plan_install` / `plan_uninstall` return `Change`s without touching anything, so
+  `--dry-run` prints exactly what a real run does. `apply` performs them.
+- The manifest JSON is built here from one table (`render_manifest`); manifests/*.json.in are the
+  documented reference and a test keeps them identical.
+- Re-running install repairs: every manifest is rewritten with the current host path. Origins a previous
+  install allowed are kept, so an `--extension-id` given once is not silently dropped.
+- Uninstall removes only what resocket wrote: files whose `name` is org.resocket.host, registry keys whose
+  (Default) value is such a file. A location another installed browser reads too is left in place.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from resocket import EXTENSION_ORIGIN, HOST_NAME, __version__, browsers
+from resocket.browsers import CHROMIUM_FAMILY, Browser, Platform
+
+#: Firefox add-on ID of resocket (Firefox manifests list add-on IDs, not origins).
+FIREFOX_EXTENSION_ID = "resocket@resocket.org"
+DESCRIPTION = f"resocket {__version__}: chrome.socket over native messaging"
+HOST_EXECUTABLE = "resocket-host"
+
+# Chrome extension IDs: 32 letters a-p (a SHA-256 prefix in base 16 with digits a-p).
+_EXTENSION_ID = re.compile(r"^[a-p]{32}$")
+_EXTENSION_ORIGIN = re.compile(r"^chrome-extension://([a-p]{32})/$")
+
+
+class InstallError(Exception):
+    """Something the user must change before install/uninstall can proceed; the message says what."""
+
+
+# -- manifest content ---------------------------------------------------------------------------------
+def render_manifest(family: str, host_path: str, allowed: Iterable[str]) -> dict:
+    """The manifest as a dict, keys in the order of manifests/<family>.json.in."""
+    key = "allowed_origins" if family == CHROMIUM_FAMILY else "allowed_extensions"
+    return {"name": HOST_NAME, "description": DESCRIPTION, "path": host_path, "type": "stdio",
+            key: list(allowed)}
+
+
+def manifest_bytes(manifest: dict) -> bytes:
+    # UTF-8 without a BOM: Chrome rejects a manifest that starts with one ("host not found").
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def read_manifest(path: Path) -> dict | None:
+    """The manifest at `path` if it parses (a BOM is tolerated here); None when absent or unreadable."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_resocket_manifest(path: Path) -> bool:
+    data = read_manifest(path)
+    return data is not None and data.get("name") == HOST_NAME
+
+
+def extension_origin(value: str) -> str:
+    """`--extension-id` accepts a bare ID or a chrome-extension:// origin; returns the origin."""
+    value = value.strip()
+    if _EXTENSION_ID.match(value):
+        return f"chrome-extension://{value}/"
+    match = _EXTENSION_ORIGIN.match(value.rstrip("/") + "/")
+    if match:
+        return f"chrome-extension://{match.group(1)}/"
+    raise InstallError(f"{value!r} is not a Chrome extension ID (32 letters a-p) or chrome-extension:// origin")
+
+
+def granted_extension_origins() -> tuple[list[str], list[str]]:
+    """(chrome-extension origins holding a grant, warnings). Web-page origins reach the host through the
+    resocket extension, so only extension origins go into allowed_origins."""
+    try:
+        from resocket.grants import GrantsCorrupt, GrantStore
+    except ImportError:
+        return [], []
+    try:
+        granted = GrantStore.open().all()
+    except (GrantsCorrupt, OSError) as exc:  # a corrupt grants file must not block registering the host
+        return [], [f"grants not read ({exc}); granted extensions were not added to allowed_origins"]
+    return sorted(o for o in granted if _EXTENSION_ORIGIN.match(o)), []
+
+
+def chromium_origins(extra: Iterable[str], previous: Iterable[str] = ()) -> list[str]:
+    origins = [EXTENSION_ORIGIN]
+    for origin in [*previous, *extra]:
+        if _EXTENSION_ORIGIN.match(origin) and origin not in origins:
+            origins.append(origin)
+    return origins
+
+
+def firefox_extensions(extra: Iterable[str], previous: Iterable[str] = ()) -> list[str]:
+    ids = [FIREFOX_EXTENSION_ID]
+    for ext in [*previous, *extra]:
+        if isinstance(ext, str) and ext and ext not in ids:
+            ids.append(ext)
+    return ids
+
+
+# -- the host executable -------------------------------------------------------------------------------
+def host_executable_name(os_name: str) -> str:
+    return HOST_EXECUTABLE + (".exe" if os_name == "windows" else "")
+
+
+def find_host_path(os_name: str, override: str | None = None) -> Path:
+    """The `resocket-host` of this installation, as an absolute path (symlinks kept: a pipx link survives
+    upgrades of the venv behind it)."""
+    if override:
+        path = Path(os.path.abspath(os.path.expanduser(override)))
+        if not path.is_file():
+            raise InstallError(f"--host-path {path} does not exist")
+        if os_name != "windows" and not os.access(path, os.X_OK):
+            raise InstallError(f"--host-path {path} is not executable; fix: chmod +x {path}")
+        return path
+    name = host_executable_name(os_name)
+    if getattr(sys, "frozen", False):
+        # PyInstaller: resocket and resocket-host are shipped side by side.
+        candidates = [Path(sys.executable).parent / name]
+    else:
+        # A console script lives next to the `resocket` script and the venv's python.
+        candidates = [Path(os.path.abspath(sys.argv[0])).parent / name, Path(os.path.abspath(sys.executable)).parent / name]
+        which = shutil.which(HOST_EXECUTABLE)
+        if which:
+            candidates.append(Path(os.path.abspath(which)))
+    for path in candidates:
+        if path.is_file() and (os_name == "windows" or os.access(path, os.X_OK)):
+            return path
+    raise InstallError(f"{name} not found next to this resocket ({', '.join(map(str, candidates))}); "
+                       "reinstall the package or pass --host-path")
+
+
+# -- Windows registry ----------------------------------------------------------------------------------
+class RegistryAdapter(Protocol):
+    """The three registry operations install/uninstall/doctor need. `hive` is "HKCU" or "HKLM"."""
+
+    def get_default(self, hive: str, key: str) -> str | None: ...
+
+    def set_default(self, hive: str, key: str, value: str) -> None: ...
+
+    def delete_key(self, hive: str, key: str) -> None: ...
+
+
+class WinRegistry:
+    """The real registry (Windows only). Chrome reads a subkey's (Default) value, not a named value."""
+
+    def __init__(self) -> None:
+        import winreg  # noqa: F401  (fails early off Windows)
+
+    @staticmethod
+    def _hive(hive: str) -> int:
+        import winreg
+        return {"HKCU": winreg.HKEY_CURRENT_USER, "HKLM": winreg.HKEY_LOCAL_MACHINE}[hive]
+
+    def get_default(self, hive: str, key: str) -> str | None:
+        import winreg
+        try:
+            with winreg.OpenKey(self._hive(hive), key) as handle:
+                value, _kind = winreg.QueryValueEx(handle, "")
+        except OSError:
+            return None
+        return value if isinstance(value, str) else None
+
+    def set_default(self, hive: str, key: str, value: str) -> None:
+        import winreg
+        with winreg.CreateKeyEx(self._hive(hive), key, 0, winreg.KEY_WRITE) as handle:
+            winreg.SetValueEx(handle, "", 0, winreg.REG_SZ, value)
+
+    def delete_key(self, hive: str, key: str) -> None:
+        import winreg
+        winreg.DeleteKey(self._hive(hive), key)
+
+
+class MemoryRegistry:
+    """A dict-backed registry for tests and for computing Windows plans on other systems.
+    Key names are case-insensitive, as in the real registry."""
+
+    def __init__(self, values: dict[tuple[str, str], str] | None = None) -> None:
+        self.values: dict[tuple[str, str], str] = {}
+        for (hive, key), value in (values or {}).items():
+            self.set_default(hive, key, value)
+
+    def get_default(self, hive: str, key: str) -> str | None:
+        return self.values.get((hive, key.lower()))
+
+    def set_default(self, hive: str, key: str, value: str) -> None:
+        self.values[(hive, key.lower())] = value
+
+    def delete_key(self, hive: str, key: str) -> None:
+        self.values.pop((hive, key.lower()), None)
+
+
+def default_registry(plat: Platform) -> RegistryAdapter | None:
+    if plat.os != "windows":
+        return None
+    return WinRegistry() if sys.platform.startswith("win") else MemoryRegistry()
+
+
+# -- targets and changes -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """One place a browser reads the manifest from: a file, plus on Windows the keys pointing at it."""
+
+    browser: Browser
+    scope: str
+    manifest: Path
+    registry_keys: tuple[tuple[str, str], ...] = ()
+    custom: bool = False  # a --user-data-dir profile
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # write | unchanged | remove | set-key | delete-key | keep
+    browser: str
+    scope: str
+    where: str
+    detail: str = ""
+
+    def as_json(self) -> dict:
+        return {"action": self.action, "browser": self.browser, "scope": self.scope, "where": self.where,
+                "detail": self.detail}
+
+
+def found_browsers(plat: Platform) -> list[Browser]:
+    """Browsers whose own config folder exists for this user (resocket installs only for those by default)."""
+    return [b for b in browsers.BROWSERS if any(d.is_dir() for d in browsers.config_dirs(b, plat))]
+
+
+def targets_for(selected: list[Browser], plat: Platform, scope: str,
+                user_data_dir: Path | None = None) -> tuple[list[Target], list[str]]:
+    """(targets, notes about browsers with no location for this OS/scope)."""
+    name = browsers.manifest_file_name()
+    if user_data_dir is not None:
+        folder = browsers.user_data_dir_manifest_dir(Path(os.path.abspath(user_data_dir)))
+        return [Target(b, "user", folder / name, custom=True) for b in selected], []
+    targets: list[Target] = []
+    notes: list[str] = []
+    for browser in selected:
+        dirs = browsers.manifest_dirs(browser, plat, scope)
+        if not dirs:
+            notes.append(f"{browser.label} has no known {scope} manifest location on {plat.os}")
+            continue
+        keys = tuple(browsers.registry_keys(browser, scope)) if plat.os == "windows" else ()
+        targets += [Target(browser, scope, d / name, keys) for d in dirs]
+    return targets, notes
+
+
+def plan_install(targets: list[Target], host_path: Path, extra_ids: list[str],
+                 registry: RegistryAdapter | None) -> tuple[list[Change], dict[Path, bytes], list[str]]:
+    """(changes, content of each manifest to write, warnings)."""
+    granted, warnings = granted_extension_origins()
+    extra_origins = [extension_origin(e) for e in extra_ids if not _is_gecko_id(e)]
+    extra_gecko = [e for e in extra_ids if _is_gecko_id(e)]
+    changes: list[Change] = []
+    contents: dict[Path, bytes] = {}
+    for target in targets:
+        previous = read_manifest(target.manifest) if is_resocket_manifest(target.manifest) else None
+        if target.browser.family == CHROMIUM_FAMILY:
+            allowed = chromium_origins([*granted, *extra_origins], (previous or {}).get("allowed_origins") or [])
+        else:
+            allowed = firefox_extensions(extra_gecko, (previous or {}).get("allowed_extensions") or [])
+        content = manifest_bytes(render_manifest(target.browser.family, str(host_path), allowed))
+        if target.manifest not in contents:
+            contents[target.manifest] = content
+            same = _read_bytes(target.manifest) == content
+            changes.append(Change("unchanged" if same else "write", target.browser.name, target.scope,
+                                  str(target.manifest), ", ".join(allowed)))
+        for hive, key in target.registry_keys:
+            assert registry is not None
+            current = registry.get_default(hive, key)
+            action = "unchanged" if current == str(target.manifest) else "set-key"
+            changes.append(Change(action, target.browser.name, target.scope, f"{hive}\\{key}", str(target.manifest)))
+    return changes, contents, warnings
+
+
+def plan_uninstall(targets: list[Target], plat: Platform, registry: RegistryAdapter | None) -> list[Change]:
+    selected = {t.browser.name for t in targets}
+    others = [b for b in found_browsers(plat) if b.name not in selected]
+    changes: list[Change] = []
+    deleted_keys: set[tuple[str, str]] = set()
+    for target in targets:
+        for hive, key in target.registry_keys:
+            assert registry is not None
+            value = registry.get_default(hive, key)
+            if value is None or not is_resocket_manifest(Path(value)):
+                continue
+            sharing = [b.label for b in others if (hive, key) in browsers.registry_keys(b, target.scope)]
+            if sharing:
+                changes.append(Change("keep", target.browser.name, target.scope, f"{hive}\\{key}",
+                                      f"also read by {', '.join(sharing)}"))
+            elif (hive, key) not in deleted_keys:
+                deleted_keys.add((hive, key))
+                changes.append(Change("delete-key", target.browser.name, target.scope, f"{hive}\\{key}", value))
+    removed: set[Path] = set()
+    for target in targets:
+        if target.manifest in removed or not is_resocket_manifest(target.manifest):
+            continue
+        if plat.os == "windows":
+            sharing = _keys_still_pointing_at(target.manifest, target.scope, registry, deleted_keys)
+        elif target.custom:
+            sharing = []
+        else:
+            sharing = [b.label for b in others
+                       if target.manifest.parent in browsers.manifest_dirs(b, plat, target.scope)]
+        if sharing:
+            changes.append(Change("keep", target.browser.name, target.scope, str(target.manifest),
+                                  f"also read by {', '.join(sharing)}"))
+            continue
+        removed.add(target.manifest)
+        changes.append(Change("remove", target.browser.name, target.scope, str(target.manifest)))
+    return changes
+
+
+def apply(changes: list[Change], contents: dict[Path, bytes], registry: RegistryAdapter | None) -> None:
+    for change in changes:
+        try:
+            _apply_one(change, contents, registry)
+        except PermissionError as exc:
+            hint = "run it as root (sudo)" if os.name != "nt" else "run it from an administrator prompt"
+            raise InstallError(f"cannot change {change.where}: {exc.strerror}; a {change.scope} "
+                               f"install needs write access there: {hint}") from None
+
+
+def _apply_one(change: Change, contents: dict[Path, bytes], registry: RegistryAdapter | None) -> None:
+    if change.action == "write":
+        path = Path(change.where)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(contents[path])
+        os.chmod(tmp, 0o644)  # browsers run as other users in system installs: world-readable
+        os.replace(tmp, path)
+    elif change.action == "remove":
+        Path(change.where).unlink()
+    elif change.action in ("set-key", "delete-key"):
+        assert registry is not None
+        hive, key = change.where.split("\\", 1)
+        if change.action == "set-key":
+            registry.set_default(hive, key, change.detail)
+        else:
+            registry.delete_key(hive, key)
+
+
+def _keys_still_pointing_at(manifest: Path, scope: str, registry: RegistryAdapter | None,
+                            deleted: set[tuple[str, str]]) -> list[str]:
+    if registry is None:
+        return []
+    sharing = []
+    for browser in browsers.BROWSERS:
+        for hive, key in browsers.registry_keys(browser, scope):
+            if (hive, key) not in deleted and registry.get_default(hive, key) == str(manifest):
+                sharing.append(f"{hive}\\{key}")
+    return sorted(set(sharing))
+
+
+def _is_gecko_id(value: str) -> bool:
+    # Firefox add-on IDs are an email-like "name@domain" or a "{uuid}".
+    return "@" in value or value.startswith("{")
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
