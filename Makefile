@@ -1,0 +1,48 @@
+# resocket: `make test` and `make demo` set up everything they need on a fresh Debian 12 machine.
+# Installs (apt, pip) run outside the network namespace; tests and the demo run inside a private one
+# where only loopback exists (tests/netns.sh).
+
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed
+NETNS  := tests/netns.sh
+JS     := $(shell find extension examples -name '*.js' 2>/dev/null)
+PYTEST_ARGS ?=
+
+.PHONY: all deps system-deps test test-js test-py demo lint clean
+
+all: test
+
+deps: system-deps $(STAMP)
+
+system-deps:
+	@tests/system-deps.sh
+
+# Reinstall only when pyproject.toml changes; the package itself is installed editable.
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+test: deps
+	$(NETNS) sh -c 'set -e; \
+	  if [ -d tests/extension ]; then node --test tests/extension/; fi; \
+	  exec $(VENV)/bin/pytest $(PYTEST_ARGS)'
+
+test-py: deps
+	$(NETNS) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-js:
+	$(NETNS) node --test tests/extension/
+
+demo: deps
+	$(NETNS) $(VENV)/bin/python demo/run_demo.py
+
+lint: deps
+	$(VENV)/bin/ruff check host tests demo
+	@for f in $(JS); do node --check "$$f" || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist test-artifacts .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -name '*.egg-info' -type d -prune -exec rm -rf {} +

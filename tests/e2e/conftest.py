@@ -1,0 +1,92 @@
+"""Fixtures for the real-browser tests: loopback servers, a Chromium per test module, artifacts of failures.
+
+Chromium runs inside the private network namespace that the whole pytest run already uses (tests/netns.sh).
+On a failing test the Chromium log and screenshots of the open pages go to test-artifacts/<test name>/.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .cdp import CHROMIUM, Browser, Session
+from .loopback import TcpEchoServer, UdpEchoServer, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.path.exists(CHROMIUM):
+        skip = pytest.mark.skip(reason=f"{CHROMIUM} missing: run `make test` (it installs Debian's chromium)")
+        for item in items:
+            if "e2e" in item.nodeid.split("/"):
+                item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+class BrowserPool:
+    """Browsers opened by one test module, with the sessions worth a screenshot when a test fails."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.browsers: list[Browser] = []
+        self.pages: list[Session] = []
+
+    def launch(self, name: str, **kwargs: object) -> Browser:
+        browser = Browser(self.root / name, **kwargs)  # type: ignore[arg-type]
+        self.browsers.append(browser)
+        return browser
+
+    def save(self, test_name: str) -> None:
+        dest = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)
+        if dest.exists():
+            shutil.rmtree(dest)
+        for i, b in enumerate(self.browsers):
+            b.save_artifacts(dest / f"browser{i}", [p for p in self.pages if p.browser is b])
+
+    def close(self) -> None:
+        for b in self.browsers:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def browsers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserPool]:
+    pool = BrowserPool(tmp_path_factory.mktemp("chromium"))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(autouse=True)
+def _keep_artifacts_of_failures(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed and "browsers" in request.fixturenames:
+        request.getfixturevalue("browsers").save(request.node.nodeid)
+
+
+@pytest.fixture(scope="module")
+def echo_servers() -> Iterator[tuple[TcpEchoServer, UdpEchoServer]]:
+    tcp, udp = TcpEchoServer(), UdpEchoServer()
+    yield tcp, udp
+    tcp.close()
+    udp.close()
+
+
+@pytest.fixture(scope="module")
+def scenario_ports(echo_servers: tuple[TcpEchoServer, UdpEchoServer]) -> dict:
+    from .oracle import closed_port
+
+    tcp, udp = echo_servers
+    return {"tcp_port": tcp.port, "udp_port": udp.port, "listen_port": free_port(),
+            "mcast_port": free_port(__import__("socket").SOCK_DGRAM), "closed": closed_port()}
