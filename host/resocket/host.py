@@ -1,0 +1,258 @@
+"""`resocket-host`: the program Chrome starts for each `connectNative` port.
+
+    resocket-host chrome-extension://<id>/ [--parent-window=N] [--log-file PATH]
+
+Wiring: stdin -> framing.FrameDecoder -> protocol.Session -> (hello: grants + permissions -> a new
+engine.Engine) / (calls: Engine.handle) ; every reply -> transport.FrameWriter -> stdout.
+
+Rules:
+- stdout carries frames and nothing else. The real stdout fd is taken for the writer and fd 1 is
+  pointed at stderr, so a stray print (ours, a library's, a child process's) lands in the log instead
+  of corrupting the stream ("Error when communicating with the native messaging host").
+- The host never dies of a request: protocol errors are replies; an exception in the engine becomes an
+  `internal` error reply; a broken grants file answers hello with `config_error`.
+- stdin EOF (the port closed) or SIGTERM: shut the engine down (it closes every socket) and exit 0.
+  If the engine does not finish within SHUTDOWN_GRACE the process exits anyway.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import types
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
+from resocket import __version__
+from resocket.framing import OutboundFrameTooLarge, RawJSON
+from resocket.protocol import (
+    CONFIG_ERROR,
+    INTERNAL,
+    Call,
+    Hello,
+    Send,
+    Session,
+    error_reply,
+    relay_origins_from_env,
+)
+from resocket.transport import FrameWriter, read_frames
+
+log = logging.getLogger("resocket.host")
+
+#: Chrome's per-extension quota for chrome.socket writes in flight (200 MiB, socket_api.cc).
+DEFAULT_WRITE_QUOTA = 200 * 1024 * 1024
+#: Sockets per client; beyond this `create` answers too_many_sockets (docs/protocol.md).
+DEFAULT_MAX_SOCKETS = 4096
+#: docs/protocol.md promises exit within a second of stdin EOF; the engine gets most of it.
+SHUTDOWN_GRACE = 0.8
+
+
+class Host:
+    """One client: its session, and its engine once hello succeeded."""
+
+    def __init__(self, caller_origin: str, writer: FrameWriter, environ: Mapping[str, str]) -> None:
+        self.session = Session(caller_origin, relay_origins_from_env(environ))
+        self.writer = writer
+        self.write_quota = _env_int(environ, "RESOCKET_WRITE_QUOTA", DEFAULT_WRITE_QUOTA)
+        self.max_sockets = _env_int(environ, "RESOCKET_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)
+        self.engine: Any = None
+
+    def emit(self, message: dict | RawJSON) -> None:
+        """Send one frame; thread-safe (the engine calls it from its workers). A final reply retires its id."""
+        if isinstance(message, RawJSON):
+            final = message.reply_to
+        else:
+            final = None if "chunk" in message else message.get("id")
+        try:
+            if final is not None:
+                self.session.retire(final)
+            self.writer.send(message)
+        except OutboundFrameTooLarge as exc:
+            log.error("engine bug: %s", exc)
+            if final is not None:
+                self.writer.send(error_reply(final, INTERNAL, f"reply too large for Chrome: {exc}"))
+
+    def receive(self, event: Any) -> None:
+        """One decoded frame (or frame error) from stdin."""
+        for action in self.session.receive(event):
+            if isinstance(action, Send):
+                self.writer.send(action.message)
+            elif isinstance(action, Hello):
+                self._hello(action)
+            elif isinstance(action, Call):
+                self._call(action)
+
+    def _call(self, call: Call) -> None:
+        try:
+            self.engine.handle(call.id, call.op, call.args)
+        except Exception as exc:  # a bug in the engine must not end every socket of this client
+            log.exception("engine failed on %s (request %s)", call.op, call.id)
+            self.emit(error_reply(call.id, INTERNAL, f"{call.op}: {type(exc).__name__}: {exc}"))
+
+    def _hello(self, hello: Hello) -> None:
+        try:
+            from resocket.grants import GrantsCorrupt, GrantStore
+            from resocket.permissions import RuleSet
+
+            try:
+                granted = GrantStore.open().rules_for(hello.origin)
+            except GrantsCorrupt as exc:
+                log.error("grants file unreadable: %s", exc)
+                self.writer.send(error_reply(hello.id, CONFIG_ERROR, (
+                    f"cannot read the grants file {exc.path}: {exc.problem}. Fix or remove that file, "
+                    "then check the grants with `resocket grants`")))
+                return
+            except (ValueError, TypeError) as exc:  # an origin that cannot be granted has no grants
+                log.warning("no grants possible for origin %r: %s", hello.origin, exc)
+                granted = []
+            rules, invalid = RuleSet.parse(granted)
+            for rule in invalid:
+                log.warning("ignoring invalid rule %r granted to %s", rule, hello.origin)
+            from resocket.engine import Engine
+
+            self.engine = Engine(self.emit, rules, write_quota=self.write_quota, max_sockets=self.max_sockets)
+        except Exception as exc:
+            log.exception("hello failed")
+            self.writer.send(error_reply(hello.id, INTERNAL, f"hello: {type(exc).__name__}: {exc}"))
+            return
+        log.info("hello from %s for %s; rules %s", hello.client, hello.origin, rules.rules)
+        self.writer.send(self.session.accept_hello(hello, rules.rules))
+
+    def shutdown(self) -> None:
+        """Close every socket; give up waiting after SHUTDOWN_GRACE (the process is about to exit)."""
+        engine, self.engine = self.engine, None
+        if engine is None:
+            return
+        done = threading.Thread(target=_shutdown_engine, args=(engine,), name="engine-shutdown", daemon=True)
+        done.start()
+        done.join(SHUTDOWN_GRACE)
+        if done.is_alive():
+            log.error("engine did not shut down within %.1fs; exiting anyway", SHUTDOWN_GRACE)
+
+
+def _shutdown_engine(engine: Any) -> None:
+    try:
+        engine.shutdown()
+    except Exception:
+        log.exception("engine shutdown failed")
+
+
+def _env_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+        if value < 0:
+            raise ValueError("negative")
+    except ValueError:
+        log.warning("%s=%r is not a non-negative integer; using %d", name, text, default)
+        return default
+    return value
+
+
+class _Terminated(BaseException):
+    """SIGTERM: unwinds the reader loop like KeyboardInterrupt does for SIGINT."""
+
+
+def _on_sigterm(signum: int, frame: types.FrameType | None) -> None:
+    raise _Terminated()
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="resocket-host",
+        description="Native messaging host for resocket (started by the browser, speaks frames on stdio).")
+    parser.add_argument("origin", help="the caller origin Chrome passes, chrome-extension://<id>/")
+    parser.add_argument("--log-file", metavar="PATH", help="append logs here instead of stderr")
+    parser.add_argument("--version", action="version", version=f"resocket-host {__version__}")
+    args, extra = parser.parse_known_args(argv)
+    # Chrome on Windows adds --parent-window=<HWND>; Firefox would add more. None of it concerns us.
+    args.ignored = [a for a in extra if not a.startswith("--parent-window")]
+    return args
+
+
+def _setup_logging(log_file: str | None, level_name: str) -> None:
+    level = logging.getLevelName(level_name.upper()) if level_name else logging.WARNING
+    handler: logging.Handler
+    problem = None
+    if log_file:
+        try:
+            handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            handler, problem = logging.StreamHandler(sys.stderr), f"cannot open log file {log_file}: {exc}"
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s resocket-host[%(process)d] %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level if isinstance(level, int) else logging.WARNING)
+    if not isinstance(level, int):
+        log.warning("RESOCKET_LOG=%r is not a log level; using WARNING", level_name)
+    if problem:
+        log.warning("%s", problem)
+
+
+def _claim_stdout() -> BinaryIO:
+    """The real stdout as a binary stream for frames; fd 1 and sys.stdout now go to stderr."""
+    sys.stdout.flush()
+    frames_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    if sys.platform == "win32":  # text mode would turn \n into \r\n inside frames
+        import msvcrt
+
+        msvcrt.setmode(frames_fd, os.O_BINARY)
+    return os.fdopen(frames_fd, "wb")  # buffered: write() retries short writes; flushed per frame
+
+
+def _stdin() -> BinaryIO:
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.setmode(sys.stdin.fileno(), os.O_BINARY)
+    return sys.stdin.buffer
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    _setup_logging(args.log_file, os.environ.get("RESOCKET_LOG", ""))
+    if args.ignored:
+        log.info("ignoring arguments %s", args.ignored)
+    host = Host(args.origin, FrameWriter(_claim_stdout()), os.environ)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    reason = "stdin closed"
+    try:
+        for event in read_frames(_stdin()):
+            host.receive(event)
+    except _Terminated:
+        reason = "SIGTERM"
+    except KeyboardInterrupt:
+        reason = "SIGINT"
+    finally:
+        if in_main_thread:  # a second SIGTERM must not cut the shutdown short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        log.info("%s: shutting down", reason)
+        host.shutdown()
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    _exit_if_threads_linger()
+    return 0
+
+
+def _exit_if_threads_linger() -> None:
+    """A worker the engine failed to stop would keep the interpreter alive after main returns."""
+    lingering = [t for t in threading.enumerate()
+                 if t is not threading.current_thread() and t.is_alive() and not t.daemon]
+    if lingering:
+        log.error("threads still running after shutdown: %s; exiting anyway", [t.name for t in lingering])
+        logging.shutdown()
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
