@@ -16,7 +16,7 @@ import sys
 import threading
 from typing import Any
 
-DEFAULT_ORIGIN = "chrome-extension://testtesttesttesttesttesttesttest/"
+DEFAULT_ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
 
 
 class HostClient:
@@ -91,7 +91,7 @@ class HostClient:
                 q.put(None)
 
     # -- calls --------------------------------------------------------------------------------
-    def start(self, op: str, **args: Any) -> "Pending":
+    def start(self, op: str, **args: Any) -> Pending:
         rid = next(self._ids)
         q: queue.Queue = queue.Queue()
         with self._lock:
@@ -99,10 +99,17 @@ class HostClient:
         self.send({"id": rid, "op": op, "args": args})
         return Pending(self, rid, q)
 
+    def expect(self, rid: Any) -> Pending:
+        """Collect replies carrying `rid` (for requests sent by hand with send() / send_raw())."""
+        q: queue.Queue = queue.Queue()
+        with self._lock:
+            self._replies[rid] = q
+        return Pending(self, rid, q)
+
     def request(self, op: str, timeout: float = 10, **args: Any) -> dict:
         return self.start(op, **args).wait(timeout)
 
-    def call(self, op: str, timeout: float = 10, **args: Any) -> "Result":
+    def call(self, op: str, timeout: float = 10, **args: Any) -> Result:
         """An API call: returns Result(args, last_error)."""
         return Result.of(self.request(op, timeout=timeout, **args))
 
@@ -137,7 +144,7 @@ class Pending:
             raise EOFError("host closed its stdout")
         return msg
 
-    def result(self, timeout: float = 10) -> "Result":
+    def result(self, timeout: float = 10) -> Result:
         return Result.of(self.wait(timeout))
 
     def done(self) -> bool:
@@ -149,7 +156,7 @@ class Result:
         self.args, self.last_error, self.raw = args, last_error, raw
 
     @classmethod
-    def of(cls, msg: dict) -> "Result":
+    def of(cls, msg: dict) -> Result:
         if "error" in msg:
             raise AssertionError(f"protocol error: {msg}")
         return cls(msg["args"], msg.get("lastError"), msg)
