@@ -1,0 +1,356 @@
+"""resocket install / uninstall: manifest locations per browser and OS, the files written, repair, uninstall.
+
+Every test runs with a temporary HOME (and a temporary root for system-wide paths); nothing touches the
+machine's real browser folders. macOS and Windows layouts are computed here from the same table, with a
+dict-backed registry standing in for Windows's.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from resocket import EXTENSION_ORIGIN, HOST_NAME, browsers, cli, install
+from resocket.browsers import Platform
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+OTHER_ID = "abcdefghijklmnopabcdefghijklmnop"
+OTHER_ORIGIN = f"chrome-extension://{OTHER_ID}/"
+MANIFEST = f"{HOST_NAME}.json"
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("RESOCKET_CONFIG_DIR", str(tmp_path / "config"))
+    return home
+
+
+def make_host(folder: Path, name: str = "resocket-host") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    host = folder / name
+    host.write_text("#!/bin/sh\nexit 0\n")
+    host.chmod(0o755)
+    return host
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def load(path: Path) -> dict:
+    raw = path.read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf")
+    return json.loads(raw.decode("utf-8"))
+
+
+# -- the location table ---------------------------------------------------------------------------------
+def test_linux_user_and_system_folders_follow_the_browsers_documentation(tmp_path: Path) -> None:
+    plat = Platform("linux", tmp_path / "h", tmp_path / "r")
+    h, r = plat.home, plat.root
+
+    def dirs(name: str, scope: str) -> list[Path]:
+        return browsers.manifest_dirs(browsers.get(name), plat, scope)
+
+    assert dirs("chrome", "user") == [h / ".config/google-chrome/NativeMessagingHosts"]
+    assert dirs("chromium", "user") == [h / ".config/chromium/NativeMessagingHosts"]
+    assert dirs("edge", "user") == [h / ".config/microsoft-edge/NativeMessagingHosts"]
+    assert dirs("brave", "user") == [h / ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts"]
+    assert dirs("vivaldi", "user") == [h / ".config/vivaldi/NativeMessagingHosts"]
+    assert dirs("opera", "user") == [h / ".config/opera/NativeMessagingHosts"]
+    assert dirs("firefox", "user") == [h / ".mozilla/native-messaging-hosts"]
+    assert dirs("chrome", "system") == [r / "etc/opt/chrome/native-messaging-hosts"]
+    assert dirs("chromium", "system") == [r / "etc/chromium/native-messaging-hosts"]
+    assert dirs("edge", "system") == [r / "etc/opt/edge/native-messaging-hosts"]
+    assert dirs("brave", "system") == [r / "etc/opt/chrome/native-messaging-hosts"]  # Brave reads Chrome's
+    assert dirs("vivaldi", "system") == [r / "etc/opt/vivaldi/native-messaging-hosts",
+                                         r / "etc/vivaldi/native-messaging-hosts"]
+    assert dirs("firefox", "system") == [r / "usr/lib/mozilla/native-messaging-hosts",
+                                         r / "usr/lib64/mozilla/native-messaging-hosts"]
+    assert dirs("opera", "system") == []
+
+
+def test_macos_folders_are_under_library_application_support(tmp_path: Path) -> None:
+    plat = Platform("macos", tmp_path / "h", tmp_path / "r")
+    support = plat.home / "Library/Application Support"
+    assert browsers.manifest_dirs(browsers.get("chrome"), plat, "user") == [support / "Google/Chrome/NativeMessagingHosts"]
+    assert browsers.manifest_dirs(browsers.get("chrome"), plat, "system") == [
+        plat.root / "Library/Google/Chrome/NativeMessagingHosts"]
+    assert browsers.manifest_dirs(browsers.get("edge"), plat, "user") == [support / "Microsoft Edge/NativeMessagingHosts"]
+    assert browsers.manifest_dirs(browsers.get("edge"), plat, "system") == [
+        plat.root / "Library/Microsoft/Edge/NativeMessagingHosts"]
+    assert browsers.manifest_dirs(browsers.get("firefox"), plat, "user") == [support / "Mozilla/NativeMessagingHosts"]
+    assert browsers.manifest_dirs(browsers.get("brave"), plat, "system") == []
+
+
+def test_windows_registry_keys_per_browser_and_scope() -> None:
+    def keys(name: str, scope: str = "user") -> list[tuple[str, str]]:
+        return browsers.registry_keys(browsers.get(name), scope)
+
+    chrome_key = rf"Software\Google\Chrome\NativeMessagingHosts\{HOST_NAME}"
+    assert keys("chrome") == [("HKCU", chrome_key)]
+    assert keys("chrome", "system") == [("HKLM", chrome_key)]
+    assert keys("chromium") == [("HKCU", rf"Software\Chromium\NativeMessagingHosts\{HOST_NAME}")]
+    assert keys("edge") == [("HKCU", rf"Software\Microsoft\Edge\NativeMessagingHosts\{HOST_NAME}")]
+    assert keys("brave") == [("HKCU", rf"Software\BraveSoftware\Brave-Browser\NativeMessagingHosts\{HOST_NAME}"),
+                             ("HKCU", chrome_key)]
+    assert keys("vivaldi") == keys("opera") == [("HKCU", chrome_key)]
+    assert keys("firefox") == [("HKCU", rf"Software\Mozilla\NativeMessagingHosts\{HOST_NAME}")]
+
+
+def test_unknown_browser_and_scope_are_refused_with_the_valid_choices(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="chromium"):
+        browsers.get("netscape")
+    with pytest.raises(ValueError, match="user or system"):
+        browsers.manifest_dirs(browsers.get("chrome"), Platform("linux", tmp_path, tmp_path), "global")
+
+
+def test_manifest_templates_match_what_the_installer_writes() -> None:
+    for family, key in (("chromium", "@ALLOWED_ORIGINS@"), ("firefox", "@ALLOWED_EXTENSIONS@")):
+        template = (REPO / "manifests" / f"{family}.json.in").read_text(encoding="utf-8")
+        allowed = [EXTENSION_ORIGIN, OTHER_ORIGIN] if family == "chromium" else [install.FIREFOX_EXTENSION_ID]
+        filled = (template.replace("@HOST_NAME@", HOST_NAME).replace("@DESCRIPTION@", install.DESCRIPTION)
+                  .replace("@HOST_PATH@", "/opt/resocket/resocket-host").replace(key, json.dumps(allowed)))
+        rendered = install.render_manifest(family, "/opt/resocket/resocket-host", allowed)
+        assert json.loads(filled) == rendered
+        assert list(json.loads(filled)) == list(rendered)  # same key order too
+
+
+# -- the public contract ---------------------------------------------------------------------------------
+def test_install_for_a_custom_user_data_dir_writes_the_manifest_chromium_reads(tmp_path: Path) -> None:
+    udd = tmp_path / "profile"
+    proc = subprocess.run([str(VENV_BIN / "resocket"), "install", "--browser", "chromium", "--user-data-dir", str(udd)],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    manifest = udd / "NativeMessagingHosts" / MANIFEST
+    assert str(manifest) in proc.stdout
+    data = load(manifest)
+    assert data["name"] == HOST_NAME
+    assert data["type"] == "stdio"
+    assert data["path"] == str(VENV_BIN / "resocket-host")
+    assert os.path.isabs(data["path"]) and os.access(data["path"], os.X_OK)
+    assert data["allowed_origins"] == [EXTENSION_ORIGIN]
+    assert not (Path(os.environ["HOME"]) / ".config").exists()
+
+
+def test_install_by_default_registers_only_the_browsers_found_for_the_user(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path) -> None:
+    (private_home / ".config/chromium").mkdir(parents=True)
+    (private_home / ".mozilla/firefox").mkdir(parents=True)
+    host = make_host(tmp_path / "bin")
+    code, _out, _ = run_cli(capsys, "install", "--host-path", str(host))
+    assert code == 0
+    chromium = load(private_home / ".config/chromium/NativeMessagingHosts" / MANIFEST)
+    firefox = load(private_home / ".mozilla/native-messaging-hosts" / MANIFEST)
+    assert chromium["path"] == firefox["path"] == str(host)
+    assert firefox["allowed_extensions"] == [install.FIREFOX_EXTENSION_ID]
+    assert "allowed_origins" not in firefox
+    assert not (private_home / ".config/google-chrome").exists()
+
+
+def test_install_with_no_browser_found_says_how_to_name_one(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _out, err = run_cli(capsys, "install", "--host-path", str(make_host(tmp_path / "bin")))
+    assert code == 2
+    assert "no supported browser found" in err and "--browser" in err
+
+
+def test_reinstall_repairs_a_moved_host_and_reports_an_unchanged_one(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    udd = tmp_path / "profile"
+    manifest = udd / "NativeMessagingHosts" / MANIFEST
+    old, new = make_host(tmp_path / "old"), make_host(tmp_path / "new")
+    assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(old))[0] == 0
+    assert load(manifest)["path"] == str(old)
+    code, out, _ = run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(new))
+    assert code == 0 and "wrote" in out
+    assert load(manifest)["path"] == str(new)
+    code, out, _ = run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(new))
+    assert code == 0 and "up to date" in out
+
+
+def test_install_rewrites_a_manifest_with_a_bom_and_a_wrong_name(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    udd = tmp_path / "profile"
+    manifest = udd / "NativeMessagingHosts" / MANIFEST
+    manifest.parent.mkdir(parents=True)
+    manifest.write_bytes(b"\xef\xbb\xbf" + json.dumps({"name": "org.resocket.hots", "path": "resocket-host"}).encode())
+    host = make_host(tmp_path / "bin")
+    assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(host))[0] == 0
+    data = load(manifest)
+    assert data["name"] == HOST_NAME and data["path"] == str(host)
+
+
+def test_extension_ids_are_added_and_kept_by_later_installs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    udd, host = tmp_path / "profile", make_host(tmp_path / "bin")
+    manifest = udd / "NativeMessagingHosts" / MANIFEST
+    assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(host),
+                   "--extension-id", OTHER_ID)[0] == 0
+    assert load(manifest)["allowed_origins"] == [EXTENSION_ORIGIN, OTHER_ORIGIN]
+    assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(host))[0] == 0
+    assert load(manifest)["allowed_origins"] == [EXTENSION_ORIGIN, OTHER_ORIGIN]
+
+
+def test_an_invalid_extension_id_is_refused_and_nothing_is_written(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    udd = tmp_path / "profile"
+    code, _, err = run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path",
+                           str(make_host(tmp_path / "bin")), "--extension-id", "not-an-id")
+    assert code == 2 and "not-an-id" in err
+    assert not udd.exists()
+
+
+def test_granted_extension_origins_are_allowed_but_web_origins_are_not(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    grants = pytest.importorskip("resocket.grants")
+    store = grants.GrantStore.open()
+    store.grant(OTHER_ORIGIN, ["tcp-connect"])
+    store.grant("https://example.com", ["tcp-connect"])
+    udd = tmp_path / "profile"
+    assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(make_host(tmp_path / "bin")))[0] == 0
+    assert load(udd / "NativeMessagingHosts" / MANIFEST)["allowed_origins"] == [EXTENSION_ORIGIN, OTHER_ORIGIN]
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    udd = tmp_path / "profile"
+    code, out, _ = run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path",
+                           str(make_host(tmp_path / "bin")), "--dry-run", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["dry_run"] is True
+    assert [c["action"] for c in report["changes"]] == ["write"]
+    assert report["changes"][0]["where"] == str(udd / "NativeMessagingHosts" / MANIFEST)
+    assert not udd.exists()
+
+
+def test_user_data_dir_is_refused_for_firefox(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "install", "--browser", "firefox", "--user-data-dir", str(tmp_path / "p"),
+                           "--host-path", str(make_host(tmp_path / "bin")))
+    assert code == 2 and "Chromium-family" in err
+
+
+def test_a_host_path_that_is_not_executable_is_refused_with_the_chmod_fix(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    host = make_host(tmp_path / "bin")
+    host.chmod(0o644)
+    code, _, err = run_cli(capsys, "install", "--user-data-dir", str(tmp_path / "p"), "--host-path", str(host))
+    assert code == 2 and f"chmod +x {host}" in err
+
+
+def test_system_scope_writes_both_vivaldi_folders(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    code, _, _ = run_cli(capsys, "install", "--browser", "vivaldi", "--scope", "system", "--root", str(root),
+                         "--host-path", str(make_host(tmp_path / "bin")))
+    assert code == 0
+    for folder in ("etc/opt/vivaldi/native-messaging-hosts", "etc/vivaldi/native-messaging-hosts"):
+        manifest = root / folder / MANIFEST
+        assert load(manifest)["name"] == HOST_NAME
+        assert manifest.stat().st_mode & 0o777 == 0o644  # other users' browsers must read it
+
+
+# -- uninstall --------------------------------------------------------------------------------------------
+def test_uninstall_removes_resocket_manifests_and_leaves_foreign_files_alone(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path) -> None:
+    (private_home / ".config/chromium").mkdir(parents=True)
+    (private_home / ".config/google-chrome").mkdir(parents=True)
+    host = make_host(tmp_path / "bin")
+    assert run_cli(capsys, "install", "--host-path", str(host))[0] == 0
+    chromium_dir = private_home / ".config/chromium/NativeMessagingHosts"
+    neighbour = chromium_dir / "com.example.other.json"
+    neighbour.write_text(json.dumps({"name": "com.example.other", "path": "/bin/true"}))
+    # A file at resocket's file name that resocket did not write (someone else's host of that name).
+    foreign = private_home / ".config/google-chrome/NativeMessagingHosts" / MANIFEST
+    foreign.write_text(json.dumps({"name": "someone.else", "path": "/bin/true"}))
+    code, out, _ = run_cli(capsys, "uninstall")
+    assert code == 0
+    assert not (chromium_dir / MANIFEST).exists()
+    assert neighbour.exists() and foreign.exists()
+    assert "removed" in out and str(chromium_dir / MANIFEST) in out
+    assert run_cli(capsys, "uninstall")[1].startswith("nothing to remove")
+
+
+def test_uninstall_keeps_a_system_folder_another_installed_browser_reads(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (private_home / ".config/google-chrome").mkdir(parents=True)
+    (private_home / ".config/BraveSoftware/Brave-Browser").mkdir(parents=True)
+    args = ("--scope", "system", "--root", str(root))
+    assert run_cli(capsys, "install", *args, "--host-path", str(make_host(tmp_path / "bin")))[0] == 0
+    shared = root / "etc/opt/chrome/native-messaging-hosts" / MANIFEST
+    code, out, _ = run_cli(capsys, "uninstall", "--browser", "brave", *args)
+    assert code == 0 and shared.exists() and "also read by Google Chrome" in out
+    assert run_cli(capsys, "uninstall", "--browser", "chrome", "--browser", "brave", *args)[0] == 0
+    assert not shared.exists()
+
+
+# -- macOS and Windows layouts (computed here; the real registry is only reachable on Windows) ------------
+def test_macos_install_writes_under_application_support(tmp_path: Path) -> None:
+    plat = Platform("macos", tmp_path / "home", tmp_path / "root")
+    host = make_host(tmp_path / "bin")
+    targets, _ = install.targets_for([browsers.get("chrome"), browsers.get("firefox")], plat, "user")
+    changes, contents, _ = install.plan_install(targets, host, [], None)
+    install.apply(changes, contents, None)
+    support = plat.home / "Library/Application Support"
+    assert load(support / "Google/Chrome/NativeMessagingHosts" / MANIFEST)["path"] == str(host)
+    assert load(support / "Mozilla/NativeMessagingHosts" / MANIFEST)["allowed_extensions"] == [install.FIREFOX_EXTENSION_ID]
+
+
+def test_windows_install_writes_one_manifest_per_family_and_points_each_key_at_it(tmp_path: Path) -> None:
+    plat = Platform("windows", tmp_path / "home", tmp_path / "root")
+    registry = install.MemoryRegistry()
+    host = make_host(tmp_path / "Scripts", "resocket-host.exe")
+    selected = [browsers.get(n) for n in ("chrome", "edge", "brave", "firefox")]
+    targets, _ = install.targets_for(selected, plat, "user")
+    changes, contents, _ = install.plan_install(targets, host, [], registry)
+    install.apply(changes, contents, registry)
+    base = plat.home / "AppData/Local/resocket/NativeMessagingHosts"
+    chromium_manifest, firefox_manifest = base / "chromium" / MANIFEST, base / "firefox" / MANIFEST
+    assert load(chromium_manifest)["path"] == str(host)
+    assert load(firefox_manifest)["allowed_extensions"] == [install.FIREFOX_EXTENSION_ID]
+    assert registry.values == {
+        ("HKCU", rf"software\google\chrome\nativemessaginghosts\{HOST_NAME}"): str(chromium_manifest),
+        ("HKCU", rf"software\microsoft\edge\nativemessaginghosts\{HOST_NAME}"): str(chromium_manifest),
+        ("HKCU", rf"software\bravesoftware\brave-browser\nativemessaginghosts\{HOST_NAME}"): str(chromium_manifest),
+        ("HKCU", rf"software\mozilla\nativemessaginghosts\{HOST_NAME}"): str(firefox_manifest),
+    }
+
+
+def test_windows_system_scope_uses_hklm_and_programdata(tmp_path: Path) -> None:
+    plat = Platform("windows", tmp_path / "home", tmp_path / "root")
+    registry = install.MemoryRegistry()
+    targets, _ = install.targets_for([browsers.get("edge")], plat, "system")
+    changes, contents, _ = install.plan_install(targets, make_host(tmp_path / "bin", "resocket-host.exe"), [], registry)
+    install.apply(changes, contents, registry)
+    manifest = plat.root / "ProgramData/resocket/NativeMessagingHosts/chromium" / MANIFEST
+    assert registry.get_default("HKLM", rf"Software\Microsoft\Edge\NativeMessagingHosts\{HOST_NAME}") == str(manifest)
+    assert manifest.exists()
+
+
+def test_windows_uninstall_deletes_resocket_keys_and_leaves_foreign_keys(tmp_path: Path) -> None:
+    plat = Platform("windows", tmp_path / "home", tmp_path / "root")
+    foreign = tmp_path / "other.json"
+    foreign.write_text(json.dumps({"name": "com.other.host"}))
+    edge_key = rf"Software\Microsoft\Edge\NativeMessagingHosts\{HOST_NAME}"
+    registry = install.MemoryRegistry({("HKCU", edge_key): str(foreign)})
+    host = make_host(tmp_path / "bin", "resocket-host.exe")
+    targets, _ = install.targets_for([browsers.get("chrome"), browsers.get("chromium")], plat, "user")
+    changes, contents, _ = install.plan_install(targets, host, [], registry)
+    install.apply(changes, contents, registry)
+    manifest = Path(registry.get_default("HKCU", rf"Software\Chromium\NativeMessagingHosts\{HOST_NAME}") or "")
+    assert manifest.exists()
+
+    # Uninstalling Chromium alone keeps the manifest: Chrome's key still points at it.
+    chromium_only, _ = install.targets_for([browsers.get("chromium")], plat, "user")
+    install.apply(install.plan_uninstall(chromium_only, plat, registry), {}, registry)
+    assert registry.get_default("HKCU", rf"Software\Chromium\NativeMessagingHosts\{HOST_NAME}") is None
+    assert manifest.exists()
+
+    all_targets, _ = install.targets_for(list(browsers.BROWSERS), plat, "user")
+    install.apply(install.plan_uninstall(all_targets, plat, registry), {}, registry)
+    assert not manifest.exists()
+    assert registry.values == {("HKCU", edge_key.lower()): str(foreign)}
