@@ -1,0 +1,7 @@
+"""PyInstaller entry point of `resocket-host` (the native messaging host)."""
+import sys
+
+from resocket.host import main
+
+if __name__ == "__main__":
+    sys.exit(main())
