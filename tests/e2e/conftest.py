@@ -42,9 +42,10 @@ class BrowserPool:
         self.root = root
         self.browsers: list[Browser] = []
         self.pages: list[Session] = []
+        self.host_logs: list[Path] = []
 
-    def launch(self, name: str, **kwargs: object) -> Browser:
-        browser = Browser(self.root / name, **kwargs)  # type: ignore[arg-type]
+    def launch(self, name: str, user_data_dir: Path | None = None, **kwargs: object) -> Browser:
+        browser = Browser(user_data_dir or self.root / name, **kwargs)  # type: ignore[arg-type]
         self.browsers.append(browser)
         return browser
 
@@ -54,6 +55,10 @@ class BrowserPool:
             shutil.rmtree(dest)
         for i, b in enumerate(self.browsers):
             b.save_artifacts(dest / f"browser{i}", [p for p in self.pages if p.browser is b])
+        for i, log in enumerate(self.host_logs):
+            if log.exists():
+                dest.mkdir(parents=True, exist_ok=True)
+                shutil.copy(log, dest / f"host{i}.log")
 
     def close(self) -> None:
         for b in self.browsers:
