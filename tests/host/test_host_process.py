@@ -1,0 +1,303 @@
+"""A real `resocket-host` process over pipes, as Chrome runs it: what a client sees on the wire."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from resocket import EXTENSION_ORIGIN
+
+from tests.support.hostclient import DEFAULT_ORIGIN, HostClient
+
+TIMEOUT = 10  # only to avoid hangs; nothing here is timed
+
+
+def frame(msg: object) -> bytes:
+    body = json.dumps(msg).encode()
+    return struct.pack("=I", len(body)) + body
+
+
+def parse_frames(data: bytes) -> list:
+    """Every byte of `data` must belong to a well-formed frame of a JSON object."""
+    msgs, pos = [], 0
+    while pos < len(data):
+        assert len(data) - pos >= 4, f"stray bytes at the end of stdout: {data[pos:]!r}"
+        (n,) = struct.unpack_from("=I", data, pos)
+        body = data[pos + 4: pos + 4 + n]
+        assert len(body) == n, f"truncated frame on stdout: {data[pos:pos + 80]!r}"
+        msg = json.loads(body.decode("utf-8"))
+        assert isinstance(msg, dict)
+        msgs.append(msg)
+        pos += 4 + n
+    return msgs
+
+
+HELLO = {"id": 1, "op": "hello", "args": {"protocol": 1, "client": "tests/1"}}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """An empty config dir of our own: the user's real grants never leak into a test."""
+    return {"RESOCKET_CONFIG_DIR": str(tmp_path / "config")}
+
+
+@pytest.fixture
+def client(env: dict[str, str]):
+    c = HostClient(env=env)
+    yield c
+    c.close()
+
+
+def run_host(stdin: bytes, env: dict[str, str], origin: str = DEFAULT_ORIGIN,
+             args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Feed the host a whole input at once, then EOF; return everything it wrote."""
+    return subprocess.run([sys.executable, "-m", "resocket.host", origin, *args], input=stdin, check=False,
+                          capture_output=True, env={**os.environ, **env}, timeout=TIMEOUT)
+
+
+def error_code(msg: dict) -> str:
+    return msg["error"]["code"]
+
+
+def test_hello_reports_the_host_and_the_caller_origin(client: HostClient) -> None:
+    assert client.hello_result["protocol"] == 1
+    assert client.hello_result["host"] == "resocket-host"
+    assert client.hello_result["origin"] == DEFAULT_ORIGIN
+    assert client.hello_result["rules"] == []
+
+
+def test_hello_reports_the_rules_granted_to_the_origin(env: dict[str, str]) -> None:
+    origin = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
+    subprocess.run([sys.executable, "-m", "resocket.cli", "grant", origin, "tcp-connect:localhost:*"],
+                   env={**os.environ, **env}, check=True, capture_output=True, timeout=TIMEOUT)
+    c = HostClient(origin, env=env)
+    try:
+        assert c.hello_result["rules"] == ["tcp-connect:localhost:*"]
+    finally:
+        c.close()
+
+
+def test_corrupt_grants_file_answers_hello_with_config_error_naming_the_file(env: dict[str, str]) -> None:
+    config = Path(env["RESOCKET_CONFIG_DIR"])
+    config.mkdir()
+    (config / "grants.json").write_text("{not json")
+    c = HostClient(env=env, hello=False)
+    try:
+        reply = c.request("hello", protocol=1, client="tests/1")
+        assert error_code(reply) == "config_error"
+        assert "grants.json" in reply["error"]["message"] and "resocket grants" in reply["error"]["message"]
+        # the host is still there and still refuses calls until a hello succeeds
+        assert error_code(c.request("ping")) == "hello_required"
+    finally:
+        assert c.close() == 0
+
+
+def test_ping_after_hello_gets_an_empty_result(client: HostClient) -> None:
+    pending = client.start("ping")
+    assert pending.wait(TIMEOUT) == {"id": pending.id, "result": {}}
+
+
+def test_stdout_holds_only_frames_even_with_debug_logging(env: dict[str, str]) -> None:
+    junk = (frame(HELLO) + frame({"id": 2, "op": "ping"}) + frame({"id": 3, "op": "nope"})
+            + struct.pack("=I", 3) + b"\xff\xfe\xfd" + frame({"id": 4, "op": "getNetworkList"}))
+    done = run_host(junk, {**env, "RESOCKET_LOG": "DEBUG"})
+    assert done.returncode == 0, done.stderr.decode()
+    msgs = parse_frames(done.stdout)
+    assert [m["id"] for m in msgs] == [1, 2, 3, None, 4]
+    assert "result" in msgs[0] and msgs[1] == {"id": 2, "result": {}}
+    assert error_code(msgs[2]) == "unknown_op" and error_code(msgs[3]) == "bad_frame"
+    assert isinstance(msgs[4]["args"][0], list)
+
+
+def test_truncated_frame_at_eof_is_answered_then_the_host_exits_cleanly(env: dict[str, str]) -> None:
+    done = run_host(frame({"id": 1, "op": "ping"}) + frame(HELLO)[:10], env)
+    assert done.returncode == 0
+    msgs = parse_frames(done.stdout)
+    assert [error_code(m) for m in msgs] == ["hello_required", "bad_frame"]
+    assert "ended inside a frame" in msgs[1]["error"]["message"]
+
+
+def test_truncated_length_prefix_at_eof_is_bad_frame(env: dict[str, str]) -> None:
+    done = run_host(b"\x07\x00", env)
+    assert done.returncode == 0
+    assert [error_code(m) for m in parse_frames(done.stdout)] == ["bad_frame"]
+
+
+def test_invalid_utf8_then_invalid_json_then_a_valid_request(env: dict[str, str]) -> None:
+    data = (struct.pack("=I", 4) + b'"\xc3("' + struct.pack("=I", 5) + b"{oops"
+            + struct.pack("=I", 0) + frame({"id": 9, "op": "ping"}))
+    msgs = parse_frames(run_host(data, env).stdout)
+    assert [(m["id"], error_code(m)) for m in msgs] == [
+        (None, "bad_frame"), (None, "bad_frame"), (None, "bad_frame"), (9, "hello_required")]
+    assert "UTF-8" in msgs[0]["error"]["message"] and "JSON" in msgs[1]["error"]["message"]
+
+
+@pytest.mark.parametrize("msg, rid, code", [
+    ([1, 2], None, "bad_request"),
+    ("hello", None, "bad_request"),
+    ({"op": "ping"}, None, "bad_request"),
+    ({"id": "7", "op": "ping"}, None, "bad_request"),
+    ({"id": 7, "op": 5}, 7, "bad_request"),
+    ({"id": 7, "op": "teleport", "args": {}}, 7, "unknown_op"),
+    ({"id": 7, "op": "create", "args": {"type": "tcp"}}, 7, "hello_required"),
+])
+def test_malformed_requests_get_error_replies_and_the_host_keeps_serving(
+        env: dict[str, str], msg: object, rid: object, code: str) -> None:
+    msgs = parse_frames(run_host(frame(msg) + frame(HELLO) + frame({"id": 8, "op": "ping"}), env).stdout)
+    assert (msgs[0]["id"], error_code(msgs[0])) == (rid, code)
+    assert "result" in msgs[1] and msgs[2] == {"id": 8, "result": {}}
+
+
+@pytest.mark.parametrize("op, args, message", [
+    ("connect", {"socketId": 1, "hostname": "localhost"}, "connect: port is required"),
+    ("connect", {"socketId": "1", "hostname": "localhost", "port": 80}, "connect: socketId must be an integer"),
+    ("setNoDelay", {"socketId": 1, "noDelay": "yes"}, "setNoDelay: noDelay must be a boolean"),
+    ("create", {"type": "raw"}, 'create: type must be "tcp" or "udp"'),
+    ("write", {"socketId": 1, "data": "not base64!"}, "write: data is not valid base64"),
+    ("read", "socket 1", "read: args must be an object"),
+])
+def test_wrong_types_and_missing_args_are_bad_args(client: HostClient, op: str, args: object,
+                                                   message: str) -> None:
+    pending = client.expect(50)
+    client.send({"id": 50, "op": op, "args": args})
+    reply = pending.wait(TIMEOUT)
+    assert (reply["id"], error_code(reply)) == (50, "bad_args")
+    assert reply["error"]["message"].startswith(message)
+    assert client.request("ping")["result"] == {}
+
+
+def test_protocol_mismatch_names_both_versions_and_the_fix(env: dict[str, str]) -> None:
+    c = HostClient(env=env, hello=False)
+    try:
+        reply = c.request("hello", protocol=99, client="resocket-extension/9.0.0")
+        assert error_code(reply) == "protocol_mismatch"
+        message = reply["error"]["message"]
+        assert "protocol 99" in message and "protocol 1" in message and "pip install -U resocket" in message
+        assert error_code(c.request("ping")) == "hello_required"
+    finally:
+        c.close()
+
+
+def test_origin_relay_is_refused_for_a_caller_that_is_not_the_extension(env: dict[str, str]) -> None:
+    c = HostClient(env=env, hello=False)
+    try:
+        reply = c.request("hello", protocol=1, client="tests/1", origin="https://example.com")
+        assert error_code(reply) == "origin_not_allowed"
+        assert DEFAULT_ORIGIN in reply["error"]["message"]
+    finally:
+        c.close()
+
+
+def test_origin_relay_from_the_extension_uses_the_page_origin_and_its_grants(env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "-m", "resocket.cli", "grant", "https://example.com", "udp-bind:*:*"],
+                   env={**os.environ, **env}, check=True, capture_output=True, timeout=TIMEOUT)
+    c = HostClient(EXTENSION_ORIGIN, env=env, hello=False)
+    try:
+        result = c.request("hello", protocol=1, client="tests/1", origin="https://example.com")["result"]
+        assert result["origin"] == "https://example.com"
+        assert result["rules"] == ["udp-bind:*:*"]
+    finally:
+        c.close()
+
+
+def test_relay_origins_env_trusts_a_fork_of_the_extension(env: dict[str, str]) -> None:
+    fork = "chrome-extension://forkforkforkforkforkforkforkfork/"
+    c = HostClient(fork, env={**env, "RESOCKET_RELAY_ORIGINS": fork}, hello=False)
+    try:
+        result = c.request("hello", protocol=1, client="tests/1", origin="https://a.example")["result"]
+        assert result["origin"] == "https://a.example"
+    finally:
+        c.close()
+
+
+def test_duplicate_in_flight_id_is_refused_while_the_first_request_waits(client: HostClient) -> None:
+    socket_id = client.call("create", type="tcp").value["socketId"]
+    assert client.call("listen", socketId=socket_id, address="127.0.0.1", port=0).value == 0
+    accept = client.start("accept", socketId=socket_id)
+    client.send({"id": accept.id, "op": "getInfo", "args": {"socketId": socket_id}})
+    reply = accept.wait(TIMEOUT)
+    assert error_code(reply) == "duplicate_id" and str(accept.id) in reply["error"]["message"]
+    assert not accept.done()  # the accept itself is still waiting
+    client.call("destroy", socketId=socket_id)
+    final = accept.wait(TIMEOUT)  # destroying the socket ends the accept: its one reply
+    assert "args" in final
+
+
+def test_create_end_to_end_returns_a_socket_id(client: HostClient) -> None:
+    first = client.call("create", type="tcp").value["socketId"]
+    second = client.call("create", type="udp", options={}).value["socketId"]
+    assert isinstance(first, int) and second > first
+
+
+def test_oversized_frame_is_refused_skipped_without_storing_and_serving_continues(
+        env: dict[str, str]) -> None:
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc to read the host's peak memory")
+    claimed = 1 << 30  # 1 GiB, 16x Chrome's inbound cap
+    c = HostClient(env=env)
+    try:
+        c.send_raw(struct.pack("=I", claimed))
+        refused = c.unsolicited.get(timeout=TIMEOUT)  # reported as soon as the length prefix arrives
+        assert (refused["id"], error_code(refused)) == (None, "frame_too_large")
+        assert str(claimed) in refused["error"]["message"]
+        block = bytes(1 << 20)
+        for _ in range(claimed >> 20):
+            c.send_raw(block)
+        assert c.request("ping", timeout=TIMEOUT) == {"id": 2, "result": {}}
+        status = Path(f"/proc/{c.proc.pid}/status").read_text()
+        peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+        assert peak_kib < 150 * 1024, f"host peak RSS {peak_kib} KiB after skipping a 1 GiB frame"
+    finally:
+        assert c.close() == 0
+
+
+def test_stdin_eof_closes_the_host_with_exit_code_0(client: HostClient) -> None:
+    client.call("create", type="tcp")
+    assert client.close(timeout=TIMEOUT) == 0
+
+
+def test_stdin_eof_before_hello_exits_0(env: dict[str, str]) -> None:
+    c = HostClient(env=env, hello=False)
+    assert c.close(timeout=TIMEOUT) == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_shuts_down_cleanly_with_exit_code_0(client: HostClient) -> None:
+    socket_id = client.call("create", type="tcp").value["socketId"]
+    client.call("listen", socketId=socket_id, address="127.0.0.1", port=0)
+    client.start("accept", socketId=socket_id)
+    client.proc.send_signal(signal.SIGTERM)
+    assert client.proc.wait(TIMEOUT) == 0
+    assert "Traceback" not in client.stderr_text()
+
+
+def test_windows_parent_window_argument_is_ignored(env: dict[str, str]) -> None:
+    c = HostClient(env=env, args=["--parent-window=0"])
+    try:
+        assert c.request("ping")["result"] == {}
+    finally:
+        assert c.close() == 0
+
+
+def test_log_file_option_receives_the_logs(env: dict[str, str], tmp_path: Path) -> None:
+    log = tmp_path / "host.log"
+    done = run_host(frame(HELLO), {**env, "RESOCKET_LOG": "info"}, args=("--log-file", str(log)))
+    assert done.returncode == 0
+    assert "hello from tests/1" in log.read_text()
+    assert done.stderr == b""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_while_waiting_on_stdin_exits_0(env: dict[str, str]) -> None:
+    c = HostClient(env=env, hello=False)
+    assert error_code(c.request("ping")) == "hello_required"  # it is up and blocked reading stdin
+    c.proc.send_signal(signal.SIGTERM)
+    assert c.proc.wait(TIMEOUT) == 0
+    assert "Traceback" not in c.stderr_text()
