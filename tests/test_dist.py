@@ -1,0 +1,185 @@
+"""The packages: PyInstaller one-dir bundle, .deb and tarball, built by installer/build.py as `make dist`
+does, then unpacked and run.
+
+Needs PyInstaller (pip install -e '.[dist]'); skipped without it. One build for the module: ~10 s for
+PyInstaller plus ~2 s of packaging on a 2-core machine (--fast: least compression).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from resocket import EXTENSION_ORIGIN, HOST_NAME, __version__
+
+pytest.importorskip("PyInstaller", reason="PyInstaller is needed to build the packages: pip install -e '.[dist]'")
+
+REPO = Path(__file__).resolve().parents[1]
+HOST_IN_DEB = "/opt/resocket/resocket-host"
+# System folders Chromium-family browsers and Firefox read on Linux (docs/install.md).
+DEB_MANIFEST_DIRS = {
+    "etc/opt/chrome/native-messaging-hosts": "chromium",
+    "etc/chromium/native-messaging-hosts": "chromium",
+    "etc/opt/edge/native-messaging-hosts": "chromium",
+    "etc/opt/vivaldi/native-messaging-hosts": "chromium",
+    "etc/vivaldi/native-messaging-hosts": "chromium",
+    "usr/lib/mozilla/native-messaging-hosts": "firefox",
+    "usr/lib64/mozilla/native-messaging-hosts": "firefox",
+}
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, str(REPO / "installer" / "build.py"), "all", "--fast",
+                    "--build", str(base / "build"), "--dist", str(base / "dist")],
+                   check=True, timeout=600, capture_output=True)
+    return base
+
+
+@pytest.fixture(scope="module")
+def bundle(dist: Path) -> Path:
+    return dist / "build" / "pyinstaller" / "dist" / "resocket"
+
+
+@pytest.fixture(scope="module")
+def deb(dist: Path) -> Path:
+    if not shutil.which("dpkg-deb"):
+        pytest.skip("dpkg-deb not available")
+    (found,) = (dist / "dist").glob("resocket_*.deb")
+    return found
+
+
+@pytest.fixture(scope="module")
+def deb_root(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("root")
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, timeout=120)
+    return root
+
+
+def frame(obj: object) -> bytes:
+    body = json.dumps(obj).encode()
+    return struct.pack("=I", len(body)) + body
+
+
+def first_reply(host: Path, request: dict) -> tuple[dict, subprocess.CompletedProcess]:
+    """Send one frame and close stdin (the port closes), as Chrome does; return the first frame back."""
+    proc = subprocess.run([str(host), EXTENSION_ORIGIN], input=frame(request), capture_output=True,
+                          timeout=60, cwd=host.parent, check=False)
+    assert len(proc.stdout) >= 4, f"no frame on stdout; stderr: {proc.stderr.decode(errors='replace')}"
+    (n,) = struct.unpack("=I", proc.stdout[:4])
+    return json.loads(proc.stdout[4:4 + n]), proc
+
+
+def needs_host_module() -> None:
+    if importlib.util.find_spec("resocket.host") is None:
+        pytest.skip("resocket/host.py is not written yet")
+
+
+# -- the bundle ---------------------------------------------------------------------------------------
+
+def test_bundle_holds_both_executables_side_by_side(bundle: Path):
+    for name in ("resocket", "resocket-host"):
+        assert os.access(bundle / name, os.X_OK), name
+    assert (bundle / "_internal").is_dir()
+
+
+def test_bundled_cli_runs_without_python_on_the_path(bundle: Path, tmp_path: Path):
+    env = {"PATH": "/nonexistent", "HOME": str(tmp_path)}
+    r = subprocess.run([str(bundle / "resocket"), "--version"], capture_output=True, text=True, env=env,
+                       timeout=60, check=False)
+    assert (r.returncode, r.stdout.strip()) == (0, f"resocket {__version__}")
+
+
+def test_bundled_cli_signs_packages(bundle: Path, tmp_path: Path):
+    # keygen/pack need cryptography: the CLI bundle carries it (the host's does not).
+    r = subprocess.run([str(bundle / "resocket"), "keygen", str(tmp_path / "k.pem")], capture_output=True,
+                       text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("extension ID: ")
+
+
+def test_bundled_host_answers_hello_over_native_messaging(bundle: Path):
+    needs_host_module()
+    reply, proc = first_reply(bundle / "resocket-host",
+                              {"id": 1, "op": "hello", "args": {"protocol": 1, "client": "tests/1"}})
+    assert reply["id"] == 1
+    assert reply.get("result", {}).get("protocol") == 1, reply
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+
+
+# -- the .deb -------------------------------------------------------------------------------------------
+
+def test_deb_control_names_package_version_and_architecture(deb: Path):
+    info = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version", "Architecture"],
+                          capture_output=True, text=True, check=True).stdout
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
+    assert info.splitlines() == ["Package: resocket", f"Version: {__version__}", f"Architecture: {arch}"]
+
+
+def test_deb_has_no_maintainer_scripts(deb: Path, tmp_path: Path):
+    # The manifests are plain files of the package: dpkg installs and removes them, nothing to script.
+    subprocess.run(["dpkg-deb", "-e", str(deb), str(tmp_path / "ctl")], check=True)
+    assert sorted(p.name for p in (tmp_path / "ctl").iterdir()) == ["control"]
+
+
+def test_deb_installs_binaries_in_opt_with_usr_bin_links(deb_root: Path):
+    for name in ("resocket", "resocket-host"):
+        assert os.access(deb_root / "opt/resocket" / name, os.X_OK)
+        link = deb_root / "usr/bin" / name
+        assert link.is_symlink() and os.readlink(link) == f"/opt/resocket/{name}"
+
+
+def test_deb_ships_a_manifest_per_browser_pointing_at_the_installed_host(deb_root: Path):
+    found = {str(p.parent.relative_to(deb_root)) for p in deb_root.rglob(f"{HOST_NAME}.json")}
+    assert found == set(DEB_MANIFEST_DIRS)
+    for folder, family in DEB_MANIFEST_DIRS.items():
+        raw = (deb_root / folder / f"{HOST_NAME}.json").read_bytes()
+        assert not raw.startswith(b"\xef\xbb\xbf")  # a BOM makes Chrome report "host not found"
+        manifest = json.loads(raw)
+        assert (manifest["name"], manifest["path"], manifest["type"]) == (HOST_NAME, HOST_IN_DEB, "stdio")
+        if family == "chromium":
+            assert manifest["allowed_origins"] == [EXTENSION_ORIGIN]
+        else:
+            assert manifest["allowed_extensions"] and "allowed_origins" not in manifest
+
+
+def test_deb_ships_the_extension_without_private_files(deb_root: Path):
+    ext = deb_root / "usr/share/resocket/extension"
+    assert ext.is_dir()
+    if (REPO / "extension" / "manifest.json").exists():
+        assert json.loads((ext / "manifest.json").read_text()) == \
+            json.loads((REPO / "extension" / "manifest.json").read_text())
+    assert not [p for p in ext.rglob("*") if p.name.startswith(".") or p.suffix == ".pem"]
+
+
+def test_deb_host_runs_from_the_unpacked_root(deb_root: Path):
+    needs_host_module()
+    reply, _ = first_reply(deb_root / "opt/resocket/resocket-host",
+                           {"id": 7, "op": "hello", "args": {"protocol": 1, "client": "tests/1"}})
+    assert reply["id"] == 7 and "result" in reply, reply
+
+
+# -- the tarball ------------------------------------------------------------------------------------------
+
+def test_tarball_holds_bundle_extension_and_executable_install_script(dist: Path, tmp_path: Path):
+    (tarball,) = (dist / "dist").glob(f"resocket-{__version__}-*.tar.gz")
+    with tarfile.open(tarball) as tf:
+        members = {m.name: m for m in tf.getmembers()}
+        tf.extractall(tmp_path)
+    top = tarball.name[: -len(".tar.gz")]
+    for script in ("install.sh", "uninstall.sh"):
+        assert members[f"{top}/{script}"].mode & stat.S_IXUSR
+    assert all(m.uid == 0 and m.uname == "root" for m in members.values())
+    root = tmp_path / top
+    assert os.access(root / "resocket" / "resocket-host", os.X_OK)
+    assert (root / "extension").is_dir()
+    assert "resocket/resocket\" install" in (root / "install.sh").read_text()
