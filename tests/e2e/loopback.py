@@ -72,6 +72,7 @@ class UdpEchoServer:
         self.sock.bind((host, 0))
         self.port = self.sock.getsockname()[1]
         self.datagrams = 0
+        self.log: list[str] = []
         threading.Thread(target=self._loop, daemon=True).start()
 
     def _loop(self) -> None:
@@ -79,6 +80,7 @@ class UdpEchoServer:
             try:
                 data, addr = self.sock.recvfrom(65536)
                 self.datagrams += 1
+                self.log.append(f"udp server: got {len(data)} bytes {data!r} from {addr[0]}:{addr[1]}, echoing")
                 self.sock.sendto(data, addr)
             except OSError:
                 return
@@ -100,3 +102,41 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
             continue
         return port
     raise RuntimeError("no free port")
+
+
+class StreamEchoServer:
+    """A plain TCP echo server (RFC 862 style) that records what each connection sent."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.log: list[str] = []
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn, peer), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, peer: tuple) -> None:
+        self.log.append(f"tcp server: connection from {peer[0]}:{peer[1]}")
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    self.log.append(f"tcp server: {peer[0]}:{peer[1]} closed")
+                    return
+                self.log.append(f"tcp server: got {len(data)} bytes {data!r}, echoing")
+                conn.sendall(data)
+
+    def close(self) -> None:
+        self.sock.close()
