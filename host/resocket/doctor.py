@@ -184,6 +184,7 @@ def check_policies(browser: Browser, plat: Platform, user_level_only: bool, prog
     allowlist: list[str] = []
     user_level: bool | None = None
     files: list[str] = []
+    blocking: list[Path] = []
     problems: list[Problem] = []
     for folder in browsers.policy_dirs(browser, plat):
         try:
@@ -200,22 +201,29 @@ def check_policies(browser: Browser, plat: Platform, user_level_only: bool, prog
             if not isinstance(data, dict):
                 continue
             files.append(str(path))
-            blocklist += [x for x in data.get("NativeMessagingBlocklist") or [] if isinstance(x, str)]
-            allowlist += [x for x in data.get("NativeMessagingAllowlist") or [] if isinstance(x, str)]
+            blocked = _strings(data.get("NativeMessagingBlocklist"))
+            blocklist += blocked
+            allowlist += _strings(data.get("NativeMessagingAllowlist"))
             if isinstance(data.get("NativeMessagingUserLevelHosts"), bool):
                 user_level = data["NativeMessagingUserLevelHosts"]
-            if ("*" in blocklist or HOST_NAME in blocklist) and HOST_NAME not in allowlist:
-                problems.append(Problem(browser.name, f"policy file {path} blocks native messaging host "
-                                                      f"{HOST_NAME} (NativeMessagingBlocklist: {blocklist})",
-                                        f"administrator: add \"{HOST_NAME}\" to \"NativeMessagingAllowlist\" in "
-                                        f"{path}"))
-                blocklist = [x for x in blocklist if x not in ("*", HOST_NAME)]  # report each file once
+            if "*" in blocked or HOST_NAME in blocked:
+                blocking.append(path)
+    # The allowlist exempts hosts from the blocklist, whichever file sets it.
+    if blocking and HOST_NAME not in allowlist:
+        for path in blocking:
+            problems.append(Problem(browser.name, f"policy file {path} blocks native messaging host {HOST_NAME} "
+                                                  f"(NativeMessagingBlocklist: {blocklist})",
+                                    f"administrator: add \"{HOST_NAME}\" to \"NativeMessagingAllowlist\" in {path}"))
     if user_level is False and user_level_only:
         problems.append(Problem(browser.name, "policy NativeMessagingUserLevelHosts is false: "
                                               f"{browser.label} ignores the per-user manifest",
                                 f"sudo {prog} install --browser {browser.name} --scope system"))
     policy = {"files": files, "blocklist": blocklist, "allowlist": allowlist, "user_level_hosts": user_level}
     return policy, problems
+
+
+def _strings(value: object) -> list[str]:
+    return [x for x in value if isinstance(x, str)] if isinstance(value, list) else []
 
 
 # -- live self-test ------------------------------------------------------------------------------------
