@@ -1,0 +1,513 @@
+/*
+ * resocket: Chrome's removed chrome.socket API, forwarded over native messaging to resocket-host.
+ *
+ * One classic script, no build step, no modules. It runs in three places:
+ *   - extension pages and converted apps: chrome.runtime.connectNative exists -> it talks to the host itself;
+ *   - a web page's MAIN world (injected by the resocket extension): it talks to relay.js (the ISOLATED-world
+ *     content script) with window.postMessage; the relay forwards to the service worker, which owns the
+ *     native port and names the page's origin in hello (taken from Chrome's sender info, never from the page).
+ * Either way the messages are those of docs/protocol.md.
+ *
+ * Design rules:
+ *  1. Every wrapper is generated from the API table below (name, typed parameters, callback, failure args);
+ *     there are no hand-written per-method wrappers. Argument checking follows Chrome's renderer: any
+ *     mismatch is a synchronous TypeError "Error in invocation of socket.<name>(<signature>): No matching
+ *     signature." (the wording Chromium 156 gives for every extension API) and nothing is sent.
+ *  2. Socket ids seen by the page are the shim's own, monotonic and never reused, mapped to the current host's
+ *     ids. When a host dies its sockets are gone: their ids are sent as socketId 0, which no host ever
+ *     allocates, so the host answers Chrome's "Socket not found" with Chrome's ordering of checks.
+ *  3. Nothing hangs: when the port dies (host missing, crashed, refused, protocol mismatch), every pending
+ *     call fails at once, in issue order, with a lastError naming the fix and the value-shaped arguments of
+ *     the table's `failure` column. The next call opens a new connection.
+ *  4. Callbacks run in the order replies arrive; the host applies one socket's requests in issue order.
+ */
+(function installResocket(global) {
+  'use strict';
+
+  if (global.chrome && global.chrome.socket && global.chrome.socket.__resocket) return; // injected twice
+
+  /** Version sent in hello as "resocket-extension/<version>"; keep equal to manifest.json. */
+  const SHIM_VERSION = '0.1.0';
+  /** Native messaging host name (host/resocket/__init__.py HOST_NAME). */
+  const HOST_NAME = 'org.resocket.host';
+  /** Wire protocol version (docs/protocol.md). */
+  const PROTOCOL_VERSION = 1;
+  /** Raw bytes per `chunk` frame of a large write (docs/protocol.md: the shim uses 48 KiB pieces; a multiple
+   * of 3, so the pieces' base64 texts concatenate to the base64 of the whole). */
+  const CHUNK_BYTES = 48 * 1024;
+  /** Tag of the page <-> relay envelope; relay.js uses the same string. */
+  const PAGE_CHANNEL = 'org.resocket.page/1';
+  /** How long a web page waits for relay.js to acknowledge before every call fails (the relay is injected at
+   * document_start with this script, so it normally answers within milliseconds). */
+  const RELAY_TIMEOUT_MS = 10000;
+  /** Socket id sent for ids of a dead host or destroyed sockets: hosts allocate ids from 1. */
+  const GONE_SOCKET_ID = 0;
+
+  const emptyBuffer = () => new ArrayBuffer(0);
+
+  /*
+   * The API table. Parameters are "name:type", with "?" after the name when optional; `callback` says whether
+   * a (required) callback ends the signature (destroy and disconnect take none); `failure` gives the callback
+   * arguments used when the host cannot be reached: the value Chrome gives for "Socket not found" (or, for
+   * calls with no socket, a comparable failure), so legacy code that only looks at the value sees a failure.
+   */
+  const API = [
+    { name: 'create', params: 'type:socket.SocketType options?:socket.CreateOptions', callback: true,
+      failure: () => [{ socketId: -1 }] },
+    { name: 'destroy', params: 'socketId:integer', callback: false },
+    { name: 'connect', params: 'socketId:integer hostname:string port:integer', callback: true,
+      failure: () => [-1] },
+    { name: 'bind', params: 'socketId:integer address:string port:integer', callback: true, failure: () => [-1] },
+    { name: 'disconnect', params: 'socketId:integer', callback: false },
+    { name: 'read', params: 'socketId:integer bufferSize?:integer', callback: true,
+      failure: () => [{ resultCode: -1, data: emptyBuffer() }] },
+    { name: 'write', params: 'socketId:integer data:binary', callback: true,
+      failure: () => [{ bytesWritten: -1 }] },
+    { name: 'recvFrom', params: 'socketId:integer bufferSize?:integer', callback: true,
+      failure: () => [{ resultCode: -1, data: emptyBuffer(), address: '', port: 0 }] },
+    // Chrome's quirk: sendTo's early failures give a bare number.
+    { name: 'sendTo', params: 'socketId:integer data:binary address:string port:integer', callback: true,
+      failure: () => [-1] },
+    { name: 'listen', params: 'socketId:integer address:string port:integer backlog?:integer', callback: true,
+      failure: () => [-1] },
+    { name: 'accept', params: 'socketId:integer', callback: true, failure: () => [{ resultCode: -2 }] },
+    { name: 'setKeepAlive', params: 'socketId:integer enable:boolean delay?:integer', callback: true,
+      failure: () => [false] },
+    { name: 'setNoDelay', params: 'socketId:integer noDelay:boolean', callback: true, failure: () => [false] },
+    // getInfo and getNetworkList fail with lastError only (the callback gets undefined), as in Chrome.
+    { name: 'getInfo', params: 'socketId:integer', callback: true, failure: () => [] },
+    { name: 'getNetworkList', params: '', callback: true, failure: () => [] },
+    { name: 'joinGroup', params: 'socketId:integer address:string', callback: true, failure: () => [-1] },
+    { name: 'leaveGroup', params: 'socketId:integer address:string', callback: true, failure: () => [-1] },
+    { name: 'setMulticastTimeToLive', params: 'socketId:integer ttl:integer', callback: true,
+      failure: () => [-1] },
+    { name: 'setMulticastLoopbackMode', params: 'socketId:integer enabled:boolean', callback: true,
+      failure: () => [-1] },
+    // Chrome's quirk: getJoinedGroups' early failures give a bare number instead of an array.
+    { name: 'getJoinedGroups', params: 'socketId:integer', callback: true, failure: () => [-1] },
+    { name: 'secure', params: 'socketId:integer options?:socket.SecureOptions', callback: true,
+      failure: () => [-4] },
+  ];
+
+  const isPlainObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v) &&
+    !isArrayBuffer(v);
+  /** Cross-realm ArrayBuffer test (a page's frames and the tests' vm contexts have their own constructors). */
+  const isArrayBuffer = (v) => Object.prototype.toString.call(v) === '[object ArrayBuffer]';
+
+  /** Renderer type checks, keyed by the type names Chrome prints in signatures. */
+  const TYPE_CHECKS = {
+    // Chrome's "integer" is a 32-bit signed integer.
+    integer: (v) => typeof v === 'number' && Number.isInteger(v) && v >= -2147483648 && v <= 2147483647,
+    string: (v) => typeof v === 'string',
+    boolean: (v) => typeof v === 'boolean',
+    binary: isArrayBuffer,
+    function: (v) => typeof v === 'function',
+    'socket.SocketType': (v) => v === 'tcp' || v === 'udp',
+    'socket.CreateOptions': isPlainObject,
+    'socket.SecureOptions': isPlainObject,
+  };
+
+  /**
+   * @typedef {{name: string, type: string, optional: boolean}} Param
+   * @typedef {{name: string, params: Param[], callback: boolean, failure: function(): Array,
+   *            signature: string}} MethodSpec
+   */
+
+  /** @param {object} row an API table row @returns {MethodSpec} */
+  function compileSpec(row) {
+    const params = row.params.split(' ').filter(Boolean).map((text) => {
+      const [rawName, type] = text.split(':');
+      const optional = rawName.endsWith('?');
+      return { name: optional ? rawName.slice(0, -1) : rawName, type, optional };
+    });
+    const shown = params.map((p) => `${p.optional ? 'optional ' : ''}${p.type} ${p.name}`);
+    if (row.callback) shown.push('function callback');
+    return { name: row.name, params, callback: row.callback, failure: row.failure || (() => []),
+      signature: `socket.${row.name}(${shown.join(', ')})` };
+  }
+
+  /**
+   * Match positional arguments against a signature the way Chrome's renderer does: an optional parameter is
+   * skipped when fewer arguments than parameters were given and the argument at hand is not of its type;
+   * null or undefined for an optional parameter means "absent".
+   * @param {MethodSpec} spec
+   * @param {Array} given the caller's arguments
+   * @returns {{named: object, callback: (function|undefined)}}
+   * @throws {TypeError} with Chrome's wording when no signature matches
+   */
+  function parseArguments(spec, given) {
+    const slots = spec.params.concat(spec.callback ? [{ name: 'callback', type: 'function', optional: false }] : []);
+    const fail = () => new TypeError(`Error in invocation of ${spec.signature}: No matching signature.`);
+    if (given.length > slots.length) throw fail();
+    let skips = slots.length - given.length;
+    let index = 0;
+    const named = {};
+    let callback;
+    for (const slot of slots) {
+      const value = given[index];
+      const matches = TYPE_CHECKS[slot.type](value);
+      if (slot.optional && skips > 0 && !matches && value !== null && value !== undefined) {
+        skips -= 1;
+        continue;
+      }
+      index += 1;
+      if (value === null || value === undefined) {
+        if (!slot.optional) throw fail();
+        continue;
+      }
+      if (!matches) throw fail();
+      if (slot.name === 'callback') callback = value;
+      else named[slot.name] = value;
+    }
+    return { named, callback };
+  }
+
+  // ---- base64 (Chromium 156 has Uint8Array.prototype.toBase64 / Uint8Array.fromBase64, ~2x faster) ----
+
+  /** @param {Uint8Array} bytes @returns {string} standard base64 with padding */
+  const toBase64 = typeof Uint8Array.prototype.toBase64 === 'function'
+    ? (bytes) => bytes.toBase64()
+    : (bytes) => {
+      let binary = '';
+      // 32 KiB slices keep String.fromCharCode.apply under engines' argument-count limits.
+      for (let i = 0; i < bytes.length; i += 0x8000) {
+        binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+      }
+      return global.btoa(binary);
+    };
+
+  /** @param {string} text base64 @returns {Uint8Array} */
+  const fromBase64 = typeof Uint8Array.fromBase64 === 'function'
+    ? (text) => Uint8Array.fromBase64(text)
+    : (text) => {
+      const binary = global.atob(text);
+      const bytes = new Uint8Array(binary.length);
+      for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+      return bytes;
+    };
+
+  /** Join decoded pieces into one ArrayBuffer. @param {Uint8Array[]} pieces @returns {ArrayBuffer} */
+  function joinPieces(pieces) {
+    if (pieces.length === 1 && pieces[0].byteOffset === 0 && pieces[0].byteLength === pieces[0].buffer.byteLength) {
+      return pieces[0].buffer;
+    }
+    const total = pieces.reduce((sum, p) => sum + p.byteLength, 0);
+    const joined = new Uint8Array(total);
+    let at = 0;
+    for (const p of pieces) { joined.set(p, at); at += p.byteLength; }
+    return joined.buffer;
+  }
+
+  // ---- chrome.runtime.lastError while a callback runs ----
+
+  function ensureRuntime() {
+    if (!global.chrome) global.chrome = {};
+    if (!global.chrome.runtime) global.chrome.runtime = {};
+    return global.chrome.runtime;
+  }
+
+  /**
+   * Run `fn` with chrome.runtime.lastError = {message} and restore the previous state afterwards. In extension
+   * pages lastError is Chrome's and not assignable, but it is not an own property while unset (checked in
+   * Chromium 156), so a configurable own getter is defined for the callback and deleted after it.
+   * Like Chrome, an error the callback never read is logged as "Unchecked runtime.lastError".
+   * @param {string|undefined} message
+   * @param {function(): void} fn
+   */
+  function withLastError(message, fn) {
+    if (message === undefined || message === null || message === '') { fn(); return; }
+    const runtime = ensureRuntime();
+    const previous = Object.getOwnPropertyDescriptor(runtime, 'lastError');
+    const error = { message: String(message) };
+    let checked = false;
+    Object.defineProperty(runtime, 'lastError', {
+      configurable: true, enumerable: true, get() { checked = true; return error; },
+    });
+    try {
+      fn();
+    } finally {
+      if (previous) Object.defineProperty(runtime, 'lastError', previous);
+      else delete runtime.lastError;
+      if (!checked && global.console) global.console.error(`Unchecked runtime.lastError: ${error.message}`);
+    }
+  }
+
+  /** Report an exception thrown by a user callback without stopping the delivery of the others. */
+  function reportCallbackError(name, err) {
+    if (typeof global.reportError === 'function') global.reportError(err);
+    else if (global.console) global.console.error(`Error in response to socket.${name}:`, err);
+  }
+
+  // ---- transports: how protocol messages reach the host ----
+
+  /**
+   * @typedef {object} Link
+   * @property {function(object): void} send post one protocol message
+   * @property {function(): void} close close the link (no onClose follows)
+   * @typedef {{onMessage: function(object): void, onClose: function(string): void}} LinkHandlers
+   */
+
+  /** Direct native port (extension pages, converted apps). @param {LinkHandlers} handlers @returns {Link} */
+  function openNativeLink(handlers) {
+    const runtime = global.chrome.runtime;
+    let port;
+    try {
+      port = runtime.connectNative(HOST_NAME);
+    } catch (err) {
+      Promise.resolve().then(() => handlers.onClose(String((err && err.message) || err)));
+      return { send() {}, close() {} };
+    }
+    let open = true;
+    port.onMessage.addListener((msg) => { if (open) handlers.onMessage(msg); });
+    port.onDisconnect.addListener(() => {
+      // Reading lastError here also keeps Chrome from logging it as unchecked.
+      const le = runtime.lastError;
+      if (!open) return;
+      open = false;
+      handlers.onClose((le && le.message) || 'Native host has exited.');
+    });
+    return {
+      send(msg) {
+        if (!open) return;
+        try {
+          port.postMessage(msg);
+        } catch (err) {
+          open = false;
+          Promise.resolve().then(() => handlers.onClose(String((err && err.message) || err)));
+        }
+      },
+      close() { if (open) { open = false; port.disconnect(); } },
+    };
+  }
+
+  /**
+   * Web page (MAIN world): the envelope {channel: PAGE_CHANNEL, dir: 'up'|'down', link, type, msg?, error?}
+   * travels by window.postMessage to relay.js; `link` tags one connection so late messages of a closed one
+   * are ignored. Types up: open, msg, close; down: ready (relay loaded), opened, msg, closed.
+   * @param {LinkHandlers} handlers @returns {Link}
+   */
+  function openPageLink(handlers) {
+    const link = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    let open = true;
+    let acknowledged = false;
+    const post = (type, extra) => global.postMessage(Object.assign({ channel: PAGE_CHANNEL, dir: 'up', link, type }, extra), '*');
+    const finish = (error) => {
+      if (!open) return;
+      open = false;
+      global.removeEventListener('message', listener);
+      global.clearTimeout(timer);
+      handlers.onClose(error);
+    };
+    const listener = (event) => {
+      const data = event.data;
+      if (event.source !== global || !data || data.channel !== PAGE_CHANNEL || data.dir !== 'down') return;
+      if (data.type === 'ready' && !acknowledged) { post('open'); return; } // relay loaded after our open
+      if (data.link !== link) return;
+      if (data.type === 'opened') { acknowledged = true; global.clearTimeout(timer); }
+      else if (data.type === 'msg') handlers.onMessage(data.msg);
+      else if (data.type === 'closed') finish(data.error || 'Native host has exited.');
+    };
+    global.addEventListener('message', listener);
+    const timer = global.setTimeout(() => finish('resocket relay content script did not answer'), RELAY_TIMEOUT_MS);
+    post('open');
+    return {
+      send(msg) { if (open) post('msg', { msg }); },
+      close() {
+        if (!open) return;
+        open = false;
+        global.removeEventListener('message', listener);
+        global.clearTimeout(timer);
+        post('close');
+      },
+    };
+  }
+
+  /** Turn Chrome's port error into a lastError that names the fix. @param {string} reason @returns {string} */
+  function hostFailureMessage(reason) {
+    const fixes = [
+      [/not found/i, 'run `resocket install`, then `resocket doctor`'],
+      [/forbidden/i, 'the host manifest does not list this extension: run `resocket install`, then `resocket doctor`'],
+      [/relay|context invalidated/i, 'reload the page; if it persists, check that the resocket extension is enabled'],
+      [/permission|connectNative/i, 'the extension needs the "nativeMessaging" permission'],
+    ];
+    const fix = (fixes.find(([re]) => re.test(reason)) || [null, 'run `resocket doctor`; the sockets of that host are closed'])[1];
+    return `resocket host not available (${reason}): ${fix}`;
+  }
+
+  // ---- one connection to one host process ----
+
+  /**
+   * A connection: hello first, calls queued until hello is answered, replies matched by id.
+   * @param {function(LinkHandlers): Link} openLink
+   * @param {function(HostConnection): void} onDead called once when the connection fails
+   */
+  class HostConnection {
+    constructor(openLink, onDead) {
+      this.nextId = 1;
+      /** @type {Map<number, {spec: MethodSpec, deliver: function(Array, (string|undefined)): void, pieces: Uint8Array[]}>} */
+      this.pending = new Map();
+      this.queue = []; // frames waiting for the hello reply
+      this.ready = false;
+      this.dead = false;
+      this.onDead = onDead;
+      this.helloResult = null;
+      this.link = openLink({ onMessage: (msg) => this.receive(msg), onClose: (reason) => this.fail(hostFailureMessage(reason)) });
+      this.helloId = this.allocateId();
+      this.link.send({ id: this.helloId, op: 'hello', args: { protocol: PROTOCOL_VERSION, client: `resocket-extension/${SHIM_VERSION}` } });
+    }
+
+    allocateId() { const id = this.nextId; this.nextId += 1; return id; }
+
+    /**
+     * Send one API request (with chunk frames for a large write).
+     * @param {MethodSpec} spec @param {object} args protocol args
+     * @param {function(Array, (string|undefined)): void} deliver receives callback args and lastError
+     */
+    request(spec, args, deliver) {
+      const id = this.allocateId();
+      this.pending.set(id, { spec, deliver, pieces: [] });
+      const frames = [];
+      if (spec.name === 'write' && args.data.byteLength > CHUNK_BYTES) {
+        const bytes = args.data;
+        let at = 0;
+        for (; bytes.byteLength - at > CHUNK_BYTES; at += CHUNK_BYTES) {
+          frames.push({ id, chunk: toBase64(bytes.subarray(at, at + CHUNK_BYTES)) });
+        }
+        frames.push({ id, op: spec.name, args: Object.assign({}, args, { data: toBase64(bytes.subarray(at)) }) });
+      } else {
+        if (args.data) args = Object.assign({}, args, { data: toBase64(args.data) });
+        frames.push({ id, op: spec.name, args });
+      }
+      for (const frame of frames) {
+        if (this.ready) this.link.send(frame);
+        else this.queue.push(frame);
+      }
+    }
+
+    receive(msg) {
+      if (this.dead || !msg || typeof msg !== 'object') return;
+      if (msg.id === this.helloId && !this.ready) {
+        if (msg.error) {
+          const code = msg.error.code;
+          this.fail(code === 'protocol_mismatch'
+            ? `resocket host speaks another protocol: ${msg.error.message}`
+            : `resocket host refused the connection (${code}: ${msg.error.message}): run \`resocket doctor\``);
+          this.link.close();
+          return;
+        }
+        this.helloResult = msg.result || {};
+        this.ready = true;
+        const queued = this.queue;
+        this.queue = [];
+        for (const frame of queued) this.link.send(frame);
+        return;
+      }
+      const entry = this.pending.get(msg.id);
+      if (!entry) return;
+      if (typeof msg.chunk === 'string') { entry.pieces.push(fromBase64(msg.chunk)); return; }
+      this.pending.delete(msg.id);
+      if (msg.error) {
+        // A protocol error on an API call: a host limit (too_many_sockets, chunks_too_large) or a shim bug.
+        entry.deliver(entry.spec.failure(), `resocket: ${msg.error.code}: ${msg.error.message}`);
+        return;
+      }
+      const args = Array.isArray(msg.args) ? msg.args : [];
+      const first = args[0];
+      if ((entry.spec.name === 'read' || entry.spec.name === 'recvFrom') && first && typeof first === 'object') {
+        const pieces = entry.pieces;
+        if (typeof first.data === 'string' && first.data) pieces.push(fromBase64(first.data));
+        args[0] = Object.assign({}, first, { data: pieces.length ? joinPieces(pieces) : emptyBuffer() });
+      }
+      entry.deliver(args, msg.lastError);
+    }
+
+    /** Fail every pending and queued call, in issue order, with `message`. */
+    fail(message) {
+      if (this.dead) return;
+      this.dead = true;
+      this.failure = message;
+      this.queue = [];
+      const entries = Array.from(this.pending.entries()).sort((a, b) => a[0] - b[0]);
+      this.pending.clear();
+      this.onDead(this);
+      for (const [, entry] of entries) entry.deliver(entry.spec.failure(), message);
+    }
+  }
+
+  // ---- the shim: socket ids, connections, generated wrappers ----
+
+  const openLink = (global.chrome && global.chrome.runtime && typeof global.chrome.runtime.connectNative === 'function')
+    ? openNativeLink : openPageLink;
+
+  /** @type {HostConnection|null} */
+  let connection = null;
+  let nextSocketId = 1;
+  /** page-visible socket id -> {connection, hostId} */
+  const sockets = new Map();
+
+  function currentConnection() {
+    if (!connection || connection.dead) {
+      connection = new HostConnection(openLink, (dead) => {
+        if (connection === dead) connection = null;
+        for (const [id, s] of sockets) if (s.connection === dead) sockets.delete(id);
+      });
+    }
+    return connection;
+  }
+
+  function adoptSocket(conn, hostId) {
+    const id = nextSocketId;
+    nextSocketId += 1;
+    sockets.set(id, { connection: conn, hostId });
+    return id;
+  }
+
+  /**
+   * Build the protocol args for a call, translating the page's socket id to the host's.
+   * @param {object} named @param {HostConnection} conn @returns {object}
+   */
+  function hostArgs(named, conn) {
+    const args = Object.assign({}, named);
+    if ('socketId' in args) {
+      const known = sockets.get(args.socketId);
+      args.socketId = known && known.connection === conn ? known.hostId : GONE_SOCKET_ID;
+    }
+    if (args.data) args.data = new Uint8Array(args.data.slice(0)); // snapshot: the caller may reuse its buffer
+    return args;
+  }
+
+  /** @param {MethodSpec} spec @returns {function(...*): void} */
+  function makeWrapper(spec) {
+    const wrapper = function (...given) {
+      const { named, callback } = parseArguments(spec, given);
+      const conn = currentConnection();
+      const args = hostArgs(named, conn);
+      const deliver = (values, lastError) => {
+        if (!callback) return; // destroy, disconnect
+        if (!lastError && values[0] && typeof values[0] === 'object' && typeof values[0].socketId === 'number' &&
+            (spec.name === 'create' || (spec.name === 'accept' && values[0].resultCode === 0))) {
+          values = [Object.assign({}, values[0], { socketId: adoptSocket(conn, values[0].socketId) })];
+        }
+        try {
+          withLastError(lastError, () => callback.apply(undefined, values));
+        } catch (err) {
+          reportCallbackError(spec.name, err);
+        }
+      };
+      conn.request(spec, args, deliver);
+      if (spec.name === 'destroy') sockets.delete(named.socketId);
+    };
+    Object.defineProperty(wrapper, 'name', { value: spec.name });
+    return wrapper;
+  }
+
+  const socketApi = {};
+  for (const row of API) socketApi[row.name] = makeWrapper(compileSpec(row));
+  Object.defineProperty(socketApi, '__resocket', { value: SHIM_VERSION }); // marks the shim (double injection)
+
+  if (!global.chrome) global.chrome = {};
+  global.chrome.socket = socketApi;
+  if (!global.chrome.experimental) global.chrome.experimental = {};
+  if (!global.chrome.experimental.socket) global.chrome.experimental.socket = socketApi;
+  ensureRuntime();
+})(typeof globalThis !== 'undefined' ? globalThis : this);

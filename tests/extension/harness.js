@@ -1,0 +1,117 @@
+'use strict';
+// Loads extension/chrome-socket.js into a fresh vm context with a fake chrome.runtime.connectNative port
+// (extension-page mode) or a fake window message bus (web-page mode). Pure-layer unit tests only; the real
+// browser is exercised by the E2E suite.
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+
+const SHIM_PATH = path.join(__dirname, '..', '..', 'extension', 'chrome-socket.js');
+const SHIM_SOURCE = fs.readFileSync(SHIM_PATH, 'utf8');
+
+/** JSON round trip: turns objects of the vm realm into plain objects of this realm (for deepStrictEqual). */
+const plain = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+
+/** A fake native port that records what the shim posts and lets the test reply or kill it. */
+class FakePort {
+  constructor(runtime, name) {
+    this.runtime = runtime;
+    this.name = name;
+    this.sent = [];
+    this.messageListeners = [];
+    this.disconnectListeners = [];
+    this.disconnected = false;
+    this.onMessage = { addListener: (fn) => this.messageListeners.push(fn) };
+    this.onDisconnect = { addListener: (fn) => this.disconnectListeners.push(fn) };
+  }
+
+  postMessage(msg) {
+    if (this.disconnected) throw new Error('Attempting to use a disconnected port object');
+    this.sent.push(plain(msg));
+  }
+
+  disconnect() { this.disconnected = true; }
+
+  /** Deliver one host message as Chrome does (a JSON-parsed object). */
+  reply(msg) { for (const fn of this.messageListeners) fn(JSON.parse(JSON.stringify(msg))); }
+
+  /** Answer the hello (the first frame) with a protocol-1 result. */
+  hello(result = { protocol: 1, host: 'resocket-host', version: '0.1.0', rules: [] }) {
+    const hello = this.sent[0];
+    if (!hello || hello.op !== 'hello') throw new Error('first frame is not hello');
+    this.reply({ id: hello.id, result });
+  }
+
+  /** Close the port as Chrome does: lastError is an own property only while onDisconnect runs. */
+  die(message) {
+    this.disconnected = true;
+    Object.defineProperty(this.runtime, 'lastError', { configurable: true, get: () => ({ message }) });
+    try { for (const fn of this.disconnectListeners) fn(this); } finally { delete this.runtime.lastError; }
+  }
+
+  /** Requests (not chunks, not hello) sent so far. */
+  requests() { return this.sent.filter((m) => m.op && m.op !== 'hello'); }
+}
+
+/**
+ * Load the shim in extension-page mode.
+ * @param {{fastBase64?: boolean}} [options]
+ */
+function loadExtensionShim(options = {}) {
+  const logged = [];
+  const runtime = {};
+  const ports = [];
+  runtime.connectNative = (name) => {
+    const port = new FakePort(runtime, name);
+    ports.push(port);
+    return port;
+  };
+  const context = vm.createContext({
+    console: { error: (...a) => logged.push(a.join(' ')), log() {}, warn() {} },
+    btoa, atob, setTimeout, clearTimeout,
+    chrome: { runtime },
+  });
+  if (options.fastBase64) {
+    vm.runInContext(`
+      globalThis.__b64calls = { to: 0, from: 0 };
+      Uint8Array.prototype.toBase64 = function () { __b64calls.to++; let s = ''; for (const b of this) s += String.fromCharCode(b); return btoa(s); };
+      Uint8Array.fromBase64 = function (t) { __b64calls.from++; const s = atob(t); const u = new Uint8Array(s.length); for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i); return u; };
+    `, context);
+  }
+  vm.runInContext(SHIM_SOURCE, context, { filename: SHIM_PATH });
+  return { context, chrome: context.chrome, runtime, ports, logged, port: () => ports[ports.length - 1] };
+}
+
+/**
+ * Load the shim in web-page mode: no chrome object, window.postMessage delivered asynchronously to
+ * listeners with event.source === window, and timers the test fires by hand.
+ */
+function loadPageShim() {
+  const context = vm.createContext({ console: { error() {}, log() {}, warn() {} }, btoa, atob });
+  vm.runInContext(`
+    (() => {
+      const listeners = new Set();
+      const timers = new Map();
+      let nextTimer = 1;
+      globalThis.__posted = [];
+      globalThis.addEventListener = (type, fn) => { if (type === 'message') listeners.add(fn); };
+      globalThis.removeEventListener = (type, fn) => { listeners.delete(fn); };
+      globalThis.postMessage = (data, target) => {
+        const copy = JSON.parse(JSON.stringify(data));
+        __posted.push(copy);
+        Promise.resolve().then(() => { for (const fn of [...listeners]) fn({ data: copy, source: globalThis }); });
+      };
+      globalThis.setTimeout = (fn, ms) => { const id = nextTimer++; timers.set(id, fn); return id; };
+      globalThis.clearTimeout = (id) => { timers.delete(id); };
+      globalThis.__fireTimers = () => { const all = [...timers.values()]; timers.clear(); all.forEach((fn) => fn()); };
+      globalThis.__listen = (fn) => listeners.add(fn);
+    })();
+  `, context);
+  vm.runInContext(SHIM_SOURCE, context, { filename: SHIM_PATH });
+  return { context, chrome: context.chrome };
+}
+
+/** Let queued microtasks and immediate tasks run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+module.exports = { loadExtensionShim, loadPageShim, plain, settle, FakePort };

@@ -1,0 +1,379 @@
+'use strict';
+// Unit tests of extension/chrome-socket.js against a fake native port: argument forms, renderer TypeErrors,
+// lastError, chunking, ordering, hello-first queueing, host failures and reconnection.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { loadExtensionShim, plain } = require('./harness.js');
+
+/** Shim with hello already answered. */
+function readyShim(options) {
+  const shim = loadExtensionShim(options);
+  shim.chrome.socket.getNetworkList(() => {}); // opens the port
+  shim.port().hello();
+  shim.port().sent.length = 0;
+  return shim;
+}
+
+/** Create a socket through the fake host and return the page-visible id. */
+function createSocket(shim, hostId = 1, type = 'tcp') {
+  let id;
+  shim.chrome.socket.create(type, (info) => { id = info.socketId; });
+  const req = shim.port().requests().at(-1);
+  shim.port().reply({ id: req.id, args: [{ socketId: hostId }] });
+  return id;
+}
+
+const lastRequest = (shim) => shim.port().requests().at(-1);
+
+test('defines chrome.socket with all 21 methods, and chrome.experimental.socket as an alias', () => {
+  const { chrome } = loadExtensionShim();
+  const names = ['create', 'destroy', 'connect', 'bind', 'disconnect', 'read', 'write', 'recvFrom', 'sendTo',
+    'listen', 'accept', 'setKeepAlive', 'setNoDelay', 'getInfo', 'getNetworkList', 'joinGroup', 'leaveGroup',
+    'setMulticastTimeToLive', 'setMulticastLoopbackMode', 'getJoinedGroups', 'secure'];
+  assert.deepEqual(Object.keys(chrome.socket).sort(), [...names].sort());
+  assert.equal(chrome.experimental.socket, chrome.socket);
+});
+
+test('sends hello first and queues calls until the hello is answered', () => {
+  const shim = loadExtensionShim();
+  shim.chrome.socket.create('tcp', () => {});
+  shim.chrome.socket.getNetworkList(() => {});
+  const port = shim.port();
+  assert.equal(port.name, 'org.resocket.host');
+  assert.deepEqual(port.sent.map((m) => m.op), ['hello']);
+  assert.deepEqual(port.sent[0].args, { protocol: 1, client: 'resocket-extension/0.1.0' });
+  port.hello();
+  assert.deepEqual(port.sent.map((m) => m.op), ['hello', 'create', 'getNetworkList']);
+  assert.equal(shim.ports.length, 1, 'one native port serves every call');
+});
+
+test('optional middle arguments may be left out or null', () => {
+  const shim = readyShim();
+  const s = shim.chrome.socket;
+  const cb = () => {};
+  const cases = [
+    [() => s.create('tcp', cb), 'create', { type: 'tcp' }],
+    [() => s.create('udp', null, cb), 'create', { type: 'udp' }],
+    [() => s.create('udp', {}, cb), 'create', { type: 'udp', options: {} }],
+    [() => s.read(0, cb), 'read', { socketId: 0 }],
+    [() => s.read(0, null, cb), 'read', { socketId: 0 }],
+    [() => s.read(0, 100, cb), 'read', { socketId: 0, bufferSize: 100 }],
+    [() => s.recvFrom(0, cb), 'recvFrom', { socketId: 0 }],
+    [() => s.recvFrom(0, 512, cb), 'recvFrom', { socketId: 0, bufferSize: 512 }],
+    [() => s.listen(0, '127.0.0.1', 80, cb), 'listen', { socketId: 0, address: '127.0.0.1', port: 80 }],
+    [() => s.listen(0, '127.0.0.1', 80, 9, cb), 'listen', { socketId: 0, address: '127.0.0.1', port: 80, backlog: 9 }],
+    [() => s.setKeepAlive(0, true, cb), 'setKeepAlive', { socketId: 0, enable: true }],
+    [() => s.setKeepAlive(0, true, 30, cb), 'setKeepAlive', { socketId: 0, enable: true, delay: 30 }],
+    [() => s.secure(0, cb), 'secure', { socketId: 0 }],
+    [() => s.secure(0, { tlsVersion: { min: 'tls1.2' } }, cb), 'secure', { socketId: 0, options: { tlsVersion: { min: 'tls1.2' } } }],
+    [() => s.destroy(0), 'destroy', { socketId: 0 }],
+    [() => s.disconnect(0), 'disconnect', { socketId: 0 }],
+    [() => s.getNetworkList(cb), 'getNetworkList', {}],
+  ];
+  for (const [call, op, args] of cases) {
+    call();
+    const req = lastRequest(shim);
+    assert.equal(req.op, op);
+    assert.deepEqual(req.args, args, `${op} ${JSON.stringify(args)}`);
+  }
+});
+
+test('wrong argument types or a missing callback throw Chrome\'s TypeError and send nothing', () => {
+  const shim = readyShim();
+  const s = shim.chrome.socket;
+  const cb = () => {};
+  const bad = [
+    [() => s.connect(1, 'localhost', '80', cb), 'socket.connect(integer socketId, string hostname, integer port, function callback)'],
+    [() => s.connect(1, 'localhost', 80), 'socket.connect(integer socketId, string hostname, integer port, function callback)'],
+    [() => s.create('raw', cb), 'socket.create(socket.SocketType type, optional socket.CreateOptions options, function callback)'],
+    [() => s.create('tcp'), 'socket.create(socket.SocketType type, optional socket.CreateOptions options, function callback)'],
+    [() => s.destroy(1, cb), 'socket.destroy(integer socketId)'],
+    [() => s.disconnect('1'), 'socket.disconnect(integer socketId)'],
+    [() => s.read(1.5, cb), 'socket.read(integer socketId, optional integer bufferSize, function callback)'],
+    [() => s.read(1, '100', cb), 'socket.read(integer socketId, optional integer bufferSize, function callback)'],
+    [() => s.write(1, 'text', cb), 'socket.write(integer socketId, binary data, function callback)'],
+    [() => s.write(1, new Uint8Array(4), cb), 'socket.write(integer socketId, binary data, function callback)'],
+    [() => s.setNoDelay(1, 1, cb), 'socket.setNoDelay(integer socketId, boolean noDelay, function callback)'],
+    [() => s.getInfo(1, cb, cb), 'socket.getInfo(integer socketId, function callback)'],
+    [() => s.getInfo(2 ** 31, cb), 'socket.getInfo(integer socketId, function callback)'],
+    [() => s.getNetworkList(), 'socket.getNetworkList(function callback)'],
+    [() => s.listen(1, '127.0.0.1', 80, 5, 6, cb), 'socket.listen(integer socketId, string address, integer port, optional integer backlog, function callback)'],
+  ];
+  for (const [call, signature] of bad) {
+    assert.throws(call, (err) => {
+      assert.equal(err.name, 'TypeError', `a TypeError for ${signature}`);
+      assert.equal(err.message, `Error in invocation of ${signature}: No matching signature.`);
+      return true;
+    });
+  }
+  assert.deepEqual(shim.port().sent, []);
+});
+
+test('each of Chrome\'s three error styles sets lastError only while the callback runs', () => {
+  const shim = readyShim();
+  const seen = [];
+  const record = (label) => function (...args) {
+    const le = shim.chrome.runtime.lastError;
+    seen.push({ label, args: plain(args), argc: arguments.length, lastError: le && le.message });
+  };
+  shim.chrome.socket.connect(0, 'localhost', 80, record('value only'));
+  const r1 = lastRequest(shim);
+  shim.chrome.socket.connect(0, 'localhost', 80, record('value + lastError'));
+  const r2 = lastRequest(shim);
+  shim.chrome.socket.getInfo(0, record('lastError only'));
+  const r3 = lastRequest(shim);
+  shim.port().reply({ id: r1.id, args: [-102] });
+  assert.equal(shim.chrome.runtime.lastError, undefined);
+  shim.port().reply({ id: r2.id, args: [-1], lastError: 'Socket not found' });
+  assert.equal(shim.chrome.runtime.lastError, undefined);
+  assert.equal(Object.getOwnPropertyDescriptor(shim.runtime, 'lastError'), undefined, 'no property left behind');
+  shim.port().reply({ id: r3.id, args: [], lastError: 'Socket not found' });
+  assert.equal(shim.chrome.runtime.lastError, undefined);
+  assert.deepEqual(seen, [
+    { label: 'value only', args: [-102], argc: 1, lastError: undefined },
+    { label: 'value + lastError', args: [-1], argc: 1, lastError: 'Socket not found' },
+    { label: 'lastError only', args: [], argc: 0, lastError: 'Socket not found' },
+  ]);
+  assert.deepEqual(shim.logged, [], 'lastError was read, so nothing is logged as unchecked');
+});
+
+test('a lastError the callback never reads is logged as unchecked', () => {
+  const shim = readyShim();
+  shim.chrome.socket.getInfo(0, () => {});
+  shim.port().reply({ id: lastRequest(shim).id, args: [], lastError: 'Socket not found' });
+  assert.deepEqual(shim.logged, ['Unchecked runtime.lastError: Socket not found']);
+});
+
+test('a throwing callback does not stop later callbacks and leaves lastError cleared', () => {
+  const shim = readyShim();
+  const order = [];
+  shim.chrome.socket.getInfo(0, () => { order.push('first'); throw new Error('app bug'); });
+  const r1 = lastRequest(shim);
+  shim.chrome.socket.getInfo(0, (info) => { order.push(`second:${shim.chrome.runtime.lastError}`); });
+  const r2 = lastRequest(shim);
+  shim.port().reply({ id: r1.id, args: [], lastError: 'Socket not found' });
+  shim.port().reply({ id: r2.id, args: [{ socketType: 'tcp', connected: false }] });
+  assert.deepEqual(order, ['first', 'second:undefined']);
+  assert.ok(shim.logged.some((line) => line.includes('app bug')));
+});
+
+test('socket ids from create and accept are the page\'s own and are translated for the host', () => {
+  const shim = readyShim();
+  const listener = createSocket(shim, 7);
+  assert.equal(listener, 1);
+  let accepted;
+  shim.chrome.socket.accept(listener, (info) => { accepted = plain(info); });
+  assert.deepEqual(lastRequest(shim).args, { socketId: 7 });
+  shim.port().reply({ id: lastRequest(shim).id, args: [{ resultCode: 0, socketId: 8 }] });
+  assert.deepEqual(accepted, { resultCode: 0, socketId: 2 });
+  shim.chrome.socket.setNoDelay(accepted.socketId, true, () => {});
+  assert.deepEqual(lastRequest(shim).args, { socketId: 8, noDelay: true });
+  shim.chrome.socket.destroy(accepted.socketId);
+  assert.deepEqual(lastRequest(shim).args, { socketId: 8 });
+  shim.chrome.socket.getInfo(accepted.socketId, () => {});
+  assert.deepEqual(lastRequest(shim).args, { socketId: 0 }, 'a destroyed id is sent as 0, which the host never allocates');
+});
+
+test('a large write is sent as 48 KiB chunk frames followed by the request, and the bytes survive', () => {
+  for (const fastBase64 of [false, true]) {
+    const shim = readyShim({ fastBase64 });
+    const id = createSocket(shim, 3);
+    const size = 48 * 1024 * 2 + 1000;
+    const bytes = new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff);
+    let result;
+    shim.chrome.socket.write(id, bytes.buffer, (info) => { result = plain(info); });
+    bytes.fill(0); // the caller reusing its buffer must not change what was sent
+    const frames = shim.port().sent.filter((m) => m.op !== 'create');
+    assert.equal(frames.length, 3);
+    const [c1, c2, req] = frames;
+    assert.equal(c1.id, req.id);
+    assert.equal(c2.id, req.id);
+    assert.equal(req.op, 'write');
+    assert.equal(req.args.socketId, 3);
+    assert.equal(Buffer.from(c1.chunk, 'base64').length, 48 * 1024);
+    assert.equal(Buffer.from(c2.chunk, 'base64').length, 48 * 1024);
+    const sent = Buffer.concat([c1.chunk, c2.chunk, req.args.data].map((b) => Buffer.from(b, 'base64')));
+    const expected = Buffer.from(new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff));
+    assert.ok(sent.equals(expected));
+    assert.equal(c1.chunk + c2.chunk + req.args.data, expected.toString('base64'));
+    shim.port().reply({ id: req.id, args: [{ bytesWritten: size }] });
+    assert.deepEqual(result, { bytesWritten: size });
+    if (fastBase64) assert.ok(shim.context.__b64calls.to > 0, 'Uint8Array.prototype.toBase64 is used when present');
+  }
+});
+
+test('a small write is one frame with base64 data', () => {
+  const shim = readyShim();
+  const id = createSocket(shim, 3);
+  shim.chrome.socket.write(id, new TextEncoder().encode('hi').buffer, () => {});
+  assert.deepEqual(lastRequest(shim).args, { socketId: 3, data: 'aGk=' });
+  assert.equal(shim.port().sent.filter((m) => 'chunk' in m).length, 0);
+});
+
+test('a split read is joined into one ArrayBuffer', () => {
+  for (const fastBase64 of [false, true]) {
+    const shim = readyShim({ fastBase64 });
+    const id = createSocket(shim, 3);
+    let info;
+    shim.chrome.socket.read(id, 200000, (r) => { info = r; });
+    const req = lastRequest(shim);
+    const all = Buffer.from(new Uint8Array(100001).map((_, i) => i % 251));
+    shim.port().reply({ id: req.id, chunk: all.subarray(0, 49152).toString('base64') });
+    shim.port().reply({ id: req.id, chunk: all.subarray(49152, 98305).toString('base64') }); // not a multiple of 3
+    assert.equal(info, undefined, 'no callback before the final reply');
+    shim.port().reply({ id: req.id, args: [{ resultCode: 100001, data: all.subarray(98305).toString('base64') }] });
+    assert.equal(info.resultCode, 100001);
+    assert.equal(Object.prototype.toString.call(info.data), '[object ArrayBuffer]');
+    assert.ok(Buffer.from(new Uint8Array(info.data)).equals(all));
+  }
+});
+
+test('read and recvFrom results carry ArrayBuffers, empty when there is no data', () => {
+  const shim = readyShim();
+  const results = [];
+  shim.chrome.socket.recvFrom(0, (r) => results.push(r));
+  shim.port().reply({ id: lastRequest(shim).id, args: [{ resultCode: 2, data: 'aGk=', address: '127.0.0.1', port: 5 }] });
+  shim.chrome.socket.read(0, (r) => results.push(r));
+  shim.port().reply({ id: lastRequest(shim).id, args: [{ resultCode: -1, data: '' }], lastError: 'Socket not found' });
+  assert.equal(new TextDecoder().decode(new Uint8Array(results[0].data)), 'hi');
+  assert.equal(results[0].address, '127.0.0.1');
+  assert.equal(results[1].data.byteLength, 0);
+  assert.equal(Object.prototype.toString.call(results[1].data), '[object ArrayBuffer]');
+});
+
+test('callbacks run in the order the host replies', () => {
+  const shim = readyShim();
+  const order = [];
+  shim.chrome.socket.read(0, () => order.push('read'));
+  const read = lastRequest(shim);
+  shim.chrome.socket.write(0, new ArrayBuffer(1), () => order.push('write'));
+  const write = lastRequest(shim);
+  shim.chrome.socket.getInfo(0, () => order.push('getInfo'));
+  const info = lastRequest(shim);
+  assert.ok(read.id < write.id && write.id < info.id, 'requests go out in issue order');
+  shim.port().reply({ id: write.id, args: [{ bytesWritten: 1 }] });
+  shim.port().reply({ id: info.id, args: [{ socketType: 'tcp', connected: true }] });
+  shim.port().reply({ id: read.id, args: [{ resultCode: 0, data: '' }] });
+  assert.deepEqual(order, ['write', 'getInfo', 'read']);
+});
+
+/** One call of every method with a callback, recording what its callback saw. */
+function callEverything(s, record) {
+  const ab = new ArrayBuffer(1);
+  s.create('tcp', record('create'));
+  s.connect(1, 'localhost', 80, record('connect'));
+  s.bind(1, '127.0.0.1', 0, record('bind'));
+  s.read(1, record('read'));
+  s.write(1, ab, record('write'));
+  s.recvFrom(1, record('recvFrom'));
+  s.sendTo(1, ab, '127.0.0.1', 9, record('sendTo'));
+  s.listen(1, '127.0.0.1', 0, record('listen'));
+  s.accept(1, record('accept'));
+  s.setKeepAlive(1, true, record('setKeepAlive'));
+  s.setNoDelay(1, true, record('setNoDelay'));
+  s.getInfo(1, record('getInfo'));
+  s.getNetworkList(record('getNetworkList'));
+  s.joinGroup(1, '224.0.0.1', record('joinGroup'));
+  s.leaveGroup(1, '224.0.0.1', record('leaveGroup'));
+  s.setMulticastTimeToLive(1, 1, record('setMulticastTimeToLive'));
+  s.setMulticastLoopbackMode(1, true, record('setMulticastLoopbackMode'));
+  s.getJoinedGroups(1, record('getJoinedGroups'));
+  s.secure(1, record('secure'));
+  s.destroy(1);
+  s.disconnect(1);
+}
+
+const FAILURE_VALUES = {
+  create: [{ socketId: -1 }],
+  connect: [-1], bind: [-1],
+  read: [{ resultCode: -1, data: 0 }],
+  write: [{ bytesWritten: -1 }],
+  recvFrom: [{ resultCode: -1, data: 0, address: '', port: 0 }],
+  sendTo: [-1], listen: [-1],
+  accept: [{ resultCode: -2 }],
+  setKeepAlive: [false], setNoDelay: [false],
+  getInfo: [], getNetworkList: [],
+  joinGroup: [-1], leaveGroup: [-1], setMulticastTimeToLive: [-1], setMulticastLoopbackMode: [-1],
+  getJoinedGroups: [-1], secure: [-4],
+};
+
+function recorder(shim, seen) {
+  return (label) => (...args) => {
+    const le = shim.chrome.runtime.lastError;
+    const shown = args.map((a) => (a && typeof a === 'object' && 'data' in a ? { ...a, data: a.data.byteLength } : a));
+    seen.push({ label, args: plain(shown), lastError: le && le.message });
+  };
+}
+
+test('a missing host fails every call, in order, with the fix named and Chrome-shaped values', () => {
+  const shim = loadExtensionShim();
+  const seen = [];
+  callEverything(shim.chrome.socket, recorder(shim, seen));
+  assert.deepEqual(shim.port().requests(), [], 'nothing but hello is sent before the hello reply');
+  shim.port().die('Specified native messaging host not found.');
+  const message = 'resocket host not available (Specified native messaging host not found.): ' +
+    'run `resocket install`, then `resocket doctor`';
+  assert.deepEqual(seen.map((e) => e.label), Object.keys(FAILURE_VALUES));
+  for (const entry of seen) {
+    assert.deepEqual(entry.args, plain(FAILURE_VALUES[entry.label]), entry.label);
+    assert.equal(entry.lastError, message, entry.label);
+  }
+  assert.equal(shim.chrome.runtime.lastError, undefined);
+});
+
+test('a host crash fails pending calls; the next call reconnects and old sockets are gone', () => {
+  const shim = readyShim();
+  const id = createSocket(shim, 1);
+  const seen = [];
+  shim.chrome.socket.read(id, recorder(shim, seen)('read'));
+  shim.port().die('Native host has exited.');
+  assert.deepEqual(seen, [{ label: 'read', args: [{ resultCode: -1, data: 0 }],
+    lastError: 'resocket host not available (Native host has exited.): run `resocket doctor`; the sockets of that host are closed' }]);
+  shim.chrome.socket.getInfo(id, recorder(shim, seen)('getInfo'));
+  assert.equal(shim.ports.length, 2, 'a new native port is opened');
+  const port = shim.port();
+  assert.equal(port.sent[0].op, 'hello');
+  port.hello();
+  assert.deepEqual(port.requests().map((m) => [m.op, m.args]), [['getInfo', { socketId: 0 }]],
+    'the dead host\'s socket id is sent as 0 so the new host answers "Socket not found"');
+  port.reply({ id: port.requests()[0].id, args: [], lastError: 'Socket not found' });
+  assert.deepEqual(seen[1], { label: 'getInfo', args: [], lastError: 'Socket not found' });
+  const fresh = createSocket(shim, 1);
+  assert.notEqual(fresh, id, 'page ids are never reused, even though the new host starts at 1 again');
+});
+
+test('a protocol mismatch fails every call with the host\'s message and closes the port', () => {
+  const shim = loadExtensionShim();
+  const seen = [];
+  shim.chrome.socket.create('udp', recorder(shim, seen)('create'));
+  const port = shim.port();
+  port.reply({ id: port.sent[0].id, error: { code: 'protocol_mismatch',
+    message: 'host speaks protocol 2, extension speaks 1: update the resocket extension' } });
+  assert.deepEqual(seen, [{ label: 'create', args: [{ socketId: -1 }],
+    lastError: 'resocket host speaks another protocol: host speaks protocol 2, extension speaks 1: update the resocket extension' }]);
+  assert.ok(port.disconnected);
+  assert.deepEqual(port.requests(), []);
+  shim.chrome.socket.create('udp', recorder(shim, seen)('create again'));
+  assert.equal(shim.ports.length, 2, 'a later call tries again (the host may have been updated)');
+});
+
+test('a protocol error on a call fails that call only', () => {
+  const shim = readyShim();
+  const seen = [];
+  shim.chrome.socket.create('tcp', recorder(shim, seen)('create'));
+  shim.port().reply({ id: lastRequest(shim).id, error: { code: 'too_many_sockets', message: 'at most 4096 sockets' } });
+  assert.deepEqual(seen, [{ label: 'create', args: [{ socketId: -1 }], lastError: 'resocket: too_many_sockets: at most 4096 sockets' }]);
+  shim.chrome.socket.getNetworkList(() => {});
+  assert.equal(shim.ports.length, 1);
+  assert.equal(lastRequest(shim).op, 'getNetworkList');
+});
+
+test('connectNative throwing (no nativeMessaging permission) fails the call instead of throwing', async () => {
+  const shim = loadExtensionShim();
+  shim.runtime.connectNative = () => { throw new Error("'runtime.connectNative' is not available in this context."); };
+  const seen = [];
+  shim.chrome.socket.getInfo(1, recorder(shim, seen)('getInfo'));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(seen.length, 1);
+  assert.match(seen[0].lastError, /^resocket host not available \('runtime\.connectNative' is not available/);
+});
