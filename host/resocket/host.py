@@ -17,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -94,10 +95,11 @@ class Host:
 
     def _hello(self, hello: Hello) -> None:
         try:
-            from resocket.grants import GrantsCorrupt, GrantStore
+            from resocket.grants import GrantsCorrupt, GrantStore, normalize_origin
             from resocket.permissions import RuleSet
 
             try:
+                hello = dataclasses.replace(hello, origin=normalize_origin(hello.origin))
                 granted = GrantStore.open().rules_for(hello.origin)
             except GrantsCorrupt as exc:
                 log.error("grants file unreadable: %s", exc)
