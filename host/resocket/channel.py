@@ -1,0 +1,215 @@
+"""Non-blocking OS sockets driven by the engine's event loop, and the demand-driven receiver.
+
+Design rules:
+- Everything here runs on the engine's loop thread; nothing blocks.
+- `Channel.close()` is synchronous and final: it removes the fd from the selector *before* closing it,
+  and wakes the one waiting reader and the one waiting writer with `ChannelClosed`. A cancelled waiter
+  never touches the selector again once the channel is closed, so a new socket that reuses the fd
+  number is never unregistered by mistake (asyncio's own `sock_recv` defers that cleanup, which races
+  with a socket opened in the same loop iteration: read, disconnect, connect sent together).
+- `shutdown(SHUT_RDWR)` before `close()`, so the peer sees the close at once.
+- `Receiver` asks the stream for bytes only while there is demand: pull style (`demand(n)`, one chunk
+  per call: chrome.socket's read) or push style (`run(n)` until `pause()`: chrome.sockets.*'s onReceive).
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from collections.abc import Awaitable
+from typing import Any, Callable
+
+
+class ChannelClosed(OSError):
+    """The channel was closed locally while an operation was waiting on it."""
+
+    def __init__(self) -> None:
+        super().__init__(errno.EBADF, "channel closed")
+
+
+class Channel:
+    __slots__ = ("_read_waiter", "_write_waiter", "closed", "fd", "loop", "sock")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.loop, self.sock, self.fd = loop, sock, sock.fileno()
+        self.closed = False
+        self._read_waiter: asyncio.Future | None = None
+        self._write_waiter: asyncio.Future | None = None
+
+    # -- readiness --------------------------------------------------------------------------------
+    async def readable(self) -> None:
+        if self.closed:
+            raise ChannelClosed()
+        fut = self.loop.create_future()
+        self._read_waiter = fut
+        self.loop.add_reader(self.fd, self._wake, fut)
+        try:
+            await fut
+        finally:
+            if not self.closed:
+                self.loop.remove_reader(self.fd)
+            self._read_waiter = None
+
+    async def writable(self) -> None:
+        if self.closed:
+            raise ChannelClosed()
+        fut = self.loop.create_future()
+        self._write_waiter = fut
+        self.loop.add_writer(self.fd, self._wake, fut)
+        try:
+            await fut
+        finally:
+            if not self.closed:
+                self.loop.remove_writer(self.fd)
+            self._write_waiter = None
+
+    @staticmethod
+    def _wake(fut: asyncio.Future) -> None:
+        if not fut.done():
+            fut.set_result(None)
+
+    # -- stream operations ------------------------------------------------------------------------
+    async def recv(self, size: int) -> bytes:
+        """Up to `size` bytes: whatever is buffered once at least one byte (or EOF) is there."""
+        while True:
+            try:
+                first = self.sock.recv(size)
+            except (BlockingIOError, InterruptedError):
+                await self.readable()
+                continue
+            if not first or len(first) >= size:
+                return first
+            # Drain what else is already buffered, so one big read is one reply, not many.
+            parts, got = [first], len(first)
+            while got < size:
+                try:
+                    more = self.sock.recv(size - got)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    break  # reported by the next read
+                if not more:
+                    break
+                parts.append(more)
+                got += len(more)
+            return b"".join(parts)
+
+    async def sendall(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except (BlockingIOError, InterruptedError):
+                await self.writable()
+                continue
+            view = view[sent:]
+
+    async def connect(self, address: Any) -> None:
+        try:
+            self.sock.connect(address)
+            return
+        except (BlockingIOError, InterruptedError):
+            pass
+        await self.writable()
+        err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            raise OSError(err, errno.errorcode.get(err, "connect failed"))
+
+    async def accept(self) -> tuple[socket.socket, Any]:
+        while True:
+            try:
+                return self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                await self.readable()
+            except OSError as exc:
+                # The client went away between the SYN and accept(): wait for the next one, as
+                # Chromium's TCPServerSocket does for these transient errors.
+                if exc.errno not in (errno.ECONNABORTED, errno.EPROTO, errno.EPERM):
+                    raise
+
+    # -- end ----------------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.loop.remove_reader(self.fd)
+        self.loop.remove_writer(self.fd)
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # not connected (listener, UDP, failed connect)
+        self.sock.close()
+        for fut in (self._read_waiter, self._write_waiter):
+            if fut is not None and not fut.done():
+                fut.set_exception(ChannelClosed())
+
+
+class Receiver:
+    """Reads a stream while someone wants bytes, and hands each chunk to `deliver`.
+
+    `deliver(data)` gets every non-empty chunk; `finish(exc)` is called once at EOF (exc None) or on a
+    read error, after which the receiver is spent. Pull style: `demand(n)` reads one chunk of at most
+    n bytes. Push style (for chrome.sockets.*): `run(n)` keeps reading chunks of at most n bytes until
+    `pause()`; `resume()` continues. `stop()` cancels a read in progress without calling anything.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, recv: Callable[[int], Awaitable[bytes]],
+                 deliver: Callable[[bytes], None], finish: Callable[[BaseException | None], None]) -> None:
+        self._loop, self._recv, self._deliver, self._finish = loop, recv, deliver, finish
+        self._want = 0
+        self._continuous = False
+        self._paused = False
+        self._task: asyncio.Task | None = None
+        self._spent = False
+
+    def demand(self, size: int) -> None:
+        self._continuous, self._want = False, size
+        self._kick()
+
+    def run(self, size: int) -> None:
+        self._continuous, self._want = True, size
+        self._kick()
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        self._kick()
+
+    def stop(self) -> None:
+        self._spent = True
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def _kick(self) -> None:
+        if self._task is None and not self._spent and self._want > 0 and not self._paused:
+            self._task = self._loop.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        me = self._task
+        try:
+            while self._want > 0 and not self._paused and not self._spent:
+                try:
+                    data = await self._recv(self._want)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every read error ends the stream
+                    self._end(exc)
+                    return
+                if not data:
+                    self._end(None)
+                    return
+                if not self._continuous:
+                    self._want = 0
+                self._deliver(data)
+        finally:
+            if self._task is me:
+                self._task = None
+
+    def _end(self, exc: BaseException | None) -> None:
+        self._spent, self._want = True, 0
+        self._task = None
+        self._finish(exc)

@@ -1,0 +1,461 @@
+"""The socket engine: Chrome's chrome.socket results for every method, over real OS sockets.
+
+Design rules:
+- One event-loop thread owns every socket and all socket state. `handle()` (called on the stdin reader
+  thread) only queues the request onto that loop with `call_soon_threadsafe`, so it never waits, and
+  requests are applied exactly in arrival order: a `read`, `disconnect`, `connect` sent together are
+  applied in that order (testPendingCallback). Waits (connect, accept, reads, writes, TLS handshakes)
+  are coroutines on the loop, so one socket's wait never delays another's; only DNS lookups of
+  non-literal names run on short-lived daemon threads (getaddrinfo blocks).
+- Each method makes Chrome's checks in Chrome's order (chrome-socket-semantics.md, section 2); the first
+  failing check decides the reply. The checks that need no socket state live here; the rest live in
+  tcp.py / udp.py. Every request gets exactly one final reply (docs/protocol.md); where Chrome would
+  never call back, the reply is the deliberate choice written down in docs/compatibility.md.
+- Replies use Chrome's three error styles: value only, value + lastError, lastError only (`args: []`).
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import threading
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, Callable, Union
+
+from resocket import netlist
+from resocket.netcodes import NetError, from_exception
+from resocket.protocol import TOO_MANY_SOCKETS, api_reply, data_reply_frames, error_reply
+
+if TYPE_CHECKING:
+    from resocket.tcp import TcpSocket
+    from resocket.udp import UdpSocket
+
+log = logging.getLogger(__name__)
+
+# -- Chrome's messages (extensions/browser/api/socket/socket_api.cc, socket_api.h) -------------------------
+PORT_RANGE = "Port must be a value between 0 and 65535."
+NOT_FOUND = "Socket not found"
+NO_PERMISSION = "App does not have permission"
+DNS_FAILED = "DNS resolution failed"
+QUOTA_EXCEEDED = "Exceeded write quota."
+TCP_BIND = "TCP socket does not support bind. For TCP server please use listen."
+NOT_SUPPORTED = "Socket type does not support this API"
+MULTICAST_UDP_ONLY = "Only UDP socket supports multicast."
+TLS_TCP_ONLY = "Only TCP sockets are supported for TLS."
+NETWORK_LIST_FAILED = "Network lookup failed or unsupported"
+
+#: Chrome's default write quota per extension: 200 MiB in flight (socket_api.cc kDefaultWriteQuota...).
+DEFAULT_WRITE_QUOTA = 200 * 1024 * 1024
+MAX_PORT = 65535
+
+Emit = Callable[[Any], None]
+Socket = Union["TcpSocket", "UdpSocket"]
+
+
+class Call:
+    """One request in flight: it gets exactly one final reply."""
+
+    __slots__ = ("done", "engine", "id")
+
+    def __init__(self, engine: Engine, req_id: int) -> None:
+        self.engine, self.id, self.done = engine, req_id, False
+
+    def reply(self, *args: Any, last_error: str | None = None) -> None:
+        """Value (or values) for the callback; `last_error` sets chrome.runtime.lastError too."""
+        if self._finish():
+            self.engine.emit(api_reply(self.id, [_plain(arg) for arg in args], last_error))
+
+    def error_only(self, last_error: str) -> None:
+        """Chrome's "Error()" style: the callback gets no argument, lastError is set."""
+        if self._finish():
+            self.engine.emit(api_reply(self.id, [], last_error))
+
+    def reply_data(self, data: bytes, **extra: Any) -> None:
+        """A successful read / recvFrom: split into chunk frames when large (docs/protocol.md)."""
+        if self._finish():
+            for frame in data_reply_frames(self.id, data, extra or None):
+                self.engine.emit(frame)
+
+    def _finish(self) -> bool:
+        if self.done:
+            log.error("second reply to request %s dropped", self.id)
+            return False
+        self.done = True
+        return True
+
+
+def _plain(value: Any) -> Any:
+    """NetError members -> plain ints, so any JSON encoder writes numbers."""
+    if isinstance(value, IntEnum) or type(value) is bool:
+        return value if type(value) is bool else int(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def format_ip(host: str) -> str:
+    """Chrome's IP string: IPv4 dotted, IPv6 compressed without brackets or scope."""
+    try:
+        return str(ipaddress.ip_address(host.split("%", 1)[0]))
+    except ValueError:
+        return host
+
+
+def parse_ip_literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP literal as Chrome's IPAddress::AssignFromIPLiteral accepts it, else None (no hostnames)."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+class Engine:
+    def __init__(self, emit: Emit, rules: Any, *, write_quota: int = DEFAULT_WRITE_QUOTA,
+                 max_sockets: int = 4096) -> None:
+        self.emit = emit
+        self.rules = rules
+        self.write_quota = write_quota
+        self.max_sockets = max_sockets
+        self.quota_used = 0
+        self.sockets: dict[int, Socket] = {}
+        self._next_id = 1  # Chrome: ids start at 1 and are never reused (api_resource_manager.h)
+        self.loop = asyncio.SelectorEventLoop()
+        self._tasks: set[asyncio.Task] = set()
+        self._closed = False
+        self._tls_contexts: dict[Any, Any] = {}
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="resocket-engine", daemon=True)
+        self._thread.start()
+        ready.wait()
+
+    # -- threads --------------------------------------------------------------------------------------
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(ready.set)
+        try:
+            self.loop.run_forever()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                self.loop.run_until_complete(asyncio.gather(*self._tasks, return_exceptions=True))
+            self.loop.close()
+
+    def handle(self, req_id: int, op: str, args: dict) -> None:
+        """Queue one validated request; returns at once (called on the stdin reader thread)."""
+        try:
+            self.loop.call_soon_threadsafe(self._dispatch, req_id, op, args)
+        except RuntimeError:
+            log.debug("request %s after shutdown ignored", req_id)
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        """Close every socket, stop the loop and join its thread."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.loop.call_soon_threadsafe(self._close_all)
+        except RuntimeError:
+            return
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("engine thread did not stop within %.1fs", timeout)
+
+    def _close_all(self) -> None:
+        for sock in list(self.sockets.values()):
+            sock.destroy(quiet=True)
+        self.sockets.clear()
+        self.loop.stop()
+
+    def spawn(self, coro: Any) -> asyncio.Task:
+        """Run a coroutine on the loop; its exceptions are logged, never lost."""
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("engine task failed", exc_info=task.exception())
+
+    # -- shared services ----------------------------------------------------------------------------
+    def allows(self, op: str, host: str, port: int) -> bool:
+        return bool(self.rules.allows(op, host, port))
+
+    def take_quota(self, size: int) -> bool:
+        """Chrome's WriteQuotaChecker: pending bytes + this write must stay within the quota."""
+        if self.quota_used + size > self.write_quota:
+            return False
+        self.quota_used += size
+        return True
+
+    def return_quota(self, size: int) -> None:
+        self.quota_used = max(0, self.quota_used - size)
+
+    def add_socket(self, sock_factory: Callable[[int], Socket]) -> Socket | None:
+        if len(self.sockets) >= self.max_sockets:
+            return None
+        sid = self._next_id
+        self._next_id += 1
+        sock = sock_factory(sid)
+        self.sockets[sid] = sock
+        return sock
+
+    def forget(self, sid: int) -> None:
+        self.sockets.pop(sid, None)
+
+    async def resolve(self, host: str, port: int, socktype: int) -> list[tuple[int, Any]]:
+        """(family, sockaddr) for every address of `host`; IP literals need no lookup. Raises DnsError."""
+        literal = parse_ip_literal(host)
+        if literal is not None:
+            if literal.version == 4:
+                return [(socket.AF_INET, (str(literal), port))]
+            return [(socket.AF_INET6, (str(literal), port, 0, 0))]
+        fut: asyncio.Future = self.loop.create_future()
+
+        def lookup() -> None:
+            try:
+                result: Any = socket.getaddrinfo(host.lower(), port, type=socktype)
+            except Exception as exc:  # noqa: BLE001 - handed to the loop
+                result = exc
+            try:
+                self.loop.call_soon_threadsafe(_settle, fut, result)
+            except RuntimeError:
+                pass  # the engine shut down meanwhile
+
+        threading.Thread(target=lookup, name="resocket-dns", daemon=True).start()
+        result = await fut
+        if isinstance(result, BaseException):
+            raise DnsError(self._dns_error_code(result)) from result
+        addresses = [(family, sockaddr) for family, _, _, _, sockaddr in result
+                     if family in (socket.AF_INET, socket.AF_INET6)]
+        if not addresses:
+            raise DnsError(NetError.NAME_NOT_RESOLVED)
+        return addresses
+
+    @staticmethod
+    def _dns_error_code(exc: BaseException) -> int:
+        # Chrome 156 answered -106 INTERNET_DISCONNECTED while no non-loopback interface was up
+        # (chrome-apps-oracle.md), and -105 NAME_NOT_RESOLVED otherwise.
+        if isinstance(exc, socket.gaierror):
+            try:
+                if not netlist.network_list():
+                    return NetError.INTERNET_DISCONNECTED
+            except OSError:
+                pass
+            return NetError.NAME_NOT_RESOLVED
+        return from_exception(exc)
+
+    def tls_context(self, key: Any, factory: Callable[[], Any]) -> Any:
+        ctx = self._tls_contexts.get(key)
+        if ctx is None:
+            ctx = self._tls_contexts[key] = factory()
+        return ctx
+
+    # -- dispatch -----------------------------------------------------------------------------------
+    def _dispatch(self, req_id: int, op: str, args: dict) -> None:
+        call = Call(self, req_id)
+        method = getattr(self, "op_" + op, None)
+        try:
+            if method is None:
+                raise ValueError(f"engine has no operation {op!r}")
+            method(call, args)
+        except Exception as exc:
+            log.exception("%s failed", op)
+            if not call.done:
+                call.done = True
+                self.emit(error_reply(req_id, "internal", f"{op}: {type(exc).__name__}: {exc}"))
+
+    def _find(self, args: dict) -> Socket | None:
+        return self.sockets.get(args["socketId"])
+
+    @staticmethod
+    def _port_ok(port: int) -> bool:
+        return 0 <= port <= MAX_PORT
+
+    def op_create(self, call: Call, args: dict) -> None:
+        from resocket.tcp import TcpSocket
+        from resocket.udp import UdpSocket
+
+        cls = TcpSocket if args["type"] == "tcp" else UdpSocket
+        sock = self.add_socket(lambda sid: cls(self, sid))
+        if sock is None:
+            call.done = True
+            self.emit(error_reply(call.id, TOO_MANY_SOCKETS,
+                                  f"create: this client already has {self.max_sockets} sockets"))
+            return
+        call.reply({"socketId": sock.id})
+
+    def op_destroy(self, call: Call, args: dict) -> None:
+        sock = self.sockets.pop(args["socketId"], None)
+        if sock is not None:
+            sock.destroy()
+        call.reply()
+
+    def op_connect(self, call: Call, args: dict) -> None:
+        if not self._port_ok(args["port"]):
+            return call.error_only(PORT_RANGE)  # checked before the lookup (unit test InvalidPort)
+        sock = self._find(args)
+        if sock is None:
+            return call.reply(-1, last_error=NOT_FOUND)
+        rule = "tcp-connect" if sock.kind == "tcp" else "udp-send-to"
+        if not self.allows(rule, args["hostname"], args["port"]):
+            return call.reply(-1, last_error=NO_PERMISSION)
+        sock.connect(call, args["hostname"], args["port"])
+
+    def op_bind(self, call: Call, args: dict) -> None:
+        if not self._port_ok(args["port"]):
+            return call.error_only(PORT_RANGE)
+        sock = self._find(args)
+        if sock is None:
+            return call.reply(-1, last_error=NOT_FOUND)
+        if sock.kind != "udp":
+            return call.reply(-1, last_error=TCP_BIND)
+        if not self.allows("udp-bind", args["address"], args["port"]):
+            return call.reply(-1, last_error=NO_PERMISSION)
+        sock.bind(call, args["address"], args["port"])
+
+    def op_disconnect(self, call: Call, args: dict) -> None:
+        sock = self._find(args)
+        if sock is not None:
+            sock.disconnect()
+        call.reply()
+
+    def op_read(self, call: Call, args: dict) -> None:
+        sock = self._find(args)
+        if sock is None:
+            return call.reply({"resultCode": -1, "data": ""}, last_error=NOT_FOUND)
+        sock.read(call, args.get("bufferSize"))
+
+    def op_write(self, call: Call, args: dict) -> None:
+        data = args["data"]
+        # The write quota is checked first, before the socket lookup (socket_api.cc SocketWriteFunction).
+        if self.quota_used + len(data) > self.write_quota:
+            return call.error_only(QUOTA_EXCEEDED)
+        sock = self._find(args)
+        if sock is None:
+            return call.reply({"bytesWritten": -1}, last_error=NOT_FOUND)
+        sock.write(call, data)
+
+    def op_recvFrom(self, call: Call, args: dict) -> None:
+        sock = self._find(args)
+        if sock is None or sock.kind != "udp":
+            # Quirk copied: a TCP socket is "not found" here (socket_api.cc GetUdpSocket).
+            return call.reply({"resultCode": -1, "data": "", "address": "", "port": 0}, last_error=NOT_FOUND)
+        sock.recv_from(call, args.get("bufferSize"))
+
+    def op_sendTo(self, call: Call, args: dict) -> None:
+        if not self._port_ok(args["port"]):
+            return call.error_only(PORT_RANGE)
+        sock = self._find(args)
+        if sock is None:
+            return call.reply(-1, last_error=NOT_FOUND)  # quirk copied: a bare number
+        if sock.kind == "udp" and not self.allows("udp-send-to", args["address"], args["port"]):
+            return call.reply(-1, last_error=NO_PERMISSION)
+        sock.send_to(call, args["data"], args["address"], args["port"])
+
+    def op_listen(self, call: Call, args: dict) -> None:
+        sock = self._find(args)
+        if sock is None:
+            return call.reply(-1, last_error=NOT_FOUND)
+        # The permission check comes before the type check, so it applies to UDP sockets too.
+        if not self.allows("tcp-listen", args["address"], args["port"]):
+            return call.reply(-1, last_error=NO_PERMISSION)
+        if sock.kind != "tcp":
+            return call.reply(-2, last_error=NOT_SUPPORTED)
+        backlog = args.get("backlog")
+        sock.listen(call, args["address"], args["port"], 5 if backlog is None else backlog)
+
+    def op_accept(self, call: Call, args: dict) -> None:
+        sock = self._find(args)
+        if sock is None:
+            return call.reply({"resultCode": -2}, last_error=NOT_FOUND)
+        if sock.kind != "tcp":
+            return call.reply({"resultCode": -2})
+        sock.accept(call)
+
+    def op_setKeepAlive(self, call: Call, args: dict) -> None:
+        sock = self._find(args)
+        if sock is None:
+            return call.reply(False, last_error=NOT_FOUND)
+        delay = args.get("delay")
+        call.reply(sock.set_keep_alive(args["enable"], 0 if delay is None else delay))
+
+    def op_setNoDelay(self, call: Call, args: dict) -> None:
+        sock = self._find(args)
+        if sock is None:
+            return call.reply(False, last_error=NOT_FOUND)
+        call.reply(sock.set_no_delay(args["noDelay"]))
+
+    def op_getInfo(self, call: Call, args: dict) -> None:
+        sock = self._find(args)
+        if sock is None:
+            return call.error_only(NOT_FOUND)
+        call.reply(sock.info())
+
+    def op_getNetworkList(self, call: Call, args: dict) -> None:
+        try:
+            interfaces = netlist.network_list()
+        except OSError:
+            log.warning("getNetworkList failed", exc_info=True)
+            return call.error_only(NETWORK_LIST_FAILED)
+        call.reply(interfaces)
+
+    def _multicast_socket(self, call: Call, args: dict, *, permission: bool) -> UdpSocket | None:
+        sock = self._find(args)
+        if sock is None:
+            call.reply(-1, last_error=NOT_FOUND)
+            return None
+        if sock.kind != "udp":
+            call.reply(-1, last_error=MULTICAST_UDP_ONLY)
+            return None
+        if permission and not self.allows("udp-multicast-membership", "", 0):
+            call.reply(-1, last_error=NO_PERMISSION)
+            return None
+        return sock  # type: ignore[return-value]
+
+    def op_joinGroup(self, call: Call, args: dict) -> None:
+        sock = self._multicast_socket(call, args, permission=True)
+        if sock is not None:
+            sock.join_group(call, args["address"])
+
+    def op_leaveGroup(self, call: Call, args: dict) -> None:
+        sock = self._multicast_socket(call, args, permission=True)
+        if sock is not None:
+            sock.leave_group(call, args["address"])
+
+    def op_setMulticastTimeToLive(self, call: Call, args: dict) -> None:
+        sock = self._multicast_socket(call, args, permission=False)
+        if sock is not None:
+            sock.set_multicast_ttl(call, args["ttl"])
+
+    def op_setMulticastLoopbackMode(self, call: Call, args: dict) -> None:
+        sock = self._multicast_socket(call, args, permission=False)
+        if sock is not None:
+            sock.set_multicast_loopback(call, args["enabled"])
+
+    def op_getJoinedGroups(self, call: Call, args: dict) -> None:
+        sock = self._multicast_socket(call, args, permission=True)
+        if sock is not None:
+            call.reply(list(sock.groups))
+
+    def op_secure(self, call: Call, args: dict) -> None:
+        sock = self._find(args)
+        if sock is None:
+            return call.reply(-4, last_error=NOT_FOUND)
+        if sock.kind != "tcp" or sock.is_tls:
+            return call.reply(-4, last_error=TLS_TCP_ONLY)
+        sock.secure(call, args.get("options") or {})
+
+
+class DnsError(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = int(code)
+
+
+def _settle(fut: asyncio.Future, result: Any) -> None:
+    if not fut.done():
+        fut.set_result(result)

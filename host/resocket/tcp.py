@@ -1,0 +1,426 @@
+"""TCP (and TLS-upgraded) sockets with Chrome's state rules (extensions/browser/api/socket/tcp_socket.cc).
+
+Design rules:
+- State changes happen synchronously, in request order, on the engine's loop; waits are coroutines.
+  Every coroutine remembers the socket's `epoch` when it starts and gives up silently when a
+  disconnect or destroy has bumped it meanwhile: the canceller has already answered its request.
+- Mode is Chrome's socket_mode_: None until connect (-> "client", kept across disconnect and failed
+  connects) or listen (-> "server", kept even when the listen fails).
+- Reads are pull style through a `Receiver`: one pending read asks for up to bufferSize bytes.
+- Writes are a FIFO queue drained by one writer coroutine; each reports its full length or -2.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+import sys
+from typing import TYPE_CHECKING, Any
+
+from resocket.channel import Channel, Receiver
+from resocket.netcodes import NetError, from_connect_errno, from_exception, from_ssl_error, net_error_string
+from resocket.tls import TlsStream, make_context, tls_versions
+
+if TYPE_CHECKING:
+    from resocket.engine import Call, Engine
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUFFER_SIZE = 4096  # socket.idl: read's bufferSize defaults to 4096
+LISTEN_FAILED = "Could not listen on the specified port."
+CONNECT_AND_LISTEN = "Cannot call both connect and listen on the same socket."
+TLS_LISTEN = "Cannot listen on a socket that is already connected."
+NOT_CONNECTED = "Socket not connected"
+#: Chrome 156 answered listen("localhost") with -4 and this lastError (chrome-apps-oracle.md).
+LISTEN_BAD_ADDRESS = "Unknown error."
+
+
+class TcpSocket:
+    kind = "tcp"
+
+    def __init__(self, engine: Engine, sid: int) -> None:
+        self.engine, self.id = engine, sid
+        self.loop = engine.loop
+        self.mode: str | None = None
+        self.is_tls = False
+        self.connected = False
+        self.channel: Channel | None = None
+        self.stream: Any = None  # Channel or TlsStream: recv(n) / sendall(data)
+        self.receiver: Receiver | None = None
+        self.peer: tuple[str, int] | None = None
+        self.local: tuple[str, int] | None = None
+        self.hostname: str | None = None
+        self.epoch = 0
+        self.connect_call: Call | None = None
+        self.connect_task: asyncio.Task | None = None
+        self.trying: Channel | None = None
+        self.secure_call: Call | None = None
+        self.read_call: Call | None = None
+        self.accept_call: Call | None = None
+        self.writes: collections.deque[tuple[Call, bytes]] = collections.deque()
+        self.writer: asyncio.Task | None = None
+
+    @classmethod
+    def accepted(cls, engine: Engine, sid: int, conn: socket.socket, addr: Any) -> TcpSocket:
+        sock = cls(engine, sid)
+        sock.mode = "client"
+        channel = Channel(engine.loop, conn)
+        _set_nodelay(conn)
+        # Quirk copied: Chrome never records an accepted socket's local address (no localAddress in getInfo).
+        sock._attach(channel, peer=(_ip(addr), addr[1]), local=None)
+        return sock
+
+    # -- state helpers ------------------------------------------------------------------------------
+    def _attach(self, channel: Channel, peer: tuple[str, int], local: tuple[str, int] | None) -> None:
+        self.channel = self.stream = channel
+        self.connected, self.peer, self.local = True, peer, local
+        self._new_receiver()
+
+    def _new_receiver(self) -> None:
+        self.receiver = Receiver(self.loop, self.stream.recv, self._on_data, self._on_end)
+
+    def _teardown(self, read_code: int, *, quiet: bool = False) -> None:
+        """Close the connection or listener; answer the pending read and the queued writes."""
+        if self.receiver is not None:
+            self.receiver.stop()
+            self.receiver = None
+        if self.read_call is not None:
+            call, self.read_call = self.read_call, None
+            _answer(call, quiet, {"resultCode": read_code, "data": ""})
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.cancel()
+        while self.writes:
+            call, data = self.writes.popleft()
+            self.engine.return_quota(len(data))
+            _answer(call, quiet, {"bytesWritten": NetError.FAILED})
+        if self.channel is not None:
+            self.channel.close()
+        self.channel = self.stream = None
+        self.connected, self.peer, self.local = False, None, None
+
+    def _abort_pending(self, quiet: bool) -> None:
+        """Answer connect / secure / accept cut short by disconnect or destroy (Chrome never calls back)."""
+        self.epoch += 1
+        if self.connect_task is not None:
+            self.connect_task.cancel()
+            self.connect_task = None
+        if self.trying is not None:
+            self.trying.close()
+            self.trying = None
+        if self.connect_call is not None:
+            call, self.connect_call = self.connect_call, None
+            _answer(call, quiet, NetError.ABORTED)
+        if self.secure_call is not None:
+            call, self.secure_call = self.secure_call, None
+            if not quiet:
+                call.reply(NetError.ABORTED, last_error=net_error_string(NetError.ABORTED))
+            else:
+                call.done = True
+        if self.accept_call is not None:
+            call, self.accept_call = self.accept_call, None
+            _answer(call, quiet, {"resultCode": NetError.ABORTED})
+
+    # -- chrome.socket methods ------------------------------------------------------------------------
+    def disconnect(self) -> None:
+        self._abort_pending(quiet=False)
+        self._teardown(NetError.CONNECTION_CLOSED)
+
+    def destroy(self, quiet: bool = False) -> None:
+        self._abort_pending(quiet)
+        self._teardown(NetError.CONNECTION_CLOSED, quiet=quiet)
+
+    def connect(self, call: Call, hostname: str, port: int) -> None:
+        # TCPSocket::Connect: a listener, a connect in progress or a TLS socket -> -104; connected -> -23.
+        if self.is_tls or self.mode == "server" or self.connect_call is not None or self.secure_call is not None:
+            return call.reply(NetError.CONNECTION_FAILED)
+        if self.connected:
+            return call.reply(NetError.SOCKET_IS_CONNECTED)
+        self.mode = "client"
+        self.connect_call = call
+        self.connect_task = self.engine.spawn(self._connect(call, hostname, port, self.epoch))
+
+    async def _connect(self, call: Call, hostname: str, port: int, epoch: int) -> None:
+        from resocket.engine import DNS_FAILED, DnsError
+
+        try:
+            addresses = await self.engine.resolve(hostname, port, socket.SOCK_STREAM)
+        except DnsError as exc:
+            if epoch == self.epoch:
+                self.connect_call = self.connect_task = None
+                call.reply(exc.code, last_error=DNS_FAILED)
+            return
+        if epoch != self.epoch:
+            return
+        code: int = NetError.CONNECTION_FAILED
+        for family, address in addresses:  # Chrome tries every resolved address in turn
+            try:
+                channel = Channel(self.loop, socket.socket(family, socket.SOCK_STREAM))
+            except OSError as exc:
+                code = from_connect_errno(exc.errno)
+                continue
+            self.trying = channel
+            try:
+                await channel.connect(address)
+            except OSError as exc:
+                if epoch != self.epoch:
+                    return
+                code = from_connect_errno(exc.errno)
+                channel.close()
+                self.trying = None
+                continue
+            if epoch != self.epoch:
+                return
+            self.trying = None
+            self.connect_call = self.connect_task = None
+            try:
+                # The network service's default client options turn Nagle off.
+                _set_nodelay(channel.sock)
+                local = channel.sock.getsockname()
+            except OSError as exc:
+                channel.close()
+                return call.reply(from_exception(exc))
+            self.hostname = hostname
+            self._attach(channel, peer=(_ip(address), address[1]), local=(_ip(local), local[1]))
+            return call.reply(NetError.OK)
+        self.connect_call = self.connect_task = None
+        call.reply(code)
+
+    def listen(self, call: Call, address: str, port: int, backlog: int) -> None:
+        from resocket.engine import parse_ip_literal
+
+        if self.is_tls:
+            return call.reply(NetError.NOT_IMPLEMENTED, last_error=TLS_LISTEN)
+        if self.mode == "client":
+            return call.reply(NetError.NOT_IMPLEMENTED, last_error=CONNECT_AND_LISTEN)
+        if self.channel is not None:
+            # Listening twice is undefined in Chrome (a DCHECK); answer like a port in use.
+            return call.reply(NetError.ADDRESS_IN_USE, last_error=LISTEN_FAILED)
+        self.mode = "server"
+        ip = parse_ip_literal(address)
+        if ip is None:
+            return call.reply(NetError.INVALID_ARGUMENT, last_error=LISTEN_BAD_ADDRESS)
+        port &= 0xFFFF  # Chrome 156 wraps the port to 16 bits (listen on 70000 bound 4464)
+        family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:
+            return call.reply(from_exception(exc), last_error=LISTEN_FAILED)
+        try:
+            if sys.platform.startswith("win"):
+                # SO_REUSEADDR on Windows would let a second live listener steal the port.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined]
+            else:
+                # Chromium's server socket default: re-listen right after a close works, a second live
+                # listener still fails with EADDRINUSE. Never SO_REUSEPORT (it would allow the second).
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and ip.is_unspecified:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # "::" also takes IPv4
+            sock.bind((str(ip), port))
+            sock.listen(max(backlog, 0))
+            bound = sock.getsockname()
+        except OSError as exc:
+            sock.close()
+            return call.reply(from_exception(exc), last_error=LISTEN_FAILED)
+        self.channel = Channel(self.loop, sock)
+        self.local = (_ip(bound), bound[1])
+        call.reply(NetError.OK)
+
+    def accept(self, call: Call) -> None:
+        if self.mode != "server" or self.channel is None or self.accept_call is not None:
+            return call.reply({"resultCode": NetError.FAILED})
+        self.accept_call = call
+        self.engine.spawn(self._accept(call, self.channel, self.epoch))
+
+    async def _accept(self, call: Call, listener: Channel, epoch: int) -> None:
+        try:
+            conn, addr = await listener.accept()
+        except OSError:
+            if epoch == self.epoch:
+                self.accept_call = None
+                call.reply({"resultCode": NetError.FAILED})
+            return
+        if epoch != self.epoch:
+            conn.close()
+            return
+        self.accept_call = None
+        try:
+            accepted = self.engine.add_socket(lambda sid: TcpSocket.accepted(self.engine, sid, conn, addr))
+        except OSError:
+            accepted = None
+        if accepted is None:
+            conn.close()
+            return call.reply({"resultCode": NetError.FAILED})
+        call.reply({"resultCode": NetError.OK, "socketId": accepted.id})
+
+    def read(self, call: Call, size: int | None) -> None:
+        size = DEFAULT_BUFFER_SIZE if size is None else size
+        if self.mode != "client":
+            return call.reply({"resultCode": NetError.FAILED, "data": ""})
+        if self.read_call is not None or self.connect_call is not None or self.secure_call is not None:
+            return call.reply({"resultCode": NetError.IO_PENDING, "data": ""})
+        if size <= 0:
+            return call.reply({"resultCode": NetError.INVALID_ARGUMENT, "data": ""})
+        if not self.connected or self.receiver is None:
+            return call.reply({"resultCode": NetError.SOCKET_NOT_CONNECTED, "data": ""})
+        self.read_call = call
+        self.receiver.demand(size)
+
+    def _on_data(self, data: bytes) -> None:
+        call, self.read_call = self.read_call, None
+        if call is not None:
+            call.reply_data(data)
+
+    def _on_end(self, exc: BaseException | None) -> None:
+        # EOF and every read-side error (RST included) read as 0, then the socket is disconnected.
+        if exc is not None:
+            log.debug("socket %s read error: %s", self.id, exc)
+        call, self.read_call = self.read_call, None
+        if call is not None:
+            call.reply({"resultCode": 0, "data": ""})
+        self.receiver = None
+        self._teardown(NetError.CONNECTION_CLOSED)
+
+    def write(self, call: Call, data: bytes) -> None:
+        if not self.connected or self.secure_call is not None:
+            return call.reply({"bytesWritten": NetError.SOCKET_NOT_CONNECTED})
+        if not data:
+            return call.reply({"bytesWritten": 0})  # Chrome 156: a zero-length write reports 0
+        if not self.engine.take_quota(len(data)):
+            from resocket.engine import QUOTA_EXCEEDED
+            return call.error_only(QUOTA_EXCEEDED)
+        self.writes.append((call, data))
+        if self.writer is None:
+            self.writer = self.engine.spawn(self._drain_writes(self.epoch))
+
+    async def _drain_writes(self, epoch: int) -> None:
+        while self.writes and epoch == self.epoch and self.stream is not None:
+            call, data = self.writes[0]
+            try:
+                await self.stream.sendall(data)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken pipe and friends: Chrome reports -2
+                if epoch != self.epoch or self.writer is not asyncio.current_task():
+                    return
+                log.debug("socket %s write error: %s", self.id, exc)
+                self.writes.popleft()
+                self.engine.return_quota(len(data))
+                self.writer = None
+                call.reply({"bytesWritten": NetError.FAILED})
+                self._teardown(NetError.CONNECTION_CLOSED)
+                return
+            if epoch != self.epoch or self.writer is not asyncio.current_task():
+                return
+            self.writes.popleft()
+            self.engine.return_quota(len(data))
+            call.reply({"bytesWritten": len(data)})
+        if self.writer is asyncio.current_task():
+            self.writer = None
+
+    def send_to(self, call: Call, data: bytes, address: str, port: int) -> None:
+        self.engine.spawn(self._send_to(call, data, address, port))
+
+    async def _send_to(self, call: Call, data: bytes, host: str, port: int) -> None:
+        # sendTo on a TCP or TLS socket: DNS and the quota are checked first, then -2 (socket_api.cc).
+        from resocket.engine import DNS_FAILED, QUOTA_EXCEEDED, DnsError
+
+        try:
+            await self.engine.resolve(host, port, socket.SOCK_DGRAM)
+        except DnsError as exc:
+            return call.reply(exc.code, last_error=DNS_FAILED)
+        if self.engine.quota_used + len(data) > self.engine.write_quota:
+            return call.error_only(QUOTA_EXCEEDED)
+        call.reply({"bytesWritten": NetError.FAILED})
+
+    def set_keep_alive(self, enable: bool, delay: int) -> bool:
+        if self.is_tls or not self.connected or self.channel is None:
+            return False
+        sock = self.channel.sock
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1 if enable else 0)
+            if enable and delay > 0:
+                # net::SetTCPKeepAlive: the delay (seconds) is both the idle time and the probe interval.
+                idle = getattr(socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None))
+                if idle is not None:
+                    sock.setsockopt(socket.IPPROTO_TCP, idle, delay)
+                if hasattr(socket, "TCP_KEEPINTVL"):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, delay)
+        except OSError:
+            return False
+        return True
+
+    def set_no_delay(self, no_delay: bool) -> bool:
+        if self.is_tls or not self.connected or self.channel is None:
+            return False
+        try:
+            self.channel.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if no_delay else 0)
+        except OSError:
+            return False
+        return True
+
+    def info(self) -> dict:
+        # Quirk copied: a TLS socket reports "udp" (every type but TCP is reported as udp).
+        info: dict[str, Any] = {"socketType": "udp" if self.is_tls else "tcp", "connected": self.connected}
+        if self.connected and self.peer is not None:
+            info["peerAddress"], info["peerPort"] = self.peer
+        if self.local is not None:
+            info["localAddress"], info["localPort"] = self.local
+        return info
+
+    def secure(self, call: Call, options: Any) -> None:
+        if not self.connected or self.channel is None:
+            return call.reply(NetError.INVALID_ARGUMENT, last_error=NOT_CONNECTED)
+        if (self.read_call is not None or self.writes or self.local is None or self.peer is None
+                or not self.hostname):
+            # Chrome destroys the socket here (accepted sockets always land here: no local address).
+            self.engine.forget(self.id)
+            self.destroy()
+            return call.reply(NetError.FAILED, last_error=net_error_string(NetError.FAILED))
+        if self.receiver is not None:
+            self.receiver.stop()
+            self.receiver = None
+        low, high = tls_versions(options)
+        ctx = self.engine.tls_context((low, high), lambda: make_context(low, high))
+        self.secure_call = call
+        self.engine.spawn(self._secure(call, TlsStream(self.channel, ctx, self.hostname), self.epoch))
+
+    async def _secure(self, call: Call, stream: TlsStream, epoch: int) -> None:
+        try:
+            await stream.handshake()
+        except (OSError, ValueError) as exc:
+            if epoch != self.epoch:
+                return
+            code = from_ssl_error(exc)
+            log.info("socket %s: TLS handshake failed (%s): %s", self.id, net_error_string(code), exc)
+            self.secure_call = None
+            self.engine.forget(self.id)  # Chrome removes the socket after a failed secure()
+            self.destroy()
+            return call.reply(code, last_error=net_error_string(code))
+        if epoch != self.epoch:
+            return
+        self.secure_call = None
+        self.is_tls = True
+        self.stream = stream
+        self._new_receiver()
+        call.reply(NetError.OK)
+
+
+def _answer(call: Call, quiet: bool, value: Any) -> None:
+    if quiet:
+        call.done = True
+    else:
+        call.reply(value)
+
+
+def _ip(address: Any) -> str:
+    from resocket.engine import format_ip
+    return format_ip(address[0])
+
+
+def _set_nodelay(sock: socket.socket) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass
