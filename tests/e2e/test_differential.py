@@ -45,7 +45,20 @@ def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
     return chrome, resocket
 
 
-@pytest.mark.parametrize("name,protocol", SCENARIO_RUNS, ids=[f"{n}-{p}" for n, p in SCENARIO_RUNS])
+# Differences seen and not yet decided on. Each stays a strict xfail (it fails loudly once the two agree)
+# until docs/compatibility.md lists it as deliberate or the host copies Chrome.
+UNDECIDED = {
+    ("udp_localhost", "udp"): "Chrome: sendTo 'localhost' from a socket bound to 127.0.0.1 uses only the first "
+                              "resolved address (::1) and gives {bytesWritten: -109}; resocket delivers the datagram",
+}
+
+
+def _runs() -> list:
+    return [pytest.param(n, p, id=f"{n}-{p}", marks=[pytest.mark.xfail(reason=UNDECIDED[(n, p)], strict=True)]
+                         if (n, p) in UNDECIDED else []) for n, p in SCENARIO_RUNS]
+
+
+@pytest.mark.parametrize("name,protocol", _runs())
 def test_resocket_transcript_equals_chrome(pages, scenario_ports: dict, name: str, protocol: str) -> None:
     chrome_page, resocket_page = pages
     env = make_env(protocol, **scenario_ports)
