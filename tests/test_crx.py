@@ -183,3 +183,51 @@ def test_importing_cli_and_crx_does_not_import_cryptography():
     code = "import sys, resocket.cli, resocket.crx; print('cryptography' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+# -- a real Chromium installs what `resocket pack` writes ---------------------------------------------
+
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+# Runs in a private user + mount + network namespace: the policy folder bind-mounted over /etc/chromium
+# exists only for this Chromium, so browsers other tests start at the same time never see the policy.
+FORCE_INSTALL_SCRIPT = r"""
+set -eu
+tmp=$1; id=$2
+ip link set lo up
+mkdir -p "$tmp/etc/policies/managed"
+cp "$tmp/out/policy.json" "$tmp/etc/policies/managed/resocket-test.json"
+mount --bind "$tmp/etc" /etc/chromium
+"$3" --headless=new --no-sandbox --disable-gpu --no-first-run --no-default-browser-check --disable-sync \
+    --disable-component-update --user-data-dir="$tmp/udd" about:blank >"$tmp/chromium.log" 2>&1 &
+pid=$!
+i=0
+while [ ! -f "$tmp/udd/Default/Extensions/$id/2.5_0/manifest.json" ] && [ $i -lt 120 ]; do
+    sleep 0.25; i=$((i + 1))
+done
+kill $pid; wait $pid || true
+"""
+
+
+def test_chromium_force_installs_the_packed_crx_by_policy(tmp_path: Path, key):
+    if not CHROMIUM.exists() or not Path("/etc/chromium").is_dir():
+        pytest.skip("Debian's Chromium is not installed")
+    if subprocess.run(["unshare", "-rnm", "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("no user/mount namespaces here")
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    (ext / "manifest.json").write_text(json.dumps(
+        {"manifest_version": 3, "name": "crx test", "version": "1.0", "background": {"service_worker": "sw.js"}}))
+    (ext / "sw.js").write_text("// packed by resocket\n")
+    (tmp_path / "k.pem").write_bytes(crx.private_key_pem(key))
+    from resocket.cli import main
+
+    assert main(["pack", str(ext), "--key", str(tmp_path / "k.pem"), "--out", str(tmp_path / "out"),
+                 "--version", "2.5"]) == 0
+    spki = crx.public_key_der(key)
+    appid = crx.extension_id(spki)
+    subprocess.run(["unshare", "-rnm", "sh", "-c", FORCE_INSTALL_SCRIPT, "sh", str(tmp_path), appid, str(CHROMIUM)],
+                   check=True, timeout=120)
+    installed = tmp_path / "udd" / "Default" / "Extensions" / appid / "2.5_0"
+    assert (installed / "sw.js").read_text() == "// packed by resocket\n", (tmp_path / "chromium.log").read_text()
+    # Chromium unpacks only a CRX whose signature verified, and writes its public key into the manifest.
+    assert json.loads((installed / "manifest.json").read_text())["key"] == crx.manifest_key_value(spki)
