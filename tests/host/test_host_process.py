@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from resocket import EXTENSION_ORIGIN
+from resocket.grants import GrantStore
 
+# tests/ has no __init__.py: make `tests.support` importable from the repo root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.hostclient import DEFAULT_ORIGIN, HostClient
 
 TIMEOUT = 10  # only to avoid hangs; nothing here is timed
@@ -48,9 +49,25 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {"RESOCKET_CONFIG_DIR": str(tmp_path / "config")}
 
 
+GRANTED = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
+
+
+def grant(env: dict[str, str], origin: str, *rules: str) -> None:
+    GrantStore.open(env["RESOCKET_CONFIG_DIR"]).grant(origin, rules)
+
+
 @pytest.fixture
 def client(env: dict[str, str]):
     c = HostClient(env=env)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def listener_client(env: dict[str, str]):
+    """A client whose origin may listen on loopback, to have a request that stays in flight (accept)."""
+    grant(env, GRANTED, "tcp-listen:127.0.0.1:*")
+    c = HostClient(GRANTED, env=env)
     yield c
     c.close()
 
@@ -74,10 +91,8 @@ def test_hello_reports_the_host_and_the_caller_origin(client: HostClient) -> Non
 
 
 def test_hello_reports_the_rules_granted_to_the_origin(env: dict[str, str]) -> None:
-    origin = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
-    subprocess.run([sys.executable, "-m", "resocket.cli", "grant", origin, "tcp-connect:localhost:*"],
-                   env={**os.environ, **env}, check=True, capture_output=True, timeout=TIMEOUT)
-    c = HostClient(origin, env=env)
+    grant(env, GRANTED, "tcp-connect:localhost:*")
+    c = HostClient(GRANTED, env=env)
     try:
         assert c.hello_result["rules"] == ["tcp-connect:localhost:*"]
     finally:
@@ -196,8 +211,7 @@ def test_origin_relay_is_refused_for_a_caller_that_is_not_the_extension(env: dic
 
 
 def test_origin_relay_from_the_extension_uses_the_page_origin_and_its_grants(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "resocket.cli", "grant", "https://example.com", "udp-bind:*:*"],
-                   env={**os.environ, **env}, check=True, capture_output=True, timeout=TIMEOUT)
+    grant(env, "https://example.com", "udp-bind:*:*")
     c = HostClient(EXTENSION_ORIGIN, env=env, hello=False)
     try:
         result = c.request("hello", protocol=1, client="tests/1", origin="https://example.com")["result"]
@@ -217,7 +231,8 @@ def test_relay_origins_env_trusts_a_fork_of_the_extension(env: dict[str, str]) -
         c.close()
 
 
-def test_duplicate_in_flight_id_is_refused_while_the_first_request_waits(client: HostClient) -> None:
+def test_duplicate_in_flight_id_is_refused_while_the_first_request_waits(listener_client: HostClient) -> None:
+    client = listener_client
     socket_id = client.call("create", type="tcp").value["socketId"]
     assert client.call("listen", socketId=socket_id, address="127.0.0.1", port=0).value == 0
     accept = client.start("accept", socketId=socket_id)
@@ -269,10 +284,12 @@ def test_stdin_eof_before_hello_exits_0(env: dict[str, str]) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_sigterm_shuts_down_cleanly_with_exit_code_0(client: HostClient) -> None:
+def test_sigterm_shuts_down_cleanly_with_exit_code_0(listener_client: HostClient) -> None:
+    client = listener_client
     socket_id = client.call("create", type="tcp").value["socketId"]
-    client.call("listen", socketId=socket_id, address="127.0.0.1", port=0)
-    client.start("accept", socketId=socket_id)
+    assert client.call("listen", socketId=socket_id, address="127.0.0.1", port=0).value == 0
+    accept = client.start("accept", socketId=socket_id)
+    assert not accept.done()  # a socket is listening and a request waits when the signal comes
     client.proc.send_signal(signal.SIGTERM)
     assert client.proc.wait(TIMEOUT) == 0
     assert "Traceback" not in client.stderr_text()
