@@ -8,6 +8,9 @@ const vm = require('node:vm');
 
 const SHIM_PATH = path.join(__dirname, '..', '..', 'extension', 'chrome-socket.js');
 const SHIM_SOURCE = fs.readFileSync(SHIM_PATH, 'utf8');
+const EXT_DIR = path.join(__dirname, '..', '..', 'extension');
+const RELAY_PATH = path.join(EXT_DIR, 'relay.js');
+const RELAY_SOURCE = fs.readFileSync(RELAY_PATH, 'utf8');
 
 /** JSON round trip: turns objects of the vm realm into plain objects of this realm (for deepStrictEqual). */
 const plain = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
@@ -45,7 +48,9 @@ class FakePort {
   /** Close the port as Chrome does: lastError is an own property only while onDisconnect runs. */
   die(message) {
     this.disconnected = true;
-    Object.defineProperty(this.runtime, 'lastError', { configurable: true, get: () => ({ message }) });
+    if (message !== undefined) {
+      Object.defineProperty(this.runtime, 'lastError', { configurable: true, get: () => ({ message }) });
+    }
     try { for (const fn of this.disconnectListeners) fn(this); } finally { delete this.runtime.lastError; }
   }
 
@@ -86,7 +91,7 @@ function loadExtensionShim(options = {}) {
  * Load the shim in web-page mode: no chrome object, window.postMessage delivered asynchronously to
  * listeners with event.source === window, and timers the test fires by hand.
  */
-function loadPageShim() {
+function loadPageShim(options = {}) {
   const context = vm.createContext({ console: { error() {}, log() {}, warn() {} }, btoa, atob });
   vm.runInContext(`
     (() => {
@@ -105,13 +110,59 @@ function loadPageShim() {
       globalThis.clearTimeout = (id) => { timers.delete(id); };
       globalThis.__fireTimers = () => { const all = [...timers.values()]; timers.clear(); all.forEach((fn) => fn()); };
       globalThis.__listen = (fn) => listeners.add(fn);
+      globalThis.__dispatch = (data, source) => { for (const fn of [...listeners]) fn({ data, source }); };
+      globalThis.window = globalThis;
     })();
   `, context);
-  vm.runInContext(SHIM_SOURCE, context, { filename: SHIM_PATH });
-  return { context, chrome: context.chrome };
+  const workerPorts = [];
+  if (options.relay) {
+    // The relay runs in the ISOLATED world in Chrome; here it shares the page's global, which is enough to
+    // exercise the envelope. Its chrome.runtime.connect reaches a fake service-worker port.
+    context.chrome = { runtime: { connect: (info) => {
+      if (options.relay === 'invalidated') throw new Error('Extension context invalidated.');
+      const port = new FakePort(context.chrome.runtime, info.name);
+      workerPorts.push(port);
+      return port;
+    } } };
+  }
+  const load = (src, file) => vm.runInContext(src, context, { filename: file });
+  if (options.relay === 'after') load(SHIM_SOURCE, SHIM_PATH);
+  if (options.relay) load(RELAY_SOURCE, RELAY_PATH);
+  if (options.relay !== 'after') load(SHIM_SOURCE, SHIM_PATH);
+  return { context, chrome: context.chrome, workerPorts, workerPort: () => workerPorts[workerPorts.length - 1] };
+}
+
+/**
+ * Load service-worker.js with fake chrome.runtime.onConnect / connectNative / permissions / scripting.
+ * @returns {{connect: function(object): FakePort, nativePorts: FakePort[]}}
+ */
+function loadServiceWorker() {
+  const onConnect = [];
+  const nativePorts = [];
+  const runtime = {
+    id: 'flgdmcpaemonpacjpigcafobmllikoco',
+    onConnect: { addListener: (fn) => onConnect.push(fn) },
+    onInstalled: { addListener() {} },
+    connectNative: (name) => { const p = new FakePort(runtime, name); nativePorts.push(p); return p; },
+  };
+  const context = vm.createContext({
+    console: { error() {}, log() {}, warn() {} }, URL,
+    chrome: { runtime, permissions: { onRemoved: { addListener() {} } } },
+    importScripts: (...files) => files.forEach((f) => vm.runInContext(
+      fs.readFileSync(path.join(EXT_DIR, f), 'utf8'), context, { filename: f })),
+  });
+  vm.runInContext(fs.readFileSync(path.join(EXT_DIR, 'service-worker.js'), 'utf8'), context, { filename: 'service-worker.js' });
+  /** Connect a page port as relay.js would, with Chrome's sender info. */
+  const connect = (sender) => {
+    const page = new FakePort(runtime, 'resocket-page');
+    page.sender = Object.assign({ id: runtime.id }, sender);
+    for (const fn of onConnect) fn(page);
+    return page;
+  };
+  return { connect, nativePorts, runtime };
 }
 
 /** Let queued microtasks and immediate tasks run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-module.exports = { loadExtensionShim, loadPageShim, plain, settle, FakePort };
+module.exports = { loadExtensionShim, loadPageShim, loadServiceWorker, plain, settle, FakePort };

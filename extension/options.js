@@ -1,0 +1,171 @@
+/*
+ * resocket options page: host status (a hello of our own), a self-test through chrome.socket, approval of
+ * non-loopback origins (host permission + dynamic content scripts) and a look-up of any origin's grant.
+ *
+ * Element ids are a contract with the browser E2E tests (tests/e2e): host-status (data-state checking|ok|error),
+ * host-version, protocol-status, extension-rules, refresh-status, self-test, self-test-result (data-state
+ * idle|running|ok|error), origin-input, approve-origin, approve-result, approved-origins (one li[data-origin]
+ * per origin, each with button.revoke-origin), rules-origin-input, show-rules, rules-result, cli-commands.
+ *
+ * The host has no operation to list or revoke grants (only `resocket grants` / `resocket revoke` on the command
+ * line), so the page shows an origin's rules through hello (the host answers the rules of the origin the
+ * extension names) and shows the revoke command; "Remove" withdraws the extension's approval only.
+ */
+'use strict';
+
+const HOST_NAME = 'org.resocket.host';
+const PROTOCOL_VERSION = 1;
+const CLIENT = `resocket-extension/${chrome.runtime.getManifest().version}`;
+
+const $ = (id) => document.getElementById(id);
+
+/**
+ * Open a native port, send hello (naming `origin` when given) and close it.
+ * @param {string} [origin]
+ * @returns {Promise<{result?: object, error?: {code: string, message: string}, failure?: string}>}
+ */
+function hello(origin) {
+  return new Promise((resolve) => {
+    let port;
+    try {
+      port = chrome.runtime.connectNative(HOST_NAME);
+    } catch (err) {
+      resolve({ failure: String(err.message || err) });
+      return;
+    }
+    port.onMessage.addListener((msg) => {
+      port.disconnect();
+      resolve(msg.error ? { error: msg.error } : { result: msg.result || {} });
+    });
+    port.onDisconnect.addListener(() => {
+      const le = chrome.runtime.lastError;
+      resolve({ failure: (le && le.message) || 'Native host has exited.' });
+    });
+    const args = { protocol: PROTOCOL_VERSION, client: CLIENT };
+    if (origin) args.origin = origin;
+    port.postMessage({ id: 1, op: 'hello', args });
+  });
+}
+
+const showRules = (rules) => (rules && rules.length ? rules.join(' ') : 'none (no grant)');
+
+function setState(el, state, text) {
+  el.dataset.state = state;
+  el.textContent = text;
+}
+
+async function refreshStatus() {
+  setState($('host-status'), 'checking', 'checking…');
+  const answer = await hello();
+  if (answer.failure) {
+    const fix = /not found/i.test(answer.failure) ? 'run `resocket install`, then `resocket doctor`' : 'run `resocket doctor`';
+    setState($('host-status'), 'error', `not available: ${answer.failure} (${fix})`);
+    $('host-version').textContent = '–';
+    $('protocol-status').textContent = '–';
+    $('extension-rules').textContent = '–';
+  } else if (answer.error) {
+    setState($('host-status'), 'error', `${answer.error.code}: ${answer.error.message}`);
+    $('protocol-status').textContent = answer.error.code === 'protocol_mismatch'
+      ? `mismatch: ${answer.error.message}` : '–';
+  } else {
+    const r = answer.result;
+    setState($('host-status'), 'ok', 'installed');
+    $('host-version').textContent = `${r.host || 'resocket-host'} ${r.version || '?'}`;
+    $('protocol-status').textContent = `${r.protocol} (matches the extension)`;
+    $('extension-rules').textContent = showRules(r.rules);
+  }
+}
+
+/** Self-test: create a UDP socket, getInfo, destroy; through the same chrome.socket shim pages use. */
+function selfTest() {
+  const out = $('self-test-result');
+  setState(out, 'running', 'running…');
+  chrome.socket.create('udp', (createInfo) => {
+    const le = chrome.runtime.lastError;
+    if (le) { setState(out, 'error', `create failed: ${le.message}`); return; }
+    chrome.socket.getInfo(createInfo.socketId, (info) => {
+      const err = chrome.runtime.lastError;
+      chrome.socket.destroy(createInfo.socketId);
+      if (err || !info || info.socketType !== 'udp') {
+        setState(out, 'error', `getInfo failed: ${err ? err.message : JSON.stringify(info)}`);
+      } else {
+        setState(out, 'ok', `ok: created UDP socket ${createInfo.socketId}, getInfo ${JSON.stringify(info)}`);
+      }
+    });
+  });
+}
+
+async function renderApprovedOrigins() {
+  const list = $('approved-origins');
+  list.textContent = '';
+  for (const origin of await resocketApprovedOrigins()) {
+    const li = document.createElement('li');
+    li.dataset.origin = origin;
+    const name = document.createElement('code');
+    name.textContent = origin;
+    const rules = document.createElement('code');
+    rules.className = 'rules';
+    rules.textContent = '…';
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'revoke-origin';
+    remove.textContent = 'Remove';
+    remove.title = `Stop serving ${origin}. To remove its grant as well: resocket revoke ${origin}`;
+    remove.addEventListener('click', () => removeOrigin(origin));
+    li.append(name, rules, remove);
+    list.append(li);
+    hello(origin).then((a) => { rules.textContent = a.result ? showRules(a.result.rules) : '(host not available)'; });
+  }
+}
+
+async function approveOrigin(event) {
+  event.preventDefault();
+  const out = $('approve-result');
+  let origin;
+  try {
+    origin = resocketNormalizeOrigin($('origin-input').value);
+  } catch (err) {
+    out.textContent = err.message;
+    return;
+  }
+  // permissions.request must run in the click's user gesture: call it before any other await.
+  const granted = await chrome.permissions.request({ origins: [resocketMatchPattern(origin)] });
+  if (!granted) { out.textContent = `Chrome did not grant access to ${origin}`; return; }
+  await resocketSyncApprovedOrigins([...(await resocketApprovedOrigins()), origin]);
+  out.textContent = `Approved ${origin}: reload its pages. Grant rules with: resocket grant ${origin} RULE...`;
+  $('origin-input').value = '';
+  renderApprovedOrigins();
+}
+
+async function removeOrigin(origin) {
+  const remaining = (await resocketApprovedOrigins()).filter((o) => o !== origin);
+  const pattern = resocketMatchPattern(origin);
+  if (!remaining.some((o) => resocketMatchPattern(o) === pattern)) {
+    await chrome.permissions.remove({ origins: [pattern] });
+  }
+  await resocketSyncApprovedOrigins(remaining);
+  $('approve-result').textContent = `Removed ${origin}. Its grant stays until: resocket revoke ${origin}`;
+  renderApprovedOrigins();
+}
+
+async function lookUpRules(event) {
+  event.preventDefault();
+  const out = $('rules-result');
+  let origin;
+  try {
+    origin = resocketNormalizeOrigin($('rules-origin-input').value);
+  } catch (err) {
+    out.textContent = err.message;
+    return;
+  }
+  const a = await hello(origin);
+  out.textContent = a.result ? `${a.result.origin || origin}: ${showRules(a.result.rules)}`
+    : `host not available: ${a.failure || `${a.error.code}: ${a.error.message}`}`;
+}
+
+$('refresh-status').addEventListener('click', refreshStatus);
+$('self-test').addEventListener('click', selfTest);
+$('approve-form').addEventListener('submit', approveOrigin);
+$('rules-form').addEventListener('submit', lookUpRules);
+refreshStatus();
+renderApprovedOrigins();
