@@ -123,9 +123,11 @@ class FrameDecoder:
             )
         if len(buf) < HEADER.size + length:
             return self._starved()
-        body = bytes(buf[HEADER.size: HEADER.size + length])
+        # Decode straight out of the buffer: a 64 MiB frame is not copied before it becomes text.
+        with memoryview(buf) as view, view[HEADER.size: HEADER.size + length] as body:
+            event = _decode_body(body)
         del buf[: HEADER.size + length]
-        return _decode_body(body)
+        return event
 
     def _starved(self) -> _Sentinel | FrameError:
         if not self._eof:
@@ -141,9 +143,9 @@ class FrameDecoder:
         return END_OF_INPUT
 
 
-def _decode_body(body: bytes) -> Any:
+def _decode_body(body: memoryview) -> Any:
     try:
-        text = body.decode("utf-8")  # strict: json.loads(bytes) would also accept UTF-16/32
+        text = str(body, "utf-8")  # strict: json.loads(bytes) would also accept UTF-16/32
     except UnicodeDecodeError as exc:
         return FrameError(BAD_FRAME, f"frame is not valid UTF-8 ({exc.reason} at byte {exc.start})")
     try:
