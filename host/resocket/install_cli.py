@@ -134,6 +134,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     plat = _platform(args)
     try:
         names = tuple(browsers.get(name).name for name in args.browser)
+        if args.user_data_dir is not None and any(browsers.get(n).family != browsers.CHROMIUM_FAMILY for n in names):
+            raise ValueError("--user-data-dir is a Chromium-family option; not for Firefox")
     except ValueError as exc:
         return _fail(args, str(exc))
     opts = doctor.Options(browsers=names, scope=args.scope, user_data_dir=args.user_data_dir,
