@@ -150,6 +150,8 @@ class UdpEchoServer(_Server):
                 data, address = self.sock.recvfrom(1 << 16)
             except OSError:
                 return
+            if address is None or self.closed.is_set():
+                return  # shut down
             self.received.append((data, address))
             try:
                 self.sock.sendto(data, address)
