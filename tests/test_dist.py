@@ -183,3 +183,24 @@ def test_tarball_holds_bundle_extension_and_executable_install_script(dist: Path
     assert os.access(root / "resocket" / "resocket-host", os.X_OK)
     assert (root / "extension").is_dir()
     assert "resocket/resocket\" install" in (root / "install.sh").read_text()
+
+
+def test_tarball_install_script_registers_the_extracted_host_for_the_user(dist: Path, tmp_path: Path):
+    (tarball,) = (dist / "dist").glob(f"resocket-{__version__}-*.tar.gz")
+    with tarfile.open(tarball) as tf:
+        tf.extractall(tmp_path)
+    root = tmp_path / tarball.name[: -len(".tar.gz")]
+    home = tmp_path / "home"
+    (home / ".config" / "chromium").mkdir(parents=True)  # "Chromium is installed" for this user
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
+    r = subprocess.run([str(root / "install.sh")], capture_output=True, text=True, env=env, timeout=120,
+                       check=False)
+    if "invalid choice: 'install'" in r.stderr:
+        pytest.skip("`resocket install` is not written yet")
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((home / ".config/chromium/NativeMessagingHosts" / f"{HOST_NAME}.json").read_text())
+    assert manifest["path"] == str(root / "resocket" / "resocket-host")
+    assert manifest["allowed_origins"] == [EXTENSION_ORIGIN]
+    doctor = subprocess.run([str(root / "resocket" / "resocket"), "doctor"], capture_output=True, text=True,
+                            env=env, timeout=120, check=False)
+    assert "answered hello" in doctor.stdout, doctor.stdout + doctor.stderr
