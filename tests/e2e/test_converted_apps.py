@@ -1,0 +1,352 @@
+"""Each app in examples/ converted with `resocket convert-app` and run unmodified in real headless Chromium.
+
+The apps are 2013-style Chrome Apps (v2 `app` manifest, background page, chrome.app.window). The test opens
+the launch URL, drives the app's own form in its app window, and checks what crossed the wire at local
+servers, plus what the app itself shows (its `transcript`).
+
+One Chromium runs all five converted apps (launch and first round trip cost most of the time); each app has its
+own origin, grants and host processes. `resocket convert-app --yes --user-data-dir UDD` does the granting and
+registers each origin with the host installed for that profile, as a user would run it.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .cdp import Browser, Session
+from .conftest import BrowserPool
+from .resocket_side import REPO, ResocketProfile, _venv_bin, extension_available
+
+pytestmark = [
+    pytest.mark.timeout(240),
+    pytest.mark.skipif(not extension_available(), reason="extension/chrome-socket.js not present"),
+]
+
+EXAMPLES = REPO / "examples"
+APPS = ("tcp-echo-client", "http-server", "udp-echo-client", "multicast-chat", "tls-client")
+MCAST_GROUP = "237.132.123.123"
+
+
+@dataclass
+class ConvertedApp:
+    name: str
+    out: Path
+    ext_id: str
+    launch_url: str
+    stdout: str
+
+    @property
+    def window_url(self) -> str:
+        return f"chrome-extension://{self.ext_id}/window.html"
+
+
+# -- local servers that record what they received ------------------------------------------------------------
+class RecordingTcpEcho:
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.received = bytearray()
+        self.connections = 0
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                while True:
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    self.received += data
+                    conn.sendall(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class RecordingUdpEcho:
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.datagrams: list[bytes] = []
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except OSError:
+                return
+            self.datagrams.append(data)
+            self.sock.sendto(data, addr)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class TlsPageServer:
+    """HTTPS on 127.0.0.1 with a certificate for localhost signed by a throwaway CA; one page, then close."""
+
+    BODY = b"the secret page\n"
+
+    def __init__(self, directory: Path) -> None:
+        self.ca_file, cert_file, key_file = _make_certificates(directory)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert_file, key_file)
+        self.ctx = ctx
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                raw, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                with self.ctx.wrap_socket(raw, server_side=True) as conn:
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        part = conn.recv(4096)
+                        if not part:
+                            break
+                        request += part
+                    self.requests.append(request)
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+                                 % (len(self.BODY), self.BODY))
+            except (OSError, ssl.SSLError):
+                continue
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "resocket test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    ca_file, cert_file, key_file = directory / "ca.pem", directory / "server.pem", directory / "server-key.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return ca_file, cert_file, key_file
+
+
+# -- fixtures ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory: pytest.TempPathFactory) -> ResocketProfile:
+    return ResocketProfile(tmp_path_factory.mktemp("converted-apps"))
+
+
+@pytest.fixture(scope="module")
+def converted(profile: ResocketProfile) -> dict[str, ConvertedApp]:
+    apps = {}
+    env = dict(os.environ)
+    env.update(profile.env)
+    # A private HOME: convert-app also updates host manifests installed for this user's browsers.
+    env["HOME"] = str(profile.root / "home")
+    env.pop("XDG_CONFIG_HOME", None)
+    for name in APPS:
+        out = profile.root / "apps" / name
+        proc = subprocess.run(
+            [_venv_bin("resocket"), "convert-app", str(EXAMPLES / name), str(out), "--yes",
+             "--user-data-dir", str(profile.user_data_dir), "--host-path", str(profile.root / "resocket-host-wrapper")],
+            env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, f"convert-app {name} failed: {proc.stderr}"
+        launch = proc.stdout.strip().splitlines()[-1]
+        ext_id = launch.split("/")[2]
+        apps[name] = ConvertedApp(name, out, ext_id, launch, proc.stdout)
+    return apps
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPageServer]:
+    server = TlsPageServer(tmp_path_factory.mktemp("tls"))
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def browser(browsers: BrowserPool, profile: ResocketProfile, converted: dict[str, ConvertedApp],
+            tls_server: TlsPageServer) -> Browser:
+    # Chromium starts the host with its own environment: the grants dir, and the test CA for secure().
+    env = dict(profile.env, SSL_CERT_FILE=str(tls_server.ca_file))
+    return browsers.launch("converted", profile.user_data_dir, extensions=[a.out for a in converted.values()],
+                           env=env)
+
+
+def launch(browser: Browser, app: ConvertedApp, browsers: BrowserPool) -> Session:
+    """Open the launch URL and return a session on the app window that onLaunched created."""
+    browser.send("Target.createTarget", {"url": app.launch_url})
+    target = browser.wait_for_target(lambda t: t["type"] == "page" and t["url"] == app.window_url,
+                                     what=f"{app.name} app window")
+    session = browser.attach(target["targetId"])
+    browsers.pages.append(session)
+    session.wait_for("document.readyState === 'complete' && typeof appState === 'string'")
+    return session
+
+
+def submit(session: Session, form: str, fields: dict[str, object]) -> None:
+    session.evaluate(f"""(() => {{
+        const fields = {json.dumps({k: str(v) for k, v in fields.items()})};
+        for (const [id, value] of Object.entries(fields)) document.getElementById(id).value = value;
+        document.getElementById({json.dumps(form)}).requestSubmit();
+        return true;
+    }})()""")
+
+
+def wait_state(session: Session, states: tuple[str, ...], timeout: float = 30) -> str:
+    session.wait_for(f"{json.dumps(list(states))}.includes(appState) || appState === 'error'", timeout=timeout)
+    state, transcript = session.evaluate("[appState, transcript]")
+    assert state in states, f"app ended in {state!r}: {transcript}"
+    return state
+
+
+# -- tests -------------------------------------------------------------------------------------------------
+def test_convert_app_prints_report_grants_rules_and_ends_with_the_launch_url(converted: dict[str, ConvertedApp],
+                                                                           profile: ResocketProfile) -> None:
+    app = converted["tcp-echo-client"]
+    assert app.launch_url == f"chrome-extension://{app.ext_id}/resocket/launch.html"
+    assert "supported chrome.socket.connect" in " ".join(app.stdout.split())
+    grants = json.loads(profile.cli("grants", "--json"))
+    assert any(app.ext_id in origin for origin in json.dumps(grants).split('"'))
+    manifest = json.loads((profile.user_data_dir / "NativeMessagingHosts" / "org.resocket.host.json").read_text())
+    for each in converted.values():
+        assert f"chrome-extension://{each.ext_id}/" in manifest["allowed_origins"]
+
+
+def test_tcp_echo_client_sends_lines_and_shows_the_echo(browser: Browser, browsers: BrowserPool,
+                                                      converted: dict[str, ConvertedApp]) -> None:
+    server = RecordingTcpEcho()
+    try:
+        app = converted["tcp-echo-client"]
+        window = launch(browser, app, browsers)
+        submit(window, "form", {"port": server.port, "lines": "hello|overlapping reads"})
+        wait_state(window, ("done",))
+        assert bytes(server.received) == b"hello\noverlapping reads\n"
+        transcript = window.evaluate("transcript")
+        assert 'echoed: "hello\\noverlapping reads\\n"' in transcript
+        # Launching again fires onLaunched again; create() with the same id focuses the existing window.
+        browser.send("Target.createTarget", {"url": app.launch_url})
+        window.wait_for("chrome.app.window.getAll().length === 1 && chrome.app.window.current().id === 'main'")
+        windows = [t for t in browser.targets() if t["url"] == app.window_url]
+        assert len(windows) == 1
+    finally:
+        server.close()
+
+
+def test_http_server_app_accepts_clients_and_answers_them(browser: Browser, browsers: BrowserPool,
+                                                        converted: dict[str, ConvertedApp]) -> None:
+    window = launch(browser, converted["http-server"], browsers)
+    submit(window, "form", {"port": 0})
+    wait_state(window, ("listening",))
+    port = window.evaluate("listeningPort")
+    bodies = []
+    for path in ("/first", "/second?x=1"):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        assert resp.status == 200
+        bodies.append(resp.read().decode())
+        conn.close()
+    assert bodies == ["Hello from a Chrome App! You asked for /first (request 1)\n",
+                      "Hello from a Chrome App! You asked for /second?x=1 (request 2)\n"]
+    transcript = window.evaluate("transcript")
+    assert "request 1: GET /first HTTP/1.1" in transcript and "request 2: GET /second?x=1 HTTP/1.1" in transcript
+    # The background page counted through chrome.runtime.getBackgroundPage and chrome.storage.
+    stored = window.evaluate("new Promise(r => chrome.storage.local.get('served', i => r(i.served)))")
+    assert stored == 2
+
+
+def test_udp_echo_client_sends_datagrams_and_shows_the_replies(browser: Browser, browsers: BrowserPool,
+                                                             converted: dict[str, ConvertedApp]) -> None:
+    server = RecordingUdpEcho()
+    try:
+        window = launch(browser, converted["udp-echo-client"], browsers)
+        submit(window, "form", {"port": server.port, "messages": "ping 1|ping 2|ping 3"})
+        wait_state(window, ("done",))
+        assert server.datagrams == [b"ping 1", b"ping 2", b"ping 3"]
+        transcript = window.evaluate("transcript")
+        assert [line.split(": ", 1)[1] for line in transcript if line.startswith("reply from 127.0.0.1:")] == \
+            ["ping 1", "ping 2", "ping 3"]
+    finally:
+        server.close()
+
+
+def test_multicast_chat_exchanges_messages_with_the_group(browser: Browser, browsers: BrowserPool,
+                                                        converted: dict[str, ConvertedApp]) -> None:
+    from .loopback import free_port
+
+    port = free_port(socket.SOCK_DGRAM)
+    window = launch(browser, converted["multicast-chat"], browsers)
+    submit(window, "join", {"nick": "alice", "address": MCAST_GROUP, "port": port})
+    wait_state(window, ("joined",))
+    # Chrome's chrome.socket binds without SO_REUSEADDR (checked against the oracle: a second bind of the port
+    # gets -147), so this side cannot listen on the app's port; it sends from its own socket instead, and the
+    # app's own datagram comes back to it through the group (loopback mode on).
+    member = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        member.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+        member.sendto(b"bob: hi alice", (MCAST_GROUP, port))
+        window.wait_for("transcript.includes('bob: hi alice')")
+        submit(window, "say", {"message": "hello bob"})
+        window.wait_for("transcript.includes('alice: hello bob')")
+        transcript = window.evaluate("transcript")
+        assert transcript[0] == f"* joined {MCAST_GROUP} port {port} as alice"
+        assert transcript[1:] == ["bob: hi alice", "alice: hello bob"]
+    finally:
+        member.close()
+
+
+def test_tls_client_fetches_a_page_over_secure(browser: Browser, browsers: BrowserPool,
+                                              converted: dict[str, ConvertedApp], tls_server: TlsPageServer) -> None:
+    window = launch(browser, converted["tls-client"], browsers)
+    submit(window, "form", {"host": "localhost", "port": tls_server.port, "path": "/secret"})
+    wait_state(window, ("done",))
+    assert tls_server.requests and tls_server.requests[-1].startswith(b"GET /secret HTTP/1.0\r\nHost: localhost\r\n")
+    response = window.evaluate("response")
+    assert response.startswith("HTTP/1.0 200 OK") and response.endswith("the secret page\n")
