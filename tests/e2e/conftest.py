@@ -75,8 +75,9 @@ def browsers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserPool]:
 @pytest.fixture(autouse=True)
 def _keep_artifacts_of_failures(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed and "browsers" in request.fixturenames:
+    failed = any(getattr(getattr(request.node, f"rep_{when}", None), "failed", False)
+                 for when in ("setup", "call"))
+    if failed and "browsers" in request.fixturenames:
         request.getfixturevalue("browsers").save(request.node.nodeid)
 
 
