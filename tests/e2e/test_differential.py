@@ -45,17 +45,16 @@ def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
     return chrome, resocket
 
 
-# Differences seen and not yet decided on. Each stays a strict xfail (it fails loudly once the two agree)
-# until docs/compatibility.md lists it as deliberate or the host copies Chrome.
-UNDECIDED = {
-    ("udp_localhost", "udp"): "Chrome: sendTo 'localhost' from a socket bound to 127.0.0.1 uses only the first "
-                              "resolved address (::1) and gives {bytesWritten: -109}; resocket delivers the datagram",
+# Deliberate differences (docs/compatibility.md), each a strict xfail: it fails loudly once the two agree.
+DELIBERATE = {
+    ("udp_localhost", "udp"): "docs/compatibility.md, sendTo('localhost'): Chrome resolves localhost to ::1 first "
+                              "and gives {bytesWritten: -109}; resocket uses getaddrinfo and delivers the datagram",
 }
 
 
 def _runs() -> list:
-    return [pytest.param(n, p, id=f"{n}-{p}", marks=[pytest.mark.xfail(reason=UNDECIDED[(n, p)], strict=True)]
-                         if (n, p) in UNDECIDED else []) for n, p in SCENARIO_RUNS]
+    return [pytest.param(n, p, id=f"{n}-{p}", marks=[pytest.mark.xfail(reason=DELIBERATE[(n, p)], strict=True)]
+                         if (n, p) in DELIBERATE else []) for n, p in SCENARIO_RUNS]
 
 
 @pytest.mark.parametrize("name,protocol", _runs())
