@@ -1,0 +1,308 @@
+"""`resocket convert-app`: manifest translation, reading folders/zips/CRX2/CRX3, the API report, the CLI."""
+from __future__ import annotations
+
+import io
+import json
+import struct
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from resocket import cli, convert, crx
+from resocket.convert import ConvertError
+
+REPO = Path(__file__).resolve().parents[1]
+TCP_EXAMPLE = REPO / "examples" / "tcp-echo-client"
+
+
+def app_manifest(**extra: object) -> dict:
+    manifest = {"manifest_version": 2, "name": "Demo", "version": "1.2",
+                "app": {"background": {"scripts": ["bg.js"]}},
+                "permissions": ["storage", {"socket": ["tcp-connect:localhost:*", "udp-bind"]}]}
+    manifest.update(extra)
+    return manifest
+
+
+def app_files(manifest: dict | None = None, **files: str) -> dict[str, bytes]:
+    out = {"manifest.json": json.dumps(manifest or app_manifest()).encode(),
+           "bg.js": b"chrome.app.runtime.onLaunched.addListener(function(){ chrome.app.window.create('w.html'); });",
+           "w.html": b"<!DOCTYPE html><html><head><title>w</title></head><body><script src='w.js'></script></body></html>",
+           "w.js": b"var socket = chrome.socket || chrome.experimental.socket; socket.create('tcp', {}, function(){});"}
+    out.update({name.replace("__", "/"): text.encode() for name, text in files.items()})
+    return out
+
+
+def zip_bytes(files: dict[str, bytes], prefix: str = "") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(prefix + name, data)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> object:
+    return crx.generate_private_key()
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cfg = tmp_path / "config"
+    monkeypatch.setenv("RESOCKET_CONFIG_DIR", str(cfg))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no real browser's host manifest is touched
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    return cfg
+
+
+# -- manifest translation ------------------------------------------------------------------------------
+def test_translation_runs_background_scripts_in_a_page_and_launches_from_a_service_worker() -> None:
+    t = convert.translate_manifest(app_manifest())
+    assert t.manifest["manifest_version"] == 3
+    assert t.manifest["background"] == {"service_worker": "resocket/service-worker.js"}
+    assert t.background_scripts == ["bg.js"] and t.background_page is None
+    assert t.manifest["action"]["default_title"] == "Launch Demo"
+    assert "app" not in t.manifest
+
+
+def test_translation_keeps_mv3_permissions_adds_native_messaging_and_reports_socket() -> None:
+    t = convert.translate_manifest(app_manifest(permissions=[
+        "storage", "alarms", "fileSystem", "http://example.com/*", "bogus", {"socket": ["tcp-connect"]}]))
+    assert t.manifest["permissions"] == ["storage", "alarms", "nativeMessaging"]
+    assert t.manifest["host_permissions"] == ["http://example.com/*"]
+    notes = "\n".join(t.notes)
+    assert "'fileSystem': chrome.fileSystem is missing" in notes
+    assert "'bogus': unknown to MV3, dropped" in notes
+    assert "{'socket': ...}: provided by resocket" in notes
+
+
+def test_translation_moves_csp_sandbox_and_web_accessible_resources_to_mv3_forms() -> None:
+    t = convert.translate_manifest(app_manifest(
+        content_security_policy="script-src 'self' 'unsafe-eval' https://cdn.example.com; object-src 'self'",
+        sandbox={"pages": ["s.html"], "content_security_policy": "sandbox allow-scripts"},
+        web_accessible_resources=["img/*.png"]))
+    csp = t.manifest["content_security_policy"]
+    assert csp == {"sandbox": "sandbox allow-scripts", "extension_pages": "script-src 'self'; object-src 'self'"}
+    assert t.manifest["sandbox"] == {"pages": ["s.html"]}
+    assert t.manifest["web_accessible_resources"] == [{"resources": ["img/*.png"], "matches": ["<all_urls>"]}]
+    assert any("'unsafe-eval', https://cdn.example.com" in n for n in t.notes)
+
+
+def test_translation_reports_every_dropped_field() -> None:
+    manifest = app_manifest(kiosk_enabled=True, file_handlers={}, update_url="https://x/u.xml")
+    manifest["app"]["url_handlers"] = {}
+    notes = convert.translate_manifest(manifest).notes
+    for expected in ("'file_handlers'", "'kiosk_enabled'", "update_url", "app.url_handlers"):
+        assert any(expected in n for n in notes), expected
+
+
+def test_extensions_and_hosted_apps_are_refused_with_a_reason() -> None:
+    with pytest.raises(ConvertError, match="not a Chrome App"):
+        convert.translate_manifest({"manifest_version": 2, "name": "x", "version": "1"})
+    with pytest.raises(ConvertError, match="no background page"):
+        convert.translate_manifest({"name": "x", "version": "1", "app": {"launch": {"local_path": "a.html"}}})
+
+
+def test_socket_rules_come_from_permissions_and_the_sockets_key() -> None:
+    assert convert.socket_rules(app_manifest()) == ["tcp-connect:localhost:*", "udp-bind"]
+    assert convert.socket_rules({"permissions": ["socket"]}) == [
+        "tcp-connect", "tcp-listen", "udp-bind", "udp-send-to", "udp-multicast-membership"]
+    sockets = {"tcp": {"connect": ["a.com:80", "*:443"]}, "tcpServer": {"listen": "*:*"},
+               "udp": {"bind": "", "send": "*", "multicastMembership": ""}}
+    assert convert.socket_rules({"sockets": sockets}) == [
+        "tcp-connect:a.com:80", "tcp-connect:*:443", "tcp-listen:*:*", "udp-bind", "udp-send-to:*",
+        "udp-multicast-membership"]
+
+
+# -- reading the source -----------------------------------------------------------------------------------
+def test_folder_and_zip_with_a_top_folder_read_the_same(tmp_path: Path) -> None:
+    files = app_files()
+    (tmp_path / "app").mkdir()
+    for name, data in files.items():
+        (tmp_path / "app" / name).write_bytes(data)
+    (tmp_path / "app.zip").write_bytes(zip_bytes(files, prefix="demo-1.2/"))
+    folder, zipped = convert.read_source(tmp_path / "app"), convert.read_source(tmp_path / "app.zip")
+    assert folder.files == zipped.files == files
+    assert (folder.kind, zipped.kind) == ("folder", "zip")
+
+
+def test_crx2_keeps_the_packaged_key_so_the_id_does_not_change(tmp_path: Path, rsa_key: object) -> None:
+    spki = crx.public_key_der(rsa_key)
+    signature = b"\x01" * 256
+    data = b"Cr24" + struct.pack("<III", 2, len(spki), len(signature)) + spki + signature + zip_bytes(app_files())
+    (tmp_path / "app.crx").write_bytes(data)
+    source = convert.read_source(tmp_path / "app.crx")
+    assert source.kind == "crx2" and source.crx_key == spki
+    conversion = convert.convert(source, {})
+    assert conversion.ext_id == crx.extension_id(spki)
+    assert "CRX" in conversion.report.key_source
+
+
+def test_crx3_keeps_the_key_named_by_its_crx_id(tmp_path: Path, rsa_key: object) -> None:
+    data = crx.build_crx3(zip_bytes(app_files()), rsa_key)
+    (tmp_path / "app.crx").write_bytes(data)
+    source = convert.read_source(tmp_path / "app.crx")
+    assert source.kind == "crx3" and source.crx_key == crx.public_key_der(rsa_key)
+    assert source.files == app_files()
+
+
+def test_corrupt_inputs_are_refused_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "bad.crx").write_bytes(b"Cr24" + struct.pack("<III", 3, 1000, 0))
+    with pytest.raises(ConvertError, match="truncated CRX3"):
+        convert.read_source(tmp_path / "bad.crx")
+    (tmp_path / "v9.crx").write_bytes(b"Cr24" + struct.pack("<III", 9, 0, 0))
+    with pytest.raises(ConvertError, match="CRX version 9"):
+        convert.read_source(tmp_path / "v9.crx")
+    (tmp_path / "x.txt").write_bytes(b"hello")
+    with pytest.raises(ConvertError, match="not a folder, a .zip or a .crx"):
+        convert.read_source(tmp_path / "x.txt")
+    (tmp_path / "evil.zip").write_bytes(zip_bytes({"manifest.json": b"{}", "../x": b""}))
+    with pytest.raises(ConvertError, match="unsafe path"):
+        convert.read_source(tmp_path / "evil.zip")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConvertError, match="no manifest.json"):
+        convert.read_source(tmp_path / "empty")
+
+
+# -- the API scan and report ------------------------------------------------------------------------------
+def test_scan_follows_socket_aliases_and_classifies_every_api() -> None:
+    files = {"a.js": b"""
+        var socket = chrome.socket || chrome.experimental.socket;
+        socket.create('udp', function(i) { socket.bind(i.socketId, '0.0.0.0', 0, function(){}); });
+        socket.frobnicate();
+        chrome.fileSystem.chooseEntry({}, function(){});
+        chrome.app.window.create('w.html');
+        chrome.storage.local.get('k', function(){});
+        chrome.runtime.getBackgroundPage(function(){});
+    """}
+    uses = {u.name: u.status for u in convert.scan_apis(files)}
+    assert uses == {
+        "chrome.socket.create": "supported", "chrome.socket.bind": "supported",
+        "chrome.socket.frobnicate": "missing", "chrome.fileSystem.chooseEntry": "missing",
+        "chrome.app.window.create": "emulated", "chrome.storage.local.get": "supported",
+        "chrome.runtime.getBackgroundPage": "emulated",
+    }
+    assert convert.missing_namespaces(convert.scan_apis(files)) == ["fileSystem"]
+
+
+def test_report_lists_each_api_with_its_status_and_files() -> None:
+    source = convert.AppSource(app_files(app_manifest(key=convert_key())))
+    report = convert.convert(source, {}).report
+    text = "\n".join(report.lines())
+    assert report.lines()[1] == "chrome.* APIs used: 3 (1 supported, 2 emulated, 0 missing)"
+    by_name = {u.name: u for u in report.apis}
+    assert by_name["chrome.socket.create"].files == ("w.js",)
+    assert by_name["chrome.app.runtime.onLaunched"].status == "emulated"
+    assert "supported chrome.socket.create" in " ".join(text.split())
+
+
+def convert_key() -> str:
+    import base64
+
+    return base64.b64encode(crx.public_key_der(crx.generate_private_key())).decode()
+
+
+# -- the converted files ----------------------------------------------------------------------------------
+def test_pages_get_the_runtime_scripts_before_anything_else() -> None:
+    html = b"<!DOCTYPE html>\n<html lang=en><HEAD class='x'><script src='app.js'></script></HEAD></html>"
+    out = convert.inject_scripts(html)
+    assert out.index(b"/resocket/chrome-socket.js") < out.index(b"/resocket/app-config.js") < \
+        out.index(b"/resocket/app-runtime.js") < out.index(b"app.js")
+    assert out.startswith(b"<!DOCTYPE html>\n<html lang=en><HEAD class='x'>\n<script")
+    assert convert.inject_scripts(b"<p>bare</p>").startswith(b"<script src=\"/resocket/chrome-socket.js\">")
+
+
+def test_conversion_writes_background_page_config_and_keeps_the_apps_key() -> None:
+    key = convert_key()
+    source = convert.AppSource(app_files(app_manifest(key=key), _metadata__verified_contents="x",
+                                         sandboxed="<html><head></head></html>"))
+    conversion = convert.convert(source, {"app-runtime.js": b"//rt"})
+    files = conversion.files
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["key"] == key and conversion.ext_id == crx.extension_id(crx.spki_from_b64(key))
+    assert b'<script src="/bg.js"></script>' in files["resocket/background.html"]
+    assert b"/resocket/app-runtime.js" in files["w.html"]
+    assert files["resocket/app-runtime.js"] == b"//rt"
+    assert not any(name.startswith("_metadata") for name in files)  # Chrome refuses "_" names
+    config = files["resocket/app-config.js"].decode()
+    assert '"background": "resocket/background.html"' in config and conversion.ext_id in config
+
+
+def test_an_app_with_its_own_resocket_folder_is_refused() -> None:
+    source = convert.AppSource(app_files(app_manifest(key=convert_key()), resocket__x="1"))
+    with pytest.raises(ConvertError, match="resocket/ folder"):
+        convert.convert(source, {})
+
+
+# -- the CLI ----------------------------------------------------------------------------------------------
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+            stdin: str = "") -> tuple[int, list[str], str]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err
+
+
+def test_cli_grants_declared_rules_with_yes_and_prints_the_launch_url_last(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from resocket.grants import GrantStore
+
+    out = tmp_path / "out"
+    code, lines, _ = run_cli(["convert-app", str(TCP_EXAMPLE), str(out), "--yes"], capsys, monkeypatch)
+    assert code == 0
+    ext_id = json.loads((out / "resocket" / "report.json").read_text())["id"]
+    assert lines[-1] == f"chrome-extension://{ext_id}/resocket/launch.html"
+    assert GrantStore.open(config_dir).rules_for(f"chrome-extension://{ext_id}/") == ["tcp-connect:*:*"]
+    assert (out / "resocket" / "chrome-socket.js").read_bytes() == (REPO / "extension" / "chrome-socket.js").read_bytes()
+    # Converting again gives the same ID: the generated key was kept in the config dir.
+    code, again, _ = run_cli(["convert-app", str(TCP_EXAMPLE), str(out), "--yes"], capsys, monkeypatch)
+    assert code == 0 and again[-1] == lines[-1]
+    assert list((config_dir / "app-keys").glob("*.pem"))
+
+
+def test_cli_asks_before_granting_and_a_no_grants_nothing(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from resocket.grants import GrantStore
+
+    code, lines, err = run_cli(["convert-app", str(TCP_EXAMPLE), str(tmp_path / "out")], capsys, monkeypatch,
+                               stdin="n\n")
+    assert code == 0 and "Grant these 1 rule(s)" in err
+    assert any(line.startswith("Not granted") for line in lines)
+    assert GrantStore.open(config_dir).all() == {}
+    assert lines[-1].endswith("/resocket/launch.html")
+
+
+def test_cli_registers_the_origin_with_the_host_of_a_user_data_dir(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    host = tmp_path / "resocket-host"
+    host.write_text("#!/bin/sh\n")
+    host.chmod(0o755)
+    udd = tmp_path / "udd"
+    code, lines, _ = run_cli(["convert-app", str(TCP_EXAMPLE), str(tmp_path / "out"), "--yes",
+                              "--user-data-dir", str(udd), "--host-path", str(host)], capsys, monkeypatch)
+    assert code == 0
+    manifest = json.loads((udd / "NativeMessagingHosts" / "org.resocket.host.json").read_text())
+    origin = lines[-1].rsplit("resocket/launch.html", 1)[0]
+    assert origin in manifest["allowed_origins"] and manifest["path"] == str(host)
+
+
+def test_cli_refuses_to_overwrite_a_folder_that_is_not_a_conversion(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    code, _lines, err = run_cli(["convert-app", str(TCP_EXAMPLE), str(out), "--yes"], capsys, monkeypatch)
+    assert code == 1 and "not a previous conversion" in err
+    assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_every_example_converts_with_no_missing_api(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for example in ("tcp-echo-client", "http-server", "udp-echo-client", "multicast-chat", "tls-client"):
+        out = tmp_path / example
+        code, _lines, err = run_cli(["convert-app", str(REPO / "examples" / example), str(out), "--yes"],
+                                   capsys, monkeypatch)
+        assert code == 0, err
+        report = json.loads((out / "resocket" / "report.json").read_text())
+        assert [a["name"] for a in report["apis"] if a["status"] == "missing"] == [], example
+        assert report["socket_rules"] and not report["invalid_socket_rules"]
