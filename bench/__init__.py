@@ -1,0 +1,1 @@
+"""resocket benchmarks (`make bench`, `python bench/run.py [--smoke]`). Never timed assertions."""
