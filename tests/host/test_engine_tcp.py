@@ -274,14 +274,30 @@ def test_connect_on_a_listener_fails_and_listen_address_checks(host: HostClient)
     host.call("destroy", socketId=udp)
 
 
-def test_connect_while_connecting_and_read_while_connecting(host: HostClient, http: HttpEchoServer) -> None:
-    sid = create(host)
-    first = host.start("connect", socketId=sid, hostname="localhost", port=http.port)
-    second = host.call("connect", socketId=sid, hostname="localhost", port=http.port)
-    read = host.call("read", socketId=sid)
-    assert second.args == [-104] and read.value["resultCode"] == -1
-    assert first.result().args == [0]
-    host.call("destroy", socketId=sid)
+def test_connect_in_progress_blocks_connect_and_read_and_destroy_aborts_it(host: HostClient) -> None:
+    # A listener whose accept queue is full drops SYNs, so the connect stays in progress.
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        port = full.getsockname()[1]
+        fillers = []
+        for _ in range(3):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(("127.0.0.1", port))
+            fillers.append(f)
+        try:
+            sid = create(host)
+            first = host.start("connect", socketId=sid, hostname="127.0.0.1", port=port)
+            assert host.call("connect", socketId=sid, hostname="127.0.0.1", port=port).args == [-104]
+            assert host.call("read", socketId=sid).value["resultCode"] == -1
+            assert host.call("write", socketId=sid, data=b64(b"x")).value == {"bytesWritten": -15}
+            assert host.call("getInfo", socketId=sid).value == {"socketType": "tcp", "connected": False}
+            host.call("destroy", socketId=sid)
+            assert first.result().args == [-3]  # Chrome never calls back; resocket answers ERR_ABORTED
+        finally:
+            for f in fillers:
+                f.close()
 
 
 def test_writes_complete_in_order_with_full_lengths(host: HostClient) -> None:
@@ -343,9 +359,13 @@ def test_peer_reset_reads_as_zero_then_disconnected(host: HostClient) -> None:
     import struct
 
     with TcpServer() as server:
-        server.serve = lambda conn: (conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,  # type: ignore[method-assign]
-                                                     struct.pack("ii", 1, 0)))
+        def reset(conn: socket.socket) -> None:
+            conn.recv(1)  # wait until the client is surely connected, then close with RST
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+        server.serve = reset  # type: ignore[method-assign]
         sid = connected(host, server.port)
+        host.call("write", socketId=sid, data=b64(b"x"))
         assert host.call("read", socketId=sid).args == [{"resultCode": 0, "data": ""}]
         assert host.call("getInfo", socketId=sid).value["connected"] is False
         assert host.call("write", socketId=sid, data=b64(b"x")).value == {"bytesWritten": -15}
