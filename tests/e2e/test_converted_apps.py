@@ -36,6 +36,38 @@ EXAMPLES = REPO / "examples"
 APPS = ("tcp-echo-client", "http-server", "udp-echo-client", "multicast-chat", "tls-client")
 MCAST_GROUP = "237.132.123.123"
 
+# A legacy app that exercises the runtime rather than sockets: the create() callback, current(), getAll(),
+# onClosed, getBackgroundPage and a missing API (chrome.fileSystem).
+PROBE_APP = {
+    "manifest.json": json.dumps({
+        "manifest_version": 2, "name": "Runtime Probe", "version": "1",
+        "app": {"background": {"scripts": ["background.js"]}}, "permissions": ["fileSystem"]}),
+    "background.js": """
+        var closedIds = [];
+        chrome.app.runtime.onLaunched.addListener(function(launchData) {
+          chrome.app.window.create('probe.html', {id: 'probe', innerBounds: {width: 300, height: 200}}, function(w) {
+            w.contentWindow.launchSource = launchData.source;
+            w.onClosed.addListener(function() { closedIds.push(w.id); });
+          });
+        });
+    """,
+    "probe.html": '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+                  '<script src="probe.js"></script></body></html>',
+    "probe.js": """
+        var appState = 'running';
+        var transcript = [];
+        transcript.push('launched from ' + window.launchSource);
+        transcript.push('current ' + chrome.app.window.current().id + ' of ' + chrome.app.window.getAll().length);
+        chrome.runtime.getBackgroundPage(function(bg) {
+          transcript.push('background ' + bg.location.pathname + ' ' + Array.isArray(bg.closedIds));
+          chrome.fileSystem.chooseEntry({type: 'openFile'}, function(entry) {
+            transcript.push('fileSystem ' + entry + ' ' + chrome.runtime.lastError.message);
+            appState = 'done';
+          });
+        });
+    """,
+}
+
 
 @dataclass
 class ConvertedApp:
@@ -190,10 +222,15 @@ def converted(profile: ResocketProfile) -> dict[str, ConvertedApp]:
     # A private HOME: convert-app also updates host manifests installed for this user's browsers.
     env["HOME"] = str(profile.root / "home")
     env.pop("XDG_CONFIG_HOME", None)
-    for name in APPS:
+    probe = profile.root / "probe-src"
+    for rel, text in PROBE_APP.items():
+        (probe / rel).parent.mkdir(parents=True, exist_ok=True)
+        (probe / rel).write_text(text)
+    for name in (*APPS, "runtime-probe"):
+        src = probe if name == "runtime-probe" else EXAMPLES / name
         out = profile.root / "apps" / name
         proc = subprocess.run(
-            [_venv_bin("resocket"), "convert-app", str(EXAMPLES / name), str(out), "--yes",
+            [_venv_bin("resocket"), "convert-app", str(src), str(out), "--yes",
              "--user-data-dir", str(profile.user_data_dir), "--host-path", str(profile.root / "resocket-host-wrapper")],
             env=env, capture_output=True, text=True, timeout=120, check=False)
         assert proc.returncode == 0, f"convert-app {name} failed: {proc.stderr}"
@@ -350,3 +387,27 @@ def test_tls_client_fetches_a_page_over_secure(browser: Browser, browsers: Brows
     assert tls_server.requests and tls_server.requests[-1].startswith(b"GET /secret HTTP/1.0\r\nHost: localhost\r\n")
     response = window.evaluate("response")
     assert response.startswith("HTTP/1.0 200 OK") and response.endswith("the secret page\n")
+
+
+def test_runtime_gives_windows_background_page_and_fails_missing_apis_loudly(
+        browser: Browser, browsers: BrowserPool, converted: dict[str, ConvertedApp]) -> None:
+    app = converted["runtime-probe"]
+    assert "missing   chrome.fileSystem.chooseEntry" in app.stdout
+    browser.send("Target.createTarget", {"url": app.launch_url})
+    url = f"chrome-extension://{app.ext_id}/probe.html"
+    target = browser.wait_for_target(lambda t: t["type"] == "page" and t["url"] == url, what="probe window")
+    window = browser.attach(target["targetId"])
+    browsers.pages.append(window)
+    window.wait_for("typeof appState === 'string' && appState === 'done'")
+    assert window.evaluate("transcript") == [
+        "launched from app_launcher",
+        "current probe of 1",
+        "background /resocket/background.html true",
+        ("fileSystem undefined chrome.fileSystem.chooseEntry is not available in this converted app "
+        "(resocket convert-app: see resocket/report.json)"),
+    ]
+    background = browser.attach(browser.wait_for_target(
+        lambda t: t["url"] == f"chrome-extension://{app.ext_id}/resocket/background.html", what="background")["targetId"])
+    window.evaluate("setTimeout(() => chrome.app.window.current().close(), 0), true")
+    background.wait_for("closedIds.length === 1")
+    assert background.evaluate("[closedIds, chrome.app.window.getAll().length]") == [["probe"], 0]
