@@ -9,7 +9,8 @@
  *  2. The page's origin comes from Chrome's sender info (sender.origin, else the origin of sender.url), never
  *     from the page: every hello passing through gets args.origin overwritten, so the host applies exactly the
  *     rules granted to that origin. The host honours args.origin only from this extension's ID.
- *  3. Staying alive: since Chrome 105 an open connectNative port keeps an MV3 service worker alive, and every
+ *  3. Staying alive: since Chrome 105 an open connectNative port keeps an MV3 service worker alive
+ *     (crbug.com/1189678; "Extension service worker lifecycle" on developer.chrome.com), and every
  *     message on a port resets the idle timer (Chrome 110), so sockets stay open as long as the page does.
  *     If the worker is stopped anyway (browser update, crash), both ports close and rule 1 applies.
  */
