@@ -306,3 +306,13 @@ def test_every_example_converts_with_no_missing_api(
         report = json.loads((out / "resocket" / "report.json").read_text())
         assert [a["name"] for a in report["apis"] if a["status"] == "missing"] == [], example
         assert report["socket_rules"] and not report["invalid_socket_rules"]
+
+
+def test_an_apps_own_background_page_is_used_with_the_runtime_injected() -> None:
+    manifest = app_manifest(key=convert_key(), app={"background": {"page": "bg.html"}})
+    source = convert.AppSource(app_files(manifest))
+    source.files["bg.html"] = b"<html><head></head><body><script src='bg.js'></script></body></html>"
+    files = convert.convert(source, {}).files
+    assert "resocket/background.html" not in files
+    assert b"/resocket/app-runtime.js" in files["bg.html"]
+    assert '"background": "bg.html"' in files["resocket/app-config.js"].decode()
