@@ -1,0 +1,352 @@
+"""Section 2, browser level, real Chromium (Debian's, headless, inside the private network namespace).
+
+One browser holds everything, so every figure and its baselines share the machine state of the moment:
+- resocket: chrome.socket in a page of the resocket extension (extension/chrome-socket.js -> connectNative ->
+  this checkout's resocket-host), granted tcp-connect.
+- (a) the channel's own ceiling: the same page, `connectNative` to a trivial echo host (bench/nm_echo.py)
+  that returns every frame unchanged. The page sends what the shim sends for a 64 KiB write (base64 with
+  `toBase64`, a 48 KiB `chunk` message + the rest) and decodes the echo with `fromBase64`.
+- (b) a binary WebSocket from the same page through websockify to the same echo server.
+- (c) Chrome's own chrome.socket in a legacy Chrome App (tests/e2e/oracle.py), running the very same JS.
+Throughput: 64 KiB writes, at most 1 MiB written and not yet echoed, one read of 64 KiB always pending.
+Latency: sequential 64-byte writes to a discard server, write -> callback; the median of batches of 10
+(performance.now() is coarsened to 0.1 ms in pages that are not cross-origin isolated).
+Start-up: `connectNative` -> first reply (resocket's hello; the trivial host's echo), a new host each time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import REPO, Row, median, venv_bin
+from bench.echoserver import EchoServers
+
+SECTION = "browser"
+BATCH = 10
+ECHO_HOST_NAME = "org.resocket.bench_echo"
+
+# -- the page-side benchmarks (plain JS; the socket one runs unchanged in the Chrome App) ----------------
+SOCKET_JS = r"""
+async (env) => {
+  const S = chrome.socket;
+  const call = (fn, ...args) => new Promise((resolve) => fn.call(S, ...args, (r) => resolve(r)));
+  const open = async (port) => {
+    const {socketId} = await call(S.create, "tcp", {});
+    const rc = await call(S.connect, socketId, "127.0.0.1", port);
+    if (rc !== 0) throw new Error("connect gave " + rc);
+    return socketId;
+  };
+  const out = {};
+  if (env.latency) {
+    const id = await open(env.discardPort);
+    const buf = new Uint8Array(64).buffer;
+    const times = [];
+    for (let i = 0; i < env.latency; i += BATCH) {
+      const t0 = performance.now();
+      for (let j = 0; j < BATCH; j++) {
+        const w = await call(S.write, id, buf);
+        if (w.bytesWritten !== 64) throw new Error("write gave " + JSON.stringify(w));
+      }
+      times.push((performance.now() - t0) / BATCH);
+    }
+    S.destroy(id);
+    out.writeMs = times;
+    const e = await open(env.echoPort);
+    const rtt = [];
+    for (let i = 0; i < env.latency; i += BATCH) {
+      const t0 = performance.now();
+      for (let j = 0; j < BATCH; j++) {
+      let got = 0;
+      const read = new Promise((resolve, reject) => {
+        const next = () => S.read(e, 4096, (r) => {
+          if (r.resultCode <= 0) return reject(new Error("read gave " + r.resultCode));
+          got += r.data.byteLength;
+          if (got >= 64) resolve(); else next();
+        });
+        next();
+      });
+      S.write(e, buf, () => {});
+      await read;
+      }
+      rtt.push((performance.now() - t0) / BATCH);
+    }
+    S.destroy(e);
+    out.echoMs = rtt;
+  }
+  if (env.total) {
+    const id = await open(env.echoPort);
+    const block = 65536, total = env.total, windowBytes = env.window;
+    const data = new Uint8Array(block);
+    crypto.getRandomValues(data);
+    let written = 0, received = 0, failed = null, wake = null;
+    const t0 = performance.now();
+    const reads = new Promise((resolve, reject) => {
+      const next = () => S.read(id, block, (r) => {
+        if (r.resultCode <= 0) return reject(new Error("read gave " + r.resultCode));
+        received += r.data.byteLength;
+        if (wake) { const w = wake; wake = null; w(); }
+        if (received >= total) resolve(); else next();
+      });
+      next();
+    });
+    while (written < total) {
+      while (written - received > windowBytes - block) await new Promise((r) => { wake = r; });
+      S.write(id, data.buffer, (w) => { if (w.bytesWritten !== block) failed = w; });
+      written += block;
+    }
+    await reads;
+    const ms = performance.now() - t0;
+    S.destroy(id);
+    if (failed) throw new Error("write gave " + JSON.stringify(failed));
+    out.mbps = total / ms / 1000;
+  }
+  return out;
+}
+"""
+
+NATIVE_ECHO_JS = r"""
+async (env) => {
+  const port = chrome.runtime.connectNative(env.hostName);
+  let handler = null;
+  port.onMessage.addListener((m) => handler(m));
+  const out = {};
+  if (env.latency) {
+    const times = [];
+    for (let i = 0; i < env.latency; i += BATCH) {
+      const t0 = performance.now();
+      for (let j = 0; j < BATCH; j++) {
+        await new Promise((resolve) => { handler = resolve; port.postMessage({id: i + j, op: "ping", args: {}}); });
+      }
+      times.push((performance.now() - t0) / BATCH);
+    }
+    out.rttMs = times;
+  }
+  if (env.total) {
+    const block = 65536, piece = 48 * 1024, total = env.total, windowBytes = env.window;
+    const data = new Uint8Array(block);
+    crypto.getRandomValues(data);
+    let written = 0, received = 0, wake = null, done = null;
+    const finished = new Promise((r) => { done = r; });
+    handler = (m) => {
+      received += Uint8Array.fromBase64(m.chunk !== undefined ? m.chunk : m.args.data).byteLength;
+      if (wake) { const w = wake; wake = null; w(); }
+      if (received >= total) done();
+    };
+    const t0 = performance.now();
+    let id = 1;
+    while (written < total) {
+      while (written - received > windowBytes - block) await new Promise((r) => { wake = r; });
+      port.postMessage({id, chunk: data.subarray(0, piece).toBase64()});
+      port.postMessage({id, op: "write", args: {socketId: 1, data: data.subarray(piece).toBase64()}});
+      id++;
+      written += block;
+    }
+    await finished;
+    out.mbps = total / (performance.now() - t0) / 1000;
+  }
+  port.disconnect();
+  return out;
+}
+"""
+
+WEBSOCKET_JS = r"""
+async (env) => {
+  const ws = new WebSocket(env.url);
+  ws.binaryType = "arraybuffer";
+  await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error("ws error")); });
+  let handler = null;
+  ws.onmessage = (ev) => handler(ev.data.byteLength);
+  const out = {};
+  if (env.latency) {
+    const buf = new Uint8Array(64).buffer;
+    const times = [];
+    for (let i = 0; i < env.latency; i += BATCH) {
+      const t0 = performance.now();
+      for (let j = 0; j < BATCH; j++) {
+        let got = 0;
+        await new Promise((resolve) => { handler = (n) => { got += n; if (got >= 64) resolve(); }; ws.send(buf); });
+      }
+      times.push((performance.now() - t0) / BATCH);
+    }
+    out.echoMs = times;
+  }
+  if (env.total) {
+    const block = 65536, total = env.total, windowBytes = env.window;
+    const data = new Uint8Array(block);
+    crypto.getRandomValues(data);
+    let written = 0, received = 0, wake = null, done = null;
+    const finished = new Promise((r) => { done = r; });
+    handler = (n) => {
+      received += n;
+      if (wake) { const w = wake; wake = null; w(); }
+      if (received >= total) done();
+    };
+    const t0 = performance.now();
+    while (written < total) {
+      while (written - received > windowBytes - block) await new Promise((r) => { wake = r; });
+      ws.send(data);
+      written += block;
+    }
+    await finished;
+    out.mbps = total / (performance.now() - t0) / 1000;
+  }
+  ws.close();
+  return out;
+}
+"""
+
+CONNECT_JS = r"""
+async (env) => {
+  const times = [];
+  for (let i = 0; i < env.count; i++) {
+    const t0 = performance.now();
+    const port = chrome.runtime.connectNative(env.hostName);
+    const reply = await new Promise((resolve, reject) => {
+      port.onMessage.addListener(resolve);
+      port.onDisconnect.addListener(() => reject(new Error("disconnected: " +
+        (chrome.runtime.lastError && chrome.runtime.lastError.message))));
+      port.postMessage({id: 1, op: "hello", args: {protocol: 1, client: "bench/1"}});
+    });
+    times.push(performance.now() - t0);
+    port.disconnect();
+    if (!reply || reply.id !== 1) throw new Error("bad first reply " + JSON.stringify(reply));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return times;
+}
+"""
+
+
+def _run(session: object, js: str, env: dict, timeout: float = 300) -> object:
+    # performance.now() is coarsened to 0.1 ms in these pages: latencies are timed over batches of BATCH.
+    js = js.strip().replace("async (env) => {", f"async (env) => {{\n  const BATCH = {BATCH};", 1)
+    return session.evaluate(f"({js})({json.dumps(env)})", timeout=timeout)  # type: ignore[attr-defined]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _websockify(target_port: int) -> tuple[subprocess.Popen, int]:
+    exe = venv_bin("websockify")
+    if shutil.which(exe) is None and not os.path.exists(exe):
+        raise RuntimeError("websockify missing: pip install -e '.[bench]'")
+    port = _free_port()
+    proc = subprocess.Popen([exe, f"127.0.0.1:{port}", f"127.0.0.1:{target_port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("websockify did not start")
+
+
+def _register_echo_host(user_data_dir: Path, root: Path, origin: str) -> None:
+    wrapper = root / "bench-echo-host"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{REPO / "bench" / "nm_echo.py"}"\n')
+    wrapper.chmod(0o755)
+    hosts = user_data_dir / "NativeMessagingHosts"
+    hosts.mkdir(parents=True, exist_ok=True)
+    (hosts / f"{ECHO_HOST_NAME}.json").write_text(json.dumps({
+        "name": ECHO_HOST_NAME, "description": "resocket bench: trivial echo", "path": str(wrapper),
+        "type": "stdio", "allowed_origins": [origin]}))
+
+
+def run(smoke: bool) -> list[Row]:
+    sys.path.insert(0, str(REPO))
+    from tests.e2e.cdp import CHROMIUM, Browser
+    from tests.e2e.oracle import attach_background_page, write_chrome_app
+    from tests.e2e.resocket_side import (
+        EXTENSION_ID,
+        EXTENSION_ORIGIN,
+        SCENARIO_PAGE,
+        ResocketProfile,
+        copy_extension,
+    )
+
+    if not os.path.exists(CHROMIUM):
+        return [Row(SECTION, "browser benchmarks", None, "", note=f"skipped: {CHROMIUM} missing (apt-get install chromium)")]
+    total = (2 if smoke else 32) * 1024 * 1024
+    latency = 30 if smoke else 500
+    repeats = 1 if smoke else 3
+    connects = 2 if smoke else 10
+    window = 1024 * 1024
+    samples: dict[str, list] = {k: [] for k in ("ours", "native", "ws", "app")}
+    with EchoServers() as servers, tempfile.TemporaryDirectory(prefix="resocket-bench-") as tmp:
+        root = Path(tmp)
+        ws_proc, ws_port = _websockify(servers.echo_port)
+        profile = ResocketProfile(root / "profile", log_level="WARNING")
+        profile.grant(EXTENSION_ORIGIN, ["tcp-connect"])
+        _register_echo_host(profile.user_data_dir, root, EXTENSION_ORIGIN)
+        app = write_chrome_app(root / "oracle-app", ["tcp-connect"])
+        ext = copy_extension(root / "extension")
+        browser = Browser(profile.user_data_dir, extensions=[app, ext], env=profile.env)
+        try:
+            chrome_app = attach_background_page(browser)
+            page = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
+                                    ready="typeof chrome.socket === 'object'")
+            env = {"echoPort": servers.echo_port, "discardPort": servers.discard_port, "window": window}
+            # Warm-up (JIT, first host spawn), then interleaved repeats so drift hits every contender alike.
+            _run(page, SOCKET_JS, {**env, "latency": 5, "total": window})
+            _run(chrome_app, SOCKET_JS, {**env, "latency": 5, "total": window})
+            _run(page, NATIVE_ECHO_JS, {"hostName": ECHO_HOST_NAME, "latency": 5, "total": window, "window": window})
+            for _ in range(repeats):
+                samples["ours"].append(_run(page, SOCKET_JS, {**env, "latency": latency, "total": total}))
+                samples["native"].append(_run(page, NATIVE_ECHO_JS, {"hostName": ECHO_HOST_NAME, "latency": latency,
+                                                                     "total": total, "window": window}))
+                samples["ws"].append(_run(page, WEBSOCKET_JS, {"url": f"ws://127.0.0.1:{ws_port}", "latency": latency,
+                                                               "total": total, "window": window}))
+                samples["app"].append(_run(chrome_app, SOCKET_JS, {**env, "latency": latency, "total": total}))
+            start_ours = _run(page, CONNECT_JS, {"hostName": "org.resocket.host", "count": connects})
+            start_echo = _run(page, CONNECT_JS, {"hostName": ECHO_HOST_NAME, "count": connects})
+        finally:
+            browser.close()
+            ws_proc.terminate()
+            ws_proc.wait(10)
+
+    def mbps(key: str) -> float:
+        return median([s["mbps"] for s in samples[key]])
+
+    def lat(key: str, field: str) -> float:
+        return median([t for s in samples[key] for t in s[field]])
+
+    size = f"{total >> 20} MiB x {repeats}, 64 KiB writes, 1 MiB window"
+    ours_t = mbps("ours")
+    ours_w, ours_e = lat("ours", "writeMs"), lat("ours", "echoMs")
+    rows = [
+        Row(SECTION, "chrome.socket echo throughput (resocket)", ours_t, "MB/s",
+            "(a) trivial native-messaging echo host", mbps("native"), target=">= 0.90x", note=size),
+        Row(SECTION, "chrome.socket echo throughput (resocket)", ours_t, "MB/s",
+            "(b) binary WebSocket via websockify", mbps("ws")),
+        Row(SECTION, "chrome.socket echo throughput (resocket)", ours_t, "MB/s",
+            "(c) Chrome's own chrome.socket (Chrome App)", mbps("app"), target="> 1x (mission)"),
+        Row(SECTION, "write->callback latency, 64 B (resocket)", ours_w, "ms",
+            "(a) bare port round trip (trivial echo host)", lat("native", "rttMs"), better="lower",
+            target="<= 1.2x", note=f"median of {latency * repeats // BATCH} batches of {BATCH}"),
+        Row(SECTION, "write->callback latency, 64 B (resocket)", ours_w, "ms",
+            "(c) Chrome's own write->callback", lat("app", "writeMs"), better="lower", target="< 1x (mission)"),
+        Row(SECTION, "echo round trip, 64 B write + read (resocket)", ours_e, "ms",
+            "(b) WebSocket echo round trip", lat("ws", "echoMs"), better="lower"),
+        Row(SECTION, "echo round trip, 64 B write + read (resocket)", ours_e, "ms",
+            "(c) Chrome's own write + read", lat("app", "echoMs"), better="lower"),
+        Row("startup", "connectNative to first result (resocket hello)", median(start_ours), "ms",
+            "connectNative to first echo (trivial host)", median(start_echo), better="lower",
+            note=f"median of {connects}, a new host process each time"),
+    ]
+    for r in rows:
+        r.extra["samples"] = {k: [{f: (v if not isinstance(v, list) else {"median": median(v), "n": len(v)})
+                                   for f, v in s.items()} for s in samples[k]] for k in samples}
+    return rows
