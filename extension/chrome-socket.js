@@ -40,6 +40,9 @@
   /** How long a web page waits for relay.js to acknowledge before every call fails (the relay is injected at
    * document_start with this script, so it normally answers within milliseconds). */
   const RELAY_TIMEOUT_MS = 10000;
+  /** How long a connection waits for the host's hello reply before every queued call fails (a host that started
+   * but never answers, e.g. a wrong program registered under the host name). Python starts in well under 1 s. */
+  const HELLO_TIMEOUT_MS = 10000;
   /** Socket id sent for ids of a dead host or destroyed sockets: hosts allocate ids from 1. */
   const GONE_SOCKET_ID = 0;
 
@@ -353,6 +356,11 @@
       this.helloResult = null;
       this.link = openLink({ onMessage: (msg) => this.receive(msg), onClose: (reason) => this.fail(hostFailureMessage(reason)) });
       this.helloId = this.allocateId();
+      this.helloTimer = global.setTimeout(() => {
+        if (this.ready || this.dead) return;
+        this.fail(`resocket host did not answer hello within ${HELLO_TIMEOUT_MS / 1000} s: run \`resocket doctor\``);
+        this.link.close();
+      }, HELLO_TIMEOUT_MS);
       this.link.send({ id: this.helloId, op: 'hello', args: { protocol: PROTOCOL_VERSION, client: `resocket-extension/${SHIM_VERSION}` } });
     }
 
@@ -387,6 +395,7 @@
     receive(msg) {
       if (this.dead || !msg || typeof msg !== 'object') return;
       if (msg.id === this.helloId && !this.ready) {
+        global.clearTimeout(this.helloTimer);
         if (msg.error) {
           const code = msg.error.code;
           this.fail(code === 'protocol_mismatch'
@@ -426,6 +435,7 @@
       if (this.dead) return;
       this.dead = true;
       this.failure = message;
+      global.clearTimeout(this.helloTimer);
       this.queue = [];
       const entries = Array.from(this.pending.entries()).sort((a, b) => a[0] - b[0]);
       this.pending.clear();

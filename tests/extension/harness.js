@@ -65,6 +65,18 @@ class FakePort {
 function loadExtensionShim(options = {}) {
   const logged = [];
   const runtime = {};
+  // Timers the test fires by hand (the shim's hello timeout); real ones would keep node alive for 10 s.
+  const timers = new Map();
+  let nextTimer = 1;
+  const fakeSetTimeout = (fn, ms) => { const id = nextTimer++; timers.set(id, { fn, ms }); return id; };
+  const fakeClearTimeout = (id) => { timers.delete(id); };
+  /** Run every pending timer; returns the delays they were set with. */
+  const fireTimers = () => {
+    const all = [...timers.values()];
+    timers.clear();
+    all.forEach((t) => t.fn());
+    return all.map((t) => t.ms);
+  };
   const ports = [];
   runtime.connectNative = (name) => {
     const port = new FakePort(runtime, name);
@@ -73,7 +85,7 @@ function loadExtensionShim(options = {}) {
   };
   const context = vm.createContext({
     console: { error: (...a) => logged.push(a.join(' ')), log() {}, warn() {} },
-    btoa, atob, setTimeout, clearTimeout,
+    btoa, atob, setTimeout: fakeSetTimeout, clearTimeout: fakeClearTimeout,
     chrome: { runtime },
   });
   if (options.fastBase64) {
@@ -84,7 +96,8 @@ function loadExtensionShim(options = {}) {
     `, context);
   }
   vm.runInContext(SHIM_SOURCE, context, { filename: SHIM_PATH });
-  return { context, chrome: context.chrome, runtime, ports, logged, port: () => ports[ports.length - 1] };
+  return { context, chrome: context.chrome, runtime, ports, logged, port: () => ports[ports.length - 1],
+    fireTimers, pendingTimers: () => timers.size };
 }
 
 /**

@@ -377,3 +377,32 @@ test('connectNative throwing (no nativeMessaging permission) fails the call inst
   assert.equal(seen.length, 1);
   assert.match(seen[0].lastError, /^resocket host not available \('runtime\.connectNative' is not available/);
 });
+
+test('a host that never answers hello fails the queued calls after 10 s, naming resocket doctor', () => {
+  const shim = loadExtensionShim();
+  const seen = [];
+  shim.chrome.socket.create('tcp', recorder(shim, seen)('create'));
+  shim.chrome.socket.getNetworkList(recorder(shim, seen)('getNetworkList'));
+  const port = shim.port();
+  assert.deepEqual(seen, [], 'nothing fails before the timeout');
+  assert.deepEqual(shim.fireTimers(), [10000]);
+  const message = 'resocket host did not answer hello within 10 s: run `resocket doctor`';
+  assert.deepEqual(seen, [
+    { label: 'create', args: [{ socketId: -1 }], lastError: message },
+    { label: 'getNetworkList', args: [], lastError: message },
+  ]);
+  assert.ok(port.disconnected, 'the silent host\'s port is closed (Chrome then stops the host)');
+  assert.deepEqual(port.requests(), [], 'the queued calls were never sent');
+  shim.chrome.socket.getNetworkList(() => {});
+  assert.equal(shim.ports.length, 2, 'the next call tries a new connection');
+});
+
+test('a hello answered in time cancels the hello timeout', () => {
+  const shim = readyShim();
+  assert.equal(shim.pendingTimers(), 0);
+  const seen = [];
+  shim.chrome.socket.create('tcp', recorder(shim, seen)('create'));
+  shim.fireTimers();
+  assert.deepEqual(seen, [], 'the call stays pending until the host replies');
+  assert.ok(!shim.port().disconnected);
+});
