@@ -9,7 +9,7 @@ NETNS  := tests/netns.sh
 JS     := $(shell find extension examples tests/e2e/scenarios -name '*.js' 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: all deps system-deps test test-js test-py demo lint clean
+.PHONY: all deps system-deps test test-js test-py demo lint dist clean
 
 all: test
 
@@ -21,11 +21,12 @@ system-deps:
 # Reinstall only when pyproject.toml changes; the package itself is installed editable.
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,dist,bench]'
 	@touch $@
 
+# RESOCKET_NO_SKIP: everything the suite needs is installed above, so a skipped test is a failure.
 test: deps
-	$(NETNS) sh -c 'set -e; \
+	RESOCKET_NO_SKIP=1 $(NETNS) sh -c 'set -e; \
 	  if [ -d tests/extension ]; then node --test tests/extension/; fi; \
 	  exec $(VENV)/bin/pytest $(PYTEST_ARGS)'
 
@@ -37,6 +38,9 @@ test-js:
 
 demo: deps
 	$(NETNS) $(VENV)/bin/python demo/run_demo.py
+
+dist: deps
+	$(VENV)/bin/python installer/build.py all
 
 lint: deps
 	$(VENV)/bin/ruff check host tests demo
