@@ -23,7 +23,7 @@ import json
 import math
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 from resocket import EXTENSION_ORIGIN, PROTOCOL_VERSION, __version__
@@ -43,6 +43,7 @@ CHUNKS_TOO_LARGE = "chunks_too_large"
 TOO_MANY_SOCKETS = "too_many_sockets"
 INTERNAL = "internal"
 CONFIG_ERROR = "config_error"
+NOT_ALLOWED = "not_allowed"
 
 #: Request ids are JSON numbers the client can represent exactly: 1 .. Number.MAX_SAFE_INTEGER.
 MAX_ID = 2**53 - 1
@@ -125,6 +126,14 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _op("secure", _SID, _opt("options", OBJECT)),
 )}
 
+#: The extension's own administration (docs/protocol.md, "Grants"): only for a session of a relay origin
+#: that named no origin in hello (the extension's pages, not a page it relays for). Kept out of OPERATIONS:
+#: they are not chrome.socket calls and never reach the engine.
+ADMIN_OPERATIONS: dict[str, Operation] = {op.name: op for op in (
+    _op("grants.list"),
+    _op("grants.revoke", _req("origin", STR)),
+)}
+
 #: The chrome.socket methods (everything but the session's own hello and ping).
 SOCKET_OPERATIONS = tuple(name for name in OPERATIONS if name not in ("hello", "ping"))
 
@@ -183,6 +192,16 @@ class Hello:
     id: int
     client: str
     origin: str
+    relayed: bool = field(default=False, compare=False)  # hello named the origin: it relays for a web page
+
+
+@dataclass(frozen=True)
+class Admin:
+    """Run one of ADMIN_OPERATIONS (the session already checked the client may); reply at once."""
+
+    id: int
+    op: str
+    args: dict
 
 
 @dataclass(frozen=True)
@@ -194,7 +213,7 @@ class Call:
     args: dict
 
 
-Action = Union[Send, Hello, Call]
+Action = Union[Send, Hello, Admin, Call]
 
 
 def relay_origins_from_env(environ: Mapping[str, str]) -> frozenset[str]:
@@ -299,6 +318,7 @@ class Session:
         self.may_relay = _origin_key(caller_origin) in {_origin_key(o) for o in relay_origins}
         self.ready = False
         self.origin: str | None = None  # the effective origin, once hello succeeded
+        self.relayed = False  # hello named an origin (a page relayed by the extension)
         self._in_flight: set[int] = set()
         self._lock = threading.Lock()
         self._chunks: dict[int, list[str]] = {}
@@ -328,7 +348,7 @@ class Session:
         name = event.get("op")
         if not isinstance(name, str):
             return self._error(req_id, BAD_REQUEST, f"op must be a string, not {_describe(name)}")
-        op = OPERATIONS.get(name)
+        op = OPERATIONS.get(name) or ADMIN_OPERATIONS.get(name)
         if op is None:
             return self._error(req_id, UNKNOWN_OP, f"unknown operation {json.dumps(name)[:60]}")
         if not self.ready and name != "hello":
@@ -336,6 +356,9 @@ class Session:
         if self.ready and name == "hello":
             return self._error(req_id, BAD_REQUEST,
                                f"hello: this port already said hello for {self.origin}; open a new port")
+        if name in ADMIN_OPERATIONS and (not self.may_relay or self.relayed):
+            return self._error(req_id, NOT_ALLOWED, f"{name}: only the resocket extension's own pages may "
+                               f"manage grants; this client is {self.origin}")
         with self._lock:
             if req_id in self._in_flight:
                 return self._error(req_id, DUPLICATE_ID, f"{name}: request id {req_id} is still in flight")
@@ -347,6 +370,8 @@ class Session:
             return self._hello(req_id, args)
         if name == "ping":
             return [Send(result_reply(req_id, {}))]
+        if name in ADMIN_OPERATIONS:
+            return [Admin(req_id, name, args)]
         with self._lock:
             self._in_flight.add(req_id)
         return [Call(req_id, name, args)]
@@ -355,6 +380,7 @@ class Session:
         """The host found the rules for `hello.origin`: the session is ready; returns the reply."""
         self.ready = True
         self.origin = hello.origin
+        self.relayed = hello.relayed
         return result_reply(hello.id, {
             "protocol": PROTOCOL_VERSION, "host": HOST_PROGRAM, "version": __version__,
             "origin": hello.origin, "rules": list(rules),
@@ -389,7 +415,7 @@ class Session:
                                    f"hello: only the resocket extension may name an origin; this client "
                                    f"is {self.caller_origin} (trust a fork with RESOCKET_RELAY_ORIGINS)")
             origin = args["origin"]
-        return [Hello(req_id, args["client"], origin)]
+        return [Hello(req_id, args["client"], origin, "origin" in args)]
 
     def _receive_chunk(self, req_id: int, event: dict) -> list[Action]:
         if req_id in self._dropped:
