@@ -30,14 +30,17 @@ from typing import Any, BinaryIO
 from resocket import __version__
 from resocket.framing import OutboundFrameTooLarge, RawJSON
 from resocket.protocol import (
+    BAD_ARGS,
     CONFIG_ERROR,
     INTERNAL,
+    Admin,
     Call,
     Hello,
     Send,
     Session,
     error_reply,
     relay_origins_from_env,
+    result_reply,
 )
 from resocket.transport import FrameWriter, read_frames
 
@@ -85,6 +88,8 @@ class Host:
                 self._hello(action)
             elif isinstance(action, Call):
                 self._call(action)
+            elif isinstance(action, Admin):
+                self._admin(action)
 
     def _call(self, call: Call) -> None:
         try:
@@ -92,6 +97,31 @@ class Host:
         except Exception as exc:  # a bug in the engine must not end every socket of this client
             log.exception("engine failed on %s (request %s)", call.op, call.id)
             self.emit(error_reply(call.id, INTERNAL, f"{call.op}: {type(exc).__name__}: {exc}"))
+
+    def _admin(self, admin: Admin) -> None:
+        """grants.list / grants.revoke for the extension's options page (Session checked who may)."""
+        from resocket.grants import GrantsCorrupt, GrantStore
+
+        try:
+            store = GrantStore.open()
+            if admin.op == "grants.list":
+                reply = result_reply(admin.id, {"origins": store.all()})
+            else:
+                try:
+                    revoked = store.revoke(admin.args["origin"])
+                except (ValueError, TypeError) as exc:
+                    self.writer.send(error_reply(admin.id, BAD_ARGS, f"{admin.op}: {exc}"))
+                    return
+                log.info("grants.revoke %s: %s", admin.args["origin"], revoked)
+                reply = result_reply(admin.id, {"revoked": revoked})
+        except GrantsCorrupt as exc:
+            reply = error_reply(admin.id, CONFIG_ERROR, (
+                f"cannot read the grants file {exc.path}: {exc.problem}. Fix or remove that file, "
+                "then check the grants with `resocket grants`"))
+        except Exception as exc:
+            log.exception("%s failed", admin.op)
+            reply = error_reply(admin.id, INTERNAL, f"{admin.op}: {type(exc).__name__}: {exc}")
+        self.writer.send(reply)
 
     def _hello(self, hello: Hello) -> None:
         try:
