@@ -16,11 +16,11 @@ import atheris
 
 with atheris.instrument_imports():
     from resocket.framing import NEED_DATA, FrameDecoder, encode_frame
-    from resocket.protocol import MAX_ID, Call, Hello, Send, Session
+    from resocket.protocol import MAX_ID, Admin, Call, Hello, Send, Session
 
 CALLER = "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/"
 CODES = {"bad_frame", "frame_too_large", "bad_request", "unknown_op", "bad_args", "hello_required",
-         "protocol_mismatch", "origin_not_allowed", "duplicate_id", "chunks_too_large"}
+         "protocol_mismatch", "origin_not_allowed", "duplicate_id", "chunks_too_large", "not_allowed"}
 
 
 def readable_id(msg: Any) -> int | None:
@@ -63,6 +63,9 @@ def run(session: Session, msgs: list) -> None:
                         failed_chunks.add(rid)
             elif isinstance(action, Hello):
                 session.accept_hello(action, [])
+            elif isinstance(action, Admin):
+                if not session.may_relay or session.relayed:
+                    raise AssertionError(f"admin operation reached from {session.caller_origin}: {msg!r}")
             elif isinstance(action, Call):
                 session.retire(action.id)
         if not actions and not is_chunk and not (rid is not None and rid in failed_chunks):

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from resocket.framing import FrameError, encode_frame
 from resocket.protocol import (
+    ADMIN_OPERATIONS,
     BOOL,
     DATA,
     INT,
@@ -27,6 +28,7 @@ from resocket.protocol import (
     OPERATIONS,
     SOCKET_TYPE,
     STR,
+    Admin,
     Call,
     Hello,
     Send,
@@ -38,8 +40,9 @@ CALLER = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
 EXTENSION = "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/"
 #: docs/protocol.md, "Protocol errors" (config_error and internal come from the host, not the session).
 CODES = {"bad_frame", "frame_too_large", "bad_request", "unknown_op", "bad_args", "hello_required",
-         "protocol_mismatch", "origin_not_allowed", "duplicate_id", "chunks_too_large"}
-ARG_NAMES = sorted({a.name for op in OPERATIONS.values() for a in op.args})
+         "protocol_mismatch", "origin_not_allowed", "duplicate_id", "chunks_too_large", "not_allowed"}
+ALL_OPERATIONS = {**OPERATIONS, **ADMIN_OPERATIONS}
+ARG_NAMES = sorted({a.name for op in ALL_OPERATIONS.values() for a in op.args})
 
 scalars = (st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats() | st.text(max_size=10)
            | st.sampled_from(["tcp", "udp", "", "AAAA", "AA==", "A===", "====", "\ud800", "\x00"]))
@@ -47,7 +50,7 @@ json_values = st.recursive(
     scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8)
 ids = st.integers(1, 12) | st.sampled_from([0, -1, MAX_ID, MAX_ID + 1, 2.0, 2.5, True, "3", None, [1]]) | scalars
-ops = st.sampled_from(sorted(OPERATIONS)) | st.sampled_from(["Hello", "__class__", "op_create", ""]) | scalars
+ops = st.sampled_from(sorted(ALL_OPERATIONS)) | st.sampled_from(["Hello", "__class__", "op_create", ""]) | scalars
 args = st.dictionaries(st.sampled_from(ARG_NAMES), json_values, max_size=6) | json_values
 requests = st.fixed_dictionaries({}, optional={"id": ids, "op": ops, "args": args, "chunk": scalars,
                                                "extra": json_values})
@@ -108,6 +111,9 @@ def run(session: Session, msgs: list) -> None:
             elif isinstance(action, Hello):
                 assert action.id == rid
                 session.accept_hello(action, [])
+            elif isinstance(action, Admin):
+                assert action.id == rid and action.op in ADMIN_OPERATIONS
+                assert session.may_relay and not session.relayed, "a relayed page reached an admin operation"
             else:
                 assert isinstance(action, Call)
                 assert action.id == rid and rid not in in_flight
