@@ -5,11 +5,13 @@
  * Element ids are a contract with the browser E2E tests (tests/e2e): host-status (data-state checking|ok|error),
  * host-version, protocol-status, extension-rules, refresh-status, self-test, self-test-result (data-state
  * idle|running|ok|error), origin-input, approve-origin, approve-result, approved-origins (one li[data-origin]
- * per origin, each with button.revoke-origin), rules-origin-input, show-rules, rules-result, cli-commands.
+ * per origin, each with button.revoke-origin), rules-origin-input, show-rules, rules-result, cli-commands,
+ * refresh-grants, grants-result (data-state checking|ok|error), grants-list (one li[data-origin] per granted
+ * origin, each with code.rules and button.revoke-grant).
  *
- * The host has no operation to list or revoke grants (only `resocket grants` / `resocket revoke` on the command
- * line), so the page shows an origin's rules through hello (the host answers the rules of the origin the
- * extension names) and shows the revoke command; "Remove" withdraws the extension's approval only.
+ * Grants are listed and revoked with the host's grants.list / grants.revoke (docs/protocol.md, "Grants"),
+ * which the host answers only for this extension's own pages. There is no way to grant from here: granting
+ * stays with `resocket grant`. "Remove" in the approved-origins list withdraws the extension's approval only.
  */
 'use strict';
 
@@ -19,33 +21,64 @@ const CLIENT = `resocket-extension/${chrome.runtime.getManifest().version}`;
 
 const $ = (id) => document.getElementById(id);
 
+/** How long to wait for the host before reporting it as not answering (it normally answers in well under 1 s). */
+const HOST_TIMEOUT_MS = 10000;
+
 /**
- * Open a native port, send hello (naming `origin` when given) and close it.
+ * Open a native port, send hello (naming `origin` when given), then `op` when given, and close the port.
+ * Resolves with the reply to the last request sent (hello's when there is no op, or when hello failed).
  * @param {string} [origin]
+ * @param {string} [op] @param {object} [opArgs]
  * @returns {Promise<{result?: object, error?: {code: string, message: string}, failure?: string}>}
  */
-function hello(origin) {
+function hostRequest(origin, op, opArgs) {
   return new Promise((resolve) => {
     let port;
+    let done = false;
+    const finish = (answer) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      try { port.disconnect(); } catch (err) { /* already closed */ }
+      resolve(answer);
+    };
+    const timer = setTimeout(() => finish({ failure: `the host did not answer within ${HOST_TIMEOUT_MS / 1000} s` }),
+      HOST_TIMEOUT_MS);
     try {
       port = chrome.runtime.connectNative(HOST_NAME);
     } catch (err) {
-      resolve({ failure: String(err.message || err) });
+      finish({ failure: String(err.message || err) });
       return;
     }
     port.onMessage.addListener((msg) => {
-      port.disconnect();
-      resolve(msg.error ? { error: msg.error } : { result: msg.result || {} });
+      if (msg.error) { finish({ error: msg.error }); return; }
+      if (msg.id === 1 && op) {
+        port.postMessage({ id: 2, op, args: opArgs || {} });
+        return;
+      }
+      finish({ result: msg.result || {} });
     });
     port.onDisconnect.addListener(() => {
       const le = chrome.runtime.lastError;
-      resolve({ failure: (le && le.message) || 'Native host has exited.' });
+      finish({ failure: (le && le.message) || 'Native host has exited.' });
     });
     const args = { protocol: PROTOCOL_VERSION, client: CLIENT };
     if (origin) args.origin = origin;
     port.postMessage({ id: 1, op: 'hello', args });
   });
 }
+
+/** @param {string} [origin] */
+const hello = (origin) => hostRequest(origin);
+
+/** What to tell the user when the host cannot be reached. @param {string} failure @returns {string} */
+const hostFix = (failure) => (/not found|forbidden/i.test(failure)
+  ? 'run `resocket install`, then `resocket doctor`' : 'run `resocket doctor`');
+
+/** @param {{error?: {code: string, message: string}, failure?: string}} answer @returns {string} */
+const describeFailure = (answer) => (answer.failure
+  ? `host not available: ${answer.failure} (${hostFix(answer.failure)})`
+  : `${answer.error.code}: ${answer.error.message}`);
 
 const showRules = (rules) => (rules && rules.length ? rules.join(' ') : 'none (no grant)');
 
@@ -58,8 +91,7 @@ async function refreshStatus() {
   setState($('host-status'), 'checking', 'checking…');
   const answer = await hello();
   if (answer.failure) {
-    const fix = /not found/i.test(answer.failure) ? 'run `resocket install`, then `resocket doctor`' : 'run `resocket doctor`';
-    setState($('host-status'), 'error', `not available: ${answer.failure} (${fix})`);
+    setState($('host-status'), 'error', `not available: ${answer.failure} (${hostFix(answer.failure)})`);
     $('host-version').textContent = '–';
     $('protocol-status').textContent = '–';
     $('extension-rules').textContent = '–';
@@ -93,6 +125,46 @@ function selfTest() {
       }
     });
   });
+}
+
+/** The grants list: one row per granted origin with its rules and a Revoke button (grants.list). */
+async function renderGrants() {
+  const out = $('grants-result');
+  setState(out, 'checking', 'loading…');
+  const answer = await hostRequest(undefined, 'grants.list');
+  const list = $('grants-list');
+  list.textContent = '';
+  if (!answer.result) {
+    setState(out, 'error', describeFailure(answer));
+    return;
+  }
+  const origins = Object.keys(answer.result.origins || {}).sort();
+  for (const origin of origins) {
+    const li = document.createElement('li');
+    li.dataset.origin = origin;
+    const name = document.createElement('code');
+    name.textContent = origin;
+    const rules = document.createElement('code');
+    rules.className = 'rules';
+    rules.textContent = showRules(answer.result.origins[origin]);
+    const revoke = document.createElement('button');
+    revoke.type = 'button';
+    revoke.className = 'revoke-grant';
+    revoke.textContent = 'Revoke';
+    revoke.title = `Remove every rule granted to ${origin} (as: resocket revoke ${origin})`;
+    revoke.addEventListener('click', () => revokeGrant(origin));
+    li.append(name, rules, revoke);
+    list.append(li);
+  }
+  setState(out, 'ok', origins.length ? `${origins.length} origin(s) granted` : 'no grants yet: resocket grant ORIGIN RULE...');
+}
+
+async function revokeGrant(origin) {
+  const answer = await hostRequest(undefined, 'grants.revoke', { origin });
+  await renderGrants();
+  if (!answer.result) setState($('grants-result'), 'error', `could not revoke ${origin}: ${describeFailure(answer)}`);
+  else if (answer.result.revoked) setState($('grants-result'), 'ok', `Revoked ${origin}: reload its pages`);
+  else setState($('grants-result'), 'ok', `${origin} had no grant`);
 }
 
 async function renderApprovedOrigins() {
@@ -159,13 +231,14 @@ async function lookUpRules(event) {
     return;
   }
   const a = await hello(origin);
-  out.textContent = a.result ? `${a.result.origin || origin}: ${showRules(a.result.rules)}`
-    : `host not available: ${a.failure || `${a.error.code}: ${a.error.message}`}`;
+  out.textContent = a.result ? `${a.result.origin || origin}: ${showRules(a.result.rules)}` : describeFailure(a);
 }
 
 $('refresh-status').addEventListener('click', refreshStatus);
 $('self-test').addEventListener('click', selfTest);
 $('approve-form').addEventListener('submit', approveOrigin);
 $('rules-form').addEventListener('submit', lookUpRules);
+$('refresh-grants').addEventListener('click', renderGrants);
 refreshStatus();
 renderApprovedOrigins();
+renderGrants();
