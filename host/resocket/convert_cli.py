@@ -174,8 +174,8 @@ def _register_origin(origin: str, user_data_dir: str | None, host_path: str | No
     if done:
         print("Allowed to start resocket-host in: " + ", ".join(done))
     else:
-        print("resocket-host is not installed for any browser yet: run `resocket install` "
-              "(it allows every granted app)")
+        print("No resocket-host manifest of your user was found to update: run `resocket install` "
+              "(again, also for a system-wide install): it allows every granted app, this one included")
 
 
 def _update(targets: list, host_path: Path, origin: str, registry: object) -> list[str]:
