@@ -1,0 +1,159 @@
+"""The extension's service worker in Debian's Chromium: it outlives its idle timeout while a page's socket is
+open, and closing the page closes the host and its sockets.
+
+Chromium stops an idle extension service worker after 30 s and has no command-line switch to shorten that
+(its own browser tests swap the tick clock), so this test really waits past it. To show the wait is long
+enough, a second browser with the same extension and no page runs through the same wait: its worker is
+stopped by then. No assertion is about time; the waits only have generous limits.
+"""
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+from .cdp import Browser
+from .conftest import BrowserPool
+from .resocket_side import EXTENSION_ID, ResocketProfile, StaticServer, copy_extension, extension_available
+
+pytestmark = pytest.mark.skipif(not extension_available(), reason="extension/ not there yet")
+
+#: Chromium's idle timeout for service workers is 30 s; wait a little longer.
+PAST_IDLE_TIMEOUT = 35
+WORKER_URL = f"chrome-extension://{EXTENSION_ID}/service-worker.js"
+PAGE = '<!DOCTYPE html><meta charset="utf-8"><title>socket page</title><p>socket page</p>\n'
+
+# In the page: open a TCP socket to the server, and send/receive lines on it.
+PAGE_HELPERS = """
+window.call = (name, ...args) => new Promise((resolve) => chrome.socket[name](...args, (...res) => {
+  const le = chrome.runtime.lastError;
+  resolve({res, lastError: le ? le.message : null});
+}));
+window.openSocket = async (port) => {
+  const c = await call('create', 'tcp', {});
+  window.sid = c.res[0].socketId;
+  return call('connect', window.sid, '127.0.0.1', port);
+};
+window.roundTrip = async (text) => {
+  const w = await call('write', window.sid, new TextEncoder().encode(text).buffer);
+  if (w.lastError) return {write: w};
+  let got = '';
+  while (!got.endsWith('\\n')) {
+    const r = await call('read', window.sid, 4096);
+    if (r.lastError || r.res[0].resultCode <= 0) return {write: w, read: r, got};
+    got += new TextDecoder().decode(r.res[0].data);
+  }
+  return got;
+};
+"""
+
+
+class LineEchoServer:
+    """Accepts one connection on 127.0.0.1, echoes what it gets, and notes when the peer closes."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = threading.Event()
+        self.peer_closed = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        self.accepted.set()
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                conn.sendall(data)
+        self.peer_closed.set()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def worker_running(browser: Browser) -> bool:
+    return any(t["type"] == "service_worker" and t["url"] == WORKER_URL for t in browser.targets())
+
+
+def wait_until(pred, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.2)
+
+
+def host_pids_for(log_text: str, origin: str) -> set[int]:
+    """Pids of the hosts whose hello named `origin` (host log lines are `resocket-host[PID] ... for ORIGIN;`)."""
+    return {int(m.group(1)) for m in re.finditer(
+        r"resocket-host\[(\d+)\] INFO resocket\.host: hello from \S+ for " + re.escape(origin) + ";", log_text)}
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_socket_outlives_the_worker_idle_timeout_and_closing_the_tab_ends_the_host(
+        browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp("sw")
+    (root / "www").mkdir()
+    (root / "www" / "index.html").write_text(PAGE)
+    web = StaticServer(root / "www")
+    echo = LineEchoServer()
+    try:
+        origin = f"http://127.0.0.1:{web.port}"
+        profile = ResocketProfile(root / "profile")
+        profile.grant(origin, [f"tcp-connect:127.0.0.1:{echo.port}"])
+        browsers.host_logs.append(profile.host_log)
+        browser = browsers.launch("sw", profile.user_data_dir, extensions=[copy_extension(root / "ext")],
+                                  env=profile.env)
+        # The control: the same extension with no page using it.
+        idle = browsers.launch("sw-idle", root / "idle-udd", extensions=[copy_extension(root / "ext-idle")])
+        wait_until(lambda: worker_running(idle), 30, "the idle browser's worker to start")
+
+        page = browser.new_page(f"{origin}/", ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
+        browsers.pages.append(page)
+        page.evaluate(PAGE_HELPERS)
+        connected = page.evaluate(f"openSocket({echo.port})")
+        assert connected == {"res": [0], "lastError": None}
+        assert echo.accepted.wait(10)
+        assert page.evaluate("roundTrip('before the idle timeout\\n')") == "before the idle timeout\n"
+        assert worker_running(browser)
+
+        time.sleep(PAST_IDLE_TIMEOUT)
+
+        assert not worker_running(idle), "the control worker was not stopped: the wait is not past the idle timeout"
+        assert worker_running(browser), "the worker was stopped although a page's socket is open"
+        assert page.evaluate("roundTrip('after the idle timeout\\n')") == "after the idle timeout\n"
+        assert not echo.peer_closed.is_set()
+
+        pids = host_pids_for(profile.host_log_text(), origin)
+        assert len(pids) == 1, profile.host_log_text()
+        [pid] = pids
+        assert process_alive(pid)
+
+        browser.send("Target.closeTarget", {"targetId": page.target_id})
+        browsers.pages.remove(page)
+        assert echo.peer_closed.wait(15), "the server never saw the connection close after the tab closed"
+        wait_until(lambda: not process_alive(pid), 15, f"resocket-host {pid} of the closed page to exit")
+    finally:
+        echo.close()
+        web.close()
+
