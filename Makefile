@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 NETNS  := tests/netns.sh
-JS     := $(shell find extension examples tests/e2e/scenarios -name '*.js' 2>/dev/null)
+JS     := $(shell find extension examples tests/e2e/scenarios host/resocket/data -name '*.js' 2>/dev/null)
 PYTEST_ARGS ?=
 
 .PHONY: all deps system-deps test test-js test-py demo lint dist clean
