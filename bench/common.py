@@ -139,16 +139,21 @@ class PipeHost:
             self.closed.set()
 
     def close(self) -> None:
-        try:
-            os.close(self._win)
-        except OSError:
-            pass
+        # Close through the file objects (not os.close): they would close the fd numbers again when
+        # collected, by then possibly another pipe's.
+        with self._wlock:
+            try:
+                self.proc.stdin.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
         try:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
         self._reader.join(5)
+        if not self._reader.is_alive():
+            self.proc.stdout.close()  # type: ignore[union-attr]
 
 
 def frame(body: bytes) -> bytes:
@@ -207,5 +212,9 @@ class Rpc:
 
 
 def host_cmd() -> list[str]:
-    """This checkout's host, as Chrome would start it (the console script of the venv)."""
-    return [venv_bin("resocket-host"), BENCH_ORIGIN]
+    """This checkout's host, as Chrome would start it (the console script of the venv).
+
+    BENCH_HOST_WRAP (e.g. "py-spy record -f raw -o /tmp/host.txt --") is put in front, for profiling.
+    """
+    wrap = os.environ.get("BENCH_HOST_WRAP", "").split()
+    return [*wrap, venv_bin("resocket-host"), BENCH_ORIGIN]
