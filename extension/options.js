@@ -234,7 +234,7 @@ async function lookUpRules(event) {
   out.textContent = a.result ? `${a.result.origin || origin}: ${showRules(a.result.rules)}` : describeFailure(a);
 }
 
-$('refresh-status').addEventListener('click', refreshStatus);
+$('refresh-status').addEventListener('click', () => { refreshStatus(); renderGrants(); });
 $('self-test').addEventListener('click', selfTest);
 $('approve-form').addEventListener('submit', approveOrigin);
 $('rules-form').addEventListener('submit', lookUpRules);

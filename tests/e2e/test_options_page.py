@@ -110,9 +110,11 @@ def test_options_page_without_host_names_install_then_doctor(browsers: BrowserPo
     finally:
         for m in hidden:
             m.rename(m.with_suffix(".json"))
-    # Once the host is back, "Check again" finds it.
+    # Once the host is back, "Check again" finds it, and the grants with it.
     page.evaluate("document.getElementById('refresh-status').click()")
-    page.wait_for("document.getElementById('host-status').dataset.state === 'ok'")
+    page.wait_for("document.getElementById('host-status').dataset.state === 'ok' && "
+                  "document.getElementById('grants-result').dataset.state === 'ok'")
+    assert PAGE_ORIGIN in grants_shown(page)
 
 
 def test_web_page_cannot_list_or_revoke_grants_through_the_relay(browsers: BrowserPool, site) -> None:
