@@ -157,3 +157,36 @@ def test_socket_outlives_the_worker_idle_timeout_and_closing_the_tab_ends_the_ho
         echo.close()
         web.close()
 
+
+
+def test_navigating_away_closes_the_pages_connection_and_host(
+        browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Leaving the page (even to a page of the same origin, which could keep the old one in the back/forward
+    cache) ends its sockets and its host, as closing the tab does."""
+    root = tmp_path_factory.mktemp("sw-nav")
+    (root / "www").mkdir()
+    (root / "www" / "index.html").write_text(PAGE)
+    (root / "www" / "next.html").write_text(PAGE.replace("socket page", "next page"))
+    web = StaticServer(root / "www")
+    echo = LineEchoServer()
+    try:
+        origin = f"http://127.0.0.1:{web.port}"
+        profile = ResocketProfile(root / "profile")
+        profile.grant(origin, [f"tcp-connect:127.0.0.1:{echo.port}"])
+        browsers.host_logs.append(profile.host_log)
+        browser = browsers.launch("sw-nav", profile.user_data_dir, extensions=[copy_extension(root / "ext")],
+                                  env=profile.env)
+        page = browser.new_page(f"{origin}/", ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
+        browsers.pages.append(page)
+        page.evaluate(PAGE_HELPERS)
+        assert page.evaluate(f"openSocket({echo.port})") == {"res": [0], "lastError": None}
+        assert page.evaluate("roundTrip('hello\\n')") == "hello\n"
+        [pid] = host_pids_for(profile.host_log_text(), origin)
+
+        page.send("Page.navigate", {"url": f"{origin}/next.html"})
+        page.wait_for("document.title === 'next page'")
+        assert echo.peer_closed.wait(15), "the server never saw the connection close after the page was left"
+        wait_until(lambda: not process_alive(pid), 15, f"resocket-host {pid} of the left page to exit")
+    finally:
+        echo.close()
+        web.close()
