@@ -144,6 +144,8 @@ def test_concurrent_tcp_echoes_through_one_host_are_byte_exact(host: HostClient)
         with ThreadPoolExecutor(max_workers=CONNECTIONS) as pool:
             done = list(pool.map(lambda i: echo_one(host, server.port, i, connected), range(CONNECTIONS)))
         assert done == [BYTES] * CONNECTIONS
+        biggest = max(len(body) for body in host.raw_frames)
+        assert biggest < 70_000, f"a {biggest}-byte frame to the browser (docs/protocol.md: below 70 KB)"
     finally:
         server.close()
     print(f"\n{CONNECTIONS} concurrent connections x {BYTES} bytes echoed, SHA-256 checked")
