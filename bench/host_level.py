@@ -201,7 +201,7 @@ def run(smoke: bool) -> list[Row]:
     repeats = 1 if smoke else 3
     rows: list[Row] = []
     with EchoServers() as servers, tempfile.TemporaryDirectory() as tmp:
-        env = grant_config(Path(tmp), host_cmd()[1], ["tcp-connect:127.0.0.1:*"])
+        env = grant_config(Path(tmp), host_cmd()[-1], ["tcp-connect:127.0.0.1:*"])
         rpc = Rpc(host_cmd(), env)
         try:
             assert "result" in rpc.call("hello", protocol=1, client="bench/1"), "hello failed"

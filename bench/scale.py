@@ -46,7 +46,7 @@ print(json.dumps({"open_s": t_open, "echo_s": t_echo, "rss_kib": rss() - r0}))
 
 def resocket_scale(n: int, port: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        env = grant_config(Path(tmp), host_cmd()[1], ["tcp-connect:127.0.0.1:*"])
+        env = grant_config(Path(tmp), host_cmd()[-1], ["tcp-connect:127.0.0.1:*"])
         rpc = Rpc(host_cmd(), env)
         try:
             assert "result" in rpc.call("hello", protocol=1, client="bench/1"), "hello failed"
