@@ -124,6 +124,9 @@ class Engine:
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
         self._tls_contexts: dict[Any, Any] = {}
+        from resocket.sockets_api import SocketsApi
+
+        self.sockets_api = SocketsApi(self)  # chrome.sockets.*: ops named "tcp.send", "udp.bind", ...
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="resocket-engine", daemon=True)
         self._thread.start()
@@ -163,6 +166,7 @@ class Engine:
             log.warning("engine thread did not stop within %.1fs", timeout)
 
     def _close_all(self) -> None:
+        self.sockets_api.close_all()
         for sock in list(self.sockets.values()):
             sock.destroy(quiet=True)
         self.sockets.clear()
@@ -195,7 +199,7 @@ class Engine:
         self.quota_used = max(0, self.quota_used - size)
 
     def add_socket(self, sock_factory: Callable[[int], Socket]) -> Socket | None:
-        if len(self.sockets) >= self.max_sockets:
+        if len(self.sockets) + self.sockets_api.count() >= self.max_sockets:
             return None
         sid = self._next_id
         self._next_id += 1
@@ -258,6 +262,9 @@ class Engine:
     def _dispatch(self, req_id: int, op: str, args: dict) -> None:
         call = Call(self, req_id)
         method = getattr(self, "op_" + op, None)
+        if method is None and "." in op:
+            def method(call: Call, args: dict) -> None:
+                self.sockets_api.dispatch(call, op, args)
         try:
             if method is None:
                 raise ValueError(f"engine has no operation {op!r}")

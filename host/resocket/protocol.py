@@ -66,6 +66,7 @@ BOOL = "boolean"
 OBJECT = "object"
 DATA = "base64 string"
 SOCKET_TYPE = '"tcp" or "udp"'
+SOCKETS_API = '"tcp", "tcpServer" or "udp"'
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,50 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _op("setMulticastLoopbackMode", _SID, _req("enabled", BOOL)),
     _op("getJoinedGroups", _SID),
     _op("secure", _SID, _opt("options", OBJECT)),
+)}
+
+#: chrome.sockets.tcp / .tcpServer / .udp (docs/protocol.md, "chrome.sockets"): appended, never renamed.
+#: A table of its own, so OPERATIONS stays exactly chrome.socket's; the engine routes "api.method" names.
+SOCKETS_OPERATIONS: dict[str, Operation] = {op.name: op for op in (
+    *(_op(f"{api}.{name}", *args) for api, name, args in (
+        ("tcp", "create", (_opt("properties", OBJECT),)),
+        ("tcp", "update", (_SID, _req("properties", OBJECT))),
+        ("tcp", "setPaused", (_SID, _req("paused", BOOL))),
+        ("tcp", "setKeepAlive", (_SID, _req("enable", BOOL), _opt("delay", INT))),
+        ("tcp", "setNoDelay", (_SID, _req("noDelay", BOOL))),
+        ("tcp", "connect", (_SID, _req("peerAddress", STR), _req("peerPort", INT), _opt("dnsQueryType", STR))),
+        ("tcp", "disconnect", (_SID,)),
+        ("tcp", "secure", (_SID, _opt("options", OBJECT))),
+        ("tcp", "send", (_SID, _req("data", DATA))),
+        ("tcp", "close", (_SID,)),
+        ("tcp", "getInfo", (_SID,)),
+        ("tcp", "getSockets", ()),
+        ("tcpServer", "create", (_opt("properties", OBJECT),)),
+        ("tcpServer", "update", (_SID, _req("properties", OBJECT))),
+        ("tcpServer", "setPaused", (_SID, _req("paused", BOOL))),
+        ("tcpServer", "listen", (_SID, _req("address", STR), _req("port", INT), _opt("backlog", INT))),
+        ("tcpServer", "disconnect", (_SID,)),
+        ("tcpServer", "close", (_SID,)),
+        ("tcpServer", "getInfo", (_SID,)),
+        ("tcpServer", "getSockets", ()),
+        ("udp", "create", (_opt("properties", OBJECT),)),
+        ("udp", "update", (_SID, _req("properties", OBJECT))),
+        ("udp", "setPaused", (_SID, _req("paused", BOOL))),
+        ("udp", "bind", (_SID, _req("address", STR), _req("port", INT))),
+        ("udp", "send", (_SID, _req("data", DATA), _req("address", STR), _req("port", INT),
+                         _opt("dnsQueryType", STR))),
+        ("udp", "close", (_SID,)),
+        ("udp", "getInfo", (_SID,)),
+        ("udp", "getSockets", ()),
+        ("udp", "joinGroup", (_SID, _req("address", STR))),
+        ("udp", "leaveGroup", (_SID, _req("address", STR))),
+        ("udp", "setMulticastTimeToLive", (_SID, _req("ttl", INT))),
+        ("udp", "setMulticastLoopbackMode", (_SID, _req("enabled", BOOL))),
+        ("udp", "getJoinedGroups", (_SID,)),
+        ("udp", "setBroadcast", (_SID, _req("enabled", BOOL))),
+        # Flow control: the client has dispatched `count` more events of this socket.
+        ("sockets", "ack", (_req("api", SOCKETS_API), _SID, _req("count", INT))),
+    )),
 )}
 
 #: The extension's own administration (docs/protocol.md, "Grants"): only for a session of a relay origin
@@ -295,6 +340,10 @@ def _check_value(op_name: str, arg: Arg, value: Any, chunks: list[str]) -> Any:
         if value not in ("tcp", "udp"):
             raise BadArgs(f'{op_name}: {arg.name} must be "tcp" or "udp", not {json.dumps(value)[:40]}')
         return value
+    if arg.kind == SOCKETS_API:
+        if value not in ("tcp", "tcpServer", "udp"):
+            raise BadArgs(f'{op_name}: {arg.name} must be {SOCKETS_API}, not {json.dumps(value)[:40]}')
+        return value
     if arg.kind == DATA:
         if not isinstance(value, str):
             raise wrong
@@ -348,7 +397,7 @@ class Session:
         name = event.get("op")
         if not isinstance(name, str):
             return self._error(req_id, BAD_REQUEST, f"op must be a string, not {_describe(name)}")
-        op = OPERATIONS.get(name) or ADMIN_OPERATIONS.get(name)
+        op = OPERATIONS.get(name) or ADMIN_OPERATIONS.get(name) or SOCKETS_OPERATIONS.get(name)
         if op is None:
             return self._error(req_id, UNKNOWN_OP, f"unknown operation {json.dumps(name)[:60]}")
         if not self.ready and name != "hello":

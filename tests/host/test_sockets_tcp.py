@@ -1,0 +1,219 @@
+"""chrome.sockets.tcp and chrome.sockets.tcpServer through a real resocket-host: Chrome 156's results
+(docs/compatibility.md, "chrome.sockets"), push-style receive, accepted sockets arriving paused."""
+from __future__ import annotations
+
+import base64
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.host.sockets_support import Events, call
+from tests.support.hostclient import HostClient, b64
+from tests.support.servers import start_host
+
+SOCKETS_RULES = ["tcp-connect", "tcp-listen", "udp-bind", "udp-send-to", "udp-multicast-membership"]
+
+
+@pytest.fixture()
+def host(tmp_path: Path) -> HostClient:
+    client = start_host(tmp_path, SOCKETS_RULES)
+    yield client
+    client.close()
+
+
+def create(host: HostClient, api: str = "tcp", **properties: object) -> int:
+    return host.call(f"{api}.create", properties=properties).value["socketId"]
+
+
+def listening(host: HostClient) -> tuple[int, int]:
+    server = create(host, "tcpServer")
+    assert call(host, "tcpServer.listen", socketId=server, address="127.0.0.1", port=0) == ([0], None)
+    return server, host.call("tcpServer.getInfo", socketId=server).value["localPort"]
+
+
+def accept_pair(host: HostClient, events: Events, **properties: object) -> tuple[int, int, int]:
+    """(server, client, accepted) ids: a chrome.sockets.tcp client connected to a tcpServer of the same host."""
+    server, port = listening(host)
+    client = create(host, **properties)
+    assert call(host, "tcp.connect", socketId=client, peerAddress="127.0.0.1", peerPort=port) == ([0], None)
+    accepted = events.wait("tcpServer.onAccept", server)["clientSocketId"]
+    return server, client, accepted
+
+
+def test_each_namespace_numbers_its_own_ids_from_one(host: HostClient) -> None:
+    assert [create(host, "tcp"), create(host, "tcp"), create(host, "udp"), create(host, "tcpServer")] == [1, 2, 1, 1]
+    assert host.call("create", type="tcp").value == {"socketId": 1}  # chrome.socket keeps its own counter too
+
+
+def test_get_info_shows_properties_only_when_set(host: HostClient) -> None:
+    plain = create(host)
+    named = create(host, name="n", persistent=True, bufferSize=100)
+    assert host.call("tcp.getInfo", socketId=plain).args == [
+        {"socketId": plain, "persistent": False, "paused": False, "connected": False}]
+    assert host.call("tcp.getInfo", socketId=named).args == [
+        {"socketId": named, "persistent": True, "name": "n", "bufferSize": 100, "paused": False, "connected": False}]
+    assert call(host, "tcp.update", socketId=plain, properties={"name": "x", "bufferSize": 7}) == ([], None)
+    assert call(host, "tcp.setPaused", socketId=plain, paused=True) == ([], None)
+    assert host.call("tcp.getInfo", socketId=plain).value == {
+        "socketId": plain, "persistent": False, "name": "x", "bufferSize": 7, "paused": True, "connected": False}
+    assert [i["socketId"] for i in host.call("tcp.getSockets").value] == [plain, named]
+
+
+@pytest.mark.parametrize("op,args,expected", [
+    ("tcp.getInfo", {}, []), ("tcp.update", {"properties": {}}, []), ("tcp.setPaused", {"paused": True}, []),
+    ("tcp.send", {"data": b64(b"x")}, []), ("tcp.disconnect", {}, []), ("tcp.close", {}, []),
+    ("tcp.connect", {"peerAddress": "127.0.0.1", "peerPort": 1}, []),
+    ("tcp.setKeepAlive", {"enable": True}, [-2]), ("tcp.setNoDelay", {"noDelay": True}, [-2]),
+    ("tcp.secure", {}, [-4]),
+    ("tcpServer.getInfo", {}, []), ("tcpServer.listen", {"address": "127.0.0.1", "port": 0}, []),
+    ("tcpServer.disconnect", {}, []), ("tcpServer.close", {}, []), ("tcpServer.setPaused", {"paused": False}, []),
+])
+def test_unknown_socket_id_is_socket_not_found(host: HostClient, op: str, args: dict, expected: list) -> None:
+    assert call(host, op, socketId=99, **args) == (expected, "Socket not found")
+
+
+def test_methods_on_an_unconnected_socket_answer_as_chrome(host: HostClient) -> None:
+    sid = create(host)
+    assert call(host, "tcp.send", socketId=sid, data=b64(b"abc")) == (
+        [{"resultCode": -15}], "net::ERR_SOCKET_NOT_CONNECTED")
+    assert call(host, "tcp.setKeepAlive", socketId=sid, enable=True) == ([-2], "net::ERR_FAILED")
+    assert call(host, "tcp.setNoDelay", socketId=sid, noDelay=True) == ([-2], "net::ERR_FAILED")
+    assert call(host, "tcp.secure", socketId=sid) == ([-4], "Socket not connected")
+    assert call(host, "tcp.disconnect", socketId=sid) == ([], None)
+
+
+def test_connect_refused_and_wrapped_port(host: HostClient) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sid = create(host)
+    assert call(host, "tcp.connect", socketId=sid, peerAddress="127.0.0.1", peerPort=port) == (
+        [-102], "net::ERR_CONNECTION_REFUSED")
+    # Chrome 156 takes the port modulo 65536 (no range error in chrome.sockets.tcp).
+    assert call(host, "tcp.connect", socketId=sid, peerAddress="127.0.0.1", peerPort=port + 65536) == (
+        [-102], "net::ERR_CONNECTION_REFUSED")
+
+
+def test_accepted_socket_arrives_paused_and_delivers_in_buffer_size_events_once_resumed(host: HostClient) -> None:
+    events = Events(host)
+    server, client, accepted = accept_pair(host, events)
+    info = host.call("tcp.getInfo", socketId=accepted).value
+    assert info["paused"] is True and info["connected"] is True and "localAddress" not in info
+    assert host.call("tcp.getInfo", socketId=client).value["peerPort"] == \
+        host.call("tcpServer.getInfo", socketId=server).value["localPort"]
+    assert call(host, "tcp.send", socketId=client, data=b64(b"hello world, 22 bytes!")) == (
+        [{"resultCode": 0, "bytesSent": 22}], None)
+    assert call(host, "tcp.send", socketId=client, data="") == ([{"resultCode": 0, "bytesSent": 0}], None)
+    events.drain()
+    assert events.untaken("tcp.onReceive", accepted) == []  # paused: nothing delivered
+    host.call("tcp.update", socketId=accepted, properties={"bufferSize": 4})
+    host.call("tcp.setPaused", socketId=accepted, paused=False)
+    pieces = [base64.b64decode(events.wait("tcp.onReceive", accepted)["data"]) for _ in range(6)]
+    assert b"".join(pieces) == b"hello world, 22 bytes!"
+    assert all(len(p) <= 4 for p in pieces)
+
+
+def test_peer_close_is_on_receive_error_minus_100_and_pauses_the_socket(host: HostClient) -> None:
+    events = Events(host)
+    _, client, accepted = accept_pair(host, events)
+    host.call("tcp.send", socketId=accepted, data=b64(b"bye"))
+    assert events.received("tcp.onReceive", client, 3) == b"bye"
+    assert call(host, "tcp.close", socketId=accepted) == ([], None)
+    assert events.wait("tcp.onReceiveError", client) == {"socketId": client, "resultCode": -100}
+    info = host.call("tcp.getInfo", socketId=client).value
+    assert (info["connected"], info["paused"]) == (False, True)
+    assert call(host, "tcp.getInfo", socketId=accepted) == ([], "Socket not found")
+
+
+def test_disconnect_while_receiving_reports_minus_100_and_the_socket_can_connect_again(host: HostClient) -> None:
+    events = Events(host)
+    server, client, _ = accept_pair(host, events)
+    assert call(host, "tcp.disconnect", socketId=client) == ([], None)
+    assert events.wait("tcp.onReceiveError", client) == {"socketId": client, "resultCode": -100}
+    port = host.call("tcpServer.getInfo", socketId=server).value["localPort"]
+    assert call(host, "tcp.connect", socketId=client, peerAddress="127.0.0.1", peerPort=port) == ([0], None)
+    assert call(host, "tcp.connect", socketId=client, peerAddress="127.0.0.1", peerPort=port) == (
+        [-23], "net::ERR_SOCKET_IS_CONNECTED")
+    assert call(host, "tcp.setKeepAlive", socketId=client, enable=True, delay=10) == ([0], None)
+    assert call(host, "tcp.setNoDelay", socketId=client, noDelay=True) == ([0], None)
+
+
+def test_secure_on_a_socket_that_is_not_paused_fails_and_removes_it(host: HostClient) -> None:
+    events = Events(host)
+    _, client, _ = accept_pair(host, events)
+    assert call(host, "tcp.secure", socketId=client) == ([-2], "net::ERR_FAILED")
+    assert call(host, "tcp.getInfo", socketId=client) == ([], "Socket not found")
+
+
+def test_listen_answers_and_relisten_and_disconnect(host: HostClient) -> None:
+    server, port = listening(host)
+    other = create(host, "tcpServer")
+    assert call(host, "tcpServer.listen", socketId=other, address="127.0.0.1", port=port) == (
+        [-147], "net::ERR_ADDRESS_IN_USE")
+    assert call(host, "tcpServer.listen", socketId=other, address="localhost", port=0) == (
+        [-4], "net::ERR_INVALID_ARGUMENT")
+    assert host.call("tcpServer.getInfo", socketId=other).value == {
+        "socketId": other, "persistent": False, "paused": False}
+    # Listening again on a listening socket listens anew (Chrome 156).
+    assert call(host, "tcpServer.listen", socketId=server, address="127.0.0.1", port=0) == ([0], None)
+    assert host.call("tcpServer.getInfo", socketId=server).value["localPort"] != port
+    assert call(host, "tcpServer.disconnect", socketId=server) == ([], None)
+    assert "localPort" not in host.call("tcpServer.getInfo", socketId=server).value
+    assert call(host, "tcpServer.close", socketId=server) == ([], None)
+    assert call(host, "tcpServer.close", socketId=server) == ([], "Socket not found")
+
+
+def test_paused_server_leaves_connections_in_the_backlog_until_resumed(host: HostClient) -> None:
+    events = Events(host)
+    server, port = listening(host)
+    host.call("tcpServer.setPaused", socketId=server, paused=True)
+    # One accept was already waiting when the app paused: it completes (as in Chrome 156).
+    first = socket.create_connection(("127.0.0.1", port), timeout=10)
+    events.wait("tcpServer.onAccept", server)
+    second = socket.create_connection(("127.0.0.1", port), timeout=10)  # completes in the kernel backlog
+    events.drain()
+    assert events.untaken("tcpServer.onAccept", server) == []
+    host.call("tcpServer.setPaused", socketId=server, paused=False)
+    accepted = events.wait("tcpServer.onAccept", server)["clientSocketId"]
+    second.sendall(b"second")
+    host.call("tcp.setPaused", socketId=accepted, paused=False)
+    assert events.received("tcp.onReceive", accepted, 6) == b"second"
+    first.close()
+    second.close()
+
+
+def test_permissions_are_checked_per_operation(tmp_path: Path) -> None:
+    host = start_host(tmp_path, ["tcp-connect:localhost:*", "tcp-listen:127.0.0.1:*"])
+    try:
+        sid = create(host)
+        assert call(host, "tcp.connect", socketId=sid, peerAddress="127.0.0.1", peerPort=9) == (
+            [], "Does not have permission")
+        server = create(host, "tcpServer")
+        assert call(host, "tcpServer.listen", socketId=server, address="0.0.0.0", port=0) == (
+            [], "Does not have permission")
+        assert call(host, "tcpServer.listen", socketId=server, address="127.0.0.1", port=0) == ([0], None)
+    finally:
+        host.close()
+
+
+def test_a_large_transfer_arrives_complete_and_in_order(host: HostClient) -> None:
+    events = Events(host)
+    _, client, accepted = accept_pair(host, events, bufferSize=1 << 20)
+    payload = bytes(range(256)) * 4096 * 2  # 2 MiB
+    done = threading.Event()
+    results: list = []
+
+    def send() -> None:
+        results.append(host.call("tcp.send", socketId=accepted, data=b64(payload), timeout=60).value)
+        done.set()
+
+    threading.Thread(target=send, daemon=True).start()
+    assert events.received("tcp.onReceive", client, len(payload), timeout=60) == payload
+    assert done.wait(60) and results == [{"resultCode": 0, "bytesSent": len(payload)}]
+    # Every event frame stays small (docs/protocol.md): at most 48 KiB of data each.
+    assert max(len(base64.b64decode(m["args"][0]["data"])) for m in events.seen
+               if m["event"] == "tcp.onReceive") <= 48 * 1024
