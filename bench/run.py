@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     raise_fd_limit()
     started = time.time()
+    load_before = os.getloadavg()
     rows: list[Row] = []
     errors: dict[str, str] = {}
     for name in [s.strip() for s in args.only.split(",") if s.strip()]:
@@ -93,12 +94,16 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(Row(name, "section failed", None, "", note=errors[name]))
         print(f"== {name} done in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
     print(table(rows))
+    print(f"\nload average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs: "
+          "figures move with load; the ratios against same-run baselines move less.")
     stamp = datetime.datetime.now(datetime.timezone.utc)
     result = {
         "date": stamp.isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "smoke": args.smoke,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        # Load average before and after: other work on a 2-core machine moves every figure (read the ratios).
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "duration_s": round(time.time() - started, 1),
         "sections": {name: [r.to_json() for r in rows if r.section == name]
                      for name in dict.fromkeys(r.section for r in rows)},
