@@ -190,3 +190,44 @@ def test_navigating_away_closes_the_pages_connection_and_host(
     finally:
         echo.close()
         web.close()
+
+
+def test_worker_stopped_anyway_fails_pending_calls_closes_sockets_and_the_next_call_reconnects(
+        browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """docs/extension.md: if the worker is stopped anyway (update, crash; here DevTools stops it), both ports
+    close: the page's pending calls fail with the reason, its sockets close, and the next call gets a new host."""
+    root = tmp_path_factory.mktemp("sw-stop")
+    (root / "www").mkdir()
+    (root / "www" / "index.html").write_text(PAGE)
+    web = StaticServer(root / "www")
+    echo = LineEchoServer()
+    try:
+        origin = f"http://127.0.0.1:{web.port}"
+        profile = ResocketProfile(root / "profile")
+        profile.grant(origin, [f"tcp-connect:127.0.0.1:{echo.port}"])
+        browsers.host_logs.append(profile.host_log)
+        browser = browsers.launch("sw-stop", profile.user_data_dir, extensions=[copy_extension(root / "ext")],
+                                  env=profile.env)
+        page = browser.new_page(f"{origin}/", ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
+        browsers.pages.append(page)
+        page.evaluate(PAGE_HELPERS)
+        assert page.evaluate(f"openSocket({echo.port})") == {"res": [0], "lastError": None}
+        [pid] = host_pids_for(profile.host_log_text(), origin)
+        page.evaluate("window.pendingRead = call('read', window.sid, 4096); true")
+
+        page.send("ServiceWorker.enable")
+        page.send("ServiceWorker.stopAllWorkers")
+
+        pending = page.evaluate("window.pendingRead.then((r) => ({...r, res: [{...r.res[0], data: r.res[0].data.byteLength}]}))")
+        assert pending == {"res": [{"resultCode": -1, "data": 0}], "lastError":
+                           "resocket host not available (resocket service worker stopped): run `resocket doctor`; "
+                           "the sockets of that host are closed"}
+        assert echo.peer_closed.wait(15), "the socket of the stopped worker's host stayed open"
+        wait_until(lambda: not process_alive(pid), 15, f"resocket-host {pid} to exit")
+        # The next call starts the worker and a new host; the old socket is gone, as Chrome says for unknown ids.
+        assert page.evaluate("call('getInfo', window.sid)") == {"res": [], "lastError": "Socket not found"}
+        assert worker_running(browser)
+        assert len(host_pids_for(profile.host_log_text(), origin) - {pid}) == 1
+    finally:
+        echo.close()
+        web.close()
