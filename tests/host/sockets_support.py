@@ -54,10 +54,12 @@ class Events:
 
     def received(self, name: str, socket_id: int, size: int, timeout: float = 20) -> bytes:
         """Join onReceive data for `socket_id` until `size` bytes arrived."""
-        data = b""
-        while len(data) < size:
-            data += base64.b64decode(self.wait(name, socket_id, timeout)["data"])
-        return data
+        parts, got = [], 0
+        while got < size:
+            parts.append(base64.b64decode(self.wait(name, socket_id, timeout)["data"]))
+            got += len(parts[-1])
+            self.seen = [m for m in self.seen if not m.get("taken")]  # keep the scan short
+        return b"".join(parts)
 
     def names(self) -> list[str]:
         return [m["event"] for m in self.seen]
