@@ -91,6 +91,9 @@ def test_options_page_shows_host_self_test_and_grants_then_revokes_one(browsers:
 
 def test_options_page_without_host_names_install_then_doctor(browsers: BrowserPool, site) -> None:
     browser, profile, _ = site
+    system_wide = Path("/etc/chromium/native-messaging-hosts/org.resocket.host.json")
+    if system_wide.exists():
+        pytest.skip(f"{system_wide} registers a host for every profile")
     manifests = list((Path(profile.user_data_dir) / "NativeMessagingHosts").glob("*.json"))
     assert manifests, "resocket install registered no host manifest in the user-data-dir"
     hidden = [m.rename(m.with_suffix(".hidden")) for m in manifests]
