@@ -44,6 +44,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from resocket.crx import extension_id
+from resocket.permissions import rules_from_sockets_key
 
 RUNTIME_DIR = "resocket"
 LAUNCH_PAGE = f"{RUNTIME_DIR}/launch.html"
@@ -247,11 +248,6 @@ def origin_of(ext_id: str) -> str:
 # -- socket permissions -----------------------------------------------------------------------------------
 # The `sockets` manifest key of chrome.sockets.* (extensions/common/api/sockets/sockets_manifest_data.cc)
 # expresses the same rules as the `socket` permission, under other names.
-_SOCKETS_KEY_OPS = {("tcp", "connect"): "tcp-connect", ("tcpServer", "listen"): "tcp-listen",
-                    ("udp", "bind"): "udp-bind", ("udp", "send"): "udp-send-to",
-                    ("udp", "multicastMembership"): "udp-multicast-membership"}
-
-
 def socket_rules(manifest: dict[str, Any]) -> list[str]:
     """The socket permission rules an app declares: `{"socket": [...]}` permissions and the `sockets` key.
 
@@ -264,18 +260,7 @@ def socket_rules(manifest: dict[str, Any]) -> list[str]:
             rules.append(perm["socket"])
         elif perm == "socket":
             rules += ["tcp-connect", "tcp-listen", "udp-bind", "udp-send-to", "udp-multicast-membership"]
-    sockets = manifest.get("sockets")
-    if isinstance(sockets, dict):
-        for (api, key), op in _SOCKETS_KEY_OPS.items():
-            section = sockets.get(api)
-            value = section.get(key) if isinstance(section, dict) else None
-            if key == "multicastMembership":
-                if value is not None:
-                    rules.append(op)
-                continue
-            for pattern in [value] if isinstance(value, str) else (value or []):
-                if isinstance(pattern, str):
-                    rules.append(f"{op}:{pattern}" if pattern else op)
+    rules += rules_from_sockets_key(manifest.get("sockets"))
     seen: list[str] = []
     for rule in rules:
         if rule not in seen:

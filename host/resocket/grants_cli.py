@@ -24,7 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     grant = sub.add_parser("grant", help="allow an origin to use sockets",
                            description="Allow ORIGIN the sockets the RULEs describe. Adds to what it has.")
     grant.add_argument("origin", metavar="ORIGIN", help=ORIGIN_HELP)
-    grant.add_argument("rules", metavar="RULE", nargs="+", help=RULE_HELP)
+    grant.add_argument("rules", metavar="RULE", nargs="*", help=RULE_HELP)
+    grant.add_argument("--sockets", metavar="JSON", action="append", default=[],
+                       help='a chrome.sockets manifest `sockets` value, e.g. \'{"tcp":{"connect":"*"}}\' '
+                            "(tcp.connect -> tcp-connect, tcpServer.listen -> tcp-listen, udp.bind -> udp-bind, "
+                            "udp.send -> udp-send-to, udp.multicastMembership -> udp-multicast-membership)")
     grant.add_argument("--replace", action="store_true", help="set the origin's rules to RULEs instead of adding")
     grant.set_defaults(func=_cmd_grant)
 
@@ -41,6 +45,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_grant(args: argparse.Namespace) -> int:
+    from resocket.permissions import rules_from_sockets_key
+
+    for text in args.sockets:
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            _error("grant", f"--sockets is not JSON: {exc}")
+            return EXIT_USAGE
+        if not isinstance(value, dict) or not rules_from_sockets_key(value):
+            _error("grant", f"--sockets {text} grants nothing",
+                   hint='expected the manifest\'s "sockets" value, e.g. {"tcp":{"connect":"*"},"udp":{"bind":"*"}}')
+            return EXIT_USAGE
+        args.rules += rules_from_sockets_key(value)
+    if not args.rules:
+        _error("grant", "give at least one RULE or --sockets JSON", hint="a rule is " + RULE_HELP.removeprefix(
+            "a socket permission rule "))
+        return EXIT_USAGE
     try:
         store = GrantStore.open()
         rules = store.grant(args.origin, args.rules, replace=args.replace)

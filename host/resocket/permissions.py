@@ -232,3 +232,42 @@ class RuleSet:
 
     def __repr__(self) -> str:
         return f"RuleSet({self.rules!r})"
+
+
+# -- the `sockets` manifest key of chrome.sockets.* -----------------------------------------------------
+#: Chromium's SocketsManifestPermission (extensions/common/api/sockets/sockets_manifest_permission.cc):
+#: each (namespace, key) of the `sockets` manifest key grants one chrome.socket operation; its value is
+#: one "HOST:PORT" pattern or a list of them, parsed exactly as the HOST:PORT part of a `socket` rule
+#: (SocketPermissionEntry::ParseHostPattern), "" meaning any host and port. multicastMembership takes
+#: no pattern: its presence grants the operation.
+SOCKETS_KEY_OPS: dict[tuple[str, str], str] = {
+    ("tcp", "connect"): "tcp-connect",
+    ("tcpServer", "listen"): "tcp-listen",
+    ("udp", "bind"): "udp-bind",
+    ("udp", "send"): "udp-send-to",
+    ("udp", "multicastMembership"): "udp-multicast-membership",
+}
+
+
+def rules_from_sockets_key(sockets: object) -> list[str]:
+    """The `socket`-style rules a manifest's `sockets` value grants, in manifest order, without duplicates.
+
+    `{"tcp": {"connect": ["localhost:80", "*:443"]}, "udp": {"multicastMembership": ""}}` ->
+    `["tcp-connect:localhost:80", "tcp-connect:*:443", "udp-multicast-membership"]`. Parts of the wrong
+    shape are skipped (Chrome warns and ignores them); check the result with RuleSet.parse.
+    """
+    rules: list[str] = []
+    if not isinstance(sockets, dict):
+        return rules
+    for (api, key), op in SOCKETS_KEY_OPS.items():
+        section = sockets.get(api)
+        if not isinstance(section, dict) or key not in section:
+            continue
+        value = section[key]
+        if op in PLAIN_OPS:
+            rules.append(op)
+            continue
+        for pattern in [value] if isinstance(value, str) else (value if isinstance(value, list) else []):
+            if isinstance(pattern, str):
+                rules.append(f"{op}:{pattern}" if pattern else op)
+    return list(dict.fromkeys(rules))
