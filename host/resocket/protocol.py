@@ -61,6 +61,7 @@ HOST_PROGRAM = "resocket-host"
 
 # Argument kinds, as Chrome's renderer checks them (reference: chrome-socket-semantics.md, 1.2).
 INT = "integer"
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 STR = "string"
 BOOL = "boolean"
 OBJECT = "object"
@@ -323,6 +324,10 @@ def _check_value(op_name: str, arg: Arg, value: Any, chunks: list[str]) -> Any:
         number = _as_int(value)
         if number is None:
             raise wrong
+        if not INT32_MIN <= number <= INT32_MAX:
+            # Chrome's bindings accept only int32 for IDL `integer` (argument_spec.cc, IsInt32): such a
+            # call never reaches the browser process, and here never reaches the engine.
+            raise BadArgs(f"{op_name}: {arg.name} must be a 32-bit integer, not {number}")
         return number
     if arg.kind == STR:
         if not isinstance(value, str):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 import socket
 import sys
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_BUFFER_SIZE = 4096  # socket.idl: read's bufferSize defaults to 4096
+#: The most one TCP read asks the OS for. Chrome has no explicit cap (a read returns what is buffered);
+#: this only stops a huge bufferSize from becoming a huge allocation in the host (docs/SECURITY.md).
+MAX_READ = 1024 * 1024
+#: Chrome gives up on a TLS handshake after 30 s (net/socket/ssl_connect_job.cc, kSSLHandshakeTimeout);
+#: RESOCKET_TLS_HANDSHAKE_TIMEOUT (seconds) overrides it, for tests.
+TLS_HANDSHAKE_TIMEOUT = 30.0
 LISTEN_FAILED = "Could not listen on the specified port."
 CONNECT_AND_LISTEN = "Cannot call both connect and listen on the same socket."
 TLS_LISTEN = "Cannot listen on a socket that is already connected."
@@ -265,7 +272,9 @@ class TcpSocket:
         if not self.connected or self.receiver is None:
             return call.reply({"resultCode": NetError.SOCKET_NOT_CONNECTED, "data": ""})
         self.read_call = call
-        self.receiver.demand(size)
+        # bufferSize is a limit, not an allocation: recv(n) reserves n bytes, so a page asking for 2 GiB
+        # would get the host to reserve it. A read returns what is buffered, at most MAX_READ.
+        self.receiver.demand(min(size, MAX_READ))
 
     def _on_data(self, data: bytes) -> None:
         call, self.read_call = self.read_call, None
@@ -388,11 +397,11 @@ class TcpSocket:
 
     async def _secure(self, call: Call, stream: TlsStream, epoch: int) -> None:
         try:
-            await stream.handshake()
-        except (OSError, ValueError) as exc:
+            await asyncio.wait_for(stream.handshake(), tls_handshake_timeout())
+        except (OSError, ValueError, asyncio.TimeoutError) as exc:
             if epoch != self.epoch:
                 return
-            code = from_ssl_error(exc)
+            code = NetError.TIMED_OUT if isinstance(exc, asyncio.TimeoutError) else from_ssl_error(exc)
             log.info("socket %s: TLS handshake failed (%s): %s", self.id, net_error_string(code), exc)
             self.secure_call = None
             self.engine.forget(self.id)  # Chrome removes the socket after a failed secure()
@@ -405,6 +414,13 @@ class TcpSocket:
         self.stream = stream
         self._new_receiver()
         call.reply(NetError.OK)
+
+
+def tls_handshake_timeout() -> float:
+    try:
+        return float(os.environ.get("RESOCKET_TLS_HANDSHAKE_TIMEOUT", TLS_HANDSHAKE_TIMEOUT))
+    except ValueError:
+        return TLS_HANDSHAKE_TIMEOUT
 
 
 def _answer(call: Call, quiet: bool, value: Any) -> None:

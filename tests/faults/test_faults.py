@@ -181,10 +181,6 @@ def test_dns_failure_leaves_no_lookup_thread_behind(host: HostClient) -> None:
         host.call("destroy", socketId=sid)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "no TLS handshake timeout yet: secure() against a peer that never answers waits forever. Needed in "
-    "tcp.py TcpSocket._secure: asyncio.wait_for(handshake, RESOCKET_TLS_HANDSHAKE_TIMEOUT or 30 s), on "
-    "timeout reply [-7] + 'net::ERR_TIMED_OUT' and remove the socket, as any failed secure()"))
 def test_secure_against_a_peer_that_never_answers_times_out_and_removes_the_socket(tmp_path: Path) -> None:
     host = start_host(tmp_path / "config", RESOCKET_TLS_HANDSHAKE_TIMEOUT="1")
     try:

@@ -165,10 +165,6 @@ def connected_with_ten_bytes(host: HostClient, srv: socket.socket) -> tuple[int,
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the host's memory from /proc")
-@pytest.mark.xfail(strict=True, reason=(
-    "tcp.py TcpSocket.read hands bufferSize straight to sock.recv(), which reserves that much memory "
-    "(2 GiB here). Needed: cap each receive, e.g. `size = min(size, MAX_READ)` with MAX_READ = 1 MiB in "
-    "TcpSocket.read (a read may return fewer bytes than bufferSize, as in Chrome)"))
 def test_a_huge_read_buffer_size_is_a_claim_not_an_allocation(tmp_path: Path) -> None:
     host = start_host(tmp_path / "config")
     try:
@@ -183,11 +179,6 @@ def test_a_huge_read_buffer_size_is_a_claim_not_an_allocation(tmp_path: Path) ->
         host.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "integers beyond int32 reach the engine: read(bufferSize=2**40) ends as resultCode 0 and disconnects "
-    "the socket (sock.recv raises). Chrome's bindings refuse non-int32 integers before the call "
-    "(argument_spec.cc: IsInt32). Needed: protocol.py _check_value, kind INT: refuse values outside "
-    "-2**31..2**31-1 with bad_args"))
 @pytest.mark.parametrize("size", [2**31, 2**40, -(2**31) - 1])
 def test_integers_beyond_int32_are_bad_args_and_the_socket_lives_on(tmp_path: Path, size: int) -> None:
     host = start_host(tmp_path / "config")
