@@ -139,10 +139,13 @@ class Engine:
         try:
             self.loop.run_forever()
         finally:
-            for task in list(self._tasks):
+            # Every task on the loop, not only spawned ones (receivers' pumps too): cancelled and awaited
+            # here, so none is destroyed while pending.
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
                 task.cancel()
-            if self._tasks:
-                self.loop.run_until_complete(asyncio.gather(*self._tasks, return_exceptions=True))
+            if pending:
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self.loop.close()
 
     def handle(self, req_id: int, op: str, args: dict) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import signal
@@ -45,6 +46,8 @@ from resocket.protocol import (
 from resocket.transport import FrameWriter, read_frames
 
 log = logging.getLogger("resocket.host")
+#: Every request and reply at DEBUG (RESOCKET_LOG=DEBUG), binary payloads shown as sizes: what crossed the wire.
+wire = logging.getLogger("resocket.wire")
 
 #: Chrome's per-extension quota for chrome.socket writes in flight (200 MiB, socket_api.cc).
 DEFAULT_WRITE_QUOTA = 200 * 1024 * 1024
@@ -70,6 +73,8 @@ class Host:
             final = message.reply_to
         else:
             final = None if "chunk" in message else message.get("id")
+        if wire.isEnabledFor(logging.DEBUG):
+            wire.debug("<- %s", _summarize(message))
         try:
             if final is not None:
                 self.session.retire(final)
@@ -92,6 +97,8 @@ class Host:
                 self._admin(action)
 
     def _call(self, call: Call) -> None:
+        if wire.isEnabledFor(logging.DEBUG):
+            wire.debug("-> #%s %s %s", call.id, call.op, _summarize(call.args))
         try:
             self.engine.handle(call.id, call.op, call.args)
         except Exception as exc:  # a bug in the engine must not end every socket of this client
@@ -163,6 +170,25 @@ class Host:
         done.join(SHUTDOWN_GRACE)
         if done.is_alive():
             log.error("engine did not shut down within %.1fs; exiting anyway", SHUTDOWN_GRACE)
+
+
+def _summarize(message: Any) -> str:
+    """A log line for one message: JSON with each binary payload shown as its size, not its bytes."""
+    if isinstance(message, RawJSON):
+        kind = "chunk" if message.reply_to is None else f"#{message.reply_to} data reply"
+        return f"{kind} ({len(message.text)} chars of JSON)"
+
+    def short(value: Any) -> Any:
+        if isinstance(value, (bytes, bytearray)):
+            return f"<{len(value)} bytes>"
+        if isinstance(value, dict):
+            return {k: (f"<{len(v) * 3 // 4} bytes base64>" if k in ("data", "chunk") and isinstance(v, str)
+                        else short(v)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [short(v) for v in value]
+        return value
+
+    return json.dumps(short(message), default=str)[:500]
 
 
 def _shutdown_engine(engine: Any) -> None:
