@@ -175,14 +175,16 @@ class Host:
 def _summarize(message: Any) -> str:
     """A log line for one message: JSON with each binary payload shown as its size, not its bytes."""
     if isinstance(message, RawJSON):
-        kind = "chunk" if message.reply_to is None else f"#{message.reply_to} data reply"
-        return f"{kind} ({len(message.text)} chars of JSON)"
+        if len(message.text) > 4096:  # a pre-built data frame: don't parse big ones just to log them
+            kind = "chunk" if message.reply_to is None else f"#{message.reply_to} data reply"
+            return f"{kind} ({len(message.text)} chars of JSON)"
+        message = json.loads(message.text)
 
     def short(value: Any) -> Any:
         if isinstance(value, (bytes, bytearray)):
             return f"<{len(value)} bytes>"
         if isinstance(value, dict):
-            return {k: (f"<{len(v) * 3 // 4} bytes base64>" if k in ("data", "chunk") and isinstance(v, str)
+            return {k: (f"<{len(v) * 3 // 4 - v.count('=')} bytes>" if k in ("data", "chunk") and isinstance(v, str)
                         else short(v)) for k, v in value.items()}
         if isinstance(value, list):
             return [short(v) for v in value]

@@ -21,12 +21,14 @@ def test_debug_log_shows_each_request_and_reply_with_payload_sizes(tmp_path: Pat
             assert client.call("connect", socketId=sid, hostname="127.0.0.1", port=server.port).value == 0
             secret = b"do-not-log-me"
             assert client.call("write", socketId=sid, data=b64(secret)).value == {"bytesWritten": len(secret)}
+            assert client.call("read", socketId=sid).data() == secret  # the server echoes
         finally:
             assert client.close() == 0
     text = log_file.read_text()
     assert f"-> #3 connect {json.dumps({'socketId': sid, 'hostname': '127.0.0.1', 'port': server.port})}" in text
     assert '<- {"id": 3, "args": [0]}' in text
-    assert '"data": "<13 bytes>"' in text
+    assert '-> #4 write {"socketId": 1, "data": "<13 bytes>"}' in text
+    assert '<- {"id": 5, "args": [{"resultCode": 13, "data": "<13 bytes>"}]}' in text
     assert "do-not-log-me" not in text and b64(secret) not in text
     for frame in client.raw_frames:  # stdout stayed frames only
         json.loads(frame)
