@@ -9,7 +9,7 @@ NETNS  := tests/netns.sh
 JS     := $(shell find extension examples tests/e2e/scenarios host/resocket/data -name '*.js' 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: all deps system-deps test test-js test-py demo lint dist clean
+.PHONY: all deps system-deps test test-js test-py demo lint dist fuzz load clean
 
 all: test
 
@@ -38,6 +38,17 @@ test-js:
 
 demo: deps
 	$(NETNS) $(VENV)/bin/python demo/run_demo.py
+
+# The long runs (not in CI): >= 1M fuzz cases per harness (atheris), then the property tests' long profile;
+# and the full load test, 1,000 connections each echoing 1 MiB through one host.
+fuzz: deps
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[fuzz]'
+	$(VENV)/bin/python fuzz/fuzz_framing.py -runs=1000000 -max_len=16384
+	$(VENV)/bin/python fuzz/fuzz_protocol.py -runs=1000000 -max_len=16384 fuzz/corpus/protocol
+	RESOCKET_FUZZ=long $(NETNS) $(VENV)/bin/pytest -q tests/fuzz
+
+load: deps
+	RESOCKET_LOAD=full $(NETNS) $(VENV)/bin/pytest -q -s tests/load
 
 dist: deps
 	$(VENV)/bin/python installer/build.py all
