@@ -267,10 +267,11 @@ class TcpSocket:
             return call.reply({"resultCode": NetError.FAILED, "data": ""})
         if self.read_call is not None or self.connect_call is not None or self.secure_call is not None:
             return call.reply({"resultCode": NetError.IO_PENDING, "data": ""})
-        if size <= 0:
-            return call.reply({"resultCode": NetError.INVALID_ARGUMENT, "data": ""})
+        # Chrome 156 checks the connection before the size (tests/e2e/scenarios/reads.js).
         if not self.connected or self.receiver is None:
             return call.reply({"resultCode": NetError.SOCKET_NOT_CONNECTED, "data": ""})
+        if size <= 0:
+            return call.reply({"resultCode": NetError.INVALID_ARGUMENT, "data": ""})
         self.read_call = call
         # bufferSize is a limit, not an allocation: recv(n) reserves n bytes, so a page asking for 2 GiB
         # would get the host to reserve it. A read returns what is buffered, at most MAX_READ.
