@@ -9,39 +9,84 @@ docs/compatibility.md; a difference found here is a bug until it is written down
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 
 import pytest
 
 from .conftest import BrowserPool
-from .oracle import SCENARIO_RUNS, attach_background_page, make_env, run_scenario, write_chrome_app
+from .fidelity import (
+    FIDELITY_RUNS,
+    NARROW_RULES,
+    NARROW_RUNS,
+    TlsWorld,
+    attach_narrow_app,
+    open_tls_world,
+    write_narrow_app,
+)
+from .oracle import SCENARIO_RUNS, attach_background_page, run_scenario, write_chrome_app
 from .resocket_side import (
     ALL_RULES,
     EXTENSION_ID,
     EXTENSION_ORIGIN,
     SCENARIO_PAGE,
     ResocketProfile,
+    StaticServer,
     copy_extension,
     extension_available,
 )
-from .test_chrome_oracle import dump_transcript
+from .test_chrome_oracle import dump_transcript, scenario_env
+
+
+@pytest.fixture(scope="module")
+def tls_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsWorld]:
+    yield from open_tls_world(tmp_path_factory)
 
 pytestmark = pytest.mark.skipif(not extension_available(),
                                 reason="extension/manifest.json or extension/chrome-socket.js not there yet")
 
 
 @pytest.fixture(scope="module")
-def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
+def world(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory, tls_world: TlsWorld):
+    """One browser: the oracle app, the narrow-permission app, and the resocket extension; the host trusts
+    the TLS test CA (SSL_CERT_FILE), Chromium trusts it through the NSS db of its $HOME."""
     root = tmp_path_factory.mktemp("differential")
     app = write_chrome_app(root / "oracle-app")
+    narrow = write_narrow_app(root / "narrow-app")
     ext = copy_extension(root / "extension")
+    (root / "www").mkdir()
+    (root / "www" / "index.html").write_text('<!DOCTYPE html><meta charset="utf-8"><title>narrow</title>')
+    site = StaticServer(root / "www")
     profile = ResocketProfile(root / "profile")
     profile.grant(EXTENSION_ORIGIN, ALL_RULES)
-    browser = browsers.launch("differential", profile.user_data_dir, extensions=[app, ext], env=profile.env)
+    profile.grant(f"http://127.0.0.1:{site.port}", NARROW_RULES)
+    browser = browsers.launch("differential", profile.user_data_dir, extensions=[app, narrow, ext],
+                              env={**profile.env, **tls_world.browser_env})
+    browsers.host_logs.append(profile.host_log)
+    # Attach to the narrow app now: an app's background page with no debugger attached is unloaded
+    # when idle, long before its test runs.
+    narrow_chrome = attach_narrow_app(browser)
+    browsers.pages.append(narrow_chrome)
+    yield browser, site, narrow_chrome
+    site.close()
+
+
+@pytest.fixture(scope="module")
+def pages(browsers: BrowserPool, world):
+    browser = world[0]
     chrome = attach_background_page(browser)
     resocket = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
                                 ready="typeof chrome.socket === 'object'")
     browsers.pages += [chrome, resocket]
-    browsers.host_logs.append(profile.host_log)
+    return chrome, resocket
+
+
+@pytest.fixture(scope="module")
+def narrow_pages(browsers: BrowserPool, world):
+    """Chrome: an app whose manifest has only NARROW_RULES; resocket: a web page granted the same."""
+    browser, site, chrome = world
+    resocket = browser.new_page(f"http://127.0.0.1:{site.port}/",
+                                ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
+    browsers.pages.append(resocket)
     return chrome, resocket
 
 
@@ -52,15 +97,25 @@ DELIBERATE = {
 }
 
 
-def _runs() -> list:
+def _runs(runs: list[tuple[str, str]]) -> list:
     return [pytest.param(n, p, id=f"{n}-{p}", marks=[pytest.mark.xfail(reason=DELIBERATE[(n, p)], strict=True)]
-                         if (n, p) in DELIBERATE else []) for n, p in SCENARIO_RUNS]
+                         if (n, p) in DELIBERATE else []) for n, p in runs]
 
 
-@pytest.mark.parametrize("name,protocol", _runs())
-def test_resocket_transcript_equals_chrome(pages, scenario_ports: dict, name: str, protocol: str) -> None:
+@pytest.mark.parametrize("name,protocol", _runs(SCENARIO_RUNS + FIDELITY_RUNS))
+def test_resocket_transcript_equals_chrome(pages, scenario_ports: dict, tls_world: TlsWorld,
+                                           name: str, protocol: str) -> None:
+    compare(pages, name, protocol, scenario_env(name, protocol, scenario_ports, tls_world))
+
+
+@pytest.mark.parametrize("name,protocol", _runs(NARROW_RUNS))
+def test_resocket_with_a_narrow_grant_equals_chrome_with_a_narrow_manifest(
+        narrow_pages, scenario_ports: dict, tls_world: TlsWorld, name: str, protocol: str) -> None:
+    compare(narrow_pages, name, protocol, scenario_env(name, protocol, scenario_ports, tls_world))
+
+
+def compare(pages: tuple, name: str, protocol: str, env: dict) -> None:
     chrome_page, resocket_page = pages
-    env = make_env(protocol, **scenario_ports)
     expected = dump_transcript(run_scenario(chrome_page, name, env))
     actual = dump_transcript(run_scenario(resocket_page, name, env))
     if actual != expected:
