@@ -29,6 +29,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("lifecycle", "tcp"),
     ("udp_states", "udp"),
     ("tls", "tcp"),
+    ("dns", "tcp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]
