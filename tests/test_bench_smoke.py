@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,9 +24,17 @@ def test_smoke_run_reports_every_section_with_numbers_and_baselines(tmp_path: Pa
     chromium = os.environ.get("RESOCKET_CHROMIUM", "/usr/lib/chromium/chromium")
     if not os.path.exists(chromium):
         pytest.skip(f"{chromium} missing: the browser section needs Debian's chromium")
-    proc = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--smoke", "--out", str(tmp_path)],
-                          check=False, capture_output=True, text=True, timeout=220, cwd=REPO)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Own process group: on a hang, the browser, hosts, websockify and echo servers go down with it.
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "run.py"), "--smoke", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=200)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"bench/run.py --smoke did not finish within 200 s; its progress:\n{stderr[-3000:]}")
+    assert proc.returncode == 0, stdout + stderr
     latest = json.loads((tmp_path / "latest.json").read_text())
     assert latest["smoke"] is True and latest["errors"] == {}
     assert set(SECTIONS) <= set(latest["sections"])
@@ -38,6 +47,6 @@ def test_smoke_run_reports_every_section_with_numbers_and_baselines(tmp_path: Pa
             assert row["ratio"] == pytest.approx(row["value"] / row["baseline_value"]), row
     # The table on stdout names every section's figures next to their baselines.
     for name in SECTIONS:
-        assert f"\n{name} " in proc.stdout
+        assert f"\n{name} " in stdout
     dated = [p for p in tmp_path.glob("*.json") if p.name != "latest.json"]
     assert len(dated) == 1 and json.loads(dated[0].read_text()) == latest
