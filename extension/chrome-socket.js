@@ -6,7 +6,9 @@
  *   - a web page's MAIN world (injected by the resocket extension): it talks to relay.js (the ISOLATED-world
  *     content script) with window.postMessage; the relay forwards to the service worker, which owns the
  *     native port and names the page's origin in hello (taken from Chrome's sender info, never from the page).
- * Either way the messages are those of docs/protocol.md.
+ * Either way the messages are those of docs/protocol.md. It also provides chrome.sockets.tcp, .tcpServer and
+ * .udp (where the browser has no chrome.sockets of its own) over the same connection: ops "tcp.create" etc.,
+ * with receive data and accepted connections pushed as event frames that the shim acknowledges.
  *
  * Design rules:
  *  1. Every wrapper is generated from the API table below (name, typed parameters, callback, failure args);
@@ -20,6 +22,10 @@
  *     call fails at once, in issue order, with a lastError naming the fix and the value-shaped arguments of
  *     the table's `failure` column. The next call opens a new connection.
  *  4. Callbacks run in the order replies arrive; the host applies one socket's requests in issue order.
+ *  5. chrome.sockets: each namespace numbers its own page-visible ids (accepted sockets join tcp's); event
+ *     frames are dispatched to the namespace's listeners with ids mapped and `data` as an ArrayBuffer, then
+ *     acknowledged with `sockets.ack` (the host reads on only while fewer than 8 events are unacknowledged).
+ *     Methods whose callback is optional return a Promise when it is left out, as Chromium 156 does.
  */
 (function installResocket(global) {
   'use strict';
@@ -49,12 +55,13 @@
   const emptyBuffer = () => new ArrayBuffer(0);
 
   /*
-   * The API table. Parameters are "name:type", with "?" after the name when optional; `callback` says whether
-   * a (required) callback ends the signature (destroy and disconnect take none); `failure` gives the callback
+   * The API tables. Parameters are "name:type", with "?" after the name when optional; `callback` says whether
+   * a callback ends the signature: true (required), false (none: destroy, disconnect) or 'optional' (a Promise
+   * is returned when it is left out); `failure` gives the callback
    * arguments used when the host cannot be reached: the value Chrome gives for "Socket not found" (or, for
    * calls with no socket, a comparable failure), so legacy code that only looks at the value sees a failure.
    */
-  const API = [
+  const SOCKET_API = [
     { name: 'create', params: 'type:socket.SocketType options?:socket.CreateOptions', callback: true,
       failure: () => [{ socketId: -1 }] },
     { name: 'destroy', params: 'socketId:integer', callback: false },
@@ -92,6 +99,59 @@
       failure: () => [-4] },
   ];
 
+
+  /* chrome.sockets.*: signatures as Chromium 156 prints them. Failures when the host cannot be reached: the
+   * "Socket not found" shape where that has a value (-2/-4), else a negative code, so code that only looks at
+   * the value sees a failure. */
+  const failCode = () => [-2];
+  const SOCKETS_COMMON = (ns) => [
+    { name: 'create', params: `properties?:sockets.${ns}.SocketProperties`, callback: 'optional',
+      failure: () => [{ socketId: -1 }] },
+    { name: 'update', params: `socketId:integer properties:sockets.${ns}.SocketProperties`, callback: 'optional' },
+    { name: 'setPaused', params: 'socketId:integer paused:boolean', callback: 'optional' },
+    { name: 'disconnect', params: 'socketId:integer', callback: 'optional', udp: false },
+    { name: 'close', params: 'socketId:integer', callback: 'optional' },
+    { name: 'getInfo', params: 'socketId:integer', callback: 'optional' },
+    { name: 'getSockets', params: '', callback: 'optional', failure: () => [[]] },
+  ];
+  const SOCKETS_API = {
+    tcp: SOCKETS_COMMON('tcp').concat([
+      { name: 'connect', params: 'socketId:integer peerAddress:string peerPort:integer dnsQueryType?:sockets.tcp.DnsQueryType',
+        callback: true, failure: failCode },
+      { name: 'secure', params: 'socketId:integer options?:sockets.tcp.SecureOptions', callback: true,
+        failure: () => [-4] },
+      { name: 'send', params: 'socketId:integer data:binary', callback: true,
+        failure: () => [{ resultCode: -2 }] },
+      { name: 'setKeepAlive', params: 'socketId:integer enable:boolean delay?:integer', callback: true,
+        failure: failCode },
+      { name: 'setNoDelay', params: 'socketId:integer noDelay:boolean', callback: true, failure: failCode },
+    ]),
+    tcpServer: SOCKETS_COMMON('tcpServer').concat([
+      { name: 'listen', params: 'socketId:integer address:string port:integer backlog?:integer', callback: true,
+        failure: failCode },
+    ]),
+    udp: SOCKETS_COMMON('udp').filter((row) => row.udp !== false).concat([
+      { name: 'bind', params: 'socketId:integer address:string port:integer', callback: true, failure: failCode },
+      { name: 'send', params: 'socketId:integer data:binary address:string port:integer dnsQueryType?:sockets.udp.DnsQueryType',
+        callback: true, failure: () => [{ resultCode: -2 }] },
+      { name: 'joinGroup', params: 'socketId:integer address:string', callback: true, failure: failCode },
+      { name: 'leaveGroup', params: 'socketId:integer address:string', callback: true, failure: failCode },
+      { name: 'setMulticastTimeToLive', params: 'socketId:integer ttl:integer', callback: true, failure: failCode },
+      { name: 'setMulticastLoopbackMode', params: 'socketId:integer enabled:boolean', callback: true,
+        failure: failCode },
+      { name: 'getJoinedGroups', params: 'socketId:integer', callback: 'optional' },
+      { name: 'setBroadcast', params: 'socketId:integer enabled:boolean', callback: true, failure: failCode },
+    ]),
+  };
+  /** Events per namespace; the ones that carry data or a new connection are acknowledged after dispatch. */
+  const SOCKETS_EVENTS = {
+    tcp: ['onReceive', 'onReceiveError'],
+    tcpServer: ['onAccept', 'onAcceptError'],
+    udp: ['onReceive', 'onReceiveError'],
+  };
+  const ACKED_EVENTS = new Set(['onReceive', 'onAccept']);
+  const DNS_QUERY_TYPES = ['any', 'ipv4', 'ipv6'];
+
   const isPlainObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v) &&
     !isArrayBuffer(v);
   /** Cross-realm ArrayBuffer test (a page's frames and the tests' vm contexts have their own constructors). */
@@ -108,7 +168,58 @@
     'socket.SocketType': (v) => v === 'tcp' || v === 'udp',
     'socket.CreateOptions': isPlainObject,
     'socket.SecureOptions': isPlainObject,
+    'sockets.tcp.SocketProperties': isPlainObject,
+    'sockets.tcpServer.SocketProperties': isPlainObject,
+    'sockets.udp.SocketProperties': isPlainObject,
+    'sockets.tcp.SecureOptions': isPlainObject,
+    'sockets.tcp.DnsQueryType': (v) => typeof v === 'string',
+    'sockets.udp.DnsQueryType': (v) => typeof v === 'string',
   };
+
+  /** Chrome's name of a value's type in "Invalid type: expected X, found Y". */
+  function typeName(v) {
+    if (v === null) return 'null';
+    if (Array.isArray(v)) return 'array';
+    if (isArrayBuffer(v)) return 'binary';
+    if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+    return typeof v;
+  }
+
+  const SOCKET_PROPERTIES = { persistent: 'boolean', name: 'string', bufferSize: 'integer' };
+  /**
+   * Dictionary types checked property by property, as the renderer does once the object is in the right
+   * place: {property: type}, where a type is a TYPE_CHECKS name or a nested dictionary.
+   */
+  const DICTIONARIES = {
+    'sockets.tcp.SocketProperties': SOCKET_PROPERTIES,
+    'sockets.udp.SocketProperties': SOCKET_PROPERTIES,
+    'sockets.tcpServer.SocketProperties': { persistent: 'boolean', name: 'string' },
+    'sockets.tcp.SecureOptions': { tlsVersion: 'sockets.tcp.TLSVersionConstraints' },
+    'sockets.tcp.TLSVersionConstraints': { min: 'string', max: 'string' },
+  };
+
+  /**
+   * Why `value` is not a valid `type` in the renderer's words, or null when it is.
+   * @param {string} type @param {*} value @returns {string|null}
+   */
+  function invalidValue(type, value) {
+    if (type.endsWith('.DnsQueryType')) {
+      return DNS_QUERY_TYPES.includes(value) ? null : `Value must be one of ${DNS_QUERY_TYPES.join(', ')}.`;
+    }
+    const fields = DICTIONARIES[type];
+    if (!fields) return TYPE_CHECKS[type](value) ? null : `Invalid type: expected ${type}, found ${typeName(value)}.`;
+    if (!isPlainObject(value)) return `Invalid type: expected ${type}, found ${typeName(value)}.`;
+    for (const key of Object.keys(value)) {
+      if (!(key in fields)) return `Unexpected property: '${key}'.`;
+    }
+    for (const [key, fieldType] of Object.entries(fields)) {
+      const field = value[key];
+      if (field === undefined || field === null) continue;
+      const why = invalidValue(fieldType, field);
+      if (why) return `Error at property '${key}': ${why}`;
+    }
+    return null;
+  }
 
   /**
    * @typedef {{name: string, type: string, optional: boolean}} Param
@@ -116,17 +227,24 @@
    *            signature: string}} MethodSpec
    */
 
-  /** @param {object} row an API table row @returns {MethodSpec} */
-  function compileSpec(row) {
+  /**
+   * @param {object} row an API table row
+   * @param {string} ns '' for chrome.socket, else the chrome.sockets namespace ('tcp', 'tcpServer', 'udp')
+   * @returns {MethodSpec}
+   */
+  function compileSpec(row, ns = '') {
     const params = row.params.split(' ').filter(Boolean).map((text) => {
       const [rawName, type] = text.split(':');
       const optional = rawName.endsWith('?');
       return { name: optional ? rawName.slice(0, -1) : rawName, type, optional };
     });
     const shown = params.map((p) => `${p.optional ? 'optional ' : ''}${p.type} ${p.name}`);
-    if (row.callback) shown.push('function callback');
+    if (row.callback) shown.push(`${row.callback === 'optional' ? 'optional ' : ''}function callback`);
+    const qualified = ns ? `sockets.${ns}.${row.name}` : `socket.${row.name}`;
     return { name: row.name, params, callback: row.callback, failure: row.failure || (() => []),
-      signature: `socket.${row.name}(${shown.join(', ')})` };
+      ns, space: ns || 'socket', op: ns ? `${ns}.${row.name}` : row.name, qualified,
+      chunked: (!ns && row.name === 'write') || (ns === 'tcp' && row.name === 'send'),
+      signature: `${qualified}(${shown.join(', ')})` };
   }
 
   /**
@@ -139,7 +257,8 @@
    * @throws {TypeError} with Chrome's wording when no signature matches
    */
   function parseArguments(spec, given) {
-    const slots = spec.params.concat(spec.callback ? [{ name: 'callback', type: 'function', optional: false }] : []);
+    const slots = spec.params.concat(spec.callback
+      ? [{ name: 'callback', type: 'function', optional: spec.callback === 'optional' }] : []);
     const fail = () => new TypeError(`Error in invocation of ${spec.signature}: No matching signature.`);
     if (given.length > slots.length) throw fail();
     let skips = slots.length - given.length;
@@ -159,6 +278,8 @@
         continue;
       }
       if (!matches) throw fail();
+      const why = slot.type in DICTIONARIES || slot.type.endsWith('.DnsQueryType') ? invalidValue(slot.type, value) : null;
+      if (why) throw new TypeError(`Error in invocation of ${spec.signature}: Error at parameter '${slot.name}': ${why}`);
       if (slot.name === 'callback') callback = value;
       else named[slot.name] = value;
     }
@@ -238,7 +359,7 @@
   /** Report an exception thrown by a user callback without stopping the delivery of the others. */
   function reportCallbackError(name, err) {
     if (typeof global.reportError === 'function') global.reportError(err);
-    else if (global.console) global.console.error(`Error in response to socket.${name}:`, err);
+    else if (global.console) global.console.error(`Error in response to ${name}:`, err);
   }
 
   // ---- transports: how protocol messages reach the host ----
@@ -343,9 +464,10 @@
    * A connection: hello first, calls queued until hello is answered, replies matched by id.
    * @param {function(LinkHandlers): Link} openLink
    * @param {function(HostConnection): void} onDead called once when the connection fails
+   * @param {function(HostConnection, object): void} onEvent called with each event frame (chrome.sockets)
    */
   class HostConnection {
-    constructor(openLink, onDead) {
+    constructor(openLink, onDead, onEvent) {
       this.nextId = 1;
       /** @type {Map<number, {spec: MethodSpec, deliver: function(Array, (string|undefined)): void, pieces: Uint8Array[]}>} */
       this.pending = new Map();
@@ -353,6 +475,7 @@
       this.ready = false;
       this.dead = false;
       this.onDead = onDead;
+      this.onEvent = onEvent;
       this.helloResult = null;
       this.link = openLink({ onMessage: (msg) => this.receive(msg), onClose: (reason) => this.fail(hostFailureMessage(reason)) });
       this.helloId = this.allocateId();
@@ -375,16 +498,16 @@
       const id = this.allocateId();
       this.pending.set(id, { spec, deliver, pieces: [] });
       const frames = [];
-      if (spec.name === 'write' && args.data.byteLength > CHUNK_BYTES) {
+      if (spec.chunked && args.data.byteLength > CHUNK_BYTES) {
         const bytes = args.data;
         let at = 0;
         for (; bytes.byteLength - at > CHUNK_BYTES; at += CHUNK_BYTES) {
           frames.push({ id, chunk: toBase64(bytes.subarray(at, at + CHUNK_BYTES)) });
         }
-        frames.push({ id, op: spec.name, args: Object.assign({}, args, { data: toBase64(bytes.subarray(at)) }) });
+        frames.push({ id, op: spec.op, args: Object.assign({}, args, { data: toBase64(bytes.subarray(at)) }) });
       } else {
         if (args.data) args = Object.assign({}, args, { data: toBase64(args.data) });
-        frames.push({ id, op: spec.name, args });
+        frames.push({ id, op: spec.op, args });
       }
       for (const frame of frames) {
         if (this.ready) this.link.send(frame);
@@ -411,6 +534,10 @@
         for (const frame of queued) this.link.send(frame);
         return;
       }
+      if (typeof msg.event === 'string' && !('id' in msg)) {
+        if (this.ready) this.onEvent(this, msg);
+        return;
+      }
       const entry = this.pending.get(msg.id);
       if (!entry) return;
       if (typeof msg.chunk === 'string') { entry.pieces.push(fromBase64(msg.chunk)); return; }
@@ -422,7 +549,8 @@
       }
       const args = Array.isArray(msg.args) ? msg.args : [];
       const first = args[0];
-      if ((entry.spec.name === 'read' || entry.spec.name === 'recvFrom') && first && typeof first === 'object') {
+      if (!entry.spec.ns && (entry.spec.name === 'read' || entry.spec.name === 'recvFrom') && first &&
+          typeof first === 'object') {
         const pieces = entry.pieces;
         if (typeof first.data === 'string' && first.data) pieces.push(fromBase64(first.data));
         args[0] = Object.assign({}, first, { data: pieces.length ? joinPieces(pieces) : emptyBuffer() });
@@ -449,70 +577,200 @@
   const openLink = (global.chrome && global.chrome.runtime && typeof global.chrome.runtime.connectNative === 'function')
     ? openNativeLink : openPageLink;
 
+  /**
+   * Page-visible socket ids of one API: chrome.socket ('socket') or one chrome.sockets namespace. Ids count
+   * from 1 and are never reused; `byHost` maps the current connection's host ids back (for event frames).
+   */
+  class IdSpace {
+    constructor() {
+      this.next = 1;
+      /** @type {Map<number, {connection: HostConnection, hostId: number}>} */
+      this.byPage = new Map();
+      /** @type {Map<number, number>} host id (of the live connection) -> page id */
+      this.byHost = new Map();
+    }
+
+    adopt(conn, hostId) {
+      const id = this.next;
+      this.next += 1;
+      this.byPage.set(id, { connection: conn, hostId });
+      this.byHost.set(hostId, id);
+      return id;
+    }
+
+    hostId(pageId, conn) {
+      const known = this.byPage.get(pageId);
+      return known && known.connection === conn ? known.hostId : GONE_SOCKET_ID;
+    }
+
+    pageId(hostId) { return this.byHost.get(hostId); }
+
+    forget(pageId) {
+      const known = this.byPage.get(pageId);
+      if (!known) return;
+      this.byPage.delete(pageId);
+      if (this.byHost.get(known.hostId) === pageId) this.byHost.delete(known.hostId);
+    }
+
+    forgetConnection(conn) {
+      for (const [id, s] of this.byPage) if (s.connection === conn) this.byPage.delete(id);
+      this.byHost.clear(); // only one connection is ever live
+    }
+  }
+
   /** @type {HostConnection|null} */
   let connection = null;
-  let nextSocketId = 1;
-  /** page-visible socket id -> {connection, hostId} */
-  const sockets = new Map();
+  const spaces = { socket: new IdSpace(), tcp: new IdSpace(), tcpServer: new IdSpace(), udp: new IdSpace() };
 
   function currentConnection() {
     if (!connection || connection.dead) {
       connection = new HostConnection(openLink, (dead) => {
         if (connection === dead) connection = null;
-        for (const [id, s] of sockets) if (s.connection === dead) sockets.delete(id);
-      });
+        for (const space of Object.values(spaces)) space.forgetConnection(dead);
+        pendingAcks.clear();
+      }, dispatchEvent);
     }
     return connection;
   }
 
-  function adoptSocket(conn, hostId) {
-    const id = nextSocketId;
-    nextSocketId += 1;
-    sockets.set(id, { connection: conn, hostId });
-    return id;
-  }
-
   /**
    * Build the protocol args for a call, translating the page's socket id to the host's.
-   * @param {object} named @param {HostConnection} conn @returns {object}
+   * @param {MethodSpec} spec @param {object} named @param {HostConnection} conn @returns {object}
    */
-  function hostArgs(named, conn) {
+  function hostArgs(spec, named, conn) {
     const args = Object.assign({}, named);
-    if ('socketId' in args) {
-      const known = sockets.get(args.socketId);
-      args.socketId = known && known.connection === conn ? known.hostId : GONE_SOCKET_ID;
-    }
+    if ('socketId' in args) args.socketId = spaces[spec.space].hostId(args.socketId, conn);
     if (args.data) args.data = new Uint8Array(args.data.slice(0)); // snapshot: the caller may reuse its buffer
     return args;
   }
 
-  /** @param {MethodSpec} spec @returns {function(...*): void} */
+  /** A chrome.sockets SocketInfo with the host's socketId replaced by the page's. */
+  function pageInfo(space, info) {
+    if (!info || typeof info !== 'object' || typeof info.socketId !== 'number') return info;
+    const id = space.pageId(info.socketId);
+    return id === undefined ? info : Object.assign({}, info, { socketId: id });
+  }
+
+  /**
+   * The callback arguments the page sees: new sockets adopted into the API's id space, host ids mapped.
+   * @param {MethodSpec} spec @param {Array} values @param {HostConnection} conn @returns {Array}
+   */
+  function pageValues(spec, values, conn) {
+    const first = values[0];
+    const space = spaces[spec.space];
+    if (first && typeof first === 'object' && typeof first.socketId === 'number' &&
+        (spec.name === 'create' || (spec.op === 'accept' && first.resultCode === 0))) {
+      return [Object.assign({}, first, { socketId: space.adopt(conn, first.socketId) })];
+    }
+    if (spec.ns && spec.name === 'getInfo') return [pageInfo(space, first)];
+    if (spec.ns && spec.name === 'getSockets' && Array.isArray(first)) return [first.map((i) => pageInfo(space, i))];
+    return values;
+  }
+
+  /** @param {MethodSpec} spec @returns {function(...*): (Promise|undefined)} */
   function makeWrapper(spec) {
     const wrapper = function (...given) {
       const { named, callback } = parseArguments(spec, given);
       const conn = currentConnection();
-      const args = hostArgs(named, conn);
-      const deliver = (values, lastError) => {
-        if (!callback) return; // destroy, disconnect
-        if (!lastError && values[0] && typeof values[0] === 'object' && typeof values[0].socketId === 'number' &&
-            (spec.name === 'create' || (spec.name === 'accept' && values[0].resultCode === 0))) {
-          values = [Object.assign({}, values[0], { socketId: adoptSocket(conn, values[0].socketId) })];
-        }
-        try {
-          withLastError(lastError, () => callback.apply(undefined, values));
-        } catch (err) {
-          reportCallbackError(spec.name, err);
-        }
-      };
+      const args = hostArgs(spec, named, conn);
+      let promise;
+      let deliver;
+      if (callback || spec.callback !== 'optional') {
+        deliver = (values, lastError) => {
+          if (!callback) return; // destroy, disconnect
+          if (!lastError) values = pageValues(spec, values, conn);
+          try {
+            withLastError(lastError, () => callback.apply(undefined, values));
+          } catch (err) {
+            reportCallbackError(spec.qualified, err);
+          }
+        };
+      } else {
+        // Chromium 156: an optional callback left out gives a Promise (rejected with the lastError text).
+        promise = new Promise((resolve, reject) => {
+          deliver = (values, lastError) => {
+            if (lastError) reject(new Error(lastError));
+            else resolve(pageValues(spec, values, conn)[0]);
+          };
+        });
+      }
       conn.request(spec, args, deliver);
-      if (spec.name === 'destroy') sockets.delete(named.socketId);
+      if (spec.name === 'destroy' || spec.name === 'close') spaces[spec.space].forget(named.socketId);
+      return promise;
     };
     Object.defineProperty(wrapper, 'name', { value: spec.name });
     return wrapper;
   }
 
+  // ---- chrome.sockets events ----
+
+  /** An event object like Chrome's: addListener, removeListener, hasListener, hasListeners, dispatch. */
+  function makeEvent(qualified) {
+    const listeners = [];
+    return {
+      addListener(fn) { if (typeof fn === 'function' && !listeners.includes(fn)) listeners.push(fn); },
+      removeListener(fn) { const at = listeners.indexOf(fn); if (at >= 0) listeners.splice(at, 1); },
+      hasListener(fn) { return listeners.includes(fn); },
+      hasListeners() { return listeners.length > 0; },
+      dispatch(...args) {
+        for (const fn of listeners.slice()) {
+          try { fn.apply(undefined, args); } catch (err) { reportCallbackError(qualified, err); }
+        }
+      },
+    };
+  }
+
+  /** @type {Object<string, Object<string, object>>} namespace -> event name -> event object */
+  const events = {};
+  /** Acknowledgements not yet sent: "ns host-id" -> count; sent together once the current task's events ran. */
+  const pendingAcks = new Map();
+  const ACK_SPEC = { name: 'ack', op: 'sockets.ack', ns: 'sockets', space: 'socket', qualified: 'sockets.ack',
+    failure: () => [], chunked: false };
+
+  function flushAcks(conn) {
+    if (conn.dead) return;
+    for (const [key, count] of pendingAcks) {
+      const [api, hostId] = key.split(' ');
+      conn.request(ACK_SPEC, { api, socketId: Number(hostId), count }, () => {});
+    }
+    pendingAcks.clear();
+  }
+
+  /**
+   * One event frame: map ids (an accepted connection joins chrome.sockets.tcp), turn `data` into an
+   * ArrayBuffer, run the listeners, then acknowledge it.
+   * @param {HostConnection} conn @param {{event: string, args: Array}} msg
+   */
+  function dispatchEvent(conn, msg) {
+    const [ns, name] = msg.event.split('.');
+    const event = events[ns] && events[ns][name];
+    const raw = Array.isArray(msg.args) ? msg.args[0] : null;
+    if (!event || !raw || typeof raw !== 'object') return; // an event this shim does not know
+    const hostId = raw.socketId;
+    const pageId = spaces[ns].pageId(hostId);
+    if (ACKED_EVENTS.has(name)) {
+      const key = `${ns} ${hostId}`;
+      if (pendingAcks.size === 0) Promise.resolve().then(() => flushAcks(conn));
+      pendingAcks.set(key, (pendingAcks.get(key) || 0) + 1);
+    }
+    const info = Object.assign({}, raw);
+    if (name === 'onAccept') {
+      if (pageId === undefined) { // the page closed this server already: the connection has no owner
+        conn.request(compileSpec({ name: 'close', params: '' }, 'tcp'), { socketId: raw.clientSocketId }, () => {});
+        return;
+      }
+      info.clientSocketId = spaces.tcp.adopt(conn, raw.clientSocketId);
+    }
+    if (pageId === undefined) return; // closed by the page while the event was on its way
+    info.socketId = pageId;
+    if (name === 'onReceive') info.data = typeof raw.data === 'string' ? joinPieces([fromBase64(raw.data)]) : emptyBuffer();
+    event.dispatch(info);
+  }
+
+  // ---- install ----
+
   const socketApi = {};
-  for (const row of API) socketApi[row.name] = makeWrapper(compileSpec(row));
+  for (const row of SOCKET_API) socketApi[row.name] = makeWrapper(compileSpec(row));
   Object.defineProperty(socketApi, '__resocket', { value: SHIM_VERSION }); // marks the shim (double injection)
 
   if (!global.chrome) global.chrome = {};
@@ -520,4 +778,18 @@
   if (!global.chrome.experimental) global.chrome.experimental = {};
   if (!global.chrome.experimental.socket) global.chrome.experimental.socket = socketApi;
   ensureRuntime();
+
+  if (!global.chrome.sockets) {
+    const socketsApi = {};
+    for (const [ns, rows] of Object.entries(SOCKETS_API)) {
+      const api = {};
+      for (const row of rows) api[row.name] = makeWrapper(compileSpec(row, ns));
+      events[ns] = {};
+      for (const name of SOCKETS_EVENTS[ns]) api[name] = events[ns][name] = makeEvent(`sockets.${ns}.${name}`);
+      if (ns !== 'tcpServer') api.DnsQueryType = { ANY: 'any', IPV4: 'ipv4', IPV6: 'ipv6' };
+      socketsApi[ns] = api;
+    }
+    Object.defineProperty(socketsApi, '__resocket', { value: SHIM_VERSION });
+    global.chrome.sockets = socketsApi;
+  }
 })(typeof globalThis !== 'undefined' ? globalThis : this);
