@@ -30,6 +30,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("udp_states", "udp"),
     ("tls", "tcp"),
     ("dns", "tcp"),
+    ("matrix_gaps", "tcp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]
