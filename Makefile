@@ -9,7 +9,7 @@ NETNS  := tests/netns.sh
 JS     := $(shell find extension examples tests/e2e/scenarios host/resocket/data -name '*.js' 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: all deps system-deps test test-js test-py demo lint dist fuzz load clean
+.PHONY: all deps system-deps test test-js test-py demo bench lint dist fuzz load clean
 
 all: test
 
@@ -38,6 +38,11 @@ test-js:
 
 demo: deps
 	$(NETNS) $(VENV)/bin/python demo/run_demo.py
+
+# Benchmarks: a table on screen and JSON in bench/results/, every figure next to a same-run baseline.
+# `make bench BENCH_ARGS=--smoke` is the short version CI runs (tests/test_bench_smoke.py).
+bench: deps
+	$(NETNS) $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 # The long runs (not in CI): >= 1M fuzz cases per harness (atheris), then the property tests' long profile;
 # and the full load test, 1,000 connections each echoing 1 MiB through one host.
