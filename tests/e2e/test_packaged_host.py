@@ -141,6 +141,9 @@ def host_argvs() -> list[list[str]]:
 
 
 def open_scenario_page(browsers: BrowserPool, browser: Browser) -> Session:
+    # An extension page opened before the extension is loaded stays an error page: wait for its worker.
+    browser.wait_for_target(lambda t: t["type"] == "service_worker" and EXTENSION_ID in t["url"],
+                            what="the resocket extension's service worker")
     page = browser.new_page(SCENARIO_URL, ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
     browsers.pages.append(page)
     return page
