@@ -189,9 +189,11 @@ class DatagramSocket(UdpSocket):
             entry.receiving = self.engine.spawn(self._push(self.channel, self.epoch))
 
     async def _push(self, channel: Any, epoch: int) -> None:
+        # Like Chrome's one outstanding RecvFrom: once waiting, the read is not withdrawn when the app pauses
+        # (Chrome 156 delivers one more datagram after setPaused(true)); the state is checked after each one.
         entry = self.entry
         try:
-            while epoch == self.epoch and entry.may_read():
+            while epoch == self.epoch:
                 try:
                     data, address = channel.sock.recvfrom(RECV_SIZE)
                 except (BlockingIOError, InterruptedError):
@@ -209,6 +211,8 @@ class DatagramSocket(UdpSocket):
                     return
                 self.api.push_data("udp.onReceive", entry, data,
                                    remoteAddress=_ip(address), remotePort=address[1])
+                if not entry.may_read():
+                    return
         finally:
             if entry.receiving is asyncio.current_task():
                 entry.receiving = None

@@ -35,8 +35,9 @@ TCP_REQUEST = "POST /echo HTTP/1.1\r\nContent-Length: 19\r\n\r\n0100000005320000
 UDP_REQUEST = "0100000005320000005"
 
 
-def write_chrome_app(directory: Path, rules: list[str] | None = None) -> Path:
-    """Write a legacy Chrome App whose generated background page has chrome.socket with `rules`."""
+def write_chrome_app(directory: Path, rules: list[str] | None = None, sockets: dict | None = None) -> Path:
+    """Write a legacy Chrome App whose generated background page has chrome.socket with `rules` (and
+    chrome.sockets.* when `sockets`, the manifest's "sockets" key, is given)."""
     directory.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, Any] = {
         "manifest_version": 2,
@@ -46,6 +47,8 @@ def write_chrome_app(directory: Path, rules: list[str] | None = None) -> Path:
         "app": {"background": {"scripts": ["launch.js"]}},
         "permissions": [{"socket": ALL_SOCKET_RULES if rules is None else rules}] if rules != [] else [],
     }
+    if sockets is not None:
+        manifest["sockets"] = sockets
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
     # Only an empty onLaunched listener: the background page loads at start-up and stays (oracle doc).
     (directory / "launch.js").write_text("chrome.app.runtime.onLaunched.addListener(() => {});\n")

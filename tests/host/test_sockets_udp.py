@@ -91,17 +91,17 @@ def test_paused_socket_keeps_datagrams_in_the_kernel_until_resumed(host: HostCli
     receiver, port = bound(host)
     host.call("udp.setPaused", socketId=receiver, paused=True)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
-        # A receive may already be waiting when the app pauses (Chrome delivers it too): prime it.
+        # The receive already waiting when the app pauses still delivers one datagram (Chrome 156 does too:
+        # golden/chrome/sockets_udp.json); the next ones wait in the kernel.
         peer.sendto(b"p0", ("127.0.0.1", port))
-        events.drain()
+        assert base64.b64decode(events.wait("udp.onReceive", receiver)["data"]) == b"p0"
         for text in (b"p1", b"p2"):
             peer.sendto(text, ("127.0.0.1", port))
         events.drain()
-        early = [base64.b64decode(e["data"]) for e in events.untaken("udp.onReceive", receiver)]
-        assert b"p1" not in early and b"p2" not in early
+        assert events.untaken("udp.onReceive", receiver) == []
         host.call("udp.setPaused", socketId=receiver, paused=False)
-        got = [base64.b64decode(events.wait("udp.onReceive", receiver)["data"]) for _ in range(3 - len(early))]
-        assert early + got == [b"p0", b"p1", b"p2"]
+        got = [base64.b64decode(events.wait("udp.onReceive", receiver)["data"]) for _ in range(2)]
+        assert got == [b"p1", b"p2"]
 
 
 def test_multicast_membership(host: HostClient) -> None:

@@ -1,0 +1,105 @@
+"""chrome.sockets.tcp / .tcpServer / .udp: every scenario (scenarios/sockets_*.js) runs in Chrome's own
+implementation (a generated Chrome App with the "sockets" manifest key) and through resocket (a page of the
+resocket extension, whose shim talks to this checkout's resocket-host), in one browser, against the same
+loopback servers.
+
+- Chrome's transcript must equal the committed one (golden/chrome/sockets_*.json): that pins what Chromium
+  does. RESOCKET_UPDATE_GOLDEN=1 rewrites the files; review the diff.
+- resocket's transcript must equal Chrome's, call by call and, per socket, event by event (sockets_lib.js).
+Deliberate differences are strict xfails with a row in docs/compatibility.md ("chrome.sockets").
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from .cdp import Session
+from .conftest import BrowserPool
+from .oracle import SCENARIOS, attach_background_page, write_chrome_app
+from .resocket_side import (
+    ALL_RULES,
+    EXTENSION_ID,
+    EXTENSION_ORIGIN,
+    SCENARIO_PAGE,
+    ResocketProfile,
+    copy_extension,
+    extension_available,
+)
+
+pytestmark = pytest.mark.skipif(not extension_available(), reason="extension/chrome-socket.js not there yet")
+
+GOLDEN = Path(__file__).parent / "golden" / "chrome"
+# The key of chrome-apps-oracle.md: everything on the loopback, multicast included.
+SOCKETS_KEY = {"tcp": {"connect": "*"}, "tcpServer": {"listen": "*"},
+               "udp": {"bind": "*", "send": "*", "multicastMembership": ""}}
+SCENARIO_NAMES = sorted(p.stem for p in SCENARIOS.glob("sockets_*.js") if p.stem != "sockets_lib")
+
+# Deliberate differences (docs/compatibility.md, "chrome.sockets"), each a strict xfail.
+DELIBERATE: dict[str, str] = {}
+
+
+def expression(name: str, env: dict) -> str:
+    lib = (SCENARIOS / "sockets_lib.js").read_text()
+    body = (SCENARIOS / f"{name}.js").read_text().strip().rstrip(";")
+    return f"(async () => {{\n{lib}\nreturn await ({body})({json.dumps(env)});\n}})()"
+
+
+def run(page: Session, name: str, env: dict) -> list:
+    return page.evaluate(expression(name, env), timeout=60)
+
+
+def dump(transcript: list) -> str:
+    return "[\n" + ",\n".join(json.dumps(e, sort_keys=True) for e in transcript) + "\n]\n"
+
+
+@pytest.fixture(scope="module")
+def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> tuple[Session, Session]:
+    root = tmp_path_factory.mktemp("sockets-differential")
+    app = write_chrome_app(root / "oracle-app", rules=[], sockets=SOCKETS_KEY)
+    ext = copy_extension(root / "extension")
+    profile = ResocketProfile(root / "profile")
+    profile.grant(EXTENSION_ORIGIN, ALL_RULES)
+    browser = browsers.launch("sockets-differential", profile.user_data_dir, extensions=[app, ext], env=profile.env)
+    browsers.host_logs.append(profile.host_log)
+    chrome = attach_background_page(browser)
+    resocket = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
+                                ready="typeof chrome.sockets === 'object'")
+    browsers.pages += [chrome, resocket]
+    return chrome, resocket
+
+
+@pytest.fixture(scope="module")
+def env(scenario_ports: dict) -> dict:
+    return {"ports": {"tcpPort": scenario_ports["tcp_port"], "udpPort": scenario_ports["udp_port"],
+                      "closedPort": scenario_ports["closed"]}}
+
+
+def test_the_chrome_app_has_chrome_sockets_and_the_resocket_page_has_the_same_surface(pages) -> None:
+    # If this fails, Chromium dropped chrome.sockets for Chrome Apps: the oracle has lost its reference.
+    surface = ("Object.fromEntries(['tcp', 'tcpServer', 'udp'].map((ns) => "
+               "[ns, Object.keys(chrome.sockets[ns]).sort()]))")
+    chrome, resocket = pages
+    expected = chrome.evaluate(surface)
+    assert "listen" in expected["tcpServer"] and "onReceive" in expected["udp"]
+    assert resocket.evaluate(surface) == expected
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.xfail(reason=DELIBERATE[n], strict=True)]
+                                               if n in DELIBERATE else []) for n in SCENARIO_NAMES])
+def test_resocket_sockets_transcript_equals_chrome(pages, env: dict, name: str) -> None:
+    chrome_page, resocket_page = pages
+    chrome = run(chrome_page, name, env)
+    assert not [e for e in chrome if "threw" in e], chrome
+    golden = GOLDEN / f"{name}.json"
+    if os.environ.get("RESOCKET_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(dump(chrome))
+    assert dump(chrome) == golden.read_text(), f"Chromium's {name} changed: see RESOCKET_UPDATE_GOLDEN"
+    expected, actual = dump(chrome), dump(run(resocket_page, name, env))
+    if actual != expected:
+        diff = "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True), "chrome", "resocket"))
+        pytest.fail(f"resocket differs from Chrome in {name}:\n{diff}")
