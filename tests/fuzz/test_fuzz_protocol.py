@@ -27,6 +27,8 @@ from resocket.protocol import (
     OBJECT,
     OPERATIONS,
     SOCKET_TYPE,
+    SOCKETS_API,
+    SOCKETS_OPERATIONS,
     STR,
     Admin,
     Call,
@@ -41,7 +43,7 @@ EXTENSION = "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/"
 #: docs/protocol.md, "Protocol errors" (config_error and internal come from the host, not the session).
 CODES = {"bad_frame", "frame_too_large", "bad_request", "unknown_op", "bad_args", "hello_required",
          "protocol_mismatch", "origin_not_allowed", "duplicate_id", "chunks_too_large", "not_allowed"}
-ALL_OPERATIONS = {**OPERATIONS, **ADMIN_OPERATIONS}
+ALL_OPERATIONS = {**OPERATIONS, **ADMIN_OPERATIONS, **SOCKETS_OPERATIONS}
 ARG_NAMES = sorted({a.name for op in ALL_OPERATIONS.values() for a in op.args})
 
 scalars = (st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats() | st.text(max_size=10)
@@ -146,12 +148,13 @@ def test_arbitrary_messages_never_raise_and_every_readable_id_is_answered(msgs: 
 
 def _valid_value(kind: str) -> st.SearchStrategy[Any]:
     return {
-        INT: st.integers(-(2**31), 2**31) | st.integers(0, 65535).map(float),
+        INT: st.integers(-(2**31), 2**31 - 1) | st.integers(0, 65535).map(float),
         STR: st.text(max_size=20),
         BOOL: st.booleans(),
         OBJECT: st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
         DATA: st.binary(max_size=64).map(lambda b: base64.b64encode(b).decode()),
         SOCKET_TYPE: st.sampled_from(["tcp", "udp"]),
+        SOCKETS_API: st.sampled_from(["tcp", "tcpServer", "udp"]),
     }[kind]
 
 
@@ -195,3 +198,11 @@ def test_chunked_write_data_joins_whatever_the_cut_points(data: bytes, cuts: lis
         assert session.receive({"id": rid, "chunk": piece}) == []
     [call] = session.receive({"id": rid, "op": "write", "args": {"socketId": 1, "data": pieces[-1]}})
     assert isinstance(call, Call) and call.args["data"] == data
+
+
+@FUZZ
+@given(st.integers(2**31, 2**63) | st.integers(-(2**63), -(2**31) - 1))
+def test_integers_outside_int32_are_refused_as_chrome_bindings_refuse_them(value: int) -> None:
+    session = ready(Session(CALLER))
+    (action,) = session.receive({"id": 2, "op": "read", "args": {"socketId": 1, "bufferSize": value}})
+    assert isinstance(action, Send) and action.message["error"]["code"] == "bad_args"
