@@ -293,7 +293,7 @@ APP_ONLY_PERMISSIONS = {
     "audioCapture": "getUserMedia asks the user instead", "videoCapture": "getUserMedia asks the user instead",
     "audio": "chrome.audio is missing", "mdns": "chrome.mdns is missing",
     "fileSystemProvider": "chrome.fileSystemProvider is missing", "copresence": "missing",
-    "usbDevices": "chrome.usb is missing", "sockets": "chrome.sockets.* rules granted as socket rules",
+    "usbDevices": "chrome.usb is missing", "sockets": "chrome.sockets.* is provided by resocket",
 }
 #: Top-level MV2 app fields that MV3 keeps as they are.
 KEPT_FIELDS = ("name", "short_name", "version", "version_name", "description", "icons", "default_locale",
@@ -372,8 +372,8 @@ def translate_manifest(manifest: dict[str, Any]) -> Translation:
     if optional:
         out["optional_permissions"] = optional
     if "sockets" in manifest:
-        notes.append("\"sockets\" key: its rules are granted as socket rules; chrome.sockets.* itself is "
-                     "only as available as the shim makes it")
+        notes.append("\"sockets\" key: its rules are granted as socket rules; chrome.sockets.tcp, .tcpServer and "
+                     ".udp are provided by resocket")
 
     sandbox = manifest.get("sandbox")
     csp: dict[str, str] = {}
@@ -434,12 +434,25 @@ SOCKET_METHODS = frozenset({
     "accept", "setKeepAlive", "setNoDelay", "getInfo", "getNetworkList", "joinGroup", "leaveGroup",
     "setMulticastTimeToLive", "setMulticastLoopbackMode", "getJoinedGroups", "secure",
 })
+#: chrome.sockets.* members (Chromium 156), all provided by resocket's shim.
+_SOCKETS_COMMON = {"create", "update", "setPaused", "close", "getInfo", "getSockets"}
+SOCKETS_MEMBERS: dict[str, frozenset[str]] = {
+    "tcp": frozenset(_SOCKETS_COMMON | {"connect", "disconnect", "secure", "send", "setKeepAlive", "setNoDelay",
+                                        "onReceive", "onReceiveError", "DnsQueryType"}),
+    "tcpServer": frozenset(_SOCKETS_COMMON | {"listen", "disconnect", "onAccept", "onAcceptError"}),
+    "udp": frozenset(_SOCKETS_COMMON | {"bind", "send", "joinGroup", "leaveGroup", "setMulticastTimeToLive",
+                                        "setMulticastLoopbackMode", "getJoinedGroups", "setBroadcast",
+                                        "onReceive", "onReceiveError", "DnsQueryType"}),
+}
 APP_WINDOW_MEMBERS = frozenset({"create", "current", "get", "getAll", "canSetVisibleOnAllWorkspaces"})
 
 #: API name prefix -> (status, how). The longest matching prefix wins.
 API_TABLE: dict[str, tuple[str, str]] = {
     "socket": (SUPPORTED, "resocket (native messaging to resocket-host)"),
     "experimental.socket": (SUPPORTED, "aliased to chrome.socket"),
+    "sockets.tcp": (SUPPORTED, "resocket (native messaging to resocket-host)"),
+    "sockets.tcpServer": (SUPPORTED, "resocket (native messaging to resocket-host)"),
+    "sockets.udp": (SUPPORTED, "resocket (native messaging to resocket-host)"),
     "app.runtime.onLaunched": (EMULATED, "fired when the launch URL is opened or the toolbar button clicked"),
     "app.runtime.onRestarted": (EMULATED, "never fires (no session restore for converted apps)"),
     "app.runtime.onEmbedRequested": (EMULATED, "never fires"),
@@ -491,6 +504,9 @@ def classify(api: str) -> tuple[str, str]:
             parts[1] if parts[0] == "socket" and len(parts) > 1 else None)
         if method is not None and method not in SOCKET_METHODS:
             return MISSING, "not a chrome.socket method"
+    if parts[0] == "sockets" and len(parts) > 2 and parts[1] in SOCKETS_MEMBERS \
+            and parts[2] not in SOCKETS_MEMBERS[parts[1]]:
+        return MISSING, f"not a chrome.sockets.{parts[1]} member"
     if parts[:2] == ["app", "window"] and len(parts) > 2 and parts[2] not in APP_WINDOW_MEMBERS:
         return MISSING, "not emulated"
     for i in range(len(parts), 0, -1):
@@ -521,7 +537,7 @@ def scan_apis(files: dict[str, bytes]) -> list[ApiUse]:
                 names.append(f"socket.{m.group(1)}")
         for name in names:
             key = api_key(name)
-            if key in ("socket", "experimental", "app", "experimental.socket") and name == key:
+            if key in ("socket", "sockets", "experimental", "app", "experimental.socket") and name == key:
                 continue  # a bare namespace reference (feature test); its members are listed
             found.setdefault(key, set()).add(path)
     order = {MISSING: 0, EMULATED: 1, SUPPORTED: 2}
