@@ -1,9 +1,11 @@
 """The socket engine: Chrome's chrome.socket results for every method, over real OS sockets.
 
 Design rules:
-- One event-loop thread owns every socket and all socket state. `handle()` (called on the stdin reader
-  thread) only queues the request onto that loop with `call_soon_threadsafe`, so it never waits, and
-  requests are applied exactly in arrival order: a `read`, `disconnect`, `connect` sent together are
+- One event-loop thread owns every socket and all socket state. After hello the host has this loop read
+  stdin itself (`watch_input`), so `handle()` normally runs on the loop thread and dispatches at once
+  (no thread hop, no self-pipe wake-up per request); called from any other thread it queues the request
+  with `call_soon_threadsafe`. Either way it never waits, and requests are applied exactly in arrival
+  order: a `read`, `disconnect`, `connect` sent together are
   applied in that order (testPendingCallback). Waits (connect, accept, reads, writes, TLS handshakes)
   are coroutines on the loop, so one socket's wait never delays another's; only DNS lookups of
   non-literal names run on short-lived daemon threads (getaddrinfo blocks).
@@ -74,8 +76,7 @@ class Call:
     def reply_data(self, data: bytes, **extra: Any) -> None:
         """A successful read / recvFrom: split into chunk frames when large (docs/protocol.md)."""
         if self._finish():
-            for frame in data_reply_frames(self.id, data, extra or None):
-                self.engine.emit(frame)
+            self.engine.emit_many(data_reply_frames(self.id, data, extra or None))
 
     def _finish(self) -> bool:
         if self.done:
@@ -148,6 +149,9 @@ class Engine:
     def __init__(self, emit: Emit, rules: Any, *, write_quota: int = DEFAULT_WRITE_QUOTA,
                  max_sockets: int = 4096) -> None:
         self.emit = emit
+        #: Several frames at once (a split read reply); the host replaces it with one that writes them
+        #: with one system call.
+        self.emit_many: Callable[[list], None] = self._emit_each
         self.rules = rules
         self.write_quota = write_quota
         self.max_sockets = max_sockets
@@ -157,6 +161,7 @@ class Engine:
         self.loop = asyncio.SelectorEventLoop()
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
+        self._input_done: threading.Event | None = None
         self._tls_contexts: dict[Any, Any] = {}
         from resocket.sockets_api import SocketsApi
 
@@ -165,6 +170,11 @@ class Engine:
         self._thread = threading.Thread(target=self._run, args=(ready,), name="resocket-engine", daemon=True)
         self._thread.start()
         ready.wait()
+        self._thread_id = self._thread.ident
+
+    def _emit_each(self, frames: list) -> None:
+        for frame in frames:
+            self.emit(frame)
 
     # -- threads --------------------------------------------------------------------------------------
     def _run(self, ready: threading.Event) -> None:
@@ -181,13 +191,48 @@ class Engine:
             if pending:
                 self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self.loop.close()
+            if self._input_done is not None:
+                self._input_done.set()
 
     def handle(self, req_id: int, op: str, args: dict) -> None:
-        """Queue one validated request; returns at once (called on the stdin reader thread)."""
+        """Run (on the loop thread) or queue (any other thread) one validated request; returns at once."""
+        if threading.get_ident() == self._thread_id:
+            if not self._closed:
+                self._dispatch(req_id, op, args)
+            return
         try:
             self.loop.call_soon_threadsafe(self._dispatch, req_id, op, args)
         except RuntimeError:
             log.debug("request %s after shutdown ignored", req_id)
+
+    def watch_input(self, fd: int, on_readable: Callable[[], bool]) -> threading.Event:
+        """Have the loop call `on_readable()` whenever `fd` is readable, until it returns False.
+
+        For stdin after hello: requests are then decoded and dispatched on this thread. Requests queued
+        with `handle()` before this call are dispatched first (the loop runs its queue in order). The
+        returned event is set once `on_readable` returned False (input ended) or the engine stopped.
+        """
+        done = threading.Event()
+
+        def readable() -> None:
+            try:
+                more = on_readable()
+            except Exception:
+                log.exception("reading input failed")
+                more = False
+            if not more:
+                self.loop.remove_reader(fd)
+                done.set()
+
+        def start() -> None:
+            self._input_done = done
+            self.loop.add_reader(fd, readable)
+
+        try:
+            self.loop.call_soon_threadsafe(start)
+        except RuntimeError:
+            done.set()
+        return done
 
     def shutdown(self, timeout: float = 1.0) -> None:
         """Close every socket, stop the loop and join its thread."""

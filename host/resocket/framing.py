@@ -88,7 +88,8 @@ class FrameDecoder:
         self._skip = 0  # bytes of an oversized frame still to drop
         self._eof = False
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Store `data` (copied: the caller may reuse its buffer, e.g. a memoryview of a read buffer)."""
         if self._eof:
             raise RuntimeError("receive_data() after receive_eof()")
         if self._skip:
@@ -143,13 +144,22 @@ class FrameDecoder:
         return END_OF_INPUT
 
 
+def _no_constants_hook(name: str) -> Any:
+    return _no_constants(name)
+
+
+# One decoder for every frame: json.loads(text, parse_constant=...) builds a new JSONDecoder (and its C
+# scanner) on each call, ~1.5 us of a 3 us small-frame decode.
+_DECODER = json.JSONDecoder(parse_constant=_no_constants_hook)
+
+
 def _decode_body(body: memoryview) -> Any:
     try:
         text = str(body, "utf-8")  # strict: json.loads(bytes) would also accept UTF-16/32
     except UnicodeDecodeError as exc:
         return FrameError(BAD_FRAME, f"frame is not valid UTF-8 ({exc.reason} at byte {exc.start})")
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        return _DECODER.decode(text)
     except RecursionError:
         return FrameError(BAD_FRAME, "frame is not valid JSON (nested too deeply)")
     except ValueError as exc:  # JSONDecodeError, NaN, over-long integer literals

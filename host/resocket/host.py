@@ -43,7 +43,7 @@ from resocket.protocol import (
     relay_origins_from_env,
     result_reply,
 )
-from resocket.transport import FrameWriter, read_frames
+from resocket.transport import FrameWriter, StdinReader
 
 log = logging.getLogger("resocket.host")
 #: Every request and reply at DEBUG (RESOCKET_LOG=DEBUG), binary payloads shown as sizes: what crossed the wire.
@@ -83,6 +83,25 @@ class Host:
             log.error("engine bug: %s", exc)
             if final is not None:
                 self.writer.send(error_reply(final, INTERNAL, f"reply too large for Chrome: {exc}"))
+
+    def emit_many(self, messages: list[dict | RawJSON]) -> None:
+        """Send several frames with one write (thread-safe); the last one may retire its id."""
+        if len(messages) == 1 or wire.isEnabledFor(logging.DEBUG):
+            for message in messages:
+                self.emit(message)
+            return
+        finals = [m.reply_to if isinstance(m, RawJSON) else (None if "chunk" in m else m.get("id"))
+                  for m in messages]
+        try:
+            for final in finals:
+                if final is not None:
+                    self.session.retire(final)
+            self.writer.send_all(messages)
+        except OutboundFrameTooLarge as exc:
+            log.error("engine bug: %s", exc)
+            for final in finals:
+                if final is not None:
+                    self.writer.send(error_reply(final, INTERNAL, f"reply too large for Chrome: {exc}"))
 
     def receive(self, event: Any) -> None:
         """One decoded frame (or frame error) from stdin."""
@@ -153,6 +172,7 @@ class Host:
             from resocket.engine import Engine
 
             self.engine = Engine(self.emit, rules, write_quota=self.write_quota, max_sockets=self.max_sockets)
+            self.engine.emit_many = self.emit_many
         except Exception as exc:
             log.exception("hello failed")
             self.writer.send(error_reply(hello.id, INTERNAL, f"hello: {type(exc).__name__}: {exc}"))
@@ -287,8 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     reason = "stdin closed"
     try:
-        for event in read_frames(_stdin()):
-            host.receive(event)
+        _serve(host, StdinReader(_stdin()))
     except _Terminated:
         reason = "SIGTERM"
     except KeyboardInterrupt:
@@ -302,6 +321,49 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
     _exit_if_threads_linger()
     return 0
+
+
+def _serve(host: Host, reader: StdinReader) -> None:
+    """Read requests until stdin ends: on this thread until hello, then on the engine's loop thread.
+
+    Once the engine exists its loop reads stdin itself (`Engine.watch_input`): each request is decoded
+    and dispatched on the thread that runs it, with no hand-over per request (a self-pipe write, a loop
+    wake-up and GIL hand-offs cost more than the request's own work). This thread then only waits, so
+    signals still reach it. Without a pollable stdin (Windows pipes, in-memory streams) it keeps reading.
+    """
+    while not reader.at_end:
+        reader.fill()
+        for event in reader.events():
+            host.receive(event)
+        engine = host.engine
+        if engine is not None and reader.fd is not None and not reader.at_end and _pollable(reader.fd):
+            done = engine.watch_input(reader.fd, lambda: _pump(host, reader))
+            while not done.wait(1.0):
+                pass
+            return
+
+
+def _pump(host: Host, reader: StdinReader) -> bool:
+    """One readable stdin on the loop thread: read once, handle every complete request. False at EOF."""
+    reader.fill()
+    for event in reader.events():
+        try:
+            host.receive(event)
+        except Exception:
+            log.exception("request failed")
+    return not reader.at_end
+
+
+def _pollable(fd: int) -> bool:
+    if sys.platform == "win32":
+        return False  # the selector event loop cannot watch pipes on Windows
+    import stat
+
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
 
 
 def _exit_if_threads_linger() -> None:

@@ -5,8 +5,10 @@ Design rules (model: websockets' sync send path, one lock around one write):
   and from every socket worker never interleave. Encoding happens before the lock is taken.
 - Once the browser is gone (EPIPE), sends become no-ops: a worker finishing late must not crash; the
   host notices the closed port through stdin EOF.
-- The reader blocks on stdin and nothing else, and hands every decoded event to the caller as soon as
-  the bytes that complete it arrive (`os.read` returns what is there; it never waits for a full buffer).
+- The reader hands every decoded event to the caller as soon as the bytes that complete it arrive (a
+  read returns what is there; it never waits for a full buffer). Before hello it blocks on stdin on the
+  main thread; after hello the host has the engine's event loop call `fill()` when stdin is readable,
+  so a request reaches the engine without a thread hop (host.py).
 """
 from __future__ import annotations
 
@@ -35,7 +37,13 @@ class FrameWriter:
 
     def send(self, message: Any) -> bool:
         """Write one frame (a JSON value or a `RawJSON`). False when the reader end is gone."""
-        data = encode_frame(message)
+        return self._write(encode_frame(message))
+
+    def send_all(self, messages: list[Any]) -> bool:
+        """Write several frames with one write (a split read reply). False when the reader end is gone."""
+        return self._write(b"".join([encode_frame(m) for m in messages]))
+
+    def _write(self, data: bytes) -> bool:
         with self._lock:
             if self.closed:
                 return False
@@ -52,28 +60,55 @@ class FrameWriter:
 
 def read_frames(stream: BinaryIO, decoder: FrameDecoder | None = None) -> Iterator[Any]:
     """Yield each event the decoder produces from `stream` (messages and FrameErrors) until EOF."""
-    decoder = decoder or FrameDecoder()
-    read = _reader(stream)
-    while True:
-        data = read()
-        if data:
-            decoder.receive_data(data)
+    reader = StdinReader(stream, decoder)
+    while not reader.at_end:
+        reader.fill()
+        yield from reader.events()
+
+
+class StdinReader:
+    """Reads stdin into one reused buffer and feeds the frame decoder; the caller drains `events()`.
+
+    `fill()` blocks for one read (or, from an event loop's reader callback, returns what is there).
+    `os.readv` into a buffer allocated once: `os.read(fd, 256 KiB)` mmaps a fresh 256 KiB object per
+    call and then mremaps / munmaps it (three extra system calls and page faults for every small
+    request). The decoder copies what it is given, so the buffer is free again when `fill` returns.
+    """
+
+    def __init__(self, stream: BinaryIO, decoder: FrameDecoder | None = None) -> None:
+        self.decoder = decoder or FrameDecoder()
+        self.at_end = False
+        try:
+            self.fd: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            self.fd = None  # an in-memory stream (tests): read1 returns what is buffered
+            self._read1 = getattr(stream, "read1", None) or stream.read
+        self._buffer = bytearray(READ_SIZE)
+        self._view = memoryview(self._buffer)
+
+    def fill(self) -> None:
+        """One read from the stream into the decoder; at EOF the decoder is told so."""
+        if self.fd is None:
+            data = self._read1(READ_SIZE)
+            if data:
+                self.decoder.receive_data(data)
+            else:
+                self.decoder.receive_eof()
+            return
+        n = os.readv(self.fd, [self._buffer])
+        if n:
+            self.decoder.receive_data(self._view[:n])
         else:
-            decoder.receive_eof()
+            self.decoder.receive_eof()
+
+    def events(self) -> Iterator[Any]:
+        """Every event buffered now; sets `at_end` once the input ended and everything was handed out."""
+        decoder = self.decoder
         while True:
             event = decoder.next_event()
             if event is NEED_DATA:
-                break
+                return
             if event is END_OF_INPUT:
+                self.at_end = True
                 return
             yield event
-
-
-def _reader(stream: BinaryIO) -> Any:
-    try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        # An in-memory stream (tests): read1 returns what is buffered without waiting for more.
-        read1 = getattr(stream, "read1", None) or stream.read
-        return lambda: read1(READ_SIZE)
-    return lambda: os.read(fd, READ_SIZE)
