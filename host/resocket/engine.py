@@ -25,7 +25,6 @@ import threading
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable, Union
 
-from resocket import netlist
 from resocket.netcodes import NetError, from_exception
 from resocket.protocol import TOO_MANY_SOCKETS, api_reply, data_reply_frames, error_reply
 
@@ -326,6 +325,8 @@ class Engine:
         # Chrome 156 answered -106 INTERNET_DISCONNECTED while no non-loopback interface was up
         # (chrome-apps-oracle.md), and -105 NAME_NOT_RESOLVED otherwise.
         if isinstance(exc, socket.gaierror):
+            from resocket import netlist
+
             try:
                 if not netlist.network_list():
                     return NetError.INTERNET_DISCONNECTED
@@ -485,6 +486,8 @@ class Engine:
         call.reply(sock.info())
 
     def op_getNetworkList(self, call: Call, args: dict) -> None:
+        from resocket import netlist  # ctypes: imported when first asked, not at start-up
+
         try:
             interfaces = netlist.network_list()
         except OSError:

@@ -16,9 +16,6 @@ Rules:
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
 import logging
 import os
 import signal
@@ -66,6 +63,7 @@ class Host:
         self.write_quota = _env_int(environ, "RESOCKET_WRITE_QUOTA", DEFAULT_WRITE_QUOTA)
         self.max_sockets = _env_int(environ, "RESOCKET_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)
         self.engine: Any = None
+        self.engine_error = ""
 
     def emit(self, message: dict | RawJSON) -> None:
         """Send one frame; thread-safe (the engine calls it from its workers). A final reply retires its id."""
@@ -118,6 +116,9 @@ class Host:
     def _call(self, call: Call) -> None:
         if wire.isEnabledFor(logging.DEBUG):
             wire.debug("-> #%s %s %s", call.id, call.op, _summarize(call.args))
+        if self.engine is None:
+            self.emit(error_reply(call.id, INTERNAL, f"{call.op}: {self.engine_error or 'no engine'}"))
+            return
         try:
             self.engine.handle(call.id, call.op, call.args)
         except Exception as exc:  # a bug in the engine must not end every socket of this client
@@ -155,7 +156,7 @@ class Host:
             from resocket.permissions import RuleSet
 
             try:
-                hello = dataclasses.replace(hello, origin=normalize_origin(hello.origin))
+                hello = Hello(hello.id, hello.client, normalize_origin(hello.origin), hello.relayed)
                 granted = GrantStore.open().rules_for(hello.origin)
             except GrantsCorrupt as exc:
                 log.error("grants file unreadable: %s", exc)
@@ -169,16 +170,23 @@ class Host:
             rules, invalid = RuleSet.parse(granted)
             for rule in invalid:
                 log.warning("ignoring invalid rule %r granted to %s", rule, hello.origin)
-            from resocket.engine import Engine
-
-            self.engine = Engine(self.emit, rules, write_quota=self.write_quota, max_sockets=self.max_sockets)
-            self.engine.emit_many = self.emit_many
         except Exception as exc:
             log.exception("hello failed")
             self.writer.send(error_reply(hello.id, INTERNAL, f"hello: {type(exc).__name__}: {exc}"))
             return
         log.info("hello from %s for %s; rules %s", hello.client, hello.origin, rules.rules)
+        # The reply goes out before the engine is built: importing it (asyncio) and starting its thread is
+        # most of the host's start-up, and the client's next request, read only after this returns,
+        # waits for it anyway. An engine that fails to start answers every call with `internal`.
         self.writer.send(self.session.accept_hello(hello, rules.rules))
+        try:
+            from resocket.engine import Engine
+
+            self.engine = Engine(self.emit, rules, write_quota=self.write_quota, max_sockets=self.max_sockets)
+            self.engine.emit_many = self.emit_many
+        except Exception as exc:
+            log.exception("the socket engine failed to start")
+            self.engine_error = f"the socket engine failed to start: {type(exc).__name__}: {exc}"
 
     def shutdown(self) -> None:
         """Close every socket; give up waiting after SHUTDOWN_GRACE (the process is about to exit)."""
@@ -194,6 +202,8 @@ class Host:
 
 def _summarize(message: Any) -> str:
     """A log line for one message: JSON with each binary payload shown as its size, not its bytes."""
+    import json
+
     if isinstance(message, RawJSON):
         if len(message.text) > 4096:  # a pre-built data frame: don't parse big ones just to log them
             kind = "chunk" if message.reply_to is None else f"#{message.reply_to} data reply"
@@ -242,7 +252,18 @@ def _on_sigterm(signum: int, frame: types.FrameType | None) -> None:
     raise _Terminated()
 
 
-def _parse_args(argv: list[str]) -> argparse.Namespace:
+def _parse_args(argv: list[str]) -> Any:
+    """argv as Chrome passes it (`<origin> [--parent-window=N]`) without argparse, which costs ~8 ms of
+    start-up; anything else (--help, --version, --log-file, mistakes) goes through argparse."""
+    positional = [a for a in argv if not a.startswith("-")]
+    if len(positional) == 1 and all(a == positional[0] or a.startswith("--parent-window") for a in argv):
+        return types.SimpleNamespace(origin=positional[0], log_file=None, ignored=[])
+    return _parse_args_fully(argv)
+
+
+def _parse_args_fully(argv: list[str]) -> Any:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="resocket-host",
         description="Native messaging host for resocket (started by the browser, speaks frames on stdio).")
