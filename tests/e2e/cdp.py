@@ -85,6 +85,8 @@ class Browser:
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
         self._reader.start()
         self.send("Target.setDiscoverTargets", {"discover": True}, timeout=30)
+        if extensions:
+            self.wait_for_extensions(extensions)
 
     # -- wire ---------------------------------------------------------------------------------
     def _read_loop(self) -> None:
@@ -151,6 +153,25 @@ class Browser:
                 seen = [(t["type"], t["url"]) for t in self.targets()]
                 raise CDPError(f"no {what} within {timeout}s; targets: {seen}")
             time.sleep(0.1)
+
+    def wait_for_extensions(self, paths: list[Path], timeout: float = 30) -> None:
+        """Wait until Chromium has loaded the unpacked extensions at `paths`.
+
+        Chromium loads --load-extension ones after the browser is up; an extension page opened before that
+        stays an error page. chrome://extensions lists what is loaded (chrome.developerPrivate), whatever the
+        kind of extension: MV3 with or without a service worker, a Chrome App, a converted app.
+        """
+        wanted = sorted(str(Path(p).resolve()) for p in paths)
+        target_id = self.send("Target.createTarget", {"url": "chrome://extensions/"})["targetId"]
+        try:
+            page = self.attach(target_id)
+            page.wait_for(f"""location.href.startsWith('chrome://extensions') && chrome.developerPrivate
+                .getExtensionsInfo().then((infos) => {{
+                    const loaded = infos.map((e) => e.path);
+                    return {json.dumps(wanted)}.every((p) => loaded.includes(p));
+                }})""", timeout=timeout, what=f"Chromium to load the extensions {wanted}")
+        finally:
+            self.send("Target.closeTarget", {"targetId": target_id})
 
     def attach(self, target_id: str) -> Session:
         sid = self.send("Target.attachToTarget", {"targetId": target_id, "flatten": True})["sessionId"]
@@ -223,19 +244,21 @@ class Session:
             raise CDPError(f"JS threw: {desc}")
         return res["result"].get("value")
 
-    def wait_for(self, expression: str, timeout: float = 30) -> Any:
+    def wait_for(self, expression: str, timeout: float = 30, what: str | None = None) -> Any:
+        """Poll until the JS `expression` (awaited if it is a promise) is truthy; return its value."""
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:
-                value = self.evaluate(f"(() => {{ try {{ return ({expression}); }} catch (e) {{ return false; }} }})()",
-                                      timeout=10)
+                value = self.evaluate(
+                    f"(async () => {{ try {{ return await ({expression}); }} catch (e) {{ return false; }} }})()",
+                    timeout=10)
                 if value:
                     return value
             except CDPError as exc:  # the page may be navigating
                 last = exc
             time.sleep(0.1)
-        raise CDPError(f"timed out waiting for {expression!r} (last error: {last})")
+        raise CDPError(f"timed out waiting for {what or repr(expression)} (last error: {last})")
 
     def screenshot(self, path: Path) -> None:
         import base64

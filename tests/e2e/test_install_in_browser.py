@@ -119,9 +119,6 @@ def setup(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> It
     s = Setup(None, browsers, udd, env, own_host)  # type: ignore[arg-type]
     s.install()
     s.browser = browsers.launch("install", udd, extensions=[copy_extension(root / "extension")], env=env)
-    # An extension page opened before the extension is loaded stays an error page: wait for its worker.
-    s.browser.wait_for_target(lambda t: t["type"] == "service_worker" and EXTENSION_ID in t["url"],
-                              what="the resocket extension's service worker")
     yield s
 
 
