@@ -17,14 +17,12 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.e2e.cdp import CHROMIUM, Browser, CDPError
-from tests.e2e.loopback import StreamEchoServer, UdpEchoServer
 from tests.e2e.resocket_side import (
     EXTENSION_ID,
     EXTENSION_ORIGIN,
@@ -33,6 +31,7 @@ from tests.e2e.resocket_side import (
     copy_extension,
     extension_available,
 )
+from tests.support.servers import TcpServer, UdpEchoServer
 
 APP = REPO / "examples" / "echo-app"
 ARTIFACTS = REPO / "test-artifacts"
@@ -60,7 +59,7 @@ def main() -> int:
     if not extension_available():
         print("extension/ has no manifest.json + chrome-socket.js yet: nothing to demo", file=sys.stderr)
         return 2
-    tcp, udp = StreamEchoServer(), UdpEchoServer()
+    tcp, udp = TcpServer(), UdpEchoServer()
     root = Path(tempfile.mkdtemp(prefix="resocket-demo-"))
     browser = None
     try:
@@ -88,7 +87,7 @@ def main() -> int:
                                    "document.body.dataset.status", timeout=30)
         except CDPError as exc:
             status = f"no result ({exc})"
-        time.sleep(0.2)  # let the servers' threads log the close
+        tcp.peer_closed.wait(5)  # the app closes its socket when done: let the server log that too
 
         section("what the app logged (examples/echo-app/main.js)")
         print(page.evaluate("document.getElementById('log').innerText"))

@@ -8,13 +8,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.servers import HttpEchoServer, UdpEchoServer, closed_port, free_port
+
 from .cdp import CHROMIUM, Browser, Session
-from .loopback import TcpEchoServer, UdpEchoServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -82,17 +84,15 @@ def _keep_artifacts_of_failures(request: pytest.FixtureRequest) -> Iterator[None
 
 
 @pytest.fixture(scope="module")
-def echo_servers() -> Iterator[tuple[TcpEchoServer, UdpEchoServer]]:
-    tcp, udp = TcpEchoServer(), UdpEchoServer()
+def echo_servers() -> Iterator[tuple[HttpEchoServer, UdpEchoServer]]:
+    tcp, udp = HttpEchoServer(), UdpEchoServer()
     yield tcp, udp
     tcp.close()
     udp.close()
 
 
 @pytest.fixture(scope="module")
-def scenario_ports(echo_servers: tuple[TcpEchoServer, UdpEchoServer]) -> dict:
-    from .oracle import closed_port
-
+def scenario_ports(echo_servers: tuple[HttpEchoServer, UdpEchoServer]) -> dict:
     tcp, udp = echo_servers
     return {"tcp_port": tcp.port, "udp_port": udp.port, "listen_port": free_port(),
-            "mcast_port": free_port(__import__("socket").SOCK_DGRAM), "closed": closed_port()}
+            "mcast_port": free_port(socket.SOCK_DGRAM), "closed": closed_port()}

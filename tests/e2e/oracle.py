@@ -9,7 +9,6 @@ compared value by value (test_differential.py).
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +76,6 @@ def attach_background_page(browser: Browser, app_id: str = CHROME_APP_ID, timeou
     session = browser.attach(target["targetId"])
     session.wait_for("document.readyState === 'complete'")
     return session
-
-
-def closed_port() -> int:
-    """A TCP port on 127.0.0.1 with nothing listening (connect gets ECONNREFUSED)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_env(protocol: str, *, tcp_port: int, udp_port: int, listen_port: int, mcast_port: int,

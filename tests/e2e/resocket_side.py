@@ -12,13 +12,15 @@ grants in a private config dir.
 """
 from __future__ import annotations
 
-import http.server
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
+
+from tests.support.servers import StaticServer
+
+__all__ = ["StaticServer"]  # kept importable from here for the browser tests and the demo
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION_DIR = REPO / "extension"
@@ -86,28 +88,3 @@ class ResocketProfile:
 
     def host_log_text(self) -> str:
         return self.host_log.read_text(errors="replace") if self.host_log.exists() else ""
-
-
-class StaticServer:
-    """Serves a directory over HTTP on 127.0.0.1 (the granted web page of the tests and the demo)."""
-
-    def __init__(self, directory: Path, host: str = "127.0.0.1") -> None:
-        handler = _quiet_handler(str(directory))
-        self.httpd = http.server.ThreadingHTTPServer((host, 0), handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _quiet_handler(directory: str) -> type:
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=directory, **kwargs)  # type: ignore[arg-type]
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler

@@ -14,14 +14,15 @@ import http.client
 import json
 import os
 import socket
-import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.certs import Pki, make_pki
+from tests.support.servers import HttpsPageServer, TcpServer, UdpEchoServer, free_port
 
 from .cdp import Browser, Session
 from .conftest import BrowserPool
@@ -82,132 +83,6 @@ class ConvertedApp:
         return f"chrome-extension://{self.ext_id}/window.html"
 
 
-# -- local servers that record what they received ------------------------------------------------------------
-class RecordingTcpEcho:
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.received = bytearray()
-        self.connections = 0
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            with conn:
-                while True:
-                    data = conn.recv(65536)
-                    if not data:
-                        break
-                    self.received += data
-                    conn.sendall(data)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-class RecordingUdpEcho:
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.datagrams: list[bytes] = []
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                data, addr = self.sock.recvfrom(65536)
-            except OSError:
-                return
-            self.datagrams.append(data)
-            self.sock.sendto(data, addr)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-class TlsPageServer:
-    """HTTPS on 127.0.0.1 with a certificate for localhost signed by a throwaway CA; one page, then close."""
-
-    BODY = b"the secret page\n"
-
-    def __init__(self, directory: Path) -> None:
-        self.ca_file, cert_file, key_file = _make_certificates(directory)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert_file, key_file)
-        self.ctx = ctx
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.requests: list[bytes] = []
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                raw, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                with self.ctx.wrap_socket(raw, server_side=True) as conn:
-                    request = b""
-                    while b"\r\n\r\n" not in request:
-                        part = conn.recv(4096)
-                        if not part:
-                            break
-                        request += part
-                    self.requests.append(request)
-                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
-                                 % (len(self.BODY), self.BODY))
-            except (OSError, ssl.SSLError):
-                continue
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "resocket test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256()))
-    ca_file, cert_file, key_file = directory / "ca.pem", directory / "server.pem", directory / "server-key.pem"
-    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return ca_file, cert_file, key_file
-
-
 # -- fixtures ----------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def profile(tmp_path_factory: pytest.TempPathFactory) -> ResocketProfile:
@@ -241,17 +116,21 @@ def converted(profile: ResocketProfile) -> dict[str, ConvertedApp]:
 
 
 @pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPageServer]:
-    server = TlsPageServer(tmp_path_factory.mktemp("tls"))
-    yield server
-    server.close()
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def tls_server(pki: Pki) -> Iterator[HttpsPageServer]:
+    with HttpsPageServer(pki.good.cert, pki.good.key) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def browser(browsers: BrowserPool, profile: ResocketProfile, converted: dict[str, ConvertedApp],
-            tls_server: TlsPageServer) -> Browser:
+            pki: Pki) -> Browser:
     # Chromium starts the host with its own environment: the grants dir, and the test CA for secure().
-    env = dict(profile.env, SSL_CERT_FILE=str(tls_server.ca_file))
+    env = dict(profile.env, SSL_CERT_FILE=str(pki.ca))
     return browsers.launch("converted", profile.user_data_dir, extensions=[a.out for a in converted.values()],
                            env=env)
 
@@ -298,8 +177,7 @@ def test_convert_app_prints_report_grants_rules_and_ends_with_the_launch_url(con
 
 def test_tcp_echo_client_sends_lines_and_shows_the_echo(browser: Browser, browsers: BrowserPool,
                                                       converted: dict[str, ConvertedApp]) -> None:
-    server = RecordingTcpEcho()
-    try:
+    with TcpServer() as server:
         app = converted["tcp-echo-client"]
         window = launch(browser, app, browsers)
         submit(window, "form", {"port": server.port, "lines": "hello|overlapping reads"})
@@ -312,8 +190,6 @@ def test_tcp_echo_client_sends_lines_and_shows_the_echo(browser: Browser, browse
         window.wait_for("chrome.app.window.getAll().length === 1 && chrome.app.window.current().id === 'main'")
         windows = [t for t in browser.targets() if t["url"] == app.window_url]
         assert len(windows) == 1
-    finally:
-        server.close()
 
 
 def test_http_server_app_accepts_clients_and_answers_them(browser: Browser, browsers: BrowserPool,
@@ -341,23 +217,18 @@ def test_http_server_app_accepts_clients_and_answers_them(browser: Browser, brow
 
 def test_udp_echo_client_sends_datagrams_and_shows_the_replies(browser: Browser, browsers: BrowserPool,
                                                              converted: dict[str, ConvertedApp]) -> None:
-    server = RecordingUdpEcho()
-    try:
+    with UdpEchoServer() as server:
         window = launch(browser, converted["udp-echo-client"], browsers)
         submit(window, "form", {"port": server.port, "messages": "ping 1|ping 2|ping 3"})
         wait_state(window, ("done",))
-        assert server.datagrams == [b"ping 1", b"ping 2", b"ping 3"]
+        assert [data for data, _ in server.received] == [b"ping 1", b"ping 2", b"ping 3"]
         transcript = window.evaluate("transcript")
         assert [line.split(": ", 1)[1] for line in transcript if line.startswith("reply from 127.0.0.1:")] == \
             ["ping 1", "ping 2", "ping 3"]
-    finally:
-        server.close()
 
 
 def test_multicast_chat_exchanges_messages_with_the_group(browser: Browser, browsers: BrowserPool,
                                                         converted: dict[str, ConvertedApp]) -> None:
-    from .loopback import free_port
-
     port = free_port(socket.SOCK_DGRAM)
     window = launch(browser, converted["multicast-chat"], browsers)
     submit(window, "join", {"nick": "alice", "address": MCAST_GROUP, "port": port})
@@ -380,7 +251,7 @@ def test_multicast_chat_exchanges_messages_with_the_group(browser: Browser, brow
 
 
 def test_tls_client_fetches_a_page_over_secure(browser: Browser, browsers: BrowserPool,
-                                              converted: dict[str, ConvertedApp], tls_server: TlsPageServer) -> None:
+                                              converted: dict[str, ConvertedApp], tls_server: HttpsPageServer) -> None:
     window = launch(browser, converted["tls-client"], browsers)
     submit(window, "form", {"host": "localhost", "port": tls_server.port, "path": "/secret"})
     wait_state(window, ("done",))

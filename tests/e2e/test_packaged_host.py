@@ -26,10 +26,11 @@ from pathlib import Path
 import pytest
 from resocket import HOST_NAME
 
+from tests.support.servers import HttpEchoServer
+
 from . import cdp
 from .cdp import Browser, Session
 from .conftest import BrowserPool
-from .loopback import TcpEchoServer
 from .resocket_side import EXTENSION_ID, EXTENSION_ORIGIN, SCENARIO_PAGE, copy_extension, extension_available
 
 pytestmark = pytest.mark.skipif(not extension_available(), reason="extension/ not there yet")
@@ -141,23 +142,20 @@ def host_argvs() -> list[list[str]]:
 
 
 def open_scenario_page(browsers: BrowserPool, browser: Browser) -> Session:
-    # An extension page opened before the extension is loaded stays an error page: wait for its worker.
-    browser.wait_for_target(lambda t: t["type"] == "service_worker" and EXTENSION_ID in t["url"],
-                            what="the resocket extension's service worker")
     page = browser.new_page(SCENARIO_URL, ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
     browsers.pages.append(page)
     return page
 
 
 @pytest.fixture(scope="module")
-def echo() -> Iterator[TcpEchoServer]:
-    server = TcpEchoServer()
+def echo() -> Iterator[HttpEchoServer]:
+    server = HttpEchoServer()
     yield server
     server.close()
 
 
 def test_deb_installed_by_dpkg_serves_chromium_from_its_system_manifest_until_dpkg_removes_it(
-        deb: Path, browsers: BrowserPool, echo: TcpEchoServer, tmp_path: Path) -> None:
+        deb: Path, browsers: BrowserPool, echo: HttpEchoServer, tmp_path: Path) -> None:
     root = tmp_path / "root"
     dpkg_install(deb, root)
     owned = dpkg(root, "-L", "resocket").splitlines()
@@ -198,7 +196,7 @@ def test_deb_installed_by_dpkg_serves_chromium_from_its_system_manifest_until_dp
 
 
 def test_packaged_cli_registers_the_packaged_host_for_a_user_data_dir_and_chromium_uses_it(
-        deb: Path, browsers: BrowserPool, echo: TcpEchoServer, tmp_path: Path) -> None:
+        deb: Path, browsers: BrowserPool, echo: HttpEchoServer, tmp_path: Path) -> None:
     root = tmp_path / "unpacked"
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, timeout=120)
     cli, host = root / "opt/resocket/resocket", root / "opt/resocket/resocket-host"

@@ -9,11 +9,11 @@ watched until Chromium stops its idle worker; only then is the first browser che
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 
 import pytest
+
+from tests.support.servers import TcpServer
 
 from .cdp import Browser
 from .conftest import BrowserPool
@@ -51,39 +51,6 @@ window.roundTrip = async (text) => {
 """
 
 
-class LineEchoServer:
-    """Accepts one connection on 127.0.0.1, echoes what it gets, and notes when the peer closes."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(1)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = threading.Event()
-        self.peer_closed = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:
-            return
-        self.accepted.set()
-        with conn:
-            while True:
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    break
-                if not data:
-                    break
-                conn.sendall(data)
-        self.peer_closed.set()
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def worker_running(browser: Browser) -> bool:
     return any(t["type"] == "service_worker" and t["url"] == WORKER_URL for t in browser.targets())
 
@@ -116,7 +83,7 @@ def test_socket_outlives_the_worker_idle_timeout_and_closing_the_tab_ends_the_ho
     (root / "www").mkdir()
     (root / "www" / "index.html").write_text(PAGE)
     web = StaticServer(root / "www")
-    echo = LineEchoServer()
+    echo = TcpServer()
     try:
         origin = f"http://127.0.0.1:{web.port}"
         profile = ResocketProfile(root / "profile")
@@ -129,7 +96,7 @@ def test_socket_outlives_the_worker_idle_timeout_and_closing_the_tab_ends_the_ho
         page.evaluate(PAGE_HELPERS)
         connected = page.evaluate(f"openSocket({echo.port})")
         assert connected == {"res": [0], "lastError": None}
-        assert echo.accepted.wait(10)
+        assert echo.connected.wait(10)
         assert page.evaluate("roundTrip('before the idle timeout\\n')") == "before the idle timeout\n"
         assert worker_running(browser)
         # The control, started after the page's last message: the same extension with no page using it.
@@ -167,7 +134,7 @@ def test_navigating_away_closes_the_pages_connection_and_host(
     (root / "www" / "index.html").write_text(PAGE)
     (root / "www" / "next.html").write_text(PAGE.replace("socket page", "next page"))
     web = StaticServer(root / "www")
-    echo = LineEchoServer()
+    echo = TcpServer()
     try:
         origin = f"http://127.0.0.1:{web.port}"
         profile = ResocketProfile(root / "profile")
@@ -199,7 +166,7 @@ def test_worker_stopped_anyway_fails_pending_calls_closes_sockets_and_the_next_c
     (root / "www").mkdir()
     (root / "www" / "index.html").write_text(PAGE)
     web = StaticServer(root / "www")
-    echo = LineEchoServer()
+    echo = TcpServer()
     try:
         origin = f"http://127.0.0.1:{web.port}"
         profile = ResocketProfile(root / "profile")

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from tests.support.servers import HttpEchoServer
+
 from .conftest import BrowserPool
-from .loopback import TcpEchoServer
 from .oracle import make_env, run_scenario
 from .resocket_side import ALL_RULES, ResocketProfile, StaticServer, copy_extension, extension_available
 from .test_chrome_oracle import GOLDEN, dump_transcript
@@ -54,7 +55,7 @@ def test_granted_web_page_gets_chromes_tcp_transcript(browsers: BrowserPool, sit
 
 def test_origin_without_grant_gets_no_permission_and_no_connection(browsers: BrowserPool, site) -> None:
     browser, server = site
-    listener = TcpEchoServer()
+    listener = HttpEchoServer()
     try:
         page = open_page(browsers, browser, f"http://localhost:{server.port}/")
         result = page.evaluate("""new Promise((resolve) => {
@@ -66,6 +67,6 @@ def test_origin_without_grant_gets_no_permission_and_no_connection(browsers: Bro
             });
           })""".replace("PORT", str(listener.port)))
         assert result == {"result": -1, "lastError": "App does not have permission"}, json.dumps(result)
-        assert listener.connections == 0
+        assert listener.accepted == 0
     finally:
         listener.close()

@@ -1,10 +1,12 @@
-"""Loopback servers for the engine tests (chrome-socket-semantics.md, sections 7 and 8), and host helpers.
+"""The loopback servers of every test (host, e2e) and of `make demo`: chrome-socket-semantics.md sections 7
+and 8, plus static HTTP and HTTPS pages for the browser tests; and host helpers.
 
 Every server runs on its own daemon threads, records what reached it (so a permission test can prove
-that nothing did), and stops on `close()` / `with`.
+that nothing did) and keeps a readable `log` of it (the demo prints it), and stops on `close()` / `with`.
 """
 from __future__ import annotations
 
+import http.server
 import socket
 import ssl
 import threading
@@ -39,7 +41,11 @@ class _Server:
         self.port: int = self.sock.getsockname()[1]
         self.host = host
         self.closed = threading.Event()
+        self.log: list[str] = []
         self._threads: list[threading.Thread] = []
+
+    def note(self, line: str) -> None:
+        self.log.append(f"{type(self).__name__} :{self.port}: {line}")
 
     def _spawn(self, target: Callable[..., Any], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)
@@ -64,24 +70,33 @@ class _Server:
 
 
 class TcpServer(_Server):
-    """Accepts connections and runs `serve(conn)` for each; counts them in `accepted`."""
+    """Accepts connections and runs `serve(conn)` for each: an echo until EOF (RFC 862) unless overridden.
+
+    `accepted` counts connections (`connected` is set at the first), `received` is every byte that arrived on
+    any of them, and `peer_closed` is set when a peer has closed its side (EOF).
+    """
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__(family, socket.SOCK_STREAM, host)
         self.sock.listen(16)
         self.accepted = 0
+        self.connected = threading.Event()
+        self.peer_closed = threading.Event()
+        self.received = bytearray()
         self.conns: list[socket.socket] = []
         self._spawn(self._accept_loop)
 
     def _accept_loop(self) -> None:
         while not self.closed.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn, peer = self.sock.accept()
             except OSError:
                 return
             self.accepted += 1
             self.conns.append(conn)
+            self.note(f"connection from {peer[0]}:{peer[1]}")
+            self.connected.set()
             self._spawn(self._serve_guarded, conn)
 
     def _serve_guarded(self, conn: socket.socket) -> None:
@@ -92,10 +107,21 @@ class TcpServer(_Server):
         finally:
             conn.close()
 
+    def recv(self, conn: socket.socket, size: int = 1 << 16) -> bytes:
+        """`conn.recv`, recorded in `received` and `log`; at EOF, `peer_closed` is set."""
+        data = conn.recv(size)
+        if data:
+            self.received += data
+            self.note(f"got {len(data)} bytes {data[:80]!r}")
+        else:
+            self.note("peer closed")
+            self.peer_closed.set()
+        return data
+
     def serve(self, conn: socket.socket) -> None:
         """Echo until EOF."""
         while True:
-            data = conn.recv(1 << 16)
+            data = self.recv(conn)
             if not data:
                 return
             conn.sendall(data)
@@ -113,26 +139,27 @@ class HttpEchoServer(TcpServer):
     """Like Chromium's EmbeddedTestServer POST /echo: the body after a header, in one write."""
 
     def serve(self, conn: socket.socket) -> None:
+        buf = b""  # requests may arrive pipelined, several in one segment
         while True:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                part = conn.recv(4096)
+            while b"\r\n\r\n" not in buf:
+                part = self.recv(conn)
                 if not part:
                     return
-                request += part
-            head, body = request.split(b"\r\n\r\n", 1)
+                buf += part
+            head, body = buf.split(b"\r\n\r\n", 1)
             length = 0
             for line in head.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             while len(body) < length:
-                part = conn.recv(4096)
+                part = self.recv(conn)
                 if not part:
                     return
                 body += part
+            body, buf = body[:length], body[length:]
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
-                         % (length, body[:length]))
+                         % (length, body))
 
 
 class UdpEchoServer(_Server):
@@ -153,6 +180,7 @@ class UdpEchoServer(_Server):
             if address is None or self.closed.is_set():
                 return  # shut down
             self.received.append((data, address))
+            self.note(f"got {len(data)} bytes {data[:80]!r} from {address[0]}:{address[1]}, echoing")
             try:
                 self.sock.sendto(data, address)
             except OSError:
@@ -175,12 +203,82 @@ class TlsEchoServer(TcpServer):
         conn.settimeout(10)
         try:
             tls = self.ctx.wrap_socket(conn, server_side=True)
-        except (ssl.SSLError, OSError):
+        except (ssl.SSLError, OSError) as exc:
+            self.note(f"handshake failed: {exc}")
             return
         self.versions_seen.append(tls.version())
         with tls:
-            while True:
-                data = tls.recv(1 << 16)
-                if not data:
-                    return
-                tls.sendall(data)
+            self.respond(tls)
+
+    def respond(self, tls: ssl.SSLSocket) -> None:
+        """Echo until EOF."""
+        while True:
+            data = self.recv(tls)  # type: ignore[arg-type]
+            if not data:
+                return
+            tls.sendall(data)
+
+
+class HttpsPageServer(TlsEchoServer):
+    """HTTPS/1.0: reads one request (kept in `requests`), answers `BODY` with 200 and closes."""
+
+    BODY = b"the secret page\n"
+
+    def __init__(self, cert: Path, key: Path, host: str = "127.0.0.1") -> None:
+        self.requests: list[bytes] = []
+        super().__init__(cert, key, host)
+
+    def respond(self, tls: ssl.SSLSocket) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            part = self.recv(tls)  # type: ignore[arg-type]
+            if not part:
+                break
+            request += part
+        self.requests.append(request)
+        tls.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(self.BODY), self.BODY))
+
+
+class StaticServer:
+    """Serves a directory over HTTP on 127.0.0.1 (the granted web pages of the browser tests and the demo)."""
+
+    def __init__(self, directory: Path, host: str = "127.0.0.1") -> None:
+        root = str(directory)
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, directory=root, **kwargs)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.port: int = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(5)
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port that was free on both 127.0.0.1 and ::1 a moment ago (closed again before returning)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET6, kind) as s6:
+                s6.bind(("::1", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port")
+
+
+def closed_port() -> int:
+    """A TCP port on 127.0.0.1 with nothing listening (connect gets ECONNREFUSED)."""
+    return free_port()
