@@ -316,3 +316,81 @@ def test_an_apps_own_background_page_is_used_with_the_runtime_injected() -> None
     assert "resocket/background.html" not in files
     assert b"/resocket/app-runtime.js" in files["bg.html"]
     assert '"background": "bg.html"' in files["resocket/app-config.js"].decode()
+
+
+# -- which HTML files get the runtime ---------------------------------------------------------------------
+def test_window_create_string_literals_are_found_in_every_call_form() -> None:
+    script = """
+        chrome.app.window.create("a.html", {bounds: {width: 640}}, function(w) {});
+        chrome.app.window.create('index.html');
+        chrome.app.window.create(`t.html`, {});
+        chrome.app.window.create( 'spaced.html' , cb);
+        chrome.app.window.create(name + '.html');
+        chrome.app.window.create('prefix' + suffix);
+        chrome.app.window.create(`${page}.html`);
+    """
+    assert convert.window_create_urls(script) == ["a.html", "index.html", "t.html", "spaced.html"]
+
+
+def web_server_app(**extra: str) -> dict[str, bytes]:
+    manifest = app_manifest(key=convert_key())
+    served = b"<!DOCTYPE html><html><head><title>served</title></head><body><a href='b.html'>b</a></body></html>"
+    files = app_files(manifest, **extra)
+    files["bg.js"] = (b"chrome.app.runtime.onLaunched.addListener(function() {\n"
+                      b"  chrome.app.window.create(\"w.html\", {id: 'main'}, function(w) {});\n});\n"
+                      b"function serve(path) { if (path === '/') path += 'index.html'; return 'www' + path; }\n")
+    files["www/index.html"] = served
+    files["www/b.html"] = b"<html><body>b</body></html>"
+    return files
+
+
+def test_only_pages_the_app_shows_get_the_runtime_and_data_html_keeps_its_bytes() -> None:
+    source = convert.AppSource(web_server_app())
+    conversion = convert.convert(source, {})
+    files = conversion.files
+    assert b"/resocket/app-runtime.js" in files["w.html"]
+    assert b"/resocket/app-runtime.js" in files["resocket/background.html"]
+    assert files["www/index.html"] == source.files["www/index.html"]
+    assert files["www/b.html"] == source.files["www/b.html"]
+    pages = conversion.report.as_json()["pages"]
+    assert pages == {"runtime": ["w.html"], "data": ["www/b.html", "www/index.html"], "sandboxed": []}
+    config = files["resocket/app-config.js"].decode()
+    assert '"dataPages": [\n    "www/b.html",\n    "www/index.html"\n  ]' in config
+    text = "\n".join(conversion.report.lines())
+    assert "with the resocket runtime: w.html" in text
+    assert "left as data, unchanged: www/b.html, www/index.html" in text
+
+
+def test_pages_reached_by_relative_links_and_frames_from_a_shown_page_get_the_runtime() -> None:
+    files = web_server_app()
+    files["w.html"] = (b"<html><head></head><body><a class=x href=\"help/about.html#top\">about</a>"
+                       b"<iframe src='frame.html?x=1'></iframe><a href='https://example.com/x.html'>x</a>"
+                       b"<a href='#'>top</a></body></html>")
+    files["help/about.html"] = b"<html><head></head><body><a href='../w.html'>back</a>" \
+                               b"<a href=\"/help/more.htm\">more</a></body></html>"
+    files["help/more.htm"] = b"<p>more</p>"
+    files["frame.html"] = b"<html><head></head></html>"
+    pages = convert.shown_pages(files, None)
+    assert pages.runtime == ("frame.html", "help/about.html", "help/more.htm", "w.html")
+    assert pages.data == ("www/b.html", "www/index.html")
+
+
+def test_the_apps_background_page_is_shown_and_sandboxed_pages_stay_unchanged() -> None:
+    files = web_server_app()
+    files["bg.html"] = b"<html><head></head><body><iframe src='sandboxed.html'></iframe></body></html>"
+    files["sandboxed.html"] = b"<html><head></head><body>eval here</body></html>"
+    pages = convert.shown_pages(files, "/bg.html", ["sandboxed.html"])
+    assert pages.runtime == ("bg.html", "w.html")
+    assert pages.sandboxed == ("sandboxed.html",)
+    assert "sandboxed.html" not in pages.data
+
+
+def test_window_urls_resolve_from_the_app_root_or_the_scripts_folder() -> None:
+    files = {"manifest.json": b"{}", "js/bg.js": b"chrome.app.window.create('main.html');"
+             b"chrome.app.window.create('/views/v.html?mode=x'); chrome.app.window.create('local.html')",
+             "main.html": b"", "views/v.html": b"", "js/local.html": b"", "js/unused.html": b""}
+    pages = convert.shown_pages(files, None)
+    assert pages.runtime == ("js/local.html", "main.html", "views/v.html")
+    assert pages.data == ("js/unused.html",)
+    assert convert.resolve_url("../../etc/passwd", "js", files) is None
+    assert convert.resolve_url("chrome-extension://abc/main.html", "", files) is None

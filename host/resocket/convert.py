@@ -7,18 +7,21 @@ Design rules:
   conversion cannot carry over ends up in the `Report`, and missing APIs are stubbed at run time so
   that a call fails loudly (console error + `chrome.runtime.lastError`) instead of `undefined is not a
   function`.
-- Rule 3: the app's own files are copied unmodified except HTML pages, which get the resocket scripts
-  (`chrome-socket.js`, the app config, `app-runtime.js`) inserted before anything else in the page.
+- Rule 3: the app's own files are copied unmodified except the HTML pages the app shows (`shown_pages`), which
+  get the resocket scripts (`chrome-socket.js`, the app config, `app-runtime.js`) inserted before anything
+  else in the page. Other HTML is data (a web server's `www/index.html`): its bytes are kept, and if an app
+  window opens one after all, the runtime opens it through `resocket/page.html`, which adds the scripts then.
 
 Layout of OUT (the files in `RUNTIME_FILES` come from package data `data/app-runtime/`):
 
     manifest.json              MV3, translated from the app's manifest (`translate_manifest`)
-    <the app's files>          HTML pages with the resocket scripts injected
+    <the app's files>          the pages the app shows with the resocket scripts injected, the rest unchanged
     resocket/chrome-socket.js  the chrome.socket shim (extension/chrome-socket.js)
     resocket/app-config.js     what the runtime needs to know about the app (JSON in a script)
     resocket/app-runtime.js    chrome.app.runtime / chrome.app.window / getBackgroundPage emulation
     resocket/background.html   the app's background scripts, run in an extension page
     resocket/launch.html       the launch URL: starts the background page, fires onLaunched
+    resocket/page.html         loader for an HTML data file an app window shows: ?src=PATH, scripts added
     resocket/service-worker.js MV3 background: the toolbar action opens the launch URL
     resocket/report.json       the compatibility report
 
@@ -54,8 +57,9 @@ SHIM_FILE = f"{RUNTIME_DIR}/chrome-socket.js"
 CONFIG_FILE = f"{RUNTIME_DIR}/app-config.js"
 RUNTIME_FILE = f"{RUNTIME_DIR}/app-runtime.js"
 REPORT_FILE = f"{RUNTIME_DIR}/report.json"
+PAGE_LOADER = f"{RUNTIME_DIR}/page.html"
 #: Files copied verbatim from package data data/app-runtime/ into OUT/resocket/.
-RUNTIME_FILES = ("app-runtime.js", "launch.html", "launch.js", "service-worker.js")
+RUNTIME_FILES = ("app-runtime.js", "launch.html", "launch.js", "page.html", "page.js", "service-worker.js")
 #: A file in OUT that marks a previous conversion: OUT may then be replaced.
 MARKER = CONFIG_FILE
 
@@ -560,6 +564,92 @@ def missing_namespaces(uses: Iterable[ApiUse]) -> list[str]:
     return sorted(out)
 
 
+# -- which HTML files are pages ---------------------------------------------------------------------------
+# A Chrome App shows HTML as pages in three ways: its background page, chrome.app.window.create(url) and
+# links/frames from a page it shows. Any other HTML in the package is data the app reads (a web server's
+# www/), and its bytes must not change. The scan sees string literals only; a window the scan missed
+# (`create(name + '.html')`) is opened through resocket/page.html at run time (app-runtime.js).
+HTML_SUFFIXES = (".html", ".htm")
+_WINDOW_CREATE = re.compile(r"""\bapp\s*\.\s*window\s*\.\s*create\s*\(\s*"""
+                            r"""(?:'([^'\\\n]*)'|"([^"\\\n]*)"|`([^`\\$]*)`)(?=\s*[,)])""")
+_LINK = re.compile(rb"""<(?:a|area|iframe|frame)\b[^>]*?\s(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""",
+                   re.IGNORECASE)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+@dataclass(frozen=True)
+class Pages:
+    """The app's HTML files by what the conversion does with them (POSIX paths, sorted)."""
+
+    runtime: tuple[str, ...]  # pages the app shows: the resocket scripts are injected
+    data: tuple[str, ...]  # everything else: copied byte for byte
+    sandboxed: tuple[str, ...]  # manifest sandbox.pages: copied as is, no chrome.* there anyway
+
+
+def resolve_url(url: str, base_dir: str, files: dict[str, bytes]) -> str | None:
+    """The app file an extension-relative URL names (from a page in `base_dir`), or None: other origins,
+    fragments only, paths outside the app or to files it does not have."""
+    from posixpath import normpath
+    from urllib.parse import unquote
+
+    url = url.strip().split("#", 1)[0].split("?", 1)[0]
+    if not url or url.startswith("//") or _SCHEME.match(url):
+        return None
+    path = unquote(url.lstrip("/") if url.startswith("/") else f"{base_dir}/{url}".lstrip("/"))
+    path = normpath(path) if path else path
+    if not path or path == "." or path.startswith("../"):
+        return None
+    return path if path in files else None
+
+
+def window_create_urls(text: str) -> list[str]:
+    """The string-literal URLs a script passes to chrome.app.window.create: `create("a.html", {...}, cb)`,
+    `create('index.html')`, a template literal without substitutions."""
+    return [next(g for g in m.groups() if g is not None) for m in _WINDOW_CREATE.finditer(text)]
+
+
+def page_links(html: bytes) -> list[str]:
+    """href/src of the page's <a>, <area>, <iframe> and <frame> elements, as written."""
+    out = []
+    for m in _LINK.finditer(html):
+        raw = next(g for g in m.groups() if g is not None)
+        out.append(raw.decode("utf-8", "replace").replace("&amp;", "&"))
+    return out
+
+
+def shown_pages(files: dict[str, bytes], background_page: str | None, sandboxed: Iterable[str] = ()) -> Pages:
+    """Classify the app's HTML files: the background page, every page a script opens with a literal
+    chrome.app.window.create(url) (URLs are relative to the app's root, as the runtime resolves them), and
+    what those pages reach by relative links and frames get the runtime; the rest stay data."""
+    html = sorted(p for p in files if p.lower().endswith(HTML_SUFFIXES) and p != "manifest.json")
+    sandbox = {p.lstrip("/") for p in sandboxed}
+    todo: list[str] = []
+    if background_page:
+        todo.append(background_page.lstrip("/"))
+    for path, data in files.items():
+        if path.lower().endswith(_SCANNED_SUFFIXES):
+            for url in window_create_urls(data.decode("utf-8", "replace")):
+                found = resolve_url(url, "", files)
+                if found is None and "/" in path:  # also try the script's own folder
+                    found = resolve_url(url, path.rsplit("/", 1)[0], files)
+                if found:
+                    todo.append(found)
+    shown: set[str] = set()
+    while todo:
+        page = todo.pop()
+        if page in shown or page not in files or not page.lower().endswith(HTML_SUFFIXES):
+            continue
+        shown.add(page)
+        base = page.rsplit("/", 1)[0] if "/" in page else ""
+        for url in page_links(files[page]):
+            found = resolve_url(url, base, files)
+            if found and found not in shown:
+                todo.append(found)
+    return Pages(runtime=tuple(p for p in html if p in shown and p not in sandbox),
+                 data=tuple(p for p in html if p not in shown and p not in sandbox),
+                 sandboxed=tuple(p for p in html if p in sandbox))
+
+
 # -- the report ------------------------------------------------------------------------------------------
 @dataclass
 class Report:
@@ -571,6 +661,7 @@ class Report:
     manifest_notes: list[str]
     rules: list[str]
     invalid_rules: list[str]
+    pages: Pages = field(default_factory=lambda: Pages((), (), ()))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -579,6 +670,8 @@ class Report:
             "apis": [{"name": u.name, "status": u.status, "how": u.how, "files": list(u.files)}
                      for u in self.apis],
             "manifest": self.manifest_notes, "socket_rules": self.rules, "invalid_socket_rules": self.invalid_rules,
+            "pages": {"runtime": list(self.pages.runtime), "data": list(self.pages.data),
+                      "sandboxed": list(self.pages.sandboxed)},
         }
 
     def lines(self) -> list[str]:
@@ -589,6 +682,14 @@ class Report:
         width = max((len(u.name) for u in self.apis), default=0)
         for use in self.apis:
             out.append(f"  {use.status:<9} {use.name:<{width}}  {use.how}")
+        out.append("HTML pages:")
+        if self.pages.runtime:
+            out.append(f"  with the resocket runtime: {', '.join(self.pages.runtime)}")
+        if self.pages.data:
+            out.append(f"  left as data, unchanged: {', '.join(self.pages.data)} "
+                       f"(an app window showing one gets the runtime through {PAGE_LOADER})")
+        if self.pages.sandboxed:
+            out.append(f"  sandboxed, unchanged: {', '.join(self.pages.sandboxed)}")
         if self.manifest_notes:
             out.append("Manifest:")
             out += [f"  {note}" for note in self.manifest_notes]
@@ -667,7 +768,9 @@ def convert(source: AppSource, runtime: dict[str, bytes], *, key: bytes | None =
     ext_id = extension_id(spki)
 
     files: dict[str, bytes] = {}
-    sandboxed = set((translation.manifest.get("sandbox") or {}).get("pages") or [])
+    sandboxed = [p for p in (translation.manifest.get("sandbox") or {}).get("pages") or [] if isinstance(p, str)]
+    pages = shown_pages(source.files, translation.background_page, sandboxed)
+    injected = set(pages.runtime)
     for path, data in source.files.items():
         if path == "manifest.json":
             continue
@@ -675,7 +778,7 @@ def convert(source: AppSource, runtime: dict[str, bytes], *, key: bytes | None =
             continue  # reserved by Chrome (_metadata/ of a CRX): the extension would not load
         if path == RUNTIME_DIR or path.startswith(RUNTIME_DIR + "/"):
             raise ConvertError(f"the app has its own {RUNTIME_DIR}/ folder, which resocket needs for its runtime")
-        if path.lower().endswith((".html", ".htm")) and path not in sandboxed:
+        if path in injected:
             data = inject_scripts(data)
         files[path] = data
 
@@ -691,9 +794,9 @@ def convert(source: AppSource, runtime: dict[str, bytes], *, key: bytes | None =
     _, invalid = RuleSet.parse(rules)
     valid = [r for r in rules if r not in invalid]
     report = Report(str(manifest["name"]), ext_id, source.kind, key_source, apis, translation.notes, valid,
-                    list(invalid))
+                    list(invalid), pages)
     config = {"name": manifest["name"], "id": ext_id, "background": background,
-              "launch": LAUNCH_PAGE, "missing": missing_namespaces(apis)}
+              "launch": LAUNCH_PAGE, "missing": missing_namespaces(apis), "dataPages": list(pages.data)}
     files[CONFIG_FILE] = ("// Written by resocket convert-app: what the app runtime needs to know.\n"
                           f"self.__resocketApp = {json.dumps(config, indent=2)};\n").encode()
     for name, data in runtime.items():

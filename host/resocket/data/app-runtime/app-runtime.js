@@ -2,7 +2,8 @@
  * resocket app runtime: what a legacy Chrome App expects around chrome.socket, rebuilt on MV3.
  *
  * Loaded in every page of a converted app, after chrome-socket.js and app-config.js and before any of the
- * app's own scripts (resocket convert-app inserts the three tags at the top of each page).
+ * app's own scripts (resocket convert-app inserts the three tags at the top of each page the app shows; an
+ * HTML file it left as data gets them from the loader page resocket/page.html when a window opens it).
  *
  * Design rules:
  *  1. The app's background scripts run in an extension page (resocket/background.html, or the app's own
@@ -217,7 +218,21 @@
 
   function absoluteUrl(url) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(url)) return url;
-    return chrome.runtime.getURL(String(url).replace(/^\/+/, ''));
+    return new URL(String(url).replace(/^\/+/, ''), chrome.runtime.getURL('/')).href;
+  }
+
+  /**
+   * The URL a window for `full` opens. convert-app left some HTML files unchanged (dataPages: data the app
+   * serves or reads, no runtime scripts in them); one shown in a window anyway goes through the loader page
+   * resocket/page.html, which adds the runtime scripts before the page's own (page.js).
+   */
+  function windowUrl(full) {
+    const target = new URL(full);
+    if (target.origin !== global.location.origin) return full;
+    let path;
+    try { path = decodeURIComponent(target.pathname.slice(1)); } catch (err) { return full; }
+    if (!(app.dataPages || []).includes(path)) return full;
+    return chrome.runtime.getURL(`resocket/page.html?src=${encodeURIComponent(target.pathname + target.search + target.hash)}`);
   }
 
   /** chrome.windows.create data from chrome.app.window.CreateWindowOptions (every generation of them). */
@@ -257,7 +272,7 @@
     win.state = options.hidden ? 'minimized' : (options.state || 'normal');
     appWindows.set(id, win);
     pendingCreates.push({ url: full, win, callback });
-    chrome.windows.create(windowCreateData(full, options), (w) => {
+    chrome.windows.create(windowCreateData(windowUrl(full), options), (w) => {
       const err = chrome.runtime.lastError;
       if (err || !w) {
         console.error(`app.window.create(${url}): ${err ? err.message : 'no window'}`);
