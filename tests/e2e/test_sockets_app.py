@@ -4,8 +4,9 @@ fetches pages from it as any browser would.
 
 The app serves the files packaged in its www/ folder; the test adds one more before converting (a 1.5 MiB
 binary: too big to keep in git, and big enough that the response crosses the shim in many chunk frames).
-Served bytes are compared with the converted app's files: convert-app adds its three scripts to every HTML
-page of the app, www/index.html included (docs/convert-app.md).
+Served bytes are compared with the app's source files: convert-app injects its runtime scripts only into the
+pages the app shows (window.html), so www/index.html, which the app only serves, keeps its bytes
+(docs/convert-app.md).
 """
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ BIG = random.Random(8).randbytes(1536 * 1024 + 7)
 
 @pytest.fixture(scope="module")
 def app(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> tuple[Session, str, Path]:
-    """The converted app, launched, its server started on a free port: (app window, convert-app stdout, its
-    www/ folder)."""
+    """The converted app, launched, its server started on a free port: (app window, convert-app stdout, the
+    converted app's www/ folder)."""
     profile = ResocketProfile(tmp_path_factory.mktemp("web-server-sockets"))
     src = profile.root / "src"
     shutil.copytree(EXAMPLE, src)
@@ -92,6 +93,8 @@ def test_convert_app_reports_chrome_sockets_as_supported_and_grants_the_listen_r
     assert "supported chrome.sockets.tcp.send" in text
     assert "missing chrome.sockets" not in text
     assert "tcp-listen:127.0.0.1:*" in text
+    assert "with the resocket runtime: window.html" in text
+    assert "left as data, unchanged: www/index.html " in text
 
 
 def test_the_converted_web_server_serves_its_packaged_files(app) -> None:
@@ -99,7 +102,8 @@ def test_the_converted_web_server_serves_its_packaged_files(app) -> None:
     port = port_of(window)
     status, headers, body = get(port, "/")
     assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
-    assert body == (www / "index.html").read_bytes() and b"Hello from chrome.sockets" in body
+    assert body == (EXAMPLE / "www" / "index.html").read_bytes() and b"Hello from chrome.sockets" in body
+    assert (www / "index.html").read_bytes() == body
     status, headers, body = get(port, "/style.css?v=2")
     assert (status, headers["content-type"], body) == (200, "text/css", (EXAMPLE / "www" / "style.css").read_bytes())
     status, _, body = get(port, "/no/such/page.html")
@@ -114,11 +118,11 @@ def test_a_file_over_one_mebibyte_arrives_byte_for_byte(app) -> None:
 
 
 def test_the_app_window_shows_the_request_log(app) -> None:
-    window, _, www = app
+    window, _, _ = app
     port = port_of(window)
     for i in range(3):
         assert get(port, f"/index.html?n={i}")[0] == 200
-    expected = [f"GET /index.html?n={i} HTTP/1.1 -> 200 ({(www / 'index.html').stat().st_size} bytes)"
+    expected = [f"GET /index.html?n={i} HTTP/1.1 -> 200 ({(EXAMPLE / 'www' / 'index.html').stat().st_size} bytes)"
                 for i in range(3)]
     window.wait_for(f"{json.dumps(expected)}.every((line) => transcript.includes(line))", timeout=30)
     shown = window.evaluate("document.getElementById('log').textContent").splitlines()
