@@ -21,3 +21,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> objec
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped under RESOCKET_NO_SKIP=1 (make test installs everything): {reason}"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory):  # -> tests.support.certs.Pki
+    """The test CA and its leaves (tests/support/certs.py), made once per run."""
+    from tests.support.certs import make_pki
+
+    return make_pki(tmp_path_factory.mktemp("pki"))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.certs import Pki, make_pki
+from tests.support.certs import Pki
 from tests.support.servers import HttpsPageServer, TcpServer, UdpEchoServer, free_port
 
 from .cdp import Browser, Session
@@ -113,11 +113,6 @@ def converted(profile: ResocketProfile) -> dict[str, ConvertedApp]:
         ext_id = launch.split("/")[2]
         apps[name] = ConvertedApp(name, out, ext_id, launch, proc.stdout)
     return apps
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.hostclient import HostClient, b64
-from tests.support.servers import start_host
+from tests.support.servers import closed_port, start_host
 
 __all__ = ["TIMEOUT", "HostClient", "b64", "closed_port", "peer_sees_close", "resources", "settled", "start_host"]
 
@@ -31,12 +31,6 @@ def settled(host: HostClient, baseline: tuple[int, int]) -> tuple[int, int]:
         time.sleep(0.05)
         now = resources(host.proc.pid)
     return now
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def peer_sees_close(conn: socket.socket) -> bool:

@@ -18,7 +18,6 @@ import os
 import random
 import struct
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -27,6 +26,8 @@ from typing import Any
 import pytest
 from resocket.protocol import MAX_ID, OPERATIONS
 
+from tests.support.wire import frame, host_process, message, parse_frames
+
 LONG = os.environ.get("RESOCKET_FUZZ", "ci").lower() == "long"
 SEEDS = [int(s) for s in os.environ.get("RESOCKET_FUZZ_SEEDS", "").split(",") if s.strip()] or (
     list(range(1000, 1050)) if LONG else [1, 2, 3])
@@ -34,15 +35,6 @@ FRAMES = 5000 if LONG else 1000
 TIMEOUT = 60  # only to avoid hangs
 MiB = 1 << 20
 INBOUND_LIMIT = 64 * MiB
-ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
-
-
-def frame(body: bytes, claimed: int | None = None) -> bytes:
-    return struct.pack("=I", len(body) if claimed is None else claimed) + body
-
-
-def message(msg: Any) -> bytes:
-    return frame(json.dumps(msg).encode())
 
 
 class Script:
@@ -141,26 +133,6 @@ class Script:
         self.null_replies += 1
 
 
-def parse_frames(data: bytes) -> list[dict]:
-    msgs, pos = [], 0
-    while pos < len(data):
-        assert len(data) - pos >= 4, f"stray bytes at the end of stdout: {data[pos:]!r}"
-        (n,) = struct.unpack_from("=I", data, pos)
-        body = data[pos + 4: pos + 4 + n]
-        assert len(body) == n, f"truncated frame on stdout at byte {pos}"
-        msg = json.loads(body.decode("utf-8"))
-        assert isinstance(msg, dict), msg
-        msgs.append(msg)
-        pos += 4 + n
-    return msgs
-
-
-def start_host(tmp_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "RESOCKET_CONFIG_DIR": str(tmp_path / "config")}
-    return subprocess.Popen([sys.executable, "-m", "resocket.host", ORIGIN], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-
-
 def read_into(proc: subprocess.Popen, out: bytearray) -> None:
     assert proc.stdout is not None
     while True:
@@ -183,7 +155,7 @@ def count_replies(data: bytes) -> tuple[dict[Any, int], list[dict]]:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_host_survives_random_frames_and_answers_every_identifiable_request(seed: int, tmp_path: Path) -> None:
     script = Script(seed, FRAMES)
-    proc = start_host(tmp_path)
+    proc = host_process(tmp_path / "config")
     out = bytearray()
     reader = threading.Thread(target=read_into, args=(proc, out), daemon=True)
     reader.start()
@@ -234,7 +206,7 @@ def bytes_read(pid: int) -> int:
 @pytest.mark.parametrize("claimed", [INBOUND_LIMIT - 1, INBOUND_LIMIT, INBOUND_LIMIT + 1, 200 * MiB,
                                      1 << 30, (1 << 32) - 1])
 def test_a_huge_length_prefix_with_little_behind_it_costs_no_memory(claimed: int, tmp_path: Path) -> None:
-    proc = start_host(tmp_path)
+    proc = host_process(tmp_path / "config")
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(message({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "fuzz/1"}}))
     proc.stdin.flush()

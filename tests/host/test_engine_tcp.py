@@ -12,16 +12,9 @@ import pytest
 # tests/ has no __init__.py: make `tests.support` importable from the repo root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.hostclient import HostClient, b64
-from tests.support.servers import HTTP_REQUEST, HttpEchoServer, TcpServer, start_host
+from tests.support.servers import HTTP_REQUEST, HttpEchoServer, TcpServer, closed_port
 
 EXPECTED = re.compile(rb"\n0100000005320000005$")
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> HostClient:
-    client = start_host(tmp_path_factory.mktemp("cfg"))
-    yield client
-    client.close()
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +31,6 @@ def connected(host: HostClient, port: int, hostname: str = "127.0.0.1") -> int:
     sid = create(host)
     assert host.call("connect", socketId=sid, hostname=hostname, port=port).args == [0]
     return sid
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # -- 7.1 testSocketCreation / testSending / testPendingCallback ------------------------------------------

@@ -9,21 +9,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.support.certs import Leaf, Pki, make_pki
+from tests.support.certs import Leaf, Pki
 from tests.support.hostclient import HostClient, b64
-from tests.support.servers import TlsEchoServer, start_host
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> HostClient:
-    client = start_host(tmp_path_factory.mktemp("cfg"), SSL_CERT_FILE=str(pki.ca))
-    yield client
-    client.close()
+from tests.support.servers import TlsEchoServer
 
 
 def secured(host: HostClient, leaf: Leaf, hostname: str = "localhost", options: dict | None = None,

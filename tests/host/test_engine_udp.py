@@ -10,16 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.hostclient import HostClient, Pending, b64
-from tests.support.servers import ECHO_BODY, UdpEchoServer, start_host
+from tests.support.servers import ECHO_BODY, UdpEchoServer
 
 GROUP = "237.132.100.133"
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> HostClient:
-    client = start_host(tmp_path_factory.mktemp("cfg"))
-    yield client
-    client.close()
 
 
 @pytest.fixture(scope="module")

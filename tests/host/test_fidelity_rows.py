@@ -10,21 +10,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from resocket.engine import parse_ip_literal
 
-from tests.support.certs import Pki, make_pki
+from tests.support.certs import Pki
 from tests.support.hostclient import HostClient
-from tests.support.servers import TcpServer, TlsEchoServer, start_host
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> HostClient:
-    client = start_host(tmp_path_factory.mktemp("cfg"), SSL_CERT_FILE=str(pki.ca))
-    yield client
-    client.close()
+from tests.support.servers import TcpServer, TlsEchoServer
 
 
 def test_connect_and_bind_on_a_tls_socket_answer_instead_of_crashing(host: HostClient, pki: Pki) -> None:

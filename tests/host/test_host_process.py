@@ -1,7 +1,6 @@
 """A real `resocket-host` process over pipes, as Chrome runs it: what a client sees on the wire."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import struct
@@ -16,31 +15,11 @@ from resocket.grants import GrantStore
 # tests/ has no __init__.py: make `tests.support` importable from the repo root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.hostclient import DEFAULT_ORIGIN, HostClient
+from tests.support.wire import HELLO, message, parse_frames
 
 TIMEOUT = 10  # only to avoid hangs; nothing here is timed
 
 
-def frame(msg: object) -> bytes:
-    body = json.dumps(msg).encode()
-    return struct.pack("=I", len(body)) + body
-
-
-def parse_frames(data: bytes) -> list:
-    """Every byte of `data` must belong to a well-formed frame of a JSON object."""
-    msgs, pos = [], 0
-    while pos < len(data):
-        assert len(data) - pos >= 4, f"stray bytes at the end of stdout: {data[pos:]!r}"
-        (n,) = struct.unpack_from("=I", data, pos)
-        body = data[pos + 4: pos + 4 + n]
-        assert len(body) == n, f"truncated frame on stdout: {data[pos:pos + 80]!r}"
-        msg = json.loads(body.decode("utf-8"))
-        assert isinstance(msg, dict)
-        msgs.append(msg)
-        pos += 4 + n
-    return msgs
-
-
-HELLO = {"id": 1, "op": "hello", "args": {"protocol": 1, "client": "tests/1"}}
 
 
 @pytest.fixture
@@ -120,8 +99,8 @@ def test_ping_after_hello_gets_an_empty_result(client: HostClient) -> None:
 
 
 def test_stdout_holds_only_frames_even_with_debug_logging(env: dict[str, str]) -> None:
-    junk = (frame(HELLO) + frame({"id": 2, "op": "ping"}) + frame({"id": 3, "op": "nope"})
-            + struct.pack("=I", 3) + b"\xff\xfe\xfd" + frame({"id": 4, "op": "getNetworkList"}))
+    junk = (message(HELLO) + message({"id": 2, "op": "ping"}) + message({"id": 3, "op": "nope"})
+            + struct.pack("=I", 3) + b"\xff\xfe\xfd" + message({"id": 4, "op": "getNetworkList"}))
     done = run_host(junk, {**env, "RESOCKET_LOG": "DEBUG"})
     assert done.returncode == 0, done.stderr.decode()
     msgs = parse_frames(done.stdout)
@@ -132,7 +111,7 @@ def test_stdout_holds_only_frames_even_with_debug_logging(env: dict[str, str]) -
 
 
 def test_truncated_frame_at_eof_is_answered_then_the_host_exits_cleanly(env: dict[str, str]) -> None:
-    done = run_host(frame({"id": 1, "op": "ping"}) + frame(HELLO)[:10], env)
+    done = run_host(message({"id": 1, "op": "ping"}) + message(HELLO)[:10], env)
     assert done.returncode == 0
     msgs = parse_frames(done.stdout)
     assert [error_code(m) for m in msgs] == ["hello_required", "bad_frame"]
@@ -147,7 +126,7 @@ def test_truncated_length_prefix_at_eof_is_bad_frame(env: dict[str, str]) -> Non
 
 def test_invalid_utf8_then_invalid_json_then_a_valid_request(env: dict[str, str]) -> None:
     data = (struct.pack("=I", 4) + b'"\xc3("' + struct.pack("=I", 5) + b"{oops"
-            + struct.pack("=I", 0) + frame({"id": 9, "op": "ping"}))
+            + struct.pack("=I", 0) + message({"id": 9, "op": "ping"}))
     msgs = parse_frames(run_host(data, env).stdout)
     assert [(m["id"], error_code(m)) for m in msgs] == [
         (None, "bad_frame"), (None, "bad_frame"), (None, "bad_frame"), (9, "hello_required")]
@@ -165,7 +144,7 @@ def test_invalid_utf8_then_invalid_json_then_a_valid_request(env: dict[str, str]
 ])
 def test_malformed_requests_get_error_replies_and_the_host_keeps_serving(
         env: dict[str, str], msg: object, rid: object, code: str) -> None:
-    msgs = parse_frames(run_host(frame(msg) + frame(HELLO) + frame({"id": 8, "op": "ping"}), env).stdout)
+    msgs = parse_frames(run_host(message(msg) + message(HELLO) + message({"id": 8, "op": "ping"}), env).stdout)
     assert (msgs[0]["id"], error_code(msgs[0])) == (rid, code)
     assert "result" in msgs[1] and msgs[2] == {"id": 8, "result": {}}
 
@@ -305,7 +284,7 @@ def test_windows_parent_window_argument_is_ignored(env: dict[str, str]) -> None:
 
 def test_log_file_option_receives_the_logs(env: dict[str, str], tmp_path: Path) -> None:
     log = tmp_path / "host.log"
-    done = run_host(frame(HELLO), {**env, "RESOCKET_LOG": "info"}, args=("--log-file", str(log)))
+    done = run_host(message(HELLO), {**env, "RESOCKET_LOG": "info"}, args=("--log-file", str(log)))
     assert done.returncode == 0
     assert "hello from tests/1" in log.read_text()
     assert done.stderr == b""
