@@ -38,7 +38,8 @@ APPS = ("tcp-echo-client", "http-server", "udp-echo-client", "multicast-chat", "
 MCAST_GROUP = "237.132.123.123"
 
 # A legacy app that exercises the runtime rather than sockets: the create() callback, current(), getAll(),
-# onClosed, getBackgroundPage and a missing API (chrome.fileSystem).
+# onClosed, getBackgroundPage and a missing API (chrome.fileSystem); and a window on a page that convert-app
+# cannot see the app show (its URL is computed), so it stays data and gets the runtime from the loader page.
 PROBE_APP = {
     "manifest.json": json.dumps({
         "manifest_version": 2, "name": "Runtime Probe", "version": "1",
@@ -51,6 +52,21 @@ PROBE_APP = {
             w.onClosed.addListener(function() { closedIds.push(w.id); });
           });
         });
+        function openComputedPage() {
+          var name = 'computed';
+          chrome.app.window.create('pages/' + name + '.html?n=1', {id: 'computed'}, function(w) {
+            w.contentWindow.fromCallback = 'set in create callback';
+          });
+        }
+    """,
+    "pages/computed.html": '<!DOCTYPE html><html><head><meta charset="utf-8"><title>computed</title></head>'
+                           '<body><p id="p">computed page</p><script src="computed.js"></script></body></html>',
+    "pages/computed.js": """
+        var computedState = 'running';
+        var computedLog = ['at ' + location.pathname + location.search, 'callback ' + window.fromCallback,
+                           'current ' + chrome.app.window.current().id, 'socket ' + typeof chrome.socket.create,
+                           'text ' + document.getElementById('p').textContent];
+        window.onload = function() { computedLog.push('load'); computedState = 'loaded'; };
     """,
     "probe.html": '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
                   '<script src="probe.js"></script></body></html>',
@@ -277,3 +293,26 @@ def test_runtime_gives_windows_background_page_and_fails_missing_apis_loudly(
     window.evaluate("setTimeout(() => chrome.app.window.current().close(), 0), true")
     background.wait_for("closedIds.length === 1")
     assert background.evaluate("[closedIds, chrome.app.window.getAll().length]") == [["probe"], 0]
+
+
+def test_a_window_on_a_page_left_as_data_gets_the_runtime_from_the_loader_page(
+        browser: Browser, browsers: BrowserPool, converted: dict[str, ConvertedApp]) -> None:
+    app = converted["runtime-probe"]
+    assert "left as data, unchanged: pages/computed.html" in app.stdout
+    assert (app.out / "pages" / "computed.html").read_text() == PROBE_APP["pages/computed.html"]
+    origin = f"chrome-extension://{app.ext_id}/"
+    browser.send("Target.createTarget", {"url": app.launch_url})
+    background = browser.attach(browser.wait_for_target(
+        lambda t: t["url"] == f"{origin}resocket/background.html", what="background")["targetId"])
+    background.wait_for("typeof openComputedPage === 'function' && window.__resocketRuntime.ready")
+    background.evaluate("openComputedPage(), true")
+    target = browser.wait_for_target(
+        lambda t: t["type"] == "page" and t["url"].startswith((f"{origin}resocket/page.html", f"{origin}pages/")),
+        what="computed page window")
+    window = browser.attach(target["targetId"])
+    browsers.pages.append(window)
+    window.wait_for("typeof computedState === 'string' && computedState === 'loaded'")
+    assert window.evaluate("[location.href, computedLog]") == [f"{origin}pages/computed.html?n=1", [
+        "at /pages/computed.html?n=1", "callback set in create callback", "current computed",
+        "socket function", "text computed page", "load"]]
+    assert background.evaluate("chrome.app.window.get('computed').contentWindow.computedState") == "loaded"
