@@ -75,6 +75,9 @@ class Call:
     def reply_data(self, data: bytes, **extra: Any) -> None:
         """A successful read / recvFrom: split into chunk frames when large (docs/protocol.md)."""
         if self._finish():
+            hook = self.engine.data_reply
+            if hook is not None and hook(self.id, data, extra):
+                return
             self.engine.emit_many(data_reply_frames(self.id, data, extra or None))
 
     def _finish(self) -> bool:
@@ -151,6 +154,9 @@ class Engine:
         #: Several frames at once (a split read reply); the host replaces it with one that writes them
         #: with one system call.
         self.emit_many: Callable[[list], None] = self._emit_each
+        #: Set by the host once a data channel exists: `data_reply(id, data, extra)` sends a read's data
+        #: there and answers the request, or returns False (the data then goes as base64 frames).
+        self.data_reply: Callable[[int, bytes, dict], bool] | None = None
         self.rules = rules
         self.write_quota = write_quota
         self.max_sockets = max_sockets

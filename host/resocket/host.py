@@ -16,6 +16,7 @@ Rules:
 """
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import signal
@@ -29,13 +30,16 @@ from resocket import __version__
 from resocket.framing import OutboundFrameTooLarge, RawJSON
 from resocket.protocol import (
     BAD_ARGS,
+    BAD_REQUEST,
     CONFIG_ERROR,
+    DATACHANNEL_OPERATIONS,
     INTERNAL,
     Admin,
     Call,
     Hello,
     Send,
     Session,
+    api_reply,
     error_reply,
     relay_origins_from_env,
     result_reply,
@@ -52,6 +56,8 @@ DEFAULT_WRITE_QUOTA = 200 * 1024 * 1024
 DEFAULT_MAX_SOCKETS = 4096
 #: docs/protocol.md promises exit within a second of stdin EOF; the engine gets most of it.
 SHUTDOWN_GRACE = 0.8
+#: Bytes of data-channel payloads held before their requests arrive (like the chunk cap, protocol.py).
+DATA_CHANNEL_LIMIT = 256 * 1024 * 1024
 
 
 class Host:
@@ -64,6 +70,15 @@ class Host:
         self.max_sockets = _env_int(environ, "RESOCKET_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)
         self.engine: Any = None
         self.engine_error = ""
+        # The data channel (docs/protocol.md, "Data channel"); everything below lives on the engine's loop
+        # thread once stdin is read there; `_order` guards it for the hosts that keep a reader thread.
+        self.datachannel: Any = None
+        self._order = threading.RLock()
+        self._dc_data: dict[int, bytes] = {}  # write payloads that arrived before their request
+        self._dc_bytes = 0
+        self._dc_reads: set[int] = set()  # read requests whose data goes back on the data channel
+        self._waiting: tuple[Call, int] | None = None  # a request whose payload has not arrived yet
+        self._parked: collections.deque | None = None  # every event received after it, in order
 
     def emit(self, message: dict | RawJSON) -> None:
         """Send one frame; thread-safe (the engine calls it from its workers). A final reply retires its id."""
@@ -76,6 +91,7 @@ class Host:
         try:
             if final is not None:
                 self.session.retire(final)
+                self._dc_reads.discard(final)
             self.writer.send(message)
         except OutboundFrameTooLarge as exc:
             log.error("engine bug: %s", exc)
@@ -103,6 +119,13 @@ class Host:
 
     def receive(self, event: Any) -> None:
         """One decoded frame (or frame error) from stdin."""
+        with self._order:
+            if self._parked is not None:  # requests keep their order behind one waiting for its data
+                self._parked.append(event)
+                return
+            self._receive_now(event)
+
+    def _receive_now(self, event: Any) -> None:
         for action in self.session.receive(event):
             if isinstance(action, Send):
                 self.writer.send(action.message)
@@ -114,6 +137,10 @@ class Host:
                 self._admin(action)
 
     def _call(self, call: Call) -> None:
+        if "dataRef" in call.args or "dataChannel" in call.args or call.op in DATACHANNEL_OPERATIONS:
+            call = self._data_channel_call(call)
+            if call is None:
+                return
         if wire.isEnabledFor(logging.DEBUG):
             wire.debug("-> #%s %s %s", call.id, call.op, _summarize(call.args))
         if self.engine is None:
@@ -124,6 +151,103 @@ class Host:
         except Exception as exc:  # a bug in the engine must not end every socket of this client
             log.exception("engine failed on %s (request %s)", call.op, call.id)
             self.emit(error_reply(call.id, INTERNAL, f"{call.op}: {type(exc).__name__}: {exc}"))
+
+    # -- the data channel ------------------------------------------------------------------------------
+    def _data_channel_call(self, call: Call) -> Call | None:
+        """Resolve what a request says about the data channel; None when it is answered or must wait."""
+        args = dict(call.args)
+        if call.op == "datachannel.open":
+            if self.engine is None:
+                self.emit(error_reply(call.id, INTERNAL, f"{call.op}: {self.engine_error or 'no engine'}"))
+            else:
+                self.engine.loop.call_soon_threadsafe(self._open_data_channel, call.id)
+            return None
+        if args.pop("dataChannel", False) and self.datachannel is not None and self.datachannel.connected:
+            self._dc_reads.add(call.id)
+        if "dataRef" in args:
+            ref = args.pop("dataRef")
+            data = self._dc_data.pop(ref, None)
+            if data is None:
+                if self.datachannel is None or self.datachannel.closed:
+                    self.emit(error_reply(call.id, BAD_ARGS, f"{call.op}: dataRef {ref} names no data and "
+                                                             "the data channel is closed; send data instead"))
+                    return None
+                self._waiting, self._parked = (Call(call.id, call.op, args), ref), collections.deque()
+                return None
+            self._dc_bytes -= len(data)
+            args["data"] = data
+        return Call(call.id, call.op, args)
+
+    def _open_data_channel(self, req_id: int) -> None:
+        from resocket.datachannel import DataChannel
+
+        if self.datachannel is not None and not self.datachannel.closed:
+            self.emit(error_reply(req_id, BAD_REQUEST, "datachannel.open: this client's data channel is "
+                                                       "already open"))
+            return
+        channel = DataChannel(self.session.caller_origin, self._dc_data_arrived, self._dc_closed)
+        self.datachannel = channel
+
+        async def start() -> None:
+            try:
+                await channel.start()
+            except OSError as exc:
+                log.warning("data channel not available: %s", exc)
+                self.emit(error_reply(req_id, INTERNAL, f"datachannel.open: {exc}"))
+                return
+            log.info("data channel listening on %s", channel.url)
+            self.emit(result_reply(req_id, {"url": channel.url, "token": channel.token}))
+
+        self.engine.spawn(start())
+        self.engine.data_reply = self._dc_read_reply
+
+    def _dc_data_arrived(self, ref: int, data: bytes) -> None:
+        """A write payload from the data channel (loop thread): run its request now if it waits for it."""
+        with self._order:
+            waiting = self._waiting
+            if waiting is None or waiting[1] != ref:
+                if self._dc_bytes + len(data) > DATA_CHANNEL_LIMIT:
+                    log.warning("data channel: more than %d bytes sent ahead of their requests; closing it",
+                                DATA_CHANNEL_LIMIT)
+                    self.datachannel.close()
+                    return
+                self._dc_data[ref] = data
+                self._dc_bytes += len(data)
+                return
+            call, _ = waiting
+            self._waiting = None
+            self._call(Call(call.id, call.op, {**call.args, "data": data}))
+            self._replay()
+
+    def _replay(self) -> None:
+        parked, self._parked = self._parked, None
+        while parked:
+            self._receive_now(parked.popleft())
+            if self._parked is not None:  # the next one waits for its data in turn
+                self._parked.extend(parked)
+                return
+
+    def _dc_closed(self) -> None:
+        with self._order:
+            self._dc_data.clear()
+            self._dc_bytes = 0
+            if self._waiting is not None:
+                call, ref = self._waiting
+                self._waiting = None
+                self.emit(error_reply(call.id, BAD_ARGS, f"{call.op}: the data channel closed before the data "
+                                                         f"of dataRef {ref} arrived"))
+                self._replay()
+
+    def _dc_read_reply(self, req_id: int, data: bytes, extra: dict) -> bool:
+        """Engine hook for a read's data (loop thread): on the data channel when the read asked for it."""
+        if req_id not in self._dc_reads:
+            return False
+        self._dc_reads.discard(req_id)
+        channel = self.datachannel
+        if channel is None or not channel.send_data(req_id, data):
+            return False
+        self.emit(api_reply(req_id, [{"resultCode": len(data), "data": "", "dataRef": req_id, **extra}]))
+        return True
 
     def _admin(self, admin: Admin) -> None:
         """grants.list / grants.revoke for the extension's options page (Session checked who may)."""
@@ -193,6 +317,12 @@ class Host:
         engine, self.engine = self.engine, None
         if engine is None:
             return
+        channel = self.datachannel
+        if channel is not None:
+            try:
+                engine.loop.call_soon_threadsafe(channel.close)
+            except RuntimeError:
+                pass
         done = threading.Thread(target=_shutdown_engine, args=(engine,), name="engine-shutdown", daemon=True)
         done.start()
         done.join(SHUTDOWN_GRACE)

@@ -111,7 +111,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _op("connect", _SID, _req("hostname", STR), _req("port", INT)),
     _op("bind", _SID, _req("address", STR), _req("port", INT)),
     _op("disconnect", _SID),
-    _op("read", _SID, _opt("bufferSize", INT)),
+    _op("read", _SID, _opt("bufferSize", INT), _opt("dataChannel", BOOL)),
     _op("write", _SID, _req("data", DATA)),
     _op("recvFrom", _SID, _opt("bufferSize", INT)),
     _op("sendTo", _SID, _req("data", DATA), _req("address", STR), _req("port", INT)),
@@ -179,6 +179,11 @@ SOCKETS_OPERATIONS: dict[str, Operation] = {op.name: op for op in (
 ADMIN_OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _op("grants.list"),
     _op("grants.revoke", _req("origin", STR)),
+)}
+
+#: The data channel (docs/protocol.md, "Data channel"): a loopback WebSocket for bulk data, opened on demand.
+DATACHANNEL_OPERATIONS: dict[str, Operation] = {op.name: op for op in (
+    _op("datachannel.open"),
 )}
 
 #: The chrome.socket methods (everything but the session's own hello and ping).
@@ -309,6 +314,13 @@ def _check_args(op: Operation, raw: Any, chunks: list[str]) -> dict:
     args: dict[str, Any] = {}
     for arg in op.args:
         value = raw.get(arg.name)
+        if value is None and arg.kind == DATA and "dataRef" in raw:
+            # The payload travels on the data channel; the host swaps it in before the engine runs.
+            ref = _as_int(raw["dataRef"])
+            if ref is None or not 0 <= ref <= MAX_ID or chunks:
+                raise BadArgs(f"{op.name}: dataRef must be an integer 0..2^53-1 (and no chunk frames)")
+            args["dataRef"] = ref
+            continue
         if value is None:
             if arg.required:
                 raise BadArgs(f"{op.name}: {arg.name} is required")
@@ -434,7 +446,8 @@ class Session:
         name = event.get("op")
         if not isinstance(name, str):
             return self._error(req_id, BAD_REQUEST, f"op must be a string, not {_describe(name)}")
-        op = OPERATIONS.get(name) or ADMIN_OPERATIONS.get(name) or SOCKETS_OPERATIONS.get(name)
+        op = (OPERATIONS.get(name) or ADMIN_OPERATIONS.get(name) or SOCKETS_OPERATIONS.get(name)
+              or DATACHANNEL_OPERATIONS.get(name))
         if op is None:
             return self._error(req_id, UNKNOWN_OP, f"unknown operation {json.dumps(name)[:60]}")
         if not self.ready and name != "hello":

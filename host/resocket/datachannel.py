@@ -1,0 +1,244 @@
+"""The optional data channel: a loopback WebSocket for bulk socket data (docs/protocol.md, "Data channel").
+
+Native messaging carries JSON only, so every byte of socket data costs base64 both ways and a JSON
+envelope; a WebSocket carries binary messages. The control path (every request and reply) stays on native
+messaging; only payloads travel here, each tagged with a reference the control path names.
+
+Design rules (model: a minimal RFC 6455 server; no extensions, no subprotocols):
+- Started on demand (`datachannel.open`), on the engine's loop, bound to 127.0.0.1 on an ephemeral port.
+- Exactly one connection is ever accepted: the first that presents the one-time token in the URL path
+  (compared with `hmac.compare_digest`) *and* whose `Origin` is the client's own extension origin. The
+  listener closes at that moment. Anything else (wrong token or path, wrong or missing Origin, not a
+  WebSocket upgrade, too slow) gets an HTTP 403, is logged, and the listener keeps waiting for the real
+  client; after MAX_REFUSED refusals it closes for good (the client then stays on native messaging).
+- The token never leaves the native-messaging pipe, which only Chrome and this process hold: a local
+  process cannot learn it, and a web page cannot forge the Origin header a browser sends.
+- Client frames must be masked (RFC 6455 5.1); text frames, oversized messages and protocol errors close
+  the channel. A closed channel never takes the host down: requests that were waiting for its data fail.
+- Messages both ways: an 8-byte big-endian reference, then the payload (client -> host: the `dataRef` a
+  write names; host -> client: the id of the read request whose data this is).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+import struct
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: Connections refused before the listener gives up (someone is probing the port).
+MAX_REFUSED = 16
+#: Seconds a connection has to send its complete upgrade request.
+HANDSHAKE_TIMEOUT = 5.0
+MAX_REQUEST = 8 * 1024
+#: Largest message accepted (a write bigger than this goes over native messaging).
+MAX_MESSAGE = 64 * 1024 * 1024 + 8
+REF = struct.Struct("!Q")
+
+OnData = Callable[[int, bytes], None]
+
+
+def accept_key(key: str) -> str:
+    return base64.b64encode(hashlib.sha1((key + GUID).encode("ascii")).digest()).decode("ascii")
+
+
+def frame_header(opcode: int, length: int) -> bytes:
+    """A server frame header (FIN set, unmasked)."""
+    if length < 126:
+        return struct.pack("!BB", 0x80 | opcode, length)
+    if length < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, length)
+    return struct.pack("!BBQ", 0x80 | opcode, 127, length)
+
+
+def unmask(mask: bytes, payload: bytes) -> bytes:
+    """XOR with the 4-byte mask, as two big integers (one C-level pass, no Python loop per byte)."""
+    n = len(payload)
+    if not n:
+        return b""
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+
+
+class DataChannel:
+    """One client's data channel. Create, `await start()`, hand `url` and `token` to the client."""
+
+    def __init__(self, origin: str, on_data: OnData, on_close: Callable[[], None]) -> None:
+        #: The only Origin accepted: the client's extension origin, without the trailing slash browsers omit.
+        self.origin = origin.rstrip("/")
+        self.token = secrets.token_urlsafe(32)
+        self.url = ""
+        self._on_data, self._on_close = on_data, on_close
+        self._server: asyncio.AbstractServer | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._refused = 0
+        self._used = False
+        self.closed = False
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None and not self.closed
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0, limit=MAX_REQUEST * 2)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}/"
+
+    # -- handshake ------------------------------------------------------------------------------------
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HANDSHAKE_TIMEOUT)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+            return self._refuse(writer, peer, "no complete upgrade request")
+        problem, key = self._check(request)
+        if problem:
+            return self._refuse(writer, peer, problem)
+        self._used = True
+        self._writer = writer
+        if self._server is not None:
+            self._server.close()  # exactly one connection, ever
+            self._server = None
+        writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n").encode("ascii"))
+        log.info("data channel connected from %s", peer)
+        try:
+            await self._serve(reader, writer)
+        except (asyncio.IncompleteReadError, OSError) as exc:
+            log.info("data channel ended: %s", exc)
+        except _ProtocolError as exc:
+            log.warning("data channel closed: %s", exc)
+            self._send_close(exc.code)
+        finally:
+            self.close()
+
+    def _check(self, request: bytes) -> tuple[str, str]:
+        """(problem, websocket key): problem is "" for the one request that may connect."""
+        if self._used or self.closed:
+            return "the data channel already has its connection", ""
+        try:
+            lines = request.decode("latin-1").split("\r\n")
+            method, target, version = lines[0].split(" ")
+        except ValueError:
+            return "not an HTTP request", ""
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        if method != "GET" or version != "HTTP/1.1":
+            return f"{method} {version} is not a WebSocket upgrade", ""
+        presented = target[1:] if target.startswith("/") else ""
+        if not hmac.compare_digest(presented.encode("latin-1"), self.token.encode("ascii")):
+            return "wrong token", ""
+        if headers.get("origin", "") != self.origin:
+            return f"origin {headers.get('origin', '(none)')!r} is not {self.origin!r}", ""
+        if headers.get("upgrade", "").lower() != "websocket" or \
+                "upgrade" not in headers.get("connection", "").lower():
+            return "not a WebSocket upgrade", ""
+        if headers.get("sec-websocket-version") != "13" or not headers.get("sec-websocket-key"):
+            return "not a version 13 WebSocket handshake", ""
+        return "", headers["sec-websocket-key"]
+
+    def _refuse(self, writer: asyncio.StreamWriter, peer: Any, problem: str) -> None:
+        log.warning("data channel refused a connection from %s: %s", peer, problem)
+        try:
+            writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            writer.close()
+        except OSError:
+            pass
+        self._refused += 1
+        if self._refused >= MAX_REFUSED and self._server is not None and not self._used:
+            log.warning("data channel: %d connections refused; no longer listening", self._refused)
+            self.close()
+
+    # -- messages -------------------------------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            b0, b1 = await reader.readexactly(2)
+            fin, opcode = b0 & 0x80, b0 & 0x0F
+            if b0 & 0x70:
+                raise _ProtocolError(1002, "reserved bits set (no extension was negotiated)")
+            if not b1 & 0x80:
+                raise _ProtocolError(1002, "client frame not masked")
+            length = b1 & 0x7F
+            if length == 126:
+                (length,) = struct.unpack("!H", await reader.readexactly(2))
+            elif length == 127:
+                (length,) = struct.unpack("!Q", await reader.readexactly(8))
+            if opcode >= 0x8 and (length > 125 or not fin):
+                raise _ProtocolError(1002, "bad control frame")
+            if size + length > MAX_MESSAGE:
+                raise _ProtocolError(1009, f"message over {MAX_MESSAGE} bytes")
+            mask = await reader.readexactly(4)
+            payload = unmask(mask, await reader.readexactly(length))
+            if opcode == 0x8:
+                self._send_close(1000)
+                return
+            if opcode == 0x9:
+                self._send(0xA, [payload])
+                continue
+            if opcode == 0xA:
+                continue
+            if opcode == 0x1:
+                raise _ProtocolError(1003, "text messages are not part of this protocol")
+            if opcode == 0x2:
+                if parts:
+                    raise _ProtocolError(1002, "new message inside a fragmented one")
+                parts = [payload]
+            elif opcode == 0x0:
+                if not parts:
+                    raise _ProtocolError(1002, "continuation without a message")
+                parts.append(payload)
+            else:
+                raise _ProtocolError(1002, f"unknown opcode {opcode}")
+            size += length
+            if fin:
+                message = parts[0] if len(parts) == 1 else b"".join(parts)
+                parts, size = [], 0
+                if len(message) < REF.size:
+                    raise _ProtocolError(1002, "message shorter than its 8-byte reference")
+                (ref,) = REF.unpack_from(message)
+                self._on_data(ref, message[REF.size:])
+
+    def send_data(self, ref: int, data: bytes | memoryview) -> bool:
+        """One binary message: `ref` then `data`. False when the channel is not connected."""
+        return self._send(0x2, [REF.pack(ref), data])
+
+    def _send(self, opcode: int, parts: list[Any]) -> bool:
+        writer = self._writer
+        if writer is None or self.closed or writer.is_closing():
+            return False
+        writer.writelines([frame_header(opcode, sum(len(p) for p in parts)), *parts])
+        return True
+
+    def _send_close(self, code: int) -> None:
+        self._send(0x8, [struct.pack("!H", code)])
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except OSError:
+                pass
+        self._on_close()
+
+
+class _ProtocolError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code

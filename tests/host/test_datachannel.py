@@ -1,0 +1,261 @@
+"""The data channel through a real resocket-host: who may connect (token, Origin, one connection only) and
+bulk data both ways, byte for byte, with requests for one socket applied in order across both channels.
+
+The WebSocket client is written here (RFC 6455, masked client frames), so the host is tested against the
+wire format, not against a library that might share its assumptions.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import socket
+import struct
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support.hostclient import DEFAULT_ORIGIN, HostClient, b64
+from tests.support.servers import start_host
+
+ORIGIN = DEFAULT_ORIGIN.rstrip("/")
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class WsRefused(Exception):
+    pass
+
+
+class Ws:
+    """A minimal WebSocket client: handshake, masked binary frames, close."""
+
+    def __init__(self, url: str, token: str, origin: str | None = ORIGIN, path: str | None = None) -> None:
+        parts = urlparse(url)
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [f"GET {path if path is not None else '/' + token} HTTP/1.1", f"Host: {parts.netloc}",
+                 "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
+                 "Sec-WebSocket-Version: 13"]
+        if origin is not None:
+            lines.append(f"Origin: {origin}")
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            more = self.sock.recv(4096)
+            if not more:
+                break
+            head += more
+        status = head.split(b"\r\n", 1)[0]
+        if b" 101 " not in status:
+            self.sock.close()
+            raise WsRefused(status.decode(errors="replace"))
+        expected = base64.b64encode(hashlib.sha1(key.encode() + GUID).digest())
+        assert b"Sec-WebSocket-Accept: " + expected in head
+        self.buffer = head.split(b"\r\n\r\n", 1)[1]
+
+    def send(self, payload: bytes, opcode: int = 0x2) -> None:
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+        elif n < 65536:
+            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        key = (mask * (n // 4 + 1))[:n]
+        masked = (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+        self.sock.sendall(header + mask + masked)
+
+    def send_data(self, ref: int, data: bytes) -> None:
+        self.send(struct.pack("!Q", ref) + data)
+
+    def _exact(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            more = self.sock.recv(1 << 20)
+            if not more:
+                raise EOFError("data channel closed")
+            self.buffer += more
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+    def recv(self) -> tuple[int, bytes]:
+        b0, b1 = self._exact(2)
+        assert not b1 & 0x80, "server frames are never masked"
+        n = b1 & 0x7F
+        if n == 126:
+            (n,) = struct.unpack("!H", self._exact(2))
+        elif n == 127:
+            (n,) = struct.unpack("!Q", self._exact(8))
+        return b0 & 0x0F, self._exact(n)
+
+    def recv_data(self) -> tuple[int, bytes]:
+        opcode, payload = self.recv()
+        assert opcode == 0x2, (opcode, payload)
+        return struct.unpack("!Q", payload[:8])[0], payload[8:]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class EchoServer:
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _echo(conn: socket.socket) -> None:
+        with conn:
+            while True:
+                data = conn.recv(1 << 16)
+                if not data:
+                    return
+                conn.sendall(data)
+
+
+@pytest.fixture()
+def host(tmp_path: Path) -> Any:
+    client = start_host(tmp_path)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def echo() -> EchoServer:
+    return EchoServer()
+
+
+def open_channel(host: HostClient) -> tuple[str, str]:
+    reply = host.request("datachannel.open")
+    assert "result" in reply, reply
+    url, token = reply["result"]["url"], reply["result"]["token"]
+    assert url.startswith("ws://127.0.0.1:") and len(token) >= 32
+    return url, token
+
+
+def connected_socket(host: HostClient, port: int) -> int:
+    sid = host.call("create", type="tcp").value["socketId"]
+    assert host.call("connect", socketId=sid, hostname="127.0.0.1", port=port).args == [0]
+    return sid
+
+
+def test_channel_listens_on_loopback_only(host: HostClient) -> None:
+    url, _ = open_channel(host)
+    assert urlparse(url).hostname == "127.0.0.1"
+
+
+def test_wrong_token_is_refused_and_the_right_one_still_connects(host: HostClient) -> None:
+    url, token = open_channel(host)
+    for wrong in ("", "x" * len(token), token[:-1], token + "x"):
+        with pytest.raises(WsRefused, match="403"):
+            Ws(url, wrong)
+    Ws(url, token).close()
+    host.close()
+    assert host.stderr_text().count("wrong token") == 4  # every refusal is logged
+
+
+def test_wrong_or_missing_origin_is_refused_even_with_the_token(host: HostClient) -> None:
+    url, token = open_channel(host)
+    for origin in ("chrome-extension://otherextensionotherextensionot", "https://example.com", "null", None):
+        with pytest.raises(WsRefused, match="403"):
+            Ws(url, token, origin=origin)
+    Ws(url, token).close()
+
+
+def test_exactly_one_connection_ever_even_with_the_token(host: HostClient) -> None:
+    url, token = open_channel(host)
+    first = Ws(url, token)
+    with pytest.raises((WsRefused, ConnectionError, OSError)):
+        Ws(url, token)
+    first.close()
+    with pytest.raises((WsRefused, ConnectionError, OSError)):
+        Ws(url, token)
+
+
+def test_plain_http_and_unmasked_frames_get_nothing(host: HostClient) -> None:
+    url, token = open_channel(host)
+    parts = urlparse(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as s:
+        s.sendall(f"GET /{token} HTTP/1.1\r\nOrigin: {ORIGIN}\r\n\r\n".encode())
+        assert s.recv(100).startswith(b"HTTP/1.1 403")
+    ws = Ws(url, token)
+    ws.sock.sendall(struct.pack("!BB", 0x82, 9) + struct.pack("!Q", 1) + b"x")  # unmasked: a protocol error
+    opcode, payload = ws.recv()
+    assert opcode == 0x8 and struct.unpack("!H", payload[:2])[0] == 1002
+    ws.close()
+
+
+def test_writes_and_reads_over_the_channel_arrive_byte_for_byte_and_in_order(host: HostClient,
+                                                                             echo: EchoServer) -> None:
+    url, token = open_channel(host)
+    ws = Ws(url, token)
+    sid = connected_socket(host, echo.port)
+    sent = bytearray()
+    got = bytearray()
+    pending = []
+    for ref in range(1, 201):
+        data = os.urandom(1 + (ref * 7919) % 70000)
+        sent += data
+        ws.send_data(ref, data)
+        pending.append((host.start("write", socketId=sid, dataRef=ref), len(data)))
+    for p, n in pending:
+        assert p.wait(20)["args"] == [{"bytesWritten": n}]
+    while len(got) < len(sent):
+        reply = host.request("read", socketId=sid, bufferSize=65536, dataChannel=True, timeout=20)
+        result = reply["args"][0]
+        assert result["resultCode"] > 0 and result["data"] == "", reply
+        ref, data = ws.recv_data()
+        assert ref == result["dataRef"] == reply["id"] and len(data) == result["resultCode"]
+        got += data
+    assert bytes(got) == bytes(sent)
+    ws.close()
+
+
+def test_a_request_waits_for_its_data_and_later_requests_wait_behind_it(host: HostClient,
+                                                                          echo: EchoServer) -> None:
+    url, token = open_channel(host)
+    ws = Ws(url, token)
+    sid = connected_socket(host, echo.port)
+    first = host.start("write", socketId=sid, dataRef=7)  # its data is not sent yet
+    second = host.start("write", socketId=sid, data=b64(b"-second"))  # native data, sent after the first
+    ws.send_data(7, b"first")
+    assert first.wait(10)["args"] == [{"bytesWritten": 5}]
+    assert second.wait(10)["args"] == [{"bytesWritten": 7}]
+    got = b""
+    while len(got) < 12:
+        got += base64.b64decode(host.call("read", socketId=sid).value["data"])
+    assert got == b"first-second"
+    ws.close()
+
+
+def test_a_write_waiting_for_data_fails_when_the_channel_closes_and_the_host_keeps_serving(
+        host: HostClient, echo: EchoServer) -> None:
+    url, token = open_channel(host)
+    ws = Ws(url, token)
+    sid = connected_socket(host, echo.port)
+    waiting = host.start("write", socketId=sid, dataRef=99)
+    ws.close()
+    reply = waiting.wait(10)
+    assert reply["error"]["code"] == "bad_args" and "closed" in reply["error"]["message"]
+    assert host.call("write", socketId=sid, data=b64(b"ok")).value == {"bytesWritten": 2}
+    # Reads asked for the closed channel fall back to base64 data in the reply.
+    assert base64.b64decode(host.call("read", socketId=sid, dataChannel=True).value["data"]) == b"ok"
+
+
+def test_data_ref_without_a_channel_is_bad_args(host: HostClient, echo: EchoServer) -> None:
+    sid = connected_socket(host, echo.port)
+    reply = host.request("write", socketId=sid, dataRef=1)
+    assert reply["error"]["code"] == "bad_args"
