@@ -208,6 +208,9 @@ def run(smoke: bool) -> list[Row]:
             ours = median([resocket_echo(rpc, servers.echo_port, total) for _ in range(repeats)])
             plain = median([plain_echo(servers.echo_port, total) for _ in range(repeats)])
             pipe = median([pipe_echo(total) for _ in range(repeats)])
+            from bench import datachannel
+
+            over_dc = median([datachannel.echo(rpc, servers.echo_port, total) for _ in range(repeats)])
             rtt = resocket_write_rtt(rpc, servers.discard_port, count)
             base_rtt = plain_rtt(servers.echo_port, count)
         finally:
@@ -216,6 +219,10 @@ def run(smoke: bool) -> list[Row]:
                     "plain Python loopback socket", plain, note=f"{total >> 20} MiB, 64 KiB writes, 1 MiB window"))
     rows.append(Row(SECTION, "echo throughput via resocket-host", ours, "MB/s",
                     "same frames through a trivial pipe echo host", pipe, note="framing ceiling, no sockets"))
+    rows.append(Row(SECTION, "echo throughput via resocket-host, data channel", over_dc, "MB/s",
+                    "plain Python loopback socket", plain,
+                    note="payloads as binary WebSocket messages (dataRef / dataChannel reads), control on "
+                         "native messaging"))
     rps, base_rps = 1 / median(rtt), 1 / median(base_rtt)
     rows.append(Row(SECTION, "write round trips (64 B, sequential)", rps, "1/s",
                     "plain socket 64 B echo round trip", base_rps,

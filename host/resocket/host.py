@@ -345,7 +345,7 @@ def _summarize(message: Any) -> str:
             return f"<{len(value)} bytes>"
         if isinstance(value, dict):
             return {k: (f"<{len(v) * 3 // 4 - v.count('=')} bytes>" if k in ("data", "chunk") and isinstance(v, str)
-                        else short(v)) for k, v in value.items()}
+                        else "<secret>" if k == "token" else short(v)) for k, v in value.items()}
         if isinstance(value, list):
             return [short(v) for v in value]
         return value
