@@ -49,6 +49,13 @@
   /** How long a connection waits for the host's hello reply before every queued call fails (a host that started
    * but never answers, e.g. a wrong program registered under the host name). Python starts in well under 1 s. */
   const HELLO_TIMEOUT_MS = 10000;
+  /** Data channel (docs/protocol.md, "Data channel"): writes of at least this many bytes, and reads that may
+   * return this many, move their bytes over the loopback WebSocket; smaller ones stay on native messaging,
+   * where one message is one hop (docs/performance.md). A page may set `resocketOptions = {dataChannel:
+   * false}` or `{dataChannelMinBytes: n}` on its global before its first call (benchmarks, tests). */
+  const DATA_CHANNEL_MIN_BYTES = 8 * 1024;
+  /** Chrome's read() bufferSize when it is left out (socket.idl). */
+  const DEFAULT_READ_SIZE = 4096;
   /** Socket id sent for ids of a dead host or destroyed sockets: hosts allocate ids from 1. */
   const GONE_SOCKET_ID = 0;
 
@@ -244,6 +251,8 @@
     return { name: row.name, params, callback: row.callback, failure: row.failure || (() => []),
       ns, space: ns || 'socket', op: ns ? `${ns}.${row.name}` : row.name, qualified,
       chunked: (!ns && row.name === 'write') || (ns === 'tcp' && row.name === 'send'),
+      carriesData: params.some((p) => p.type === 'binary'),
+      isRead: !ns && (row.name === 'read' || row.name === 'recvFrom'),
       signature: `${qualified}(${shown.join(', ')})` };
   }
 
@@ -462,14 +471,30 @@
 
   /**
    * A connection: hello first, calls queued until hello is answered, replies matched by id.
+   *
+   * The data channel (docs/protocol.md, "Data channel"; only where this page talks to the host itself and has
+   * WebSocket): after hello the connection asks for it with `datachannel.open` (an error, e.g. `unknown_op`
+   * from an older host, means "no channel") and connects to it. While it is open, big writes send their
+   * bytes there first and the request names them with `dataRef`; big reads ask `dataChannel: true`. Every
+   * request and reply still travels on native messaging, so the host applies them in issue order.
+   * Failure rules (nothing lost, nothing reordered on a socket):
+   *  - a socket with channel writes not yet answered sends its next writes on the channel too while it is
+   *    open, and holds every other call except reads (in issue order, ids already allocated) until those
+   *    writes are answered; so if the channel dies, nothing of that socket can overtake them;
+   *  - the host answers a write whose bytes never arrived `bad_args`: it is sent again with `data`, at once;
+   *    the writes behind it on that socket fail the same way, so their resends follow in the same order;
+   *  - a read answered with `dataRef` waits for its bytes; if the channel closes first the bytes are gone
+   *    and the read fails with net::ERR_FAILED (-2), as a broken connection would;
+   *  - once the channel closes (or never opens) everything runs over native messaging.
    * @param {function(LinkHandlers): Link} openLink
    * @param {function(HostConnection): void} onDead called once when the connection fails
    * @param {function(HostConnection, object): void} onEvent called with each event frame (chrome.sockets)
+   * @param {{dataChannel: boolean, minBytes: number}} channelOptions
    */
   class HostConnection {
-    constructor(openLink, onDead, onEvent) {
+    constructor(openLink, onDead, onEvent, channelOptions = { dataChannel: false, minBytes: DATA_CHANNEL_MIN_BYTES }) {
       this.nextId = 1;
-      /** @type {Map<number, {spec: MethodSpec, deliver: function(Array, (string|undefined)): void, pieces: Uint8Array[]}>} */
+      /** @type {Map<number, {spec: MethodSpec, args: object, deliver: function(Array, (string|undefined)): void, pieces: Uint8Array[], order: number}>} */
       this.pending = new Map();
       this.queue = []; // frames waiting for the hello reply
       this.ready = false;
@@ -477,6 +502,19 @@
       this.onDead = onDead;
       this.onEvent = onEvent;
       this.helloResult = null;
+      // data channel state
+      this.channelOptions = channelOptions;
+      /** @type {WebSocket|null} */
+      this.ws = null;
+      this.channelOpen = false;
+      this.nextRef = 1;
+      /** Per socket ("space hostId"): channel writes not finally answered, and calls held behind them. */
+      this.sockets = new Map();
+      /** Read bytes that came on the channel before their reply: request id -> ArrayBuffer. */
+      this.channelData = new Map();
+      /** Reads whose reply came before their bytes: request id -> {entry, args, lastError}. */
+      this.awaitingData = new Map();
+      this.internal = new Map(); // id -> handler, for the connection's own requests (datachannel.open)
       this.link = openLink({ onMessage: (msg) => this.receive(msg), onClose: (reason) => this.fail(hostFailureMessage(reason)) });
       this.helloId = this.allocateId();
       this.helloTimer = global.setTimeout(() => {
@@ -489,6 +527,11 @@
 
     allocateId() { const id = this.nextId; this.nextId += 1; return id; }
 
+    sendFrame(frame) {
+      if (this.ready) this.link.send(frame);
+      else this.queue.push(frame);
+    }
+
     /**
      * Send one API request (with chunk frames for a large write).
      * @param {MethodSpec} spec @param {object} args protocol args
@@ -496,23 +539,140 @@
      */
     request(spec, args, deliver) {
       const id = this.allocateId();
-      this.pending.set(id, { spec, deliver, pieces: [] });
-      const frames = [];
+      const entry = { spec, args, deliver, pieces: [], order: id };
+      this.pending.set(id, entry);
+      this.route(id, entry);
+    }
+
+    /** True while bytes may go on the data channel. */
+    channelUp() { return this.channelOpen && this.ws !== null && this.ws.readyState === 1; }
+
+    /** Send (or hold) the request `id`: on the data channel, or as before. */
+    route(id, entry) {
+      const { spec, args } = entry;
+      const key = typeof args.socketId === 'number' ? `${spec.space} ${args.socketId}` : null;
+      const state = key === null ? undefined : this.sockets.get(key);
+      const toChannel = spec.carriesData && this.channelUp();
+      if (state && !spec.isRead && (state.held.length > 0 || (state.inflight > 0 && !toChannel))) {
+        state.held.push(id);
+        return;
+      }
+      if (toChannel && ((state && state.inflight > 0) || args.data.byteLength >= this.channelOptions.minBytes)) {
+        this.sendOnChannel(id, entry, key);
+        return;
+      }
+      if (spec.name === 'read' && !spec.ns && this.channelUp() &&
+          (args.bufferSize === undefined ? DEFAULT_READ_SIZE : args.bufferSize) >= this.channelOptions.minBytes) {
+        this.sendFrame({ id, op: spec.op, args: Object.assign({}, args, { dataChannel: true }) });
+        return;
+      }
+      this.sendPlain(id, entry);
+    }
+
+    /** The request as native messaging alone carries it: base64 data, chunk frames for a large write. */
+    sendPlain(id, entry) {
+      const { spec } = entry;
+      let args = entry.args;
       if (spec.chunked && args.data.byteLength > CHUNK_BYTES) {
         const bytes = args.data;
         let at = 0;
         for (; bytes.byteLength - at > CHUNK_BYTES; at += CHUNK_BYTES) {
-          frames.push({ id, chunk: toBase64(bytes.subarray(at, at + CHUNK_BYTES)) });
+          this.sendFrame({ id, chunk: toBase64(bytes.subarray(at, at + CHUNK_BYTES)) });
         }
-        frames.push({ id, op: spec.op, args: Object.assign({}, args, { data: toBase64(bytes.subarray(at)) }) });
-      } else {
-        if (args.data) args = Object.assign({}, args, { data: toBase64(args.data) });
-        frames.push({ id, op: spec.op, args });
+        this.sendFrame({ id, op: spec.op, args: Object.assign({}, args, { data: toBase64(bytes.subarray(at)) }) });
+        return;
       }
-      for (const frame of frames) {
-        if (this.ready) this.link.send(frame);
-        else this.queue.push(frame);
+      if (args.data) args = Object.assign({}, args, { data: toBase64(args.data) });
+      this.sendFrame({ id, op: spec.op, args });
+    }
+
+    /** The bytes as one channel message (8-byte big-endian reference, then the payload), then the request. */
+    sendOnChannel(id, entry, key) {
+      const ref = this.nextRef;
+      this.nextRef += 1;
+      const bytes = entry.args.data;
+      const message = new Uint8Array(8 + bytes.byteLength);
+      const view = new DataView(message.buffer);
+      view.setUint32(0, Math.floor(ref / 0x100000000));
+      view.setUint32(4, ref >>> 0);
+      message.set(bytes, 8);
+      this.ws.send(message);
+      let state = this.sockets.get(key);
+      if (!state) { state = { inflight: 0, held: [] }; this.sockets.set(key, state); }
+      state.inflight += 1;
+      entry.socketKey = key;
+      entry.viaChannel = true;
+      const args = Object.assign({}, entry.args, { dataRef: ref });
+      delete args.data;
+      this.sendFrame({ id, op: entry.spec.op, args });
+    }
+
+    /** A channel write of `key` was answered for good: release the calls held behind it once none is left. */
+    release(key) {
+      const state = this.sockets.get(key);
+      if (!state) return;
+      state.inflight -= 1;
+      if (state.inflight > 0) return;
+      const held = state.held;
+      this.sockets.delete(key);
+      for (const id of held) {
+        const entry = this.pending.get(id);
+        if (entry) this.route(id, entry); // a write may take the channel again; later calls then wait again
       }
+    }
+
+    // -- the data channel --
+
+    openDataChannel() {
+      const id = this.allocateId();
+      this.internal.set(id, (msg) => {
+        const result = msg.result;
+        if (msg.error || !result || typeof result.url !== 'string' || typeof result.token !== 'string') return;
+        let ws;
+        try {
+          ws = new global.WebSocket(result.url + result.token);
+        } catch (err) {
+          return; // stays on native messaging
+        }
+        ws.binaryType = 'arraybuffer';
+        this.ws = ws;
+        ws.onopen = () => { if (this.ws === ws && !this.dead) this.channelOpen = true; };
+        ws.onmessage = (event) => { if (this.ws === ws) this.channelMessage(event.data); };
+        ws.onerror = () => {}; // a close follows
+        ws.onclose = () => { if (this.ws === ws) this.channelClosed(); };
+      });
+      this.link.send({ id, op: 'datachannel.open' });
+    }
+
+    /** Host -> client: the bytes of the read whose request id is the reference. */
+    channelMessage(data) {
+      if (this.dead || !isArrayBuffer(data) || data.byteLength < 8) return;
+      const view = new DataView(data);
+      const ref = view.getUint32(0) * 0x100000000 + view.getUint32(4);
+      const bytes = data.slice(8);
+      const waiting = this.awaitingData.get(ref);
+      if (!waiting) { this.channelData.set(ref, bytes); return; }
+      this.awaitingData.delete(ref);
+      this.completeRead(waiting.entry, waiting.args, bytes, waiting.lastError);
+    }
+
+    channelClosed() {
+      this.channelOpen = false;
+      this.ws = null;
+      this.channelData.clear();
+      const lost = Array.from(this.awaitingData.values());
+      this.awaitingData.clear();
+      for (const { entry, args } of lost) {
+        this.completeRead(entry, args, emptyBuffer(), undefined, -2); // the bytes are gone: the stream is broken
+      }
+    }
+
+    completeRead(entry, args, bytes, lastError, resultCode) {
+      const first = Object.assign({}, args[0], { data: bytes });
+      delete first.dataRef;
+      if (resultCode !== undefined) first.resultCode = resultCode;
+      args[0] = first;
+      entry.deliver(args, lastError);
     }
 
     receive(msg) {
@@ -532,16 +692,34 @@
         const queued = this.queue;
         this.queue = [];
         for (const frame of queued) this.link.send(frame);
+        if (this.channelOptions.dataChannel) this.openDataChannel();
         return;
       }
       if (typeof msg.event === 'string' && !('id' in msg)) {
         if (this.ready) this.onEvent(this, msg);
         return;
       }
+      const internal = this.internal.get(msg.id);
+      if (internal) { this.internal.delete(msg.id); internal(msg); return; }
       const entry = this.pending.get(msg.id);
       if (!entry) return;
       if (typeof msg.chunk === 'string') { entry.pieces.push(fromBase64(msg.chunk)); return; }
       this.pending.delete(msg.id);
+      if (msg.error && entry.viaChannel && msg.error.code === 'bad_args') {
+        // The channel closed before the host had this write's bytes: send them again, on native messaging.
+        entry.viaChannel = false;
+        const id = this.allocateId();
+        this.pending.set(id, entry);
+        this.sendPlain(id, entry);
+        return;
+      }
+      this.settle(entry, msg);
+      // The callback ran first: calls it made queue behind the held ones, which go now in issue order.
+      if (entry.socketKey !== undefined && !this.dead) this.release(entry.socketKey);
+    }
+
+    /** Deliver the final reply `msg` to `entry`. */
+    settle(entry, msg) {
       if (msg.error) {
         // A protocol error on an API call: a host limit (too_many_sockets, chunks_too_large) or a shim bug.
         entry.deliver(entry.spec.failure(), `resocket: ${msg.error.code}: ${msg.error.message}`);
@@ -549,8 +727,19 @@
       }
       const args = Array.isArray(msg.args) ? msg.args : [];
       const first = args[0];
-      if (!entry.spec.ns && (entry.spec.name === 'read' || entry.spec.name === 'recvFrom') && first &&
-          typeof first === 'object') {
+      if (entry.spec.isRead && first && typeof first === 'object') {
+        if (typeof first.dataRef === 'number') {
+          const bytes = this.channelData.get(first.dataRef);
+          if (bytes !== undefined) {
+            this.channelData.delete(first.dataRef);
+            this.completeRead(entry, args, bytes, msg.lastError);
+          } else if (this.channelOpen) {
+            this.awaitingData.set(first.dataRef, { entry, args, lastError: msg.lastError });
+          } else {
+            this.completeRead(entry, args, emptyBuffer(), undefined, -2);
+          }
+          return;
+        }
         const pieces = entry.pieces;
         if (typeof first.data === 'string' && first.data) pieces.push(fromBase64(first.data));
         args[0] = Object.assign({}, first, { data: pieces.length ? joinPieces(pieces) : emptyBuffer() });
@@ -565,10 +754,18 @@
       this.failure = message;
       global.clearTimeout(this.helloTimer);
       this.queue = [];
-      const entries = Array.from(this.pending.entries()).sort((a, b) => a[0] - b[0]);
+      const ws = this.ws;
+      this.ws = null;
+      this.channelOpen = false;
+      if (ws) { try { ws.close(); } catch (err) { /* already closing */ } }
+      const entries = Array.from(this.pending.values())
+        .concat(Array.from(this.awaitingData.values(), (w) => w.entry))
+        .sort((a, b) => a.order - b.order);
       this.pending.clear();
+      this.awaitingData.clear();
+      this.sockets.clear();
       this.onDead(this);
-      for (const [, entry] of entries) entry.deliver(entry.spec.failure(), message);
+      for (const entry of entries) entry.deliver(entry.spec.failure(), message);
     }
   }
 
@@ -622,13 +819,23 @@
   let connection = null;
   const spaces = { socket: new IdSpace(), tcp: new IdSpace(), tcpServer: new IdSpace(), udp: new IdSpace() };
 
+  /** Whether a new connection opens a data channel: only with a native port of its own and WebSocket. */
+  function channelOptions() {
+    const knobs = (global.resocketOptions && typeof global.resocketOptions === 'object') ? global.resocketOptions : {};
+    const min = knobs.dataChannelMinBytes;
+    return {
+      dataChannel: openLink === openNativeLink && typeof global.WebSocket === 'function' && knobs.dataChannel !== false,
+      minBytes: typeof min === 'number' && min >= 0 ? min : DATA_CHANNEL_MIN_BYTES,
+    };
+  }
+
   function currentConnection() {
     if (!connection || connection.dead) {
       connection = new HostConnection(openLink, (dead) => {
         if (connection === dead) connection = null;
         for (const space of Object.values(spaces)) space.forgetConnection(dead);
         pendingAcks.clear();
-      }, dispatchEvent);
+      }, dispatchEvent, channelOptions());
     }
     return connection;
   }

@@ -1,0 +1,320 @@
+'use strict';
+// Unit tests of the data channel in extension/chrome-socket.js (docs/protocol.md, "Data channel") against a
+// fake native port and a fake WebSocket: when it opens, which calls use it, reads through it, and the
+// fallbacks (no channel, a channel that never opens, a channel that dies with writes in flight).
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { loadExtensionShim, plain } = require('./harness.js');
+
+const URL_ = 'ws://127.0.0.1:41235/';
+const TOKEN = 'T'.repeat(43);
+
+/** A WebSocket the test drives: open(), serverSend(), serverClose(); records what the shim sends. */
+function fakeWebSocketClass(shim) {
+  return class FakeWebSocket {
+    constructor(url) {
+      this.url = url;
+      this.readyState = 0;
+      this.sent = []; // {ref, bytes, requestsBefore}
+      this.closedByClient = false;
+      shim.sockets.push(this);
+    }
+
+    send(message) {
+      if (this.readyState !== 1) return; // a closing WebSocket drops data, as browsers do
+      const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+      const ref = view.getUint32(0) * 0x100000000 + view.getUint32(4);
+      this.sent.push({ ref, bytes: Buffer.from(message.subarray(8)), requestsBefore: shim.port().sent.length });
+    }
+
+    close() { this.closedByClient = true; this.readyState = 3; }
+
+    open() { this.readyState = 1; this.onopen({}); }
+
+    serverSend(ref, bytes) {
+      const message = new Uint8Array(8 + bytes.length);
+      new DataView(message.buffer).setUint32(4, ref);
+      message.set(bytes, 8);
+      this.onmessage({ data: message.buffer });
+    }
+
+    serverClose() { this.readyState = 3; this.onclose({ code: 1006 }); }
+  };
+}
+
+/** A shim whose page has WebSocket; `open` says how far the channel gets: 'open' | 'answered' | 'refused'. */
+function channelShim({ open = 'open', knobs } = {}) {
+  const shim = loadExtensionShim();
+  shim.sockets = [];
+  shim.context.WebSocket = fakeWebSocketClass(shim);
+  if (knobs) shim.context.resocketOptions = knobs;
+  shim.chrome.socket.getNetworkList(() => {}); // opens the port
+  const port = shim.port();
+  port.hello();
+  const dc = port.sent.find((m) => m.op === 'datachannel.open');
+  shim.ws = () => shim.sockets[shim.sockets.length - 1];
+  if (open === 'refused') {
+    port.reply({ id: dc.id, error: { code: 'unknown_op', message: 'unknown operation "datachannel.open"' } });
+  } else {
+    port.reply({ id: dc.id, result: { url: URL_, token: TOKEN } });
+    if (open === 'open') shim.ws().open();
+  }
+  port.sent.length = 0;
+  return shim;
+}
+
+function createSocket(shim, hostId = 1) {
+  let id;
+  shim.chrome.socket.create('tcp', (info) => { id = info.socketId; });
+  const req = shim.port().requests().at(-1);
+  shim.port().reply({ id: req.id, args: [{ socketId: hostId }] });
+  return id;
+}
+
+const bytes = (n, seed = 1) => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = (i * 7 + seed) & 255; return b; };
+const b64 = (u8) => Buffer.from(u8).toString('base64');
+/** The bytes a request carries on native messaging (chunk frames + data), decoded. */
+function nativeBytes(port, id) {
+  const parts = port.sent.filter((m) => m.id === id).map((m) => (m.chunk !== undefined ? m.chunk : m.args.data));
+  return Buffer.concat(parts.map((p) => Buffer.from(p, 'base64')));
+}
+
+test('after hello the shim asks for the data channel and connects to url + token with binary messages', () => {
+  const shim = loadExtensionShim();
+  shim.sockets = [];
+  shim.context.WebSocket = fakeWebSocketClass(shim);
+  shim.chrome.socket.create('tcp', () => {});
+  const port = shim.port();
+  assert.deepEqual(port.sent.map((m) => m.op), ['hello'], 'nothing but hello before the hello reply');
+  port.hello();
+  assert.deepEqual(port.sent.map((m) => m.op), ['hello', 'create', 'datachannel.open'], 'queued calls do not wait');
+  const dc = port.sent[2];
+  assert.equal(shim.sockets.length, 0);
+  port.reply({ id: dc.id, result: { url: URL_, token: TOKEN } });
+  assert.equal(shim.sockets.length, 1);
+  assert.equal(shim.sockets[0].url, URL_ + TOKEN);
+  assert.equal(shim.sockets[0].binaryType, 'arraybuffer');
+});
+
+test('without WebSocket, or with resocketOptions.dataChannel false, no data channel is asked for', () => {
+  const plainShim = loadExtensionShim();
+  plainShim.chrome.socket.create('tcp', () => {});
+  plainShim.port().hello();
+  assert.ok(!plainShim.port().sent.some((m) => m.op === 'datachannel.open'));
+
+  const off = loadExtensionShim();
+  off.sockets = [];
+  off.context.WebSocket = fakeWebSocketClass(off);
+  off.context.resocketOptions = { dataChannel: false };
+  off.chrome.socket.create('tcp', () => {});
+  off.port().hello();
+  assert.ok(!off.port().sent.some((m) => m.op === 'datachannel.open'));
+});
+
+test('writes of 8 KiB and more send their bytes on the channel first, then the request with dataRef', () => {
+  const shim = channelShim();
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const small = bytes(8191);
+  const big = bytes(8192, 2);
+  const results = [];
+  shim.chrome.socket.write(id, small.buffer, (r) => results.push(r.bytesWritten));
+  shim.chrome.socket.write(id, big.buffer, (r) => results.push(r.bytesWritten));
+  const [w1, w2] = port.requests();
+  assert.equal(w1.args.data, b64(small), 'below the threshold: native messaging, base64');
+  assert.equal(w2.args.data, undefined);
+  assert.equal(typeof w2.args.dataRef, 'number');
+  const ws = shim.ws();
+  assert.equal(ws.sent.length, 1);
+  assert.equal(ws.sent[0].ref, w2.args.dataRef);
+  assert.deepEqual(ws.sent[0].bytes, Buffer.from(big));
+  assert.ok(ws.sent[0].requestsBefore < port.sent.indexOf(port.sent.find((m) => m.id === w2.id)) + 1,
+    'the bytes went out before the request that names them');
+  port.reply({ id: w1.id, args: [{ bytesWritten: 8191 }] });
+  port.reply({ id: w2.id, args: [{ bytesWritten: 8192 }] });
+  assert.deepEqual(results, [8191, 8192]);
+});
+
+test('the threshold can be set by the page (resocketOptions.dataChannelMinBytes)', () => {
+  const shim = channelShim({ knobs: { dataChannelMinBytes: 1 } });
+  const id = createSocket(shim);
+  shim.chrome.socket.write(id, bytes(64).buffer, () => {});
+  assert.equal(shim.ws().sent.length, 1);
+  assert.equal(typeof shim.port().requests().at(-1).args.dataRef, 'number');
+});
+
+test('an older host (unknown_op) means native messaging only, with chunk frames for big writes', () => {
+  const shim = channelShim({ open: 'refused' });
+  assert.equal(shim.sockets.length, 0);
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const big = bytes(100000);
+  shim.chrome.socket.write(id, big.buffer, () => {});
+  const req = port.requests().at(-1);
+  assert.equal(req.args.dataRef, undefined);
+  assert.deepEqual(nativeBytes(port, req.id), Buffer.from(big));
+  assert.ok(port.sent.some((m) => m.chunk !== undefined));
+});
+
+test('a channel that never opens (the host refused the connection) leaves every call on native messaging', () => {
+  const shim = channelShim({ open: 'answered' });
+  const id = createSocket(shim);
+  const port = shim.port();
+  shim.ws().serverClose(); // 403 -> error + close, never open
+  port.sent.length = 0;
+  const big = bytes(70000);
+  let written;
+  shim.chrome.socket.write(id, big.buffer, (r) => { written = r.bytesWritten; });
+  shim.chrome.socket.read(id, 65536, () => {});
+  const [write, read] = port.requests();
+  assert.deepEqual(nativeBytes(port, write.id), Buffer.from(big));
+  assert.equal(read.args.dataChannel, undefined);
+  assert.equal(shim.ws().sent.length, 0);
+  port.reply({ id: write.id, args: [{ bytesWritten: 70000 }] });
+  assert.equal(written, 70000);
+});
+
+test('while a channel write is unanswered, later calls on that socket wait for it (reads do not)', () => {
+  const shim = channelShim();
+  const id = createSocket(shim, 1);
+  const other = createSocket(shim, 2);
+  const port = shim.port();
+  port.sent.length = 0;
+  const order = [];
+  shim.chrome.socket.write(id, bytes(10000).buffer, () => order.push('write'));
+  shim.chrome.socket.setNoDelay(id, true, () => order.push('setNoDelay'));
+  shim.chrome.socket.read(id, 100, () => order.push('read'));
+  shim.chrome.socket.setNoDelay(other, true, () => order.push('other'));
+  assert.deepEqual(port.requests().map((m) => [m.op, m.args.socketId]),
+    [['write', 1], ['read', 1], ['setNoDelay', 2]], 'setNoDelay on socket 1 waits behind the channel write');
+  const [write] = port.requests();
+  port.reply({ id: write.id, args: [{ bytesWritten: 10000 }] });
+  const held = port.requests().at(-1);
+  assert.deepEqual([held.op, held.args], ['setNoDelay', { socketId: 1, noDelay: true }]);
+  port.reply({ id: held.id, args: [true] });
+  assert.deepEqual(order, ['write', 'setNoDelay']);
+});
+
+test('the channel dies with writes in flight: they are resent on native messaging, in order, no call lost', () => {
+  const shim = channelShim();
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const payloads = [bytes(20000, 1), bytes(9000, 2), bytes(10, 3)];
+  const results = [];
+  payloads.forEach((p, i) => shim.chrome.socket.write(id, p.buffer, (r) => results.push([i, r.bytesWritten])));
+  const ws = shim.ws();
+  assert.equal(ws.sent.length, 3, 'the small write follows the big ones on the channel');
+  ws.serverClose();
+  const after = bytes(50, 4);
+  shim.chrome.socket.write(id, after.buffer, (r) => results.push([3, r.bytesWritten]));
+  assert.equal(port.requests().length, 3, 'a write issued after the channel closed waits for the ones in doubt');
+  // The host had none of the bytes: it answers each `bad_args`, in order.
+  const firsts = port.requests();
+  for (const req of firsts) {
+    port.reply({ id: req.id, error: { code: 'bad_args', message: `write: the data channel closed before the data of dataRef ${req.args.dataRef} arrived` } });
+  }
+  const resent = port.requests().slice(3);
+  assert.equal(resent.length, 3);
+  resent.forEach((req, i) => {
+    assert.equal(req.args.dataRef, undefined);
+    assert.deepEqual(nativeBytes(port, req.id), Buffer.from(payloads[i]), `resend ${i} carries its own bytes`);
+  });
+  assert.deepEqual(results, [], 'no callback saw the channel failure');
+  resent.forEach((req, i) => port.reply({ id: req.id, args: [{ bytesWritten: payloads[i].length }] }));
+  const last = port.requests().at(-1);
+  assert.deepEqual(nativeBytes(port, last.id), Buffer.from(after), 'the held write went last');
+  port.reply({ id: last.id, args: [{ bytesWritten: 50 }] });
+  assert.deepEqual(results, [[0, 20000], [1, 9000], [2, 10], [3, 50]]);
+});
+
+test('a write whose bytes arrived before the channel died completes normally; the next one is resent', () => {
+  const shim = channelShim();
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const results = [];
+  shim.chrome.socket.write(id, bytes(9000, 1).buffer, (r) => results.push(r.bytesWritten));
+  shim.chrome.socket.write(id, bytes(9001, 2).buffer, (r) => results.push(r.bytesWritten));
+  shim.ws().serverClose();
+  const [w1, w2] = port.requests();
+  port.reply({ id: w1.id, args: [{ bytesWritten: 9000 }] });
+  port.reply({ id: w2.id, error: { code: 'bad_args', message: 'write: dataRef 2 names no data and the data channel is closed; send data instead' } });
+  const resend = port.requests().at(-1);
+  assert.deepEqual(nativeBytes(port, resend.id), Buffer.from(bytes(9001, 2)));
+  port.reply({ id: resend.id, args: [{ bytesWritten: 9001 }] });
+  assert.deepEqual(results, [9000, 9001]);
+});
+
+test('reads that may return 8 KiB or more ask for the channel; their bytes come from it, before or after the reply', () => {
+  const shim = channelShim();
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const got = [];
+  const cb = (r) => got.push([r.resultCode, Buffer.from(r.data).toString('hex'), 'dataRef' in r]);
+  shim.chrome.socket.read(id, 65536, cb);
+  shim.chrome.socket.read(id, 65536, cb);
+  shim.chrome.socket.read(id, cb); // Chrome's default 4096: native messaging
+  const [r1, r2, r3] = port.requests();
+  assert.equal(r1.args.dataChannel, true);
+  assert.equal(r2.args.dataChannel, true);
+  assert.equal(r3.args.dataChannel, undefined);
+  shim.ws().serverSend(r1.id, Buffer.from('aabb', 'hex'));
+  port.reply({ id: r1.id, args: [{ resultCode: 2, data: '', dataRef: r1.id }] });
+  port.reply({ id: r2.id, args: [{ resultCode: 3, data: '', dataRef: r2.id }] });
+  assert.equal(got.length, 1, 'a reply without its bytes waits for them');
+  shim.ws().serverSend(r2.id, Buffer.from('ccddee', 'hex'));
+  port.reply({ id: r3.id, args: [{ resultCode: 1, data: b64(Buffer.from('ff', 'hex')) }] });
+  assert.deepEqual(got, [[2, 'aabb', false], [3, 'ccddee', false], [1, 'ff', false]]);
+});
+
+test('a read whose bytes are lost with the channel fails like a broken connection', () => {
+  const shim = channelShim();
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  let result;
+  shim.chrome.socket.read(id, 65536, (r) => { result = r; });
+  const read = port.requests().at(-1);
+  port.reply({ id: read.id, args: [{ resultCode: 5, data: '', dataRef: read.id }] });
+  assert.equal(result, undefined);
+  shim.ws().serverClose();
+  assert.equal(result.resultCode, -2);
+  assert.equal(result.data.byteLength, 0);
+  shim.chrome.socket.read(id, 65536, () => {});
+  assert.equal(port.requests().at(-1).args.dataChannel, undefined, 'later reads use native messaging');
+});
+
+test('when the host dies, calls held behind a channel write fail in issue order and the WebSocket is closed', () => {
+  const shim = channelShim();
+  const id = createSocket(shim);
+  const order = [];
+  shim.chrome.socket.write(id, bytes(10000).buffer, (r) => order.push(['write', r.bytesWritten]));
+  shim.chrome.socket.setKeepAlive(id, true, (r) => order.push(['setKeepAlive', r]));
+  shim.chrome.socket.read(id, 65536, (r) => order.push(['read', r.resultCode]));
+  const ws = shim.ws();
+  shim.port().die('Native host has exited.');
+  assert.deepEqual(plain(order), [['write', -1], ['setKeepAlive', false], ['read', -1]]);
+  assert.ok(ws.closedByClient);
+});
+
+test('chrome.sockets.tcp.send and udp.send use the channel too', () => {
+  const shim = channelShim();
+  const port = shim.port();
+  let tcpId;
+  shim.chrome.sockets.tcp.create({}, (i) => { tcpId = i.socketId; });
+  port.reply({ id: port.requests().at(-1).id, args: [{ socketId: 7 }] });
+  let udpId;
+  shim.chrome.sockets.udp.create({}, (i) => { udpId = i.socketId; });
+  port.reply({ id: port.requests().at(-1).id, args: [{ socketId: 8 }] });
+  shim.chrome.sockets.tcp.send(tcpId, bytes(9000).buffer, () => {});
+  const tcpSend = port.requests().at(-1);
+  shim.chrome.sockets.udp.send(udpId, bytes(9000).buffer, '127.0.0.1', 9, () => {});
+  const udpSend = port.requests().at(-1);
+  assert.deepEqual([tcpSend.op, typeof tcpSend.args.dataRef, tcpSend.args.data], ['tcp.send', 'number', undefined]);
+  assert.deepEqual([udpSend.op, typeof udpSend.args.dataRef, udpSend.args.address], ['udp.send', 'number', '127.0.0.1']);
+  assert.equal(shim.ws().sent.length, 2);
+});
