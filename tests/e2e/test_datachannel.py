@@ -1,0 +1,188 @@
+"""The data channel in a real Chromium (docs/protocol.md, "Data channel"; docs/extension.md).
+
+An extension page echoes 8 MiB through a loopback TCP echo server with chrome.socket: over the data channel
+when the host offers it (the page's WebSocket counts the bytes that crossed it, and the host's DEBUG wire log
+shows reads answered with `dataRef`), and over native messaging alone when the host refuses the channel's
+connection. A web page holding a valid channel URL is refused (its Origin is not the extension's), while the
+extension's own page connects with the very same URL.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import TcpServer
+
+from .conftest import BrowserPool
+from .resocket_side import (
+    EXTENSION_ID,
+    EXTENSION_ORIGIN,
+    SHIM,
+    ResocketProfile,
+    StaticServer,
+    copy_extension,
+    extension_available,
+)
+
+pytestmark = pytest.mark.skipif(not extension_available(),
+                                reason="extension/manifest.json or extension/chrome-socket.js not there yet")
+
+TOTAL = 8 * 1024 * 1024
+
+# Loaded before the shim: the page's WebSocket, counting what crosses it. MODE says what it does with the
+# URL the shim asks for: "use" it, "spoil" its token (the host refuses the connection with 403), or
+# "capture" it and connect to a closed port instead (the token stays unused).
+WS_WRAPPER = """window.__ws = {mode: "MODE", url: null, open: false, closed: false, sent: 0, received: 0};
+window.RealWebSocket = WebSocket;
+window.WebSocket = class extends RealWebSocket {
+  constructor(url) {
+    __ws.url = url;
+    const target = __ws.mode === "use" ? url
+      : __ws.mode === "spoil" ? url.replace(/\\/[^/]*$/, "/not-the-token") : "ws://127.0.0.1:1/";
+    super(target);
+    this.addEventListener("open", () => { __ws.open = true; });
+    this.addEventListener("close", () => { __ws.closed = true; });
+    this.addEventListener("message", (e) => { __ws.received += e.data.byteLength; });
+  }
+  send(data) { __ws.sent += data.byteLength; super.send(data); }
+};
+"""
+
+
+def extension_files(mode: str) -> dict[str, str]:
+    """dc-<mode>.html and its wrapper script (extension pages allow no inline scripts)."""
+    return {f"dc-{mode}.js": WS_WRAPPER.replace("MODE", mode),
+            f"dc-{mode}.html": f'<!DOCTYPE html><meta charset="utf-8"><title>data channel {mode}</title>'
+                               f'<script src="dc-{mode}.js"></script><script src="{SHIM}"></script>\n'}
+
+
+# 64 KiB writes with at most 1 MiB unanswered, one 64 KiB read always pending; the page checks the echo.
+ECHO_JS = """(async ({port, total}) => {
+  const S = chrome.socket;
+  const call = (fn, ...a) => new Promise((r) => fn.call(S, ...a, r));
+  const {socketId} = await call(S.create, "tcp", {});
+  const rc = await call(S.connect, socketId, "127.0.0.1", port);
+  if (rc !== 0) return {error: "connect gave " + rc};
+  const data = new Uint8Array(total);
+  for (let i = 0; i < total; i++) data[i] = (i * 131 + (i >> 13)) & 255;
+  const got = new Uint8Array(total);
+  let received = 0, written = 0, wake = null, failed = null;
+  const reads = new Promise((resolve, reject) => {
+    const next = () => S.read(socketId, 65536, (r) => {
+      if (r.resultCode <= 0) return reject(new Error("read gave " + r.resultCode));
+      got.set(new Uint8Array(r.data), received);
+      received += r.data.byteLength;
+      if (wake) { const w = wake; wake = null; w(); }
+      if (received >= total) resolve(); else next();
+    });
+    next();
+  });
+  const block = 65536, windowBytes = 1 << 20;
+  while (written < total) {
+    while (written - received > windowBytes - block) await new Promise((r) => { wake = r; });
+    const n = Math.min(block, total - written);
+    S.write(socketId, data.slice(written, written + n).buffer, (w) => { if (w.bytesWritten !== n) failed = w; });
+    written += n;
+  }
+  await reads;
+  S.destroy(socketId);
+  let mismatch = -1;
+  for (let i = 0; i < total; i++) if (got[i] !== data[i]) { mismatch = i; break; }
+  return {received, mismatch, failed, ws: window.__ws};
+})(ARGS)"""
+
+
+def expected_stream(total: int) -> bytes:
+    return bytes((i * 131 + (i >> 13)) & 255 for i in range(total))
+
+
+@pytest.fixture(scope="module")
+def setup(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
+    root: Path = tmp_path_factory.mktemp("datachannel")
+    (root / "www").mkdir()
+    (root / "www" / "index.html").write_text('<!DOCTYPE html><meta charset="utf-8"><title>a web page</title>')
+    site = StaticServer(root / "www")
+    profile = ResocketProfile(root / "profile")  # DEBUG: the wire log shows every request and reply
+    profile.grant(EXTENSION_ORIGIN, ["tcp-connect"])
+    files: dict[str, str] = {}
+    for mode in ("use", "spoil", "capture"):
+        files.update(extension_files(mode))
+    ext = copy_extension(root / "extension", files)
+    browser = browsers.launch("datachannel", profile.user_data_dir, extensions=[ext], env=profile.env)
+    browsers.host_logs.append(profile.host_log)
+    yield browser, profile, site
+    site.close()
+
+
+def open_page(browsers: BrowserPool, browser, url: str):
+    page = browser.new_page(url, ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
+    browsers.pages.append(page)
+    return page
+
+
+def echo(page, total: int) -> tuple[dict, bytes]:
+    with TcpServer() as server:
+        result = page.evaluate(ECHO_JS.replace("ARGS", json.dumps({"port": server.port, "total": total})),
+                               timeout=240)
+        return result, bytes(server.received)
+
+
+def start_host(page) -> None:
+    """The first call starts the page's host; hello is followed by datachannel.open."""
+    page.evaluate("new Promise((r) => chrome.socket.getNetworkList(() => r(true)))")
+
+
+def test_extension_page_echoes_8_mib_over_the_data_channel(browsers: BrowserPool, setup) -> None:
+    browser, profile, _ = setup
+    page = open_page(browsers, browser, f"chrome-extension://{EXTENSION_ID}/dc-use.html")
+    start_host(page)
+    page.wait_for("window.__ws.open === true", timeout=30, what="the data channel to open")
+    result, server_got = echo(page, TOTAL)
+    assert result.get("error") is None and result["failed"] is None, json.dumps(result)
+    assert result["received"] == TOTAL and result["mismatch"] == -1, json.dumps(result)
+    assert server_got == expected_stream(TOTAL), "the echo server got the page's bytes in order"
+    ws = result["ws"]
+    # Every write is 64 KiB (>= the 8 KiB threshold) and every read asked for up to 64 KiB: all of the
+    # payload crossed the WebSocket both ways (plus an 8-byte reference per message).
+    assert ws["sent"] >= TOTAL and ws["received"] >= TOTAL, json.dumps(ws)
+    log = profile.host_log_text()
+    assert "data channel connected" in log
+    assert '"dataRef"' in log, "reads were answered with dataRef (bytes on the channel)"
+
+
+def test_refused_channel_falls_back_to_native_messaging_byte_for_byte(browsers: BrowserPool, setup) -> None:
+    browser, profile, _ = setup
+    page = open_page(browsers, browser, f"chrome-extension://{EXTENSION_ID}/dc-spoil.html")
+    start_host(page)
+    page.wait_for("window.__ws.closed === true", timeout=30, what="the spoiled channel connection to fail")
+    result, server_got = echo(page, TOTAL)
+    assert result.get("error") is None and result["failed"] is None, json.dumps(result)
+    assert result["received"] == TOTAL and result["mismatch"] == -1, json.dumps(result)
+    assert server_got == expected_stream(TOTAL)
+    ws = result["ws"]
+    assert ws["open"] is False and ws["sent"] == 0 and ws["received"] == 0, json.dumps(ws)
+    assert "data channel refused a connection" in profile.host_log_text()
+    assert "wrong token" in profile.host_log_text()
+
+
+def test_web_page_with_the_channel_url_is_refused_but_the_extension_page_connects(browsers: BrowserPool,
+                                                                                  setup) -> None:
+    browser, profile, site = setup
+    ext_page = open_page(browsers, browser, f"chrome-extension://{EXTENSION_ID}/dc-capture.html")
+    start_host(ext_page)
+    url = ext_page.wait_for("window.__ws.url", timeout=30, what="the channel URL")
+    assert url.startswith("ws://127.0.0.1:")
+    web = browser.new_page(f"http://127.0.0.1:{site.port}/")
+    browsers.pages.append(web)
+    attempt = """(url) => new Promise((resolve) => {
+      const ws = new (window.RealWebSocket || WebSocket)(url);
+      ws.onopen = () => { resolve("open"); ws.close(); };
+      ws.onclose = (e) => resolve("closed " + e.code);
+    })"""
+    assert web.evaluate(f"({attempt})({json.dumps(url)})") == "closed 1006"
+    origin = f"http://127.0.0.1:{site.port}"
+    assert f"origin {origin!r} is not {EXTENSION_ORIGIN.rstrip('/')!r}" in profile.host_log_text()
+    # The same URL from the extension's own page: the token was good, the Origin was the only problem.
+    assert ext_page.evaluate(f"({attempt})({json.dumps(url)})") == "open"
