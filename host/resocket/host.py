@@ -34,6 +34,7 @@ from resocket.protocol import (
     CONFIG_ERROR,
     DATACHANNEL_OPERATIONS,
     INTERNAL,
+    NOT_ALLOWED,
     Admin,
     Call,
     Hello,
@@ -157,7 +158,10 @@ class Host:
         """Resolve what a request says about the data channel; None when it is answered or must wait."""
         args = dict(call.args)
         if call.op == "datachannel.open":
-            if self.engine is None:
+            if self.session.relayed:  # a web page must never make the host listen on a port
+                self.emit(error_reply(call.id, NOT_ALLOWED, f"{call.op}: not for pages relayed by the "
+                                                            f"extension; this client is {self.session.origin}"))
+            elif self.engine is None:
                 self.emit(error_reply(call.id, INTERNAL, f"{call.op}: {self.engine_error or 'no engine'}"))
             else:
                 self.engine.loop.call_soon_threadsafe(self._open_data_channel, call.id)

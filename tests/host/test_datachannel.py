@@ -152,6 +152,19 @@ def connected_socket(host: HostClient, port: int) -> int:
     return sid
 
 
+def listening_sockets(pid: int) -> set[str]:
+    """Inodes of the TCP sockets process `pid` listens on (Linux /proc)."""
+    fds = Path(f"/proc/{pid}/fd")
+    mine = {os.readlink(fd)[8:-1] for fd in fds.iterdir() if os.readlink(fd).startswith("socket:[")}
+    listening = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # TCP_LISTEN
+                listening.add(fields[9])
+    return mine & listening
+
+
 def test_channel_listens_on_loopback_only(host: HostClient) -> None:
     url, _ = open_channel(host)
     assert urlparse(url).hostname == "127.0.0.1"
@@ -259,3 +272,24 @@ def test_data_ref_without_a_channel_is_bad_args(host: HostClient, echo: EchoServ
     sid = connected_socket(host, echo.port)
     reply = host.request("write", socketId=sid, dataRef=1)
     assert reply["error"]["code"] == "bad_args"
+
+
+def test_a_relayed_web_page_may_not_open_the_channel(tmp_path: Path) -> None:
+    from resocket import EXTENSION_ORIGIN
+
+    client = HostClient(EXTENSION_ORIGIN, env={"RESOCKET_CONFIG_DIR": str(tmp_path)}, hello=False)
+    try:
+        hello = client.request("hello", protocol=1, client="tests/1", origin="http://localhost:8080")
+        assert "result" in hello, hello
+        reply = client.request("datachannel.open")
+        assert reply["error"]["code"] == "not_allowed" and "result" not in reply
+        assert not listening_sockets(client.proc.pid)
+        # The extension's own page, same host program, gets the channel.
+        own = HostClient(EXTENSION_ORIGIN, env={"RESOCKET_CONFIG_DIR": str(tmp_path)})
+        try:
+            open_channel(own)
+            assert listening_sockets(own.proc.pid)  # what the check above would have seen
+        finally:
+            own.close()
+    finally:
+        client.close()
