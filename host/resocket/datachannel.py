@@ -37,9 +37,16 @@ MAX_REFUSED = 16
 #: Seconds a connection has to send its complete upgrade request.
 HANDSHAKE_TIMEOUT = 5.0
 MAX_REQUEST = 8 * 1024
+READ_LIMIT = 1024 * 1024
 #: Largest message accepted (a write bigger than this goes over native messaging).
 MAX_MESSAGE = 64 * 1024 * 1024 + 8
 REF = struct.Struct("!Q")
+#: The reference of a *request message* (both ways: a request, or the reply to one): `REQUEST_REF`, a 4-byte
+#: big-endian length, that many bytes of JSON, then the payload (docs/protocol.md, "Requests on the channel").
+#: Above every dataRef a client may use (those stop at 2^53-1).
+REQUEST_REF = 2 ** 64 - 1
+_HEAD = struct.Struct("!QI")
+_XOR = [bytes(i ^ b for i in range(256)) for b in range(256)]
 
 OnData = Callable[[int, bytes], None]
 
@@ -58,12 +65,14 @@ def frame_header(opcode: int, length: int) -> bytes:
 
 
 def unmask(mask: bytes, payload: bytes) -> bytes:
-    """XOR with the 4-byte mask, as two big integers (one C-level pass, no Python loop per byte)."""
-    n = len(payload)
-    if not n:
+    """XOR with the 4-byte mask: one `translate` per mask byte over every 4th byte (C-level passes; 2x faster
+    than big-integer XOR here: ~100 vs ~210 us per 64 KiB, docs/performance.md)."""
+    if not payload:
         return b""
-    key = (mask * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+    out = bytearray(payload)
+    for i in range(4):
+        out[i::4] = payload[i::4].translate(_XOR[mask[i]])
+    return bytes(out)
 
 
 class DataChannel:
@@ -86,7 +95,9 @@ class DataChannel:
         return self._writer is not None and not self.closed
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0, limit=MAX_REQUEST * 2)
+        # A big limit: the reader then takes 64 KiB frames in few reads instead of pausing the transport
+        # at 2 x limit; the handshake's own cap (MAX_REQUEST) is checked after `readuntil`.
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0, limit=READ_LIMIT)
         port = self._server.sockets[0].getsockname()[1]
         self.url = f"ws://127.0.0.1:{port}/"
 
@@ -97,6 +108,8 @@ class DataChannel:
             request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HANDSHAKE_TIMEOUT)
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
             return self._refuse(writer, peer, "no complete upgrade request")
+        if len(request) > MAX_REQUEST:
+            return self._refuse(writer, peer, f"upgrade request over {MAX_REQUEST} bytes")
         problem, key = self._check(request)
         if problem:
             return self._refuse(writer, peer, problem)
@@ -212,6 +225,10 @@ class DataChannel:
     def send_data(self, ref: int, data: bytes | memoryview) -> bool:
         """One binary message: `ref` then `data`. False when the channel is not connected."""
         return self._send(0x2, [REF.pack(ref), data])
+
+    def send_reply(self, text: bytes, data: bytes | memoryview = b"") -> bool:
+        """One request message (a reply): REQUEST_REF, the JSON's length, the JSON, then `data`."""
+        return self._send(0x2, [_HEAD.pack(REQUEST_REF, len(text)), text, data])
 
     def _send(self, opcode: int, parts: list[Any]) -> bool:
         writer = self._writer

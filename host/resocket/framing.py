@@ -166,6 +166,10 @@ def _decode_body(body: memoryview) -> Any:
         return FrameError(BAD_FRAME, f"frame is not valid JSON ({exc})")
 
 
+#: One frame body -> its JSON value, or a FrameError (for request messages on the data channel).
+decode_body = _decode_body
+
+
 def _frame(body: bytes) -> bytes:
     if len(body) > OUTBOUND_LIMIT:
         raise OutboundFrameTooLarge(

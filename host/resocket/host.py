@@ -17,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import os
 import signal
@@ -27,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from resocket import __version__
-from resocket.framing import OutboundFrameTooLarge, RawJSON
+from resocket.framing import OutboundFrameTooLarge, RawJSON, decode_body
 from resocket.protocol import (
     BAD_ARGS,
     BAD_REQUEST,
@@ -59,6 +60,8 @@ DEFAULT_MAX_SOCKETS = 4096
 SHUTDOWN_GRACE = 0.8
 #: Bytes of data-channel payloads held before their requests arrive (like the chunk cap, protocol.py).
 DATA_CHANNEL_LIMIT = 256 * 1024 * 1024
+#: resocket.datachannel.REQUEST_REF (not imported here: that module pulls asyncio in at start-up).
+REQUEST_REF = 2 ** 64 - 1
 
 
 class Host:
@@ -78,6 +81,7 @@ class Host:
         self._dc_data: dict[int, bytes] = {}  # write payloads that arrived before their request
         self._dc_bytes = 0
         self._dc_reads: set[int] = set()  # read requests whose data goes back on the data channel
+        self._dc_replies: set[int] = set()  # requests that came on the data channel: their replies go back there
         self._waiting: tuple[Call, int] | None = None  # a request whose payload has not arrived yet
         self._parked: collections.deque | None = None  # every event received after it, in order
 
@@ -93,11 +97,19 @@ class Host:
             if final is not None:
                 self.session.retire(final)
                 self._dc_reads.discard(final)
+                if final in self._dc_replies:
+                    self._dc_replies.discard(final)
+                    if self._on_loop() and self._dc_send_reply(message):
+                        return
             self.writer.send(message)
         except OutboundFrameTooLarge as exc:
             log.error("engine bug: %s", exc)
             if final is not None:
                 self.writer.send(error_reply(final, INTERNAL, f"reply too large for Chrome: {exc}"))
+
+    def _on_loop(self) -> bool:
+        engine = self.engine
+        return engine is not None and threading.get_ident() == engine._thread_id
 
     def emit_many(self, messages: list[dict | RawJSON]) -> None:
         """Send several frames with one write (thread-safe); the last one may retire its id."""
@@ -111,6 +123,7 @@ class Host:
             for final in finals:
                 if final is not None:
                     self.session.retire(final)
+                    self._dc_replies.discard(final)
             self.writer.send_all(messages)
         except OutboundFrameTooLarge as exc:
             log.error("engine bug: %s", exc)
@@ -129,7 +142,12 @@ class Host:
     def _receive_now(self, event: Any) -> None:
         for action in self.session.receive(event):
             if isinstance(action, Send):
-                self.writer.send(action.message)
+                message = action.message
+                if self._dc_replies and message.get("id") in self._dc_replies:
+                    self._dc_replies.discard(message["id"])
+                    if self._on_loop() and self._dc_send_reply(message):
+                        continue
+                self.writer.send(message)
             elif isinstance(action, Hello):
                 self._hello(action)
             elif isinstance(action, Call):
@@ -207,6 +225,9 @@ class Host:
 
     def _dc_data_arrived(self, ref: int, data: bytes) -> None:
         """A write payload from the data channel (loop thread): run its request now if it waits for it."""
+        if ref == REQUEST_REF:
+            self._dc_request(data)
+            return
         with self._order:
             waiting = self._waiting
             if waiting is None or waiting[1] != ref:
@@ -222,6 +243,33 @@ class Host:
             self._waiting = None
             self._call(Call(call.id, call.op, {**call.args, "data": data}))
             self._replay()
+
+    def _dc_request(self, message: bytes) -> None:
+        """A request message (docs/protocol.md, "Requests on the channel"): JSON, then the write's payload.
+
+        It joins the same queue as native-messaging requests (so it waits behind one waiting for its data);
+        its payload is the data of its own `dataRef`, and its final reply goes back on the channel."""
+        size = int.from_bytes(message[:4], "big") if len(message) >= 4 else -1
+        if not 0 <= size <= len(message) - 4:
+            log.warning("data channel: request message with a bad JSON length; closing it")
+            self.datachannel.close()
+            return
+        request = decode_body(memoryview(message)[4:4 + size])
+        args = request.get("args") if isinstance(request, dict) else None
+        if isinstance(args, dict) and isinstance(args.get("dataRef"), int) and len(message) > 4 + size:
+            self._dc_data_arrived(args["dataRef"], message[4 + size:])
+        if isinstance(request, dict) and isinstance(request.get("id"), int):
+            self._dc_replies.add(request["id"])
+        self.receive(request)
+
+    def _dc_send_reply(self, message: dict | RawJSON, data: bytes = b"") -> bool:
+        """A final reply to a request that came on the channel goes back there (loop thread only)."""
+        channel = self.datachannel
+        if channel is None or not channel.connected:
+            return False
+        text = message.text.encode() if isinstance(message, RawJSON) else json.dumps(
+            message, separators=(",", ":")).encode()
+        return channel.send_reply(text, data)
 
     def _replay(self) -> None:
         parked, self._parked = self._parked, None
@@ -248,9 +296,17 @@ class Host:
             return False
         self._dc_reads.discard(req_id)
         channel = self.datachannel
+        reply = api_reply(req_id, [{"resultCode": len(data), "data": "", "dataRef": req_id, **extra}])
+        if req_id in self._dc_replies and channel is not None and channel.connected:
+            # One message: the reply and its bytes.
+            self._dc_replies.discard(req_id)
+            self.session.retire(req_id)
+            if wire.isEnabledFor(logging.DEBUG):
+                wire.debug("<= %s + %d bytes", _summarize(reply), len(data))
+            return self._dc_send_reply(reply, data)
         if channel is None or not channel.send_data(req_id, data):
             return False
-        self.emit(api_reply(req_id, [{"resultCode": len(data), "data": "", "dataRef": req_id, **extra}]))
+        self.emit(reply)
         return True
 
     def _admin(self, admin: Admin) -> None:

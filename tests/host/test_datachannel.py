@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import socket
 import struct
@@ -293,3 +294,51 @@ def test_a_relayed_web_page_may_not_open_the_channel(tmp_path: Path) -> None:
             own.close()
     finally:
         client.close()
+
+
+REQUEST_REF = 2 ** 64 - 1
+
+
+def send_request(ws: Ws, request: dict, payload: bytes = b"") -> None:
+    text = json.dumps(request).encode()
+    ws.send(struct.pack("!QI", REQUEST_REF, len(text)) + text + payload)
+
+
+def recv_reply(ws: Ws) -> tuple[dict, bytes]:
+    ref, message = ws.recv_data()
+    assert ref == REQUEST_REF
+    (size,) = struct.unpack("!I", message[:4])
+    return json.loads(message[4:4 + size]), message[4 + size:]
+
+
+def test_requests_on_the_channel_are_answered_there_byte_for_byte_and_in_order(host: HostClient,
+                                                                               echo: EchoServer) -> None:
+    url, token = open_channel(host)
+    ws = Ws(url, token)
+    sid = connected_socket(host, echo.port)
+    sent = bytearray()
+    for n in range(1, 101):
+        data = os.urandom(1 + (n * 7919) % 70000)
+        sent += data
+        send_request(ws, {"id": 1000 + n, "op": "write", "args": {"socketId": sid, "dataRef": n}}, data)
+    for n in range(1, 101):  # answered on the channel, in order, with nothing on native messaging
+        reply, rest = recv_reply(ws)
+        assert reply["id"] == 1000 + n and reply["args"][0]["bytesWritten"] > 0 and rest == b""
+    got = bytearray()
+    n = 5000
+    while len(got) < len(sent):
+        n += 1
+        send_request(ws, {"id": n, "op": "read", "args": {"socketId": sid, "bufferSize": 65536,
+                                                           "dataChannel": True}})
+        reply, data = recv_reply(ws)
+        assert reply["id"] == n and reply["args"][0]["resultCode"] == len(data) > 0, reply
+        got += data
+    assert bytes(got) == bytes(sent)
+    # A request the host refuses is answered on the channel too; native messaging still works.
+    send_request(ws, {"id": 9999, "op": "write", "args": {"socketId": "x", "dataRef": 1}}, b"x")
+    reply, _ = recv_reply(ws)
+    assert reply["id"] == 9999 and reply["error"]["code"] == "bad_args"
+    assert host.call("write", socketId=sid, data=b64(b"ok")).value == {"bytesWritten": 2}
+    on_native = [json.loads(f).get("id") for f in host.raw_frames]
+    assert not [i for i in on_native if isinstance(i, int) and i >= 1000]
+    ws.close()
