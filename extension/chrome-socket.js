@@ -60,6 +60,9 @@
   const GONE_SOCKET_ID = 0;
 
   const emptyBuffer = () => new ArrayBuffer(0);
+  /** For request messages on the data channel; only made where the page has them (every browser does). */
+  let textCodec = null;
+  const codec = () => (textCodec || (textCodec = { enc: new global.TextEncoder(), dec: new global.TextDecoder() }));
 
   /*
    * The API tables. Parameters are "name:type", with "?" after the name when optional; `callback` says whether
@@ -507,7 +510,13 @@
       /** @type {WebSocket|null} */
       this.ws = null;
       this.channelOpen = false;
+      /** The host answers requests sent on the channel itself (datachannel.open said `requests: true`). */
+      this.channelRequests = false;
       this.nextRef = 1;
+      /** Per socket: requests sent on native messaging and not answered yet ({calls, reads}, reads apart). */
+      this.nativeBusy = new Map();
+      /** Per socket: reads sent on the channel as requests and not answered yet. */
+      this.channelReads = new Map();
       /** Per socket ("space hostId"): channel writes not finally answered, and calls held behind them. */
       this.sockets = new Map();
       /** Read bytes that came on the channel before their reply: request id -> ArrayBuffer. */
@@ -561,12 +570,72 @@
         this.sendOnChannel(id, entry, key);
         return;
       }
-      if (spec.name === 'read' && !spec.ns && this.channelUp() &&
-          (args.bufferSize === undefined ? DEFAULT_READ_SIZE : args.bufferSize) >= this.channelOptions.minBytes) {
-        this.sendFrame({ id, op: spec.op, args: Object.assign({}, args, { dataChannel: true }) });
-        return;
+      if (spec.name === 'read' && !spec.ns && this.channelUp()) {
+        const big = (args.bufferSize === undefined ? DEFAULT_READ_SIZE : args.bufferSize) >= this.channelOptions.minBytes;
+        const busy = key !== null && this.nativeBusy.get(key);
+        // A socket's reads are served in arrival order: a read takes the channel as a request only while
+        // none of that socket's reads is on native messaging, and stays there while one is on the channel.
+        if (this.channelRequests && key !== null && (big || this.channelReads.get(key) > 0) && !(busy && busy.reads > 0)) {
+          this.channelReads.set(key, (this.channelReads.get(key) || 0) + 1);
+          entry.readKey = key;
+          this.sendRequestOnChannel(id, entry, Object.assign({}, args, { dataChannel: true }));
+          return;
+        }
+        if (big) {
+          this.countNative(key, entry);
+          this.sendFrame({ id, op: spec.op, args: Object.assign({}, args, { dataChannel: true }) });
+          return;
+        }
       }
+      this.countNative(key, entry);
       this.sendPlain(id, entry);
+    }
+
+    /** One more request of socket `key` on native messaging, until its final reply (`settled`). */
+    countNative(key, entry) {
+      if (key === null) return;
+      let busy = this.nativeBusy.get(key);
+      if (!busy) { busy = { calls: 0, reads: 0 }; this.nativeBusy.set(key, busy); }
+      if (entry.spec.isRead) busy.reads += 1;
+      else busy.calls += 1;
+      entry.nativeKey = key;
+    }
+
+    /** The final reply to `entry` arrived (or never will): forget what it counted. */
+    settled(entry) {
+      if (entry.nativeKey !== undefined) {
+        const busy = this.nativeBusy.get(entry.nativeKey);
+        if (busy) {
+          if (entry.spec.isRead) busy.reads -= 1;
+          else busy.calls -= 1;
+          if (busy.reads <= 0 && busy.calls <= 0) this.nativeBusy.delete(entry.nativeKey);
+        }
+        entry.nativeKey = undefined;
+      }
+      if (entry.readKey !== undefined) {
+        const n = (this.channelReads.get(entry.readKey) || 1) - 1;
+        if (n > 0) this.channelReads.set(entry.readKey, n);
+        else this.channelReads.delete(entry.readKey);
+        entry.readKey = undefined;
+      }
+    }
+
+    /**
+     * A request message on the channel (docs/protocol.md, "Requests on the channel"): 8 bytes 0xff, the JSON's
+     * length (4 bytes big-endian), the JSON request, then `payload`. The host answers on the channel.
+     */
+    sendRequestOnChannel(id, entry, args, payload) {
+      const text = codec().enc.encode(JSON.stringify({ id, op: entry.spec.op, args }));
+      const size = 12 + text.byteLength + (payload ? payload.byteLength : 0);
+      const message = new Uint8Array(size);
+      const view = new DataView(message.buffer);
+      view.setUint32(0, 0xffffffff);
+      view.setUint32(4, 0xffffffff);
+      view.setUint32(8, text.byteLength);
+      message.set(text, 12);
+      if (payload) message.set(payload, 12 + text.byteLength);
+      entry.channelRequest = true;
+      this.ws.send(message);
     }
 
     /** The request as native messaging alone carries it: base64 data, chunk frames for a large write. */
@@ -591,6 +660,18 @@
       const ref = this.nextRef;
       this.nextRef += 1;
       const bytes = entry.args.data;
+      const busy = this.nativeBusy.get(key);
+      if (this.channelRequests && entry.spec.name === 'write' && !entry.spec.ns && !(busy && busy.calls > 0)) {
+        // Nothing of this socket but reads is on native messaging: the whole write goes on the channel.
+        let state = this.sockets.get(key);
+        if (!state) { state = { inflight: 0, held: [] }; this.sockets.set(key, state); }
+        state.inflight += 1;
+        entry.socketKey = key;
+        const args = Object.assign({}, entry.args, { dataRef: ref });
+        delete args.data;
+        this.sendRequestOnChannel(id, entry, args, bytes);
+        return;
+      }
       const message = new Uint8Array(8 + bytes.byteLength);
       const view = new DataView(message.buffer);
       view.setUint32(0, Math.floor(ref / 0x100000000));
@@ -602,6 +683,7 @@
       state.inflight += 1;
       entry.socketKey = key;
       entry.viaChannel = true;
+      this.countNative(key, entry);
       const args = Object.assign({}, entry.args, { dataRef: ref });
       delete args.data;
       this.sendFrame({ id, op: entry.spec.op, args });
@@ -628,6 +710,8 @@
       this.internal.set(id, (msg) => {
         const result = msg.result;
         if (msg.error || !result || typeof result.url !== 'string' || typeof result.token !== 'string') return;
+        this.channelRequests = result.requests === true && typeof global.TextEncoder === 'function' &&
+          typeof global.TextDecoder === 'function';
         let ws;
         try {
           ws = new global.WebSocket(result.url + result.token);
@@ -648,6 +732,19 @@
     channelMessage(data) {
       if (this.dead || !isArrayBuffer(data) || data.byteLength < 8) return;
       const view = new DataView(data);
+      if (view.getUint32(0) === 0xffffffff && view.getUint32(4) === 0xffffffff) {
+        // The reply to a request sent on the channel, with a read's bytes after it.
+        const size = data.byteLength >= 12 ? view.getUint32(8) : -1;
+        if (size < 0 || 12 + size > data.byteLength) return;
+        let msg;
+        try {
+          msg = JSON.parse(codec().dec.decode(new Uint8Array(data, 12, size)));
+        } catch (err) {
+          return;
+        }
+        this.receive(msg, 12 + size < data.byteLength ? data.slice(12 + size) : emptyBuffer());
+        return;
+      }
       const ref = view.getUint32(0) * 0x100000000 + view.getUint32(4);
       const bytes = data.slice(8);
       const waiting = this.awaitingData.get(ref);
@@ -660,6 +757,16 @@
       this.channelOpen = false;
       this.ws = null;
       this.channelData.clear();
+      // Requests sent on the channel and not answered: whether the host got them is unknown; they fail as
+      // on a broken connection (-2), in issue order, and a late reply on native messaging is ignored.
+      const cut = Array.from(this.pending).filter(([, e]) => e.channelRequest).sort((a, b) => a[1].order - b[1].order);
+      for (const [id, entry] of cut) {
+        this.pending.delete(id);
+        this.settled(entry);
+        const isWrite = entry.spec.name === 'write';
+        entry.deliver(isWrite ? [{ bytesWritten: -2 }] : [{ resultCode: -2, data: emptyBuffer() }], undefined);
+        if (entry.socketKey !== undefined && !this.dead) this.release(entry.socketKey);
+      }
       const lost = Array.from(this.awaitingData.values());
       this.awaitingData.clear();
       for (const { entry, args } of lost) {
@@ -675,7 +782,7 @@
       entry.deliver(args, lastError);
     }
 
-    receive(msg) {
+    receive(msg, channelBytes) {
       if (this.dead || !msg || typeof msg !== 'object') return;
       if (msg.id === this.helloId && !this.ready) {
         global.clearTimeout(this.helloTimer);
@@ -705,21 +812,23 @@
       if (!entry) return;
       if (typeof msg.chunk === 'string') { entry.pieces.push(fromBase64(msg.chunk)); return; }
       this.pending.delete(msg.id);
+      this.settled(entry);
       if (msg.error && entry.viaChannel && msg.error.code === 'bad_args') {
         // The channel closed before the host had this write's bytes: send them again, on native messaging.
         entry.viaChannel = false;
         const id = this.allocateId();
         this.pending.set(id, entry);
+        this.countNative(entry.socketKey, entry);
         this.sendPlain(id, entry);
         return;
       }
-      this.settle(entry, msg);
+      this.settle(entry, msg, channelBytes);
       // The callback ran first: calls it made queue behind the held ones, which go now in issue order.
       if (entry.socketKey !== undefined && !this.dead) this.release(entry.socketKey);
     }
 
     /** Deliver the final reply `msg` to `entry`. */
-    settle(entry, msg) {
+    settle(entry, msg, channelBytes) {
       if (msg.error) {
         // A protocol error on an API call: a host limit (too_many_sockets, chunks_too_large) or a shim bug.
         entry.deliver(entry.spec.failure(), `resocket: ${msg.error.code}: ${msg.error.message}`);
@@ -728,6 +837,10 @@
       const args = Array.isArray(msg.args) ? msg.args : [];
       const first = args[0];
       if (entry.spec.isRead && first && typeof first === 'object') {
+        if (typeof first.dataRef === 'number' && channelBytes !== undefined) {
+          this.completeRead(entry, args, channelBytes, msg.lastError);
+          return;
+        }
         if (typeof first.dataRef === 'number') {
           const bytes = this.channelData.get(first.dataRef);
           if (bytes !== undefined) {
@@ -764,6 +877,8 @@
       this.pending.clear();
       this.awaitingData.clear();
       this.sockets.clear();
+      this.nativeBusy.clear();
+      this.channelReads.clear();
       this.onDead(this);
       for (const entry of entries) entry.deliver(entry.spec.failure(), message);
     }

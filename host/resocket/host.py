@@ -218,7 +218,7 @@ class Host:
                 self.emit(error_reply(req_id, INTERNAL, f"datachannel.open: {exc}"))
                 return
             log.info("data channel listening on %s", channel.url)
-            self.emit(result_reply(req_id, {"url": channel.url, "token": channel.token}))
+            self.emit(result_reply(req_id, {"url": channel.url, "token": channel.token, "requests": True}))
 
         self.engine.spawn(start())
         self.engine.data_reply = self._dc_read_reply
