@@ -16,6 +16,7 @@ function fakeWebSocketClass(shim) {
       this.url = url;
       this.readyState = 0;
       this.sent = []; // {ref, bytes, requestsBefore}
+      this.requests = []; // request messages: {request, bytes, requestsBefore}
       this.closedByClient = false;
       shim.sockets.push(this);
     }
@@ -23,6 +24,12 @@ function fakeWebSocketClass(shim) {
     send(message) {
       if (this.readyState !== 1) return; // a closing WebSocket drops data, as browsers do
       const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+      if (view.getUint32(0) === 0xffffffff && view.getUint32(4) === 0xffffffff) { // a request message
+        const size = view.getUint32(8);
+        const request = JSON.parse(Buffer.from(message.subarray(12, 12 + size)).toString());
+        this.requests.push({ request, bytes: Buffer.from(message.subarray(12 + size)), requestsBefore: shim.port().sent.length });
+        return;
+      }
       const ref = view.getUint32(0) * 0x100000000 + view.getUint32(4);
       this.sent.push({ ref, bytes: Buffer.from(message.subarray(8)), requestsBefore: shim.port().sent.length });
     }
@@ -38,15 +45,30 @@ function fakeWebSocketClass(shim) {
       this.onmessage({ data: message.buffer });
     }
 
+    /** A reply message: 8 bytes 0xff, the JSON's length, the JSON, then `bytes`. */
+    serverReply(msg, bytes = Buffer.alloc(0)) {
+      const text = Buffer.from(JSON.stringify(msg));
+      const message = new Uint8Array(12 + text.length + bytes.length);
+      const view = new DataView(message.buffer);
+      view.setUint32(0, 0xffffffff);
+      view.setUint32(4, 0xffffffff);
+      view.setUint32(8, text.length);
+      message.set(text, 12);
+      message.set(bytes, 12 + text.length);
+      this.onmessage({ data: message.buffer });
+    }
+
     serverClose() { this.readyState = 3; this.onclose({ code: 1006 }); }
   };
 }
 
 /** A shim whose page has WebSocket; `open` says how far the channel gets: 'open' | 'answered' | 'refused'. */
-function channelShim({ open = 'open', knobs } = {}) {
+function channelShim({ open = 'open', knobs, requests = false } = {}) {
   const shim = loadExtensionShim();
   shim.sockets = [];
   shim.context.WebSocket = fakeWebSocketClass(shim);
+  shim.context.TextEncoder = TextEncoder;
+  shim.context.TextDecoder = TextDecoder;
   if (knobs) shim.context.resocketOptions = knobs;
   shim.chrome.socket.getNetworkList(() => {}); // opens the port
   const port = shim.port();
@@ -56,7 +78,7 @@ function channelShim({ open = 'open', knobs } = {}) {
   if (open === 'refused') {
     port.reply({ id: dc.id, error: { code: 'unknown_op', message: 'unknown operation "datachannel.open"' } });
   } else {
-    port.reply({ id: dc.id, result: { url: URL_, token: TOKEN } });
+    port.reply({ id: dc.id, result: requests ? { url: URL_, token: TOKEN, requests: true } : { url: URL_, token: TOKEN } });
     if (open === 'open') shim.ws().open();
   }
   port.sent.length = 0;
@@ -317,4 +339,110 @@ test('chrome.sockets.tcp.send and udp.send use the channel too', () => {
   assert.deepEqual([tcpSend.op, typeof tcpSend.args.dataRef, tcpSend.args.data], ['tcp.send', 'number', undefined]);
   assert.deepEqual([udpSend.op, typeof udpSend.args.dataRef, udpSend.args.address], ['udp.send', 'number', '127.0.0.1']);
   assert.equal(shim.ws().sent.length, 2);
+});
+
+// ---- requests on the channel (the host said `requests: true`; docs/protocol.md, "Requests on the channel") ----
+
+test('with a host that takes requests on the channel, a big write is one channel message and is answered there', () => {
+  const shim = channelShim({ requests: true });
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const results = [];
+  const big = bytes(65536, 5);
+  shim.chrome.socket.write(id, big.buffer, (r) => results.push(r.bytesWritten));
+  assert.equal(port.sent.length, 0, 'nothing on native messaging');
+  const [{ request, bytes: carried }] = shim.ws().requests;
+  assert.equal(request.op, 'write');
+  assert.equal(request.args.socketId, 1);
+  assert.equal(typeof request.args.dataRef, 'number');
+  assert.equal(request.args.data, undefined);
+  assert.deepEqual(carried, Buffer.from(big), 'the bytes follow the JSON in the same message');
+  shim.ws().serverReply({ id: request.id, args: [{ bytesWritten: 65536 }] });
+  assert.deepEqual(results, [65536]);
+});
+
+test('a big write behind an unanswered native write of its socket names its bytes with dataRef instead', () => {
+  const shim = channelShim({ requests: true });
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const order = [];
+  shim.chrome.socket.write(id, bytes(100).buffer, (r) => order.push(r.bytesWritten));
+  shim.chrome.socket.write(id, bytes(9000).buffer, (r) => order.push(r.bytesWritten));
+  const [small, big] = port.requests();
+  assert.equal(small.args.data, b64(bytes(100)));
+  assert.equal(typeof big.args.dataRef, 'number', 'ordered by native messaging behind the small write');
+  assert.equal(shim.ws().requests.length, 0);
+  port.reply({ id: small.id, args: [{ bytesWritten: 100 }] });
+  port.reply({ id: big.id, args: [{ bytesWritten: 9000 }] });
+  shim.chrome.socket.write(id, bytes(9000).buffer, (r) => order.push(r.bytesWritten));
+  assert.equal(shim.ws().requests.length, 1, 'with nothing pending on native messaging it is a channel request again');
+  shim.ws().serverReply({ id: shim.ws().requests[0].request.id, args: [{ bytesWritten: 9000 }] });
+  assert.deepEqual(order, [100, 9000, 9000]);
+});
+
+test('other calls of a socket wait behind its channel-request writes; other sockets do not', () => {
+  const shim = channelShim({ requests: true });
+  const id = createSocket(shim, 1);
+  const other = createSocket(shim, 2);
+  const port = shim.port();
+  port.sent.length = 0;
+  const order = [];
+  shim.chrome.socket.write(id, bytes(10000).buffer, () => order.push('write'));
+  shim.chrome.socket.setNoDelay(id, true, () => order.push('setNoDelay'));
+  shim.chrome.socket.setNoDelay(other, true, () => order.push('other'));
+  assert.deepEqual(port.requests().map((m) => [m.op, m.args.socketId]), [['setNoDelay', 2]]);
+  shim.ws().serverReply({ id: shim.ws().requests[0].request.id, args: [{ bytesWritten: 10000 }] });
+  const held = port.requests().at(-1);
+  assert.deepEqual([held.op, held.args], ['setNoDelay', { socketId: 1, noDelay: true }]);
+  port.reply({ id: held.id, args: [true] });
+  assert.deepEqual(order, ['write', 'setNoDelay']);
+});
+
+test('big reads are channel requests answered with their bytes in one message; a socket keeps its reads on one path', () => {
+  const shim = channelShim({ requests: true });
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const got = [];
+  const cb = (r) => got.push([r.resultCode, Buffer.from(r.data).toString('hex'), 'dataRef' in r]);
+  shim.chrome.socket.read(id, 65536, cb);
+  shim.chrome.socket.read(id, 100, cb); // small, but a read of this socket is on the channel: it follows it
+  assert.equal(port.sent.length, 0);
+  const [r1, r2] = shim.ws().requests.map((m) => m.request);
+  assert.deepEqual([r1.op, r1.args.dataChannel, r2.op], ['read', true, 'read']);
+  shim.ws().serverReply({ id: r1.id, args: [{ resultCode: 2, data: '', dataRef: r1.id }] }, Buffer.from('aabb', 'hex'));
+  shim.ws().serverReply({ id: r2.id, args: [{ resultCode: -15, data: '' }] });
+  assert.deepEqual(got, [[2, 'aabb', false], [-15, '', false]]);
+  // A small read on native messaging first: the big one behind it stays there too (dataChannel: true).
+  shim.chrome.socket.read(id, 100, cb);
+  shim.chrome.socket.read(id, 65536, cb);
+  assert.equal(shim.ws().requests.length, 2);
+  const [n1, n2] = port.requests();
+  assert.deepEqual([n1.args.dataChannel, n2.args.dataChannel], [undefined, true]);
+});
+
+test('channel requests cut off by the closing channel fail like a broken connection, in order; later calls use native messaging', () => {
+  const shim = channelShim({ requests: true });
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const order = [];
+  shim.chrome.socket.write(id, bytes(10000).buffer, (r) => order.push(['write', r.bytesWritten]));
+  shim.chrome.socket.read(id, 65536, (r) => order.push(['read', r.resultCode, r.data.byteLength]));
+  shim.chrome.socket.setNoDelay(id, true, (r) => order.push(['setNoDelay', r]));
+  const [w] = shim.ws().requests.map((m) => m.request);
+  shim.ws().serverClose();
+  assert.deepEqual(plain(order), [['write', -2], ['read', -2, 0]]);
+  port.reply({ id: w.id, args: [{ bytesWritten: 10000 }] }); // a late answer on native messaging: ignored
+  const held = port.requests().at(-1);
+  assert.equal(held.op, 'setNoDelay', 'the held call goes out once the cut-off write is settled');
+  port.reply({ id: held.id, args: [true] });
+  shim.chrome.socket.write(id, bytes(10000).buffer, (r) => order.push(['write', r.bytesWritten]));
+  const again = port.requests().at(-1);
+  assert.equal(again.op, 'write');
+  assert.deepEqual(nativeBytes(port, again.id), Buffer.from(bytes(10000)));
+  port.reply({ id: again.id, args: [{ bytesWritten: 10000 }] });
+  assert.deepEqual(plain(order), [['write', -2], ['read', -2, 0], ['setNoDelay', true], ['write', 10000]]);
 });
