@@ -426,6 +426,8 @@
     const link = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
     let open = true;
     let acknowledged = false;
+    // Messages wait for "opened": one posted before the relay listens is lost, and "open" alone is re-sent.
+    let waiting = [];
     const post = (type, extra) => global.postMessage(Object.assign({ channel: PAGE_CHANNEL, dir: 'up', link, type }, extra), '*');
     const finish = (error) => {
       if (!open) return;
@@ -439,7 +441,13 @@
       if (event.source !== global || !data || data.channel !== PAGE_CHANNEL || data.dir !== 'down') return;
       if (data.type === 'ready' && !acknowledged) { post('open'); return; } // relay loaded after our open
       if (data.link !== link) return;
-      if (data.type === 'opened') { acknowledged = true; global.clearTimeout(timer); }
+      if (data.type === 'opened' && !acknowledged) {
+        acknowledged = true;
+        global.clearTimeout(timer);
+        const queued = waiting;
+        waiting = [];
+        for (const msg of queued) post('msg', { msg });
+      }
       else if (data.type === 'msg') handlers.onMessage(data.msg);
       else if (data.type === 'closed') finish(data.error || 'Native host has exited.');
     };
@@ -447,7 +455,11 @@
     const timer = global.setTimeout(() => finish('resocket relay content script did not answer'), RELAY_TIMEOUT_MS);
     post('open');
     return {
-      send(msg) { if (open) post('msg', { msg }); },
+      send(msg) {
+        if (!open) return;
+        if (acknowledged) post('msg', { msg });
+        else waiting.push(msg);
+      },
       close() {
         if (!open) return;
         open = false;

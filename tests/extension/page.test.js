@@ -3,7 +3,10 @@
 // that owns the native port and names the page's origin.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { loadPageShim, loadServiceWorker, plain, settle } = require('./harness.js');
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+const { loadPageShim, loadServiceWorker, plain, settle, FakePort } = require('./harness.js');
 
 /** Reply to the relay's port the way the service worker does. */
 const fromWorker = (port, msg) => port.reply({ kind: 'msg', msg });
@@ -34,6 +37,31 @@ for (const order of ['before', 'after']) {
     assert.deepEqual(seen, [{ socketId: 1 }]);
   });
 }
+
+test('a call made before the relay listens gets its hello through once the relay announces itself', async () => {
+  // Chrome may run the MAIN-world shim, and the page's first call, before the ISOLATED-world relay exists.
+  const page = loadPageShim();
+  const seen = [];
+  page.chrome.socket.create('tcp', (info) => seen.push(plain(info)));
+  await settle(); // the first "open" and the hello went out with nobody listening
+  const workerPorts = [];
+  page.chrome.runtime.connect = (info) => {
+    const port = new FakePort(page.chrome.runtime, info.name);
+    workerPorts.push(port);
+    return port;
+  };
+  vm.runInContext(fs.readFileSync(path.join(__dirname, '..', '..', 'extension', 'relay.js'), 'utf8'), page.context);
+  await settle();
+  assert.equal(workerPorts.length, 1);
+  const port = workerPorts[0];
+  assert.deepEqual(port.sent.map((m) => m.op), ['hello'], 'the re-sent open is followed by the hello, once');
+  fromWorker(port, { id: port.sent[0].id, result: { protocol: 1, rules: [] } });
+  await settle();
+  assert.deepEqual(port.sent.map((m) => m.op), ['hello', 'create']);
+  fromWorker(port, { id: port.sent[1].id, args: [{ socketId: 4 }] });
+  await settle();
+  assert.deepEqual(seen, [{ socketId: 1 }]);
+});
 
 test('a page sets lastError while its callback runs and clears it after', async () => {
   const page = loadPageShim({ relay: true });
