@@ -368,3 +368,75 @@ def test_a_failing_selftest_fails_the_doctor_with_a_command_to_see_the_error(
     assert "boom: broken install" in problem["problem"]
     assert problem["fix"].endswith(f"{host} {EXTENSION_ORIGIN} </dev/null")
     assert os.access(host, os.X_OK)
+
+
+# -- things in the way, and fixes that are commands ---------------------------------------------------------
+def test_doctor_names_a_file_where_the_manifest_folder_should_be_and_its_fix_works(
+        capsys: pytest.CaptureFixture[str], private_home: Path, root: Path) -> None:
+    (private_home / ".config/chromium").mkdir(parents=True)
+    blocker = private_home / ".config/chromium/NativeMessagingHosts"
+    blocker.write_text("")
+    code, report = run_doctor(capsys, root, "--no-selftest", "--scope", "user")
+    assert code == 1
+    [problem] = report["problems"]
+    assert f"{blocker} is a file where a folder must be" in problem["problem"]
+    assert problem["fix"] == f"mv {blocker} {blocker}.moved-aside && resocket install --browser chromium"
+    move, reinstall = problem["fix"].split(" && ")
+    subprocess.run(shlex.split(move), check=True)
+    assert cli.main(shlex.split(reinstall)[1:]) == 0
+    capsys.readouterr()
+    code, report = run_doctor(capsys, root, "--no-selftest", "--scope", "user")
+    assert (code, report["problems"]) == (0, [])
+
+
+def test_doctor_names_a_folder_at_the_manifest_path_instead_of_suggesting_chmod(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, root: Path) -> None:
+    udd = tmp_path / "profile"
+    manifest = udd / "NativeMessagingHosts" / MANIFEST
+    manifest.mkdir(parents=True)
+    code, report = run_doctor(capsys, root, "--user-data-dir", str(udd), "--no-selftest")
+    assert code == 1
+    [problem] = report["problems"]
+    assert f"{manifest} is a folder" in problem["problem"]
+    assert "chmod" not in problem["fix"]
+    assert problem["fix"].startswith(f"mv {manifest} {manifest}.moved-aside && ")
+
+
+def test_doctor_with_no_browser_offers_runnable_install_commands_installed_browsers_first(
+        capsys: pytest.CaptureFixture[str], private_home: Path, root: Path) -> None:
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/bin/firefox").write_text("")
+    code, report = run_doctor(capsys, root, "--no-selftest")
+    assert code == 1
+    [problem] = report["problems"]
+    assert "installed on this machine but never started by this user: Firefox" in problem["problem"]
+    assert problem["fix"] == "resocket install --browser firefox"
+    assert "resocket install --browser chromium" in problem["alternatives"]
+    for command in [problem["fix"], *problem["alternatives"]]:
+        argv = shlex.split(command)
+        assert argv[0] == "resocket" and cli.build_parser().parse_args(argv[1:]).command == "install"
+    assert cli.main(shlex.split(problem["fix"])[1:]) == 0
+    assert (private_home / ".mozilla/native-messaging-hosts" / MANIFEST).exists()
+
+
+def test_user_level_hosts_policy_is_no_problem_when_a_sound_system_manifest_serves_the_browser(
+        capsys: pytest.CaptureFixture[str], private_home: Path, root: Path) -> None:
+    (private_home / ".config/google-chrome").mkdir(parents=True)
+    for scope in ("user", "system"):
+        assert cli.main(["install", "--browser", "chrome", "--scope", scope, "--root", str(root)]) == 0
+    capsys.readouterr()
+    _policy(root, "policy.json", {"NativeMessagingUserLevelHosts": False}, "etc/opt/chrome/policies/managed")
+    code, report = run_doctor(capsys, root, "--no-selftest", "--scope", "user")
+    assert (code, report["problems"]) == (0, [])
+    assert report["browsers"][0]["policy"]["user_level_hosts"] is False
+
+
+@pytest.mark.parametrize("folder", ["etc/opt/vivaldi/policies/managed", "etc/vivaldi/policies/managed"])
+def test_doctor_reads_vivaldis_policy_folders(capsys: pytest.CaptureFixture[str], private_home: Path, root: Path,
+                                             folder: str) -> None:
+    (private_home / ".config/vivaldi").mkdir(parents=True)
+    assert cli.main(["install", "--browser", "vivaldi"]) == 0
+    capsys.readouterr()
+    policy = _policy(root, "lockdown.json", {"NativeMessagingBlocklist": ["*"]}, folder)
+    code, report = run_doctor(capsys, root, "--no-selftest")
+    assert code == 1 and str(policy) in report["problems"][0]["problem"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -354,3 +355,142 @@ def test_windows_uninstall_deletes_resocket_keys_and_leaves_foreign_keys(tmp_pat
     install.apply(install.plan_uninstall(all_targets, plat, registry), {}, registry)
     assert not manifest.exists()
     assert registry.values == {("HKCU", edge_key.lower()): str(foreign)}
+
+
+# -- what install says when it cannot write (never a traceback; JSON stays JSON) ---------------------------------
+def _install_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code = cli.main(["install", "--json", *argv])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_a_file_where_the_manifest_folder_should_be_is_a_clear_problem_with_a_fix_that_works(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path) -> None:
+    (private_home / ".config/chromium").mkdir(parents=True)
+    blocker = private_home / ".config/chromium/NativeMessagingHosts"
+    blocker.write_text("not a folder")
+    host = make_host(tmp_path / "bin")
+    code, report = _install_json(capsys, "--host-path", str(host))
+    assert code == 1 and report["ok"] is False
+    [problem] = report["problems"]
+    assert problem["browser"] == "chromium"
+    assert f"{blocker} is a file where a folder must be" in problem["problem"]
+    assert problem["fix"].startswith(f"mv {blocker} {blocker}.moved-aside && ")
+    assert problem["fix"].endswith("install --browser chromium")
+    mv = shlex.split(problem["fix"].split(" && ")[0])
+    subprocess.run(mv, check=True)
+    assert run_cli(capsys, "install", "--host-path", str(host))[0] == 0
+    assert load(blocker / MANIFEST)["path"] == str(host)
+    assert (private_home / ".config/chromium/NativeMessagingHosts.moved-aside").read_text() == "not a folder"
+
+
+def test_a_write_failure_for_one_browser_still_installs_the_others(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path) -> None:
+    (private_home / ".config/chromium").mkdir(parents=True)
+    (private_home / ".mozilla/firefox").mkdir(parents=True)
+    (private_home / ".config/chromium/NativeMessagingHosts").write_text("")
+    code, _out, err = run_cli(capsys, "install", "--host-path", str(make_host(tmp_path / "bin")))
+    assert code == 1
+    assert "Traceback" not in err and "[chromium]" in err and "fix: mv " in err
+    assert load(private_home / ".mozilla/native-messaging-hosts" / MANIFEST)["name"] == HOST_NAME
+
+
+def test_a_folder_at_the_manifest_path_is_reported_and_no_temp_file_is_left(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    udd = tmp_path / "profile"
+    (udd / "NativeMessagingHosts" / MANIFEST).mkdir(parents=True)
+    code, report = _install_json(capsys, "--user-data-dir", str(udd), "--host-path", str(make_host(tmp_path / "bin")))
+    assert code == 1
+    [problem] = report["problems"]
+    assert "is a folder; the manifest must be a file" in problem["problem"]
+    assert "mv " in problem["fix"] and f"--user-data-dir {udd}" in problem["fix"]
+    assert sorted(p.name for p in (udd / "NativeMessagingHosts").iterdir()) == [MANIFEST]  # no .tmp left
+
+
+def test_a_browser_config_folder_that_is_a_file_is_a_clear_error(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path) -> None:
+    (private_home / ".config").mkdir()
+    (private_home / ".config/chromium").write_text("")
+    code, report = _install_json(capsys, "--browser", "chromium", "--host-path", str(make_host(tmp_path / "bin")))
+    assert code == 1
+    assert f"{private_home / '.config/chromium'} is a file where a folder must be" in report["problems"][0]["problem"]
+
+
+def test_permission_denied_in_a_system_folder_is_fixed_with_sudo(tmp_path: Path) -> None:
+    where = tmp_path / "etc/chromium/native-messaging-hosts" / MANIFEST
+    change = install.Change("write", "chromium", "system", str(where))
+    problem, fix = install.diagnose_write_error(change, PermissionError(13, "Permission denied"),
+                                                "sudo resocket install --browser chromium --scope system")
+    assert f"cannot change {where}: Permission denied" in problem
+    assert fix == "sudo resocket install --browser chromium --scope system"
+
+
+# -- system scope finds browsers by their programs (root has no browser profile) ------------------------------
+def test_system_scope_without_browser_finds_browsers_installed_on_the_machine(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_host(root / "usr/bin", "chromium")
+    (root / "opt/google/chrome").mkdir(parents=True)
+    make_host(root / "opt/google/chrome", "chrome")
+    make_host(root / "usr/lib/firefox", "firefox")
+    code, report = _install_json(capsys, "--scope", "system", "--root", str(root),
+                                 "--host-path", str(make_host(tmp_path / "bin")))
+    assert code == 0, report
+    assert sorted({c["browser"] for c in report["changes"]}) == ["chrome", "chromium", "firefox"]
+    for folder in ("etc/chromium/native-messaging-hosts", "etc/opt/chrome/native-messaging-hosts",
+                   "usr/lib/mozilla/native-messaging-hosts"):
+        assert load(root / folder / MANIFEST)["name"] == HOST_NAME
+    # The user scope still goes by this user's profiles only.
+    code, _out, err = run_cli(capsys, "install", "--root", str(root), "--host-path", str(make_host(tmp_path / "bin")))
+    assert code == 2 and "no supported browser found for this user" in err
+
+
+def test_installed_browsers_are_found_on_macos_and_windows_too(tmp_path: Path) -> None:
+    mac = Platform("macos", tmp_path / "h", tmp_path / "mac")
+    (mac.root / "Applications/Brave Browser.app").mkdir(parents=True)
+    assert [b.name for b in install.found_browsers(mac, "system")] == ["brave"]
+    win = Platform("windows", tmp_path / "h", tmp_path / "win")
+    make_host(win.root / "Program Files/Mozilla Firefox", "firefox.exe")
+    registry = install.MemoryRegistry({("HKLM", rf"{browsers.APP_PATHS_KEY}\msedge.exe"): r"C:\x\msedge.exe"})
+    assert [b.name for b in install.found_browsers(win, "system", registry)] == ["edge", "firefox"]
+    assert install.found_browsers(win, "user", registry) == []
+
+
+# -- allowed origins are recomputed: revoked apps lose access, --extension-id extras stay -------------------------
+def test_reinstall_drops_the_origin_of_a_revoked_app_and_keeps_explicit_extension_ids(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    grants = pytest.importorskip("resocket.grants")
+    app = "chrome-extension://ponmlkjihgfedcbaponmlkjihgfedcba/"
+    grants.GrantStore.open().grant(app, ["tcp-connect"])
+    udd, host = tmp_path / "profile", make_host(tmp_path / "bin")
+    manifest = udd / "NativeMessagingHosts" / MANIFEST
+    assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(host),
+                   "--extension-id", OTHER_ID)[0] == 0
+    assert load(manifest)["allowed_origins"] == [EXTENSION_ORIGIN, OTHER_ORIGIN, app]
+    grants.GrantStore.open().revoke(app)
+    assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(host))[0] == 0
+    assert load(manifest)["allowed_origins"] == [EXTENSION_ORIGIN, OTHER_ORIGIN]
+    assert json.loads(install.extras_path().read_text()) == {"extensions": [OTHER_ID]}
+
+
+def test_an_origin_written_into_the_manifest_by_hand_is_not_kept(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    udd, host = tmp_path / "profile", make_host(tmp_path / "bin")
+    manifest = udd / "NativeMessagingHosts" / MANIFEST
+    assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(host))[0] == 0
+    data = load(manifest)
+    data["allowed_origins"].append(OTHER_ORIGIN)
+    manifest.write_text(json.dumps(data))
+    assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(host))[0] == 0
+    assert load(manifest)["allowed_origins"] == [EXTENSION_ORIGIN]
+
+
+def test_revoke_removes_the_apps_origin_from_installed_manifests_at_once(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path) -> None:
+    grants = pytest.importorskip("resocket.grants")
+    (private_home / ".config/chromium").mkdir(parents=True)
+    grants.GrantStore.open().grant(OTHER_ORIGIN, ["tcp-connect"])
+    assert run_cli(capsys, "install", "--host-path", str(make_host(tmp_path / "bin")))[0] == 0
+    manifest = private_home / ".config/chromium/NativeMessagingHosts" / MANIFEST
+    assert OTHER_ORIGIN in load(manifest)["allowed_origins"]
+    code, out, _ = run_cli(capsys, "revoke", OTHER_ORIGIN)
+    assert code == 0 and f"Removed {OTHER_ORIGIN} from allowed_origins in: {manifest}" in out
+    assert load(manifest)["allowed_origins"] == [EXTENSION_ORIGIN]

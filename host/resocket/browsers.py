@@ -63,6 +63,11 @@ class Browser:
     registry_keys: tuple[str, ...]
     #: os -> the browser's own config folders (relative to home); one existing = the browser is installed
     config_dirs: Mapping[str, tuple[str, ...]]
+    #: os -> files or folders (relative to the root) whose existence means the browser is installed on the
+    #: machine: how a system-wide install (run by root, whose home has no browser profile) finds browsers
+    installed_paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Windows: the browser's executable name, registered under HKLM ...\App Paths\<exe> by its installer
+    windows_exe: str | None = None
     #: Linux folders of enterprise policy files (JSON) that can forbid native messaging hosts
     policy_dirs: tuple[str, ...] = ()
     #: Flatpak application IDs and Snap names of sandboxed builds, which cannot start a host on the machine
@@ -76,6 +81,9 @@ _WIN_LOCAL = "AppData/Local"
 _WIN_ROAMING = "AppData/Roaming"
 _CHROME_KEY = r"Software\Google\Chrome\NativeMessagingHosts"
 _CHROME_SYSTEM_LINUX = "etc/opt/chrome/native-messaging-hosts"
+_PF, _PF86 = "Program Files", "Program Files (x86)"
+#: Windows: where installers register each browser's executable (HKLM, (Default) = the .exe's path).
+APP_PATHS_KEY = r"Software\Microsoft\Windows\CurrentVersion\App Paths"
 
 BROWSERS: tuple[Browser, ...] = (
     Browser(
@@ -88,6 +96,12 @@ BROWSERS: tuple[Browser, ...] = (
         config_dirs={"linux": (".config/google-chrome",), "macos": (f"{_MAC}/Google/Chrome",),
                      "windows": (f"{_WIN_LOCAL}/Google/Chrome/User Data",)},
         policy_dirs=("etc/opt/chrome/policies/managed",),
+        installed_paths={"linux": ("usr/bin/google-chrome", "usr/bin/google-chrome-stable", "usr/bin/google-chrome-beta",
+                                   "usr/bin/google-chrome-unstable", "opt/google/chrome/chrome"),
+                         "macos": ("Applications/Google Chrome.app",),
+                         "windows": (f"{_PF}/Google/Chrome/Application/chrome.exe",
+                                     f"{_PF86}/Google/Chrome/Application/chrome.exe")},
+        windows_exe="chrome.exe",
         flatpak_ids=("com.google.Chrome",),
         aliases=("google-chrome",),
     ),
@@ -101,6 +115,10 @@ BROWSERS: tuple[Browser, ...] = (
         config_dirs={"linux": (".config/chromium",), "macos": (f"{_MAC}/Chromium",),
                      "windows": (f"{_WIN_LOCAL}/Chromium/User Data",)},
         policy_dirs=("etc/chromium/policies/managed",),
+        installed_paths={"linux": ("usr/bin/chromium", "usr/bin/chromium-browser", "usr/lib/chromium/chromium",
+                                   "usr/lib64/chromium-browser/chromium-browser"),
+                         "macos": ("Applications/Chromium.app",),
+                         "windows": (f"{_PF}/Chromium/Application/chrome.exe",)},
         flatpak_ids=("org.chromium.Chromium",),
         snap_names=("chromium",),
     ),
@@ -114,6 +132,11 @@ BROWSERS: tuple[Browser, ...] = (
         config_dirs={"linux": (".config/microsoft-edge",), "macos": (f"{_MAC}/Microsoft Edge",),
                      "windows": (f"{_WIN_LOCAL}/Microsoft/Edge/User Data",)},
         policy_dirs=("etc/opt/edge/policies/managed",),
+        installed_paths={"linux": ("usr/bin/microsoft-edge", "usr/bin/microsoft-edge-stable", "opt/microsoft/msedge/msedge"),
+                         "macos": ("Applications/Microsoft Edge.app",),
+                         "windows": (f"{_PF86}/Microsoft/Edge/Application/msedge.exe",
+                                     f"{_PF}/Microsoft/Edge/Application/msedge.exe")},
+        windows_exe="msedge.exe",
         flatpak_ids=("com.microsoft.Edge",),
         aliases=("microsoft-edge",),
     ),
@@ -129,6 +152,11 @@ BROWSERS: tuple[Browser, ...] = (
                      "macos": (f"{_MAC}/BraveSoftware/Brave-Browser",),
                      "windows": (f"{_WIN_LOCAL}/BraveSoftware/Brave-Browser/User Data",)},
         policy_dirs=("etc/brave/policies/managed",),
+        installed_paths={"linux": ("usr/bin/brave-browser", "usr/bin/brave-browser-stable", "opt/brave.com/brave/brave"),
+                         "macos": ("Applications/Brave Browser.app",),
+                         "windows": (f"{_PF}/BraveSoftware/Brave-Browser/Application/brave.exe",
+                                     f"{_PF86}/BraveSoftware/Brave-Browser/Application/brave.exe")},
+        windows_exe="brave.exe",
         flatpak_ids=("com.brave.Browser",),
         snap_names=("brave",),
     ),
@@ -142,6 +170,12 @@ BROWSERS: tuple[Browser, ...] = (
         registry_keys=(_CHROME_KEY,),
         config_dirs={"linux": (".config/vivaldi",), "macos": (f"{_MAC}/Vivaldi",),
                      "windows": (f"{_WIN_LOCAL}/Vivaldi/User Data",)},
+        installed_paths={"linux": ("usr/bin/vivaldi", "usr/bin/vivaldi-stable", "opt/vivaldi/vivaldi"),
+                         "macos": ("Applications/Vivaldi.app",),
+                         "windows": (f"{_PF}/Vivaldi/Application/vivaldi.exe",)},
+        windows_exe="vivaldi.exe",
+        # Vivaldi is a Chromium build with its own branding: the same policy layout under its own name.
+        policy_dirs=("etc/opt/vivaldi/policies/managed", "etc/vivaldi/policies/managed"),
         flatpak_ids=("com.vivaldi.Vivaldi",),
     ),
     Browser(
@@ -151,6 +185,11 @@ BROWSERS: tuple[Browser, ...] = (
         system_dirs={},
         registry_keys=(_CHROME_KEY,),
         config_dirs={"linux": (".config/opera",), "windows": (f"{_WIN_ROAMING}/Opera Software/Opera Stable",)},
+        installed_paths={"linux": ("usr/bin/opera", "usr/lib/x86_64-linux-gnu/opera/opera", "usr/lib64/opera/opera"),
+                         "macos": ("Applications/Opera.app",),
+                         "windows": (f"{_PF}/Opera/launcher.exe",)},
+        windows_exe="opera.exe",
+        # Opera documents no enterprise policy folder on Linux: doctor reads none (docs/install.md).
         flatpak_ids=("com.opera.Opera",),
         snap_names=("opera",),
     ),
@@ -163,6 +202,11 @@ BROWSERS: tuple[Browser, ...] = (
         registry_keys=(r"Software\Mozilla\NativeMessagingHosts",),
         config_dirs={"linux": (".mozilla/firefox",), "macos": (f"{_MAC}/Firefox",),
                      "windows": (f"{_WIN_ROAMING}/Mozilla/Firefox",)},
+        installed_paths={"linux": ("usr/bin/firefox", "usr/lib/firefox/firefox", "usr/lib64/firefox/firefox",
+                                   "opt/firefox/firefox"),
+                         "macos": ("Applications/Firefox.app",),
+                         "windows": (f"{_PF}/Mozilla Firefox/firefox.exe", f"{_PF86}/Mozilla Firefox/firefox.exe")},
+        windows_exe="firefox.exe",
         flatpak_ids=("org.mozilla.firefox",),
         snap_names=("firefox",),
     ),
@@ -215,6 +259,16 @@ def registry_keys(browser: Browser, scope: str) -> list[tuple[str, str]]:
 def config_dirs(browser: Browser, plat: Platform) -> list[Path]:
     """The browser's own config folders: if one exists, the browser is installed for this user."""
     return [plat.home / rel for rel in browser.config_dirs.get(plat.os, ())]
+
+
+def installed_paths(browser: Browser, plat: Platform) -> list[Path]:
+    """Files or folders whose existence means the browser is installed on the machine (any user)."""
+    return [plat.root / rel for rel in browser.installed_paths.get(plat.os, ())]
+
+
+def app_paths_key(browser: Browser) -> tuple[str, str] | None:
+    """Windows: the HKLM App Paths key whose (Default) value is the browser's executable, if it has one."""
+    return ("HKLM", f"{APP_PATHS_KEY}\\{browser.windows_exe}") if browser.windows_exe else None
 
 
 def sandbox_locations(browser: Browser, plat: Platform) -> list[tuple[str, Path]]:

@@ -39,9 +39,12 @@ class Problem:
     browser: str | None
     problem: str
     fix: str
+    #: other commands that fix it as well, when there is a choice (e.g. which browser to install for)
+    alternatives: tuple[str, ...] = ()
 
     def as_json(self) -> dict:
-        return {"browser": self.browser, "problem": self.problem, "fix": self.fix}
+        return {"browser": self.browser, "problem": self.problem, "fix": self.fix,
+                "alternatives": list(self.alternatives)}
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class Options:
 # -- one manifest --------------------------------------------------------------------------------------
 def check_manifest(path: Path, family: str, os_name: str, who: str, reinstall: str) -> tuple[dict | None, list[Problem]]:
     """(parsed manifest or None, problems) for the file a browser would read at `path`."""
+    blocked = obstacle_problem(path, who, reinstall)
+    if blocked is not None:
+        return None, [blocked]
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -121,31 +127,73 @@ def _check_host_path(value: object, manifest: Path, os_name: str, who: str, rein
     return []
 
 
+def obstacle_problem(manifest: Path, who: str, reinstall: str) -> Problem | None:
+    """A file where a folder must be on the manifest's path, or a folder at the manifest's own path: install
+    cannot write there until it is moved aside (install.obstacle)."""
+    found = install.obstacle(manifest)
+    if found is None:
+        return None
+    problem, move = found
+    return Problem(who, f"{problem}: the browser cannot read a manifest there and install cannot write one",
+                   f"{move} && {reinstall}")
+
+
 # -- one browser ---------------------------------------------------------------------------------------
+Candidate = tuple[str, "Path | None", "str | None"]
+
+
+def _candidates(browser: Browser, plat: Platform, scopes: list[str], user_data_dir: Path | None,
+                registry: install.RegistryAdapter | None) -> list[Candidate]:
+    """(scope, manifest path or None, Windows registry key or None) for each place the browser reads."""
+    if user_data_dir is not None:
+        folder = browsers.user_data_dir_manifest_dir(Path(os.path.abspath(user_data_dir)))
+        return [("user", folder / browsers.manifest_file_name(), None)]
+    candidates: list[Candidate] = []
+    for scope in scopes:
+        if plat.os == "windows":
+            for hive, key in browsers.registry_keys(browser, scope):
+                value = registry.get_default(hive, key) if registry is not None else None
+                candidates.append((scope, Path(value) if value else None, f"{hive}\\{key}"))
+        else:
+            for folder in browsers.manifest_dirs(browser, plat, scope):
+                candidates.append((scope, folder / browsers.manifest_file_name(), None))
+    return candidates
+
+
+def _healthy_system_manifest(browser: Browser, plat: Platform, registry: install.RegistryAdapter | None) -> bool:
+    """Whether a sound resocket manifest exists where the browser reads system-wide ones (checked quietly)."""
+    for _scope, manifest, _key in _candidates(browser, plat, ["system"], None, registry):
+        if manifest is not None and _exists(manifest):
+            _data, found = check_manifest(manifest, browser.family, plat.os, browser.name, "")
+            if not found:
+                return True
+    return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
 def check_browser(browser: Browser, plat: Platform, opts: Options,
                   registry: install.RegistryAdapter | None) -> tuple[dict, list[Problem]]:
     scopes = [opts.scope] if opts.scope else list(browsers.SCOPES)
     locations: list[dict] = []
     problems: list[Problem] = []
-    if opts.user_data_dir is not None:
-        folder = browsers.user_data_dir_manifest_dir(Path(os.path.abspath(opts.user_data_dir)))
-        candidates = [("user", folder / browsers.manifest_file_name(), None)]
-    else:
-        candidates = []
-        for scope in scopes:
-            if plat.os == "windows":
-                for hive, key in browsers.registry_keys(browser, scope):
-                    value = registry.get_default(hive, key) if registry is not None else None
-                    candidates.append((scope, Path(value) if value else None, f"{hive}\\{key}"))
-            else:
-                for folder in browsers.manifest_dirs(browser, plat, scope):
-                    candidates.append((scope, folder / browsers.manifest_file_name(), None))
+    candidates = _candidates(browser, plat, scopes, opts.user_data_dir, registry)
     for scope, manifest, key in candidates:
         where = {"scope": scope, "manifest": str(manifest) if manifest else None, "registry_key": key}
-        if manifest is None or (not manifest.exists() and key is None):
+        fix = install_command(opts.prog, browser, scope, opts.user_data_dir)
+        blocked = obstacle_problem(manifest, browser.name, fix) if manifest is not None else None
+        if blocked is not None:
+            locations.append({**where, "status": "broken", "host_path": None, "problems": [blocked.problem]})
+            problems.append(blocked)
+            continue
+        if manifest is None or (not _exists(manifest) and key is None):
             locations.append({**where, "status": "missing"})
             continue
-        fix = _install_command(opts.prog, browser, scope, opts.user_data_dir)
         data, found = check_manifest(manifest, browser.family, plat.os, browser.name, fix)
         if key is not None and not manifest.exists():
             found = [Problem(browser.name, f"registry key {key} points at {manifest}, which does not exist", fix)]
@@ -168,9 +216,12 @@ def check_browser(browser: Browser, plat: Platform, opts: Options,
         scope = opts.scope or "user"
         where = ", ".join(str(c[1] or c[2]) for c in candidates) or f"no {scope} location on {plat.os}"
         problems.append(Problem(browser.name, f"no resocket manifest where {browser.label} looks ({where})",
-                                _install_command(opts.prog, browser, scope, opts.user_data_dir)))
-    policy, policy_problems = check_policies(browser, plat, user_level_only=ok_scopes == {"user"},
-                                             prog=opts.prog)
+                                install_command(opts.prog, browser, scope, opts.user_data_dir)))
+    # The policy only matters when the per-user manifest is all there is: a sound system-wide manifest
+    # serves the browser even when doctor was asked about the user scope (or a --user-data-dir) alone.
+    user_level_only = ("user" in ok_scopes and "system" not in ok_scopes
+                       and not _healthy_system_manifest(browser, plat, registry))
+    policy, policy_problems = check_policies(browser, plat, user_level_only=user_level_only, prog=opts.prog)
     problems += policy_problems
     report = {"browser": browser.name, "label": browser.label, "installed": native, "sandboxed": sandboxed,
               "locations": locations, "policy": policy,
@@ -334,9 +385,7 @@ def run(plat: Platform, opts: Options, registry: install.RegistryAdapter | None)
                     if any(d.is_dir() for d in browsers.config_dirs(b, plat))
                     or any(p.is_dir() for _kind, p in browsers.sandbox_locations(b, plat))]
         if not selected:
-            problems.append(Problem(None, f"no supported browser found for this user ({plat.home})",
-                                    f"{opts.prog} install --browser chromium --user-data-dir DIR  "
-                                    "(for a browser started with --user-data-dir=DIR), or --browser NAME"))
+            problems.append(_no_browser_problem(plat, opts, registry))
     reports = []
     for browser in selected:
         report, found = check_browser(browser, plat, opts, registry)
@@ -366,6 +415,20 @@ def run(plat: Platform, opts: Options, registry: install.RegistryAdapter | None)
             "problems": [p.as_json() for p in problems]}
 
 
+def _no_browser_problem(plat: Platform, opts: Options, registry: install.RegistryAdapter | None) -> Problem:
+    """No profile folder of any browser: each fix is a complete command, for the browsers installed on the
+    machine first (a browser never started yet has no profile), then every other one."""
+    installed = install.installed_browsers(plat, registry)
+    order = [*installed, *(b for b in browsers.BROWSERS if b not in installed)]
+    scope = opts.scope or "user"
+    commands = [install_command(opts.prog, b, scope, None) for b in order]
+    seen = ", ".join(b.label for b in installed)
+    text = f"no supported browser found for this user ({plat.home})"
+    if seen:
+        text += f"; installed on this machine but never started by this user: {seen}"
+    return Problem(None, text, commands[0], tuple(commands[1:]))
+
+
 def _host_paths(reports: list[dict], plat: Platform) -> list[Path]:
     """Distinct host paths of the healthy manifests: the programs a browser would actually start."""
     paths: list[Path] = []
@@ -390,7 +453,7 @@ def _selftest_fix(path: Path, run_: dict, prog: str) -> str:
     return f"run the host by hand and read its error: {_q(path)} {EXTENSION_ORIGIN} </dev/null"
 
 
-def _install_command(prog: str, browser: Browser, scope: str, user_data_dir: Path | None) -> str:
+def install_command(prog: str, browser: Browser, scope: str, user_data_dir: Path | None) -> str:
     if user_data_dir is not None:
         return f"{prog} install --browser {browser.name} --user-data-dir {_q(Path(os.path.abspath(user_data_dir)))}"
     if scope == "system":
@@ -437,6 +500,7 @@ def format_text(report: dict) -> str:
             who = f"[{p['browser']}] " if p["browser"] else ""
             lines.append(f"- {who}{p['problem']}")
             lines.append(f"  fix: {p['fix']}")
+            lines += [f"   or: {alt}" for alt in p.get("alternatives") or []]
     else:
         lines.append("no problems found")
     return "\n".join(lines)

@@ -5,8 +5,12 @@ Design rules:
   `--dry-run` prints exactly what a real run does. `apply` performs them.
 - The manifest JSON is built here from one table (`render_manifest`); manifests/*.json.in are the
   documented reference and a test keeps them identical.
-- Re-running install repairs: every manifest is rewritten with the current host path. Origins a previous
-  install allowed are kept, so an `--extension-id` given once is not silently dropped.
+- Re-running install repairs: every manifest is rewritten with the current host path, and its allowed
+  origins are recomputed, never merged with the old file's: resocket's extension, every chrome-extension
+  origin holding a grant now, and the extra IDs ever given with `--extension-id` (kept in the config dir,
+  `extra-extensions.json`, so one given once is not dropped). A revoked app's origin therefore disappears.
+- Failures are reported, not raised mid-way: `apply` tries every change, removes its temporary files, and
+  raises `ApplyFailed` with one `WriteProblem` (what is wrong, the command that fixes it) per failed place.
 - Uninstall removes only what resocket wrote: files whose `name` is org.resocket.host, registry keys whose
   (Default) value is such a file. A location another installed browser reads too is left in place.
 """
@@ -15,9 +19,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -37,6 +42,30 @@ _EXTENSION_ORIGIN = re.compile(r"^chrome-extension://([a-p]{32})/$")
 
 class InstallError(Exception):
     """Something the user must change before install/uninstall can proceed; the message says what."""
+
+
+@dataclass(frozen=True)
+class WriteProblem:
+    """One place install/uninstall could not change, with the shell command that fixes it."""
+
+    browser: str
+    scope: str
+    where: str
+    problem: str
+    fix: str
+
+    def as_json(self) -> dict:
+        return {"browser": self.browser, "scope": self.scope, "where": self.where, "problem": self.problem,
+                "fix": self.fix}
+
+
+class ApplyFailed(InstallError):
+    """Some changes could not be made (the others were); `problems` says which and how to fix each."""
+
+    def __init__(self, problems: list[WriteProblem], done: list[Change]) -> None:
+        self.problems = problems
+        self.done = done
+        super().__init__("; ".join(f"{p.browser}: {p.problem} (fix: {p.fix})" for p in problems))
 
 
 # -- manifest content ---------------------------------------------------------------------------------
@@ -91,20 +120,63 @@ def granted_extension_origins() -> tuple[list[str], list[str]]:
     return sorted(o for o in granted if _EXTENSION_ORIGIN.match(o)), []
 
 
-def chromium_origins(extra: Iterable[str], previous: Iterable[str] = ()) -> list[str]:
+def chromium_origins(extra: Iterable[str]) -> list[str]:
     origins = [EXTENSION_ORIGIN]
-    for origin in [*previous, *extra]:
+    for origin in extra:
         if _EXTENSION_ORIGIN.match(origin) and origin not in origins:
             origins.append(origin)
     return origins
 
 
-def firefox_extensions(extra: Iterable[str], previous: Iterable[str] = ()) -> list[str]:
+def firefox_extensions(extra: Iterable[str]) -> list[str]:
     ids = [FIREFOX_EXTENSION_ID]
-    for ext in [*previous, *extra]:
+    for ext in extra:
         if isinstance(ext, str) and ext and ext not in ids:
             ids.append(ext)
     return ids
+
+
+# -- extra extension IDs given with --extension-id, kept across installs -----------------------------------
+EXTRAS_FILE = "extra-extensions.json"
+
+
+def extras_path() -> Path:
+    from resocket.grants import default_config_dir
+
+    return default_config_dir() / EXTRAS_FILE
+
+
+def saved_extra_ids() -> tuple[list[str], list[str]]:
+    """(the extension IDs / origins saved by earlier `install --extension-id`, warnings)."""
+    path = extras_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [], []
+    except (OSError, ValueError) as exc:
+        return [], [(f"{path} not read ({exc}); extensions added earlier with --extension-id are not allowed "
+                    "this time: give them again")]
+    ids = data.get("extensions") if isinstance(data, dict) else None
+    return [e for e in ids if isinstance(e, str)] if isinstance(ids, list) else [], []
+
+
+def save_extra_ids(ids: Iterable[str]) -> None:
+    """Add `ids` to the saved extras (atomic write; the file is created only when there is something to keep)."""
+    new = [e.strip() for e in ids]
+    if not new:
+        return
+    saved, _ = saved_extra_ids()
+    merged = [*saved, *(e for e in new if e not in saved)]
+    if merged == saved:
+        return
+    path = extras_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps({"extensions": merged}, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        _unlink_quietly(tmp)
 
 
 # -- the host executable -------------------------------------------------------------------------------
@@ -230,9 +302,26 @@ class Change:
                 "detail": self.detail}
 
 
-def found_browsers(plat: Platform) -> list[Browser]:
-    """Browsers whose own config folder exists for this user (resocket installs only for those by default)."""
-    return [b for b in browsers.BROWSERS if any(d.is_dir() for d in browsers.config_dirs(b, plat))]
+def found_browsers(plat: Platform, scope: str = "user", registry: RegistryAdapter | None = None) -> list[Browser]:
+    """The browsers install/uninstall act on by default. User scope: those with a config folder for this
+    user. System scope: also those installed on the machine (their program files, or on Windows their App
+    Paths registry key), since root, who runs a system install, has no browser profile of its own."""
+    found = [b for b in browsers.BROWSERS if any(_is_dir(d) for d in browsers.config_dirs(b, plat))]
+    if scope == "system":
+        found += [b for b in installed_browsers(plat, registry) if b not in found]
+        found.sort(key=browsers.BROWSERS.index)
+    return found
+
+
+def installed_browsers(plat: Platform, registry: RegistryAdapter | None = None) -> list[Browser]:
+    """Browsers whose program is installed on the machine (browsers.installed_paths / App Paths)."""
+    found = []
+    for browser in browsers.BROWSERS:
+        key = browsers.app_paths_key(browser) if plat.os == "windows" else None
+        if any(_exists(p) for p in browsers.installed_paths(browser, plat)) or (
+                key is not None and registry is not None and registry.get_default(*key)):
+            found.append(browser)
+    return found
 
 
 def targets_for(selected: list[Browser], plat: Platform, scope: str,
@@ -258,16 +347,18 @@ def plan_install(targets: list[Target], host_path: Path, extra_ids: list[str],
                  registry: RegistryAdapter | None) -> tuple[list[Change], dict[Path, bytes], list[str]]:
     """(changes, content of each manifest to write, warnings)."""
     granted, warnings = granted_extension_origins()
-    extra_origins = [extension_origin(e) for e in extra_ids if not _is_gecko_id(e)]
-    extra_gecko = [e for e in extra_ids if _is_gecko_id(e)]
+    saved, saved_warnings = saved_extra_ids()
+    warnings += saved_warnings
+    all_extra = [*saved, *(e for e in extra_ids if e not in saved)]
+    extra_origins = [extension_origin(e) for e in all_extra if not _is_gecko_id(e)]
+    extra_gecko = [e for e in all_extra if _is_gecko_id(e)]
     changes: list[Change] = []
     contents: dict[Path, bytes] = {}
     for target in targets:
-        previous = read_manifest(target.manifest) if is_resocket_manifest(target.manifest) else None
         if target.browser.family == CHROMIUM_FAMILY:
-            allowed = chromium_origins([*granted, *extra_origins], (previous or {}).get("allowed_origins") or [])
+            allowed = chromium_origins([*extra_origins, *granted])
         else:
-            allowed = firefox_extensions(extra_gecko, (previous or {}).get("allowed_extensions") or [])
+            allowed = firefox_extensions(extra_gecko)
         content = manifest_bytes(render_manifest(target.browser.family, str(host_path), allowed))
         if target.manifest not in contents:
             contents[target.manifest] = content
@@ -284,7 +375,8 @@ def plan_install(targets: list[Target], host_path: Path, extra_ids: list[str],
 
 def plan_uninstall(targets: list[Target], plat: Platform, registry: RegistryAdapter | None) -> list[Change]:
     selected = {t.browser.name for t in targets}
-    others = [b for b in found_browsers(plat) if b.name not in selected]
+    scope = targets[0].scope if targets else "user"
+    others = [b for b in found_browsers(plat, scope, registry) if b.name not in selected]
     changes: list[Change] = []
     deleted_keys: set[tuple[str, str]] = set()
     for target in targets:
@@ -320,14 +412,67 @@ def plan_uninstall(targets: list[Target], plat: Platform, registry: RegistryAdap
     return changes
 
 
-def apply(changes: list[Change], contents: dict[Path, bytes], registry: RegistryAdapter | None) -> None:
+RerunCommand = Callable[[str, str], str]
+
+
+def _default_rerun(browser: str, scope: str) -> str:
+    sudo = "sudo " if scope == "system" and os.name != "nt" else ""
+    return f"{sudo}resocket install --browser {browser}" + (" --scope system" if scope == "system" else "")
+
+
+def apply(changes: list[Change], contents: dict[Path, bytes], registry: RegistryAdapter | None,
+          rerun: RerunCommand = _default_rerun) -> None:
+    """Make every change that can be made; raise ApplyFailed naming the others (each with its fix).
+    `rerun(browser, scope)` spells the install command a fix ends with."""
+    problems: list[WriteProblem] = []
+    done: list[Change] = []
     for change in changes:
         try:
             _apply_one(change, contents, registry)
-        except PermissionError as exc:
-            hint = "run it as root (sudo)" if os.name != "nt" else "run it from an administrator prompt"
-            raise InstallError(f"cannot change {change.where}: {exc.strerror}; a {change.scope} "
-                               f"install needs write access there: {hint}") from None
+        except OSError as exc:
+            problem, fix = diagnose_write_error(change, exc, rerun(change.browser, change.scope))
+            problems.append(WriteProblem(change.browser, change.scope, change.where, problem, fix))
+        else:
+            done.append(change)
+    if problems:
+        raise ApplyFailed(problems, done)
+
+
+def diagnose_write_error(change: Change, exc: OSError, rerun: str) -> tuple[str, str]:
+    """(what is wrong, the command that fixes it) for an OSError while changing `change.where`."""
+    where = Path(change.where) if change.action in ("write", "remove") else None
+    if where is not None:
+        found = obstacle(where)
+        if found is not None:
+            return found[0], f"{found[1]} && {rerun}"
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, PermissionError):
+        if change.scope == "system":
+            admin = "sudo " if os.name != "nt" else "(from an administrator prompt) "
+            return ((f"cannot change {change.where}: {reason}; a system install writes where only "
+                    "root/administrator may"), rerun if rerun.startswith("sudo") else f"{admin}{rerun}")
+        owner = where.parent if where is not None else change.where
+        return (f"cannot change {change.where}: {reason}",
+                f"sudo chown -R \"$(id -un)\" {_q(owner)} && {rerun}" if os.name != "nt"
+                else f"give your user write access to {owner}, then: {rerun}")
+    return f"cannot change {change.where}: {reason}", f"check {change.where} and its folder, then: {rerun}"
+
+
+def obstacle(manifest: Path) -> tuple[str, str] | None:
+    """(problem, fix) when something on the manifest's path is of the wrong kind: a file where a folder
+    must be, or a folder where the manifest file must be. The fix moves it aside (nothing is deleted)."""
+    if _is_dir(manifest):
+        return (f"{manifest} is a folder; the manifest must be a file there",
+                f"mv {_q(manifest)} {_q(str(manifest) + '.moved-aside')}")
+    for parent in reversed(manifest.parents):
+        try:
+            is_file = parent.exists() and not parent.is_dir()
+        except OSError:
+            return None
+        if is_file:
+            return (f"{parent} is a file where a folder must be (the manifest goes in {manifest.parent})",
+                    f"mv {_q(parent)} {_q(str(parent) + '.moved-aside')}")
+    return None
 
 
 def _apply_one(change: Change, contents: dict[Path, bytes], registry: RegistryAdapter | None) -> None:
@@ -335,9 +480,12 @@ def _apply_one(change: Change, contents: dict[Path, bytes], registry: RegistryAd
         path = Path(change.where)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(contents[path])
-        os.chmod(tmp, 0o644)  # browsers run as other users in system installs: world-readable
-        os.replace(tmp, path)
+        try:
+            tmp.write_bytes(contents[path])
+            os.chmod(tmp, 0o644)  # browsers run as other users in system installs: world-readable
+            os.replace(tmp, path)
+        finally:
+            _unlink_quietly(tmp)
     elif change.action == "remove":
         Path(change.where).unlink()
     elif change.action in ("set-key", "delete-key"):
@@ -366,8 +514,70 @@ def _is_gecko_id(value: str) -> bool:
     return "@" in value or value.startswith("{")
 
 
+def _q(path: Path | str) -> str:
+    return shlex.quote(str(path)) if os.name != "nt" else f'"{path}"'
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
 def _read_bytes(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
     except OSError:
         return None
+
+
+# -- refreshing what is installed (convert-app, revoke) ------------------------------------------------------
+def installed_targets(plat: Platform, registry: RegistryAdapter | None,
+                      scopes: Iterable[str] = browsers.SCOPES) -> list[Target]:
+    """Every place, in any scope and for any browser, that holds a resocket manifest now."""
+    found: list[Target] = []
+    for scope in scopes:
+        targets, _ = targets_for(list(browsers.BROWSERS), plat, scope)
+        found += [t for t in targets if is_resocket_manifest(t.manifest)]
+    return found
+
+
+def refresh_targets(targets: list[Target], registry: RegistryAdapter | None,
+                    rerun: RerunCommand = _default_rerun) -> tuple[list[str], list[WriteProblem]]:
+    """Rewrite each resocket manifest in `targets` with its own host path and the origins allowed now (see
+    plan_install). (manifests now up to date, places that could not be written with their fixes)."""
+    updated: list[str] = []
+    problems: list[WriteProblem] = []
+    for target in targets:
+        data = read_manifest(target.manifest) or {}
+        host = data.get("path")
+        if not isinstance(host, str) or not host:
+            continue
+        changes, contents, _ = plan_install([target], Path(host), [], registry)
+        try:
+            apply(changes, contents, registry, rerun)
+        except ApplyFailed as exc:
+            problems += [p for p in exc.problems if p not in problems]
+        if str(target.manifest) not in updated and not any(p.where == str(target.manifest) for p in problems):
+            updated.append(str(target.manifest))
+    return updated, problems
+
+
+def refresh_manifests(plat: Platform, registry: RegistryAdapter | None) -> tuple[list[str], list[WriteProblem]]:
+    """refresh_targets over every resocket manifest installed in either scope."""
+    return refresh_targets(installed_targets(plat, registry), registry)

@@ -1,4 +1,11 @@
-"""`resocket install`, `resocket uninstall`, `resocket doctor`: register the host with browsers and check it."""
+"""`resocket install`, `resocket uninstall`, `resocket doctor`: register the host with browsers and check it.
+
+Exit codes: 0 done; 1 some place could not be written (each problem printed with the command that fixes
+it; with --json the report stays JSON); 2 usage errors and refusals before anything was changed.
+
+`resocket revoke` (grants_cli) is extended here: revoking a chrome-extension origin also rewrites every
+resocket host manifest this user can write, so the app loses access to the host at once (docs/install.md).
+"""
 from __future__ import annotations
 
 import argparse
@@ -37,6 +44,36 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip starting the host")
     p.add_argument("--timeout", type=float, default=doctor.SELFTEST_TIMEOUT, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_doctor)
+    _extend_revoke(sub)
+
+
+def _extend_revoke(sub: argparse._SubParsersAction) -> None:
+    """After `resocket revoke chrome-extension://ID/` succeeds, drop the origin from the host manifests."""
+    revoke = sub.choices.get("revoke")
+    if revoke is None:
+        return
+    original = revoke.get_default("func")
+    if original is None or getattr(original, "_refreshes_manifests", False):
+        return
+
+    def revoke_and_refresh(args: argparse.Namespace) -> int:
+        code = int(original(args) or 0)
+        origin = str(getattr(args, "origin", "")).strip()
+        if code == 0 and origin.startswith("chrome-extension://"):
+            _refresh_manifests(f"{origin.rstrip('/')}/")
+        return code
+
+    revoke_and_refresh._refreshes_manifests = True  # type: ignore[attr-defined]
+    revoke.set_defaults(func=revoke_and_refresh)
+
+
+def _refresh_manifests(origin: str) -> None:
+    plat = Platform.current()
+    updated, problems = install.refresh_manifests(plat, install.default_registry(plat))
+    if updated:
+        print(f"Removed {origin} from allowed_origins in: {', '.join(updated)}")
+    for p in problems:
+        print(f"warning: {p.where} still allows {origin}: {p.problem}; fix: {p.fix}", file=sys.stderr)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -68,11 +105,19 @@ def _selected(args: argparse.Namespace, plat: Platform) -> list[browsers.Browser
         if args.scope == "system":
             raise install.InstallError("--user-data-dir and --scope system exclude each other")
     if not selected:
-        selected = install.found_browsers(plat)
+        scope = args.scope or "user"
+        selected = install.found_browsers(plat, scope, install.default_registry(plat))
         if not selected:
-            raise install.InstallError(f"no supported browser found for this user ({plat.home}); name one "
-                                       "with --browser NAME, or give --user-data-dir DIR")
+            where = f"for this user ({plat.home})" if scope == "user" else f"on this machine (under {plat.root})"
+            raise install.InstallError(f"no supported browser found {where}; name one with --browser NAME "
+                                       f"({', '.join(browsers.BROWSER_NAMES)}), or give --user-data-dir DIR")
     return selected
+
+
+def _rerun(args: argparse.Namespace) -> install.RerunCommand:
+    prog = doctor.program_name()
+    udd = args.user_data_dir
+    return lambda browser, scope: doctor.install_command(prog, browsers.get(browser), scope, udd)
 
 
 def cmd_install(args: argparse.Namespace) -> int:
@@ -84,9 +129,15 @@ def cmd_install(args: argparse.Namespace) -> int:
         targets, notes = install.targets_for(selected, plat, args.scope or "user", args.user_data_dir)
         changes, contents, warnings = install.plan_install(targets, host_path, args.extension_id, registry)
         if not args.dry_run:
-            install.apply(changes, contents, registry)
+            install.apply(changes, contents, registry, _rerun(args))
+            install.save_extra_ids(args.extension_id)
+    except install.ApplyFailed as exc:
+        return _write_failed(args, exc, [*notes, *warnings])
     except (install.InstallError, ValueError) as exc:
         return _fail(args, str(exc))
+    except OSError as exc:
+        return _fail(args, f"cannot keep the --extension-id list in {install.extras_path()}: "
+                           f"{exc.strerror or exc}", code=1)
     warnings = [*notes, *warnings]
     if not targets:
         return _fail(args, "; ".join(warnings) or "nothing to install")
@@ -112,7 +163,9 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
         targets, notes = install.targets_for(selected, plat, args.scope or "user", args.user_data_dir)
         changes = install.plan_uninstall(targets, plat, registry)
         if not args.dry_run:
-            install.apply(changes, {}, registry)
+            install.apply(changes, {}, registry, _rerun(args))
+    except install.ApplyFailed as exc:
+        return _write_failed(args, exc, notes)
     except (install.InstallError, ValueError) as exc:
         return _fail(args, str(exc))
     if args.json:
@@ -145,12 +198,28 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
-def _fail(args: argparse.Namespace, message: str) -> int:
+def _fail(args: argparse.Namespace, message: str, code: int = 2) -> int:
     if args.json:
         print(json.dumps({"ok": False, "error": message}, indent=2))
     else:
         print(f"resocket: {message}", file=sys.stderr)
-    return 2
+    return code
+
+
+def _write_failed(args: argparse.Namespace, exc: install.ApplyFailed, warnings: list[str]) -> int:
+    """Some places were changed, others not: say which, each problem with its fix; exit 1."""
+    if args.json:
+        print(json.dumps({"ok": False, "dry_run": False, "error": f"{len(exc.problems)} place(s) could not be changed",
+                          "changes": [c.as_json() for c in exc.done],
+                          "problems": [p.as_json() for p in exc.problems], "warnings": warnings}, indent=2))
+        return 1
+    for c in exc.done:
+        print(f"{c.action:<11} {c.browser:<9} {c.scope:<6} {c.where}")
+    for p in exc.problems:
+        print(f"resocket: [{p.browser}] {p.problem}", file=sys.stderr)
+        print(f"  fix: {p.fix}", file=sys.stderr)
+    _print_warnings(warnings)
+    return 1
 
 
 def _print_warnings(warnings: list[str]) -> None:
