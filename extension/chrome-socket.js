@@ -54,6 +54,11 @@
    * where one message is one hop (docs/performance.md). A page may set `resocketOptions = {dataChannel:
    * false}` or `{dataChannelMinBytes: n}` on its global before its first call (benchmarks, tests). */
   const DATA_CHANNEL_MIN_BYTES = 8 * 1024;
+  /** With a host that takes whole requests on the data channel (`requests: true`), writes and reads of at least
+   * this many bytes travel there as request messages and are answered there: one WebSocket message each way,
+   * which beats native messaging at every size (docs/performance.md), hence 0. Knob:
+   * `resocketOptions.dataChannelRequestMinBytes`. */
+  const DATA_CHANNEL_REQUEST_MIN_BYTES = 0;
   /** Chrome's read() bufferSize when it is left out (socket.idl). */
   const DEFAULT_READ_SIZE = 4096;
   /** Socket id sent for ids of a dead host or destroyed sockets: hosts allocate ids from 1. */
@@ -507,7 +512,8 @@
    * @param {{dataChannel: boolean, minBytes: number}} channelOptions
    */
   class HostConnection {
-    constructor(openLink, onDead, onEvent, channelOptions = { dataChannel: false, minBytes: DATA_CHANNEL_MIN_BYTES }) {
+    constructor(openLink, onDead, onEvent, channelOptions = { dataChannel: false, minBytes: DATA_CHANNEL_MIN_BYTES,
+      requestMinBytes: DATA_CHANNEL_REQUEST_MIN_BYTES }) {
       this.nextId = 1;
       /** @type {Map<number, {spec: MethodSpec, args: object, deliver: function(Array, (string|undefined)): void, pieces: Uint8Array[], order: number}>} */
       this.pending = new Map();
@@ -578,16 +584,27 @@
         state.held.push(id);
         return;
       }
-      if (toChannel && ((state && state.inflight > 0) || args.data.byteLength >= this.channelOptions.minBytes)) {
-        this.sendOnChannel(id, entry, key);
-        return;
+      if (toChannel) {
+        const inflight = state !== undefined && state.inflight > 0;
+        const busy = this.nativeBusy.get(key);
+        if (this.channelRequests && spec.name === 'write' && !spec.ns && !(busy && busy.calls > 0) &&
+            (inflight || args.data.byteLength >= this.channelOptions.requestMinBytes)) {
+          this.sendWriteRequest(id, entry, key);
+          return;
+        }
+        if (inflight || args.data.byteLength >= this.channelOptions.minBytes) {
+          this.sendOnChannel(id, entry, key);
+          return;
+        }
       }
       if (spec.name === 'read' && !spec.ns && this.channelUp()) {
-        const big = (args.bufferSize === undefined ? DEFAULT_READ_SIZE : args.bufferSize) >= this.channelOptions.minBytes;
+        const size = args.bufferSize === undefined ? DEFAULT_READ_SIZE : args.bufferSize;
+        const big = size >= this.channelOptions.minBytes;
         const busy = key !== null && this.nativeBusy.get(key);
         // A socket's reads are served in arrival order: a read takes the channel as a request only while
         // none of that socket's reads is on native messaging, and stays there while one is on the channel.
-        if (this.channelRequests && key !== null && (big || this.channelReads.get(key) > 0) && !(busy && busy.reads > 0)) {
+        if (this.channelRequests && key !== null && !(busy && busy.reads > 0) &&
+            (size >= this.channelOptions.requestMinBytes || this.channelReads.get(key) > 0)) {
           this.channelReads.set(key, (this.channelReads.get(key) || 0) + 1);
           entry.readKey = key;
           this.sendRequestOnChannel(id, entry, Object.assign({}, args, { dataChannel: true }));
@@ -667,23 +684,25 @@
       this.sendFrame({ id, op: spec.op, args });
     }
 
+    /** A chrome.socket write as one request message on the channel (nothing of its socket but reads is pending
+     * on native messaging, so it cannot overtake anything); the host answers it there. */
+    sendWriteRequest(id, entry, key) {
+      const ref = this.nextRef;
+      this.nextRef += 1;
+      let state = this.sockets.get(key);
+      if (!state) { state = { inflight: 0, held: [] }; this.sockets.set(key, state); }
+      state.inflight += 1;
+      entry.socketKey = key;
+      const args = Object.assign({}, entry.args, { dataRef: ref });
+      delete args.data;
+      this.sendRequestOnChannel(id, entry, args, entry.args.data);
+    }
+
     /** The bytes as one channel message (8-byte big-endian reference, then the payload), then the request. */
     sendOnChannel(id, entry, key) {
       const ref = this.nextRef;
       this.nextRef += 1;
       const bytes = entry.args.data;
-      const busy = this.nativeBusy.get(key);
-      if (this.channelRequests && entry.spec.name === 'write' && !entry.spec.ns && !(busy && busy.calls > 0)) {
-        // Nothing of this socket but reads is on native messaging: the whole write goes on the channel.
-        let state = this.sockets.get(key);
-        if (!state) { state = { inflight: 0, held: [] }; this.sockets.set(key, state); }
-        state.inflight += 1;
-        entry.socketKey = key;
-        const args = Object.assign({}, entry.args, { dataRef: ref });
-        delete args.data;
-        this.sendRequestOnChannel(id, entry, args, bytes);
-        return;
-      }
       const message = new Uint8Array(8 + bytes.byteLength);
       const view = new DataView(message.buffer);
       view.setUint32(0, Math.floor(ref / 0x100000000));
@@ -950,7 +969,9 @@
   function channelOptions() {
     const knobs = (global.resocketOptions && typeof global.resocketOptions === 'object') ? global.resocketOptions : {};
     const min = knobs.dataChannelMinBytes;
+    const requestMin = knobs.dataChannelRequestMinBytes;
     return {
+      requestMinBytes: typeof requestMin === 'number' && requestMin >= 0 ? requestMin : DATA_CHANNEL_REQUEST_MIN_BYTES,
       dataChannel: openLink === openNativeLink && typeof global.WebSocket === 'function' && knobs.dataChannel !== false,
       minBytes: typeof min === 'number' && min >= 0 ? min : DATA_CHANNEL_MIN_BYTES,
     };

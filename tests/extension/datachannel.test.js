@@ -363,7 +363,7 @@ test('with a host that takes requests on the channel, a big write is one channel
 });
 
 test('a big write behind an unanswered native write of its socket names its bytes with dataRef instead', () => {
-  const shim = channelShim({ requests: true });
+  const shim = channelShim({ requests: true, knobs: { dataChannelRequestMinBytes: 8192 } });
   const id = createSocket(shim);
   const port = shim.port();
   port.sent.length = 0;
@@ -401,7 +401,7 @@ test('other calls of a socket wait behind its channel-request writes; other sock
 });
 
 test('big reads are channel requests answered with their bytes in one message; a socket keeps its reads on one path', () => {
-  const shim = channelShim({ requests: true });
+  const shim = channelShim({ requests: true, knobs: { dataChannelRequestMinBytes: 8192 } });
   const id = createSocket(shim);
   const port = shim.port();
   port.sent.length = 0;
@@ -445,4 +445,21 @@ test('channel requests cut off by the closing channel fail like a broken connect
   assert.deepEqual(nativeBytes(port, again.id), Buffer.from(bytes(10000)));
   port.reply({ id: again.id, args: [{ bytesWritten: 10000 }] });
   assert.deepEqual(plain(order), [['write', -2], ['read', -2, 0], ['setNoDelay', true], ['write', 10000]]);
+});
+
+test('by default every chrome.socket write and read goes on the channel as a request, 64 B ones too', () => {
+  const shim = channelShim({ requests: true });
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const got = [];
+  shim.chrome.socket.write(id, bytes(64).buffer, (r) => got.push(r.bytesWritten));
+  shim.chrome.socket.read(id, (r) => got.push(Buffer.from(r.data).toString()));
+  assert.equal(port.sent.length, 0);
+  const [w, r] = shim.ws().requests;
+  assert.deepEqual(w.bytes, Buffer.from(bytes(64)));
+  assert.deepEqual([r.request.op, r.request.args], ['read', { socketId: 1, dataChannel: true }]);
+  shim.ws().serverReply({ id: w.request.id, args: [{ bytesWritten: 64 }] });
+  shim.ws().serverReply({ id: r.request.id, args: [{ resultCode: 2, data: '', dataRef: r.request.id }] }, Buffer.from('hi'));
+  assert.deepEqual(got, [64, 'hi']);
 });
