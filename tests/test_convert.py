@@ -96,11 +96,46 @@ def test_translation_reports_every_dropped_field() -> None:
         assert any(expected in n for n in notes), expected
 
 
-def test_extensions_and_hosted_apps_are_refused_with_a_reason() -> None:
+def test_extensions_are_refused_as_not_a_chrome_app() -> None:
     with pytest.raises(ConvertError, match="not a Chrome App"):
         convert.translate_manifest({"manifest_version": 2, "name": "x", "version": "1"})
-    with pytest.raises(ConvertError, match="no background page"):
+
+
+def test_hosted_apps_are_refused_as_a_bookmark_to_their_web_site() -> None:
+    hosted = {"name": "x", "version": "1", "app": {"urls": ["https://mail.example.com/"],
+                                                   "launch": {"web_url": "https://mail.example.com/"}}}
+    with pytest.raises(ConvertError, match=r"a hosted app \(app.launch.web_url: https://mail.example.com/\)"):
+        convert.translate_manifest(hosted)
+
+
+def test_legacy_packaged_apps_are_refused_for_having_no_background_page() -> None:
+    with pytest.raises(ConvertError, match="legacy packaged app .* no background page"):
         convert.translate_manifest({"name": "x", "version": "1", "app": {"launch": {"local_path": "a.html"}}})
+
+
+def test_background_scripts_and_page_together_are_refused_as_chrome_does() -> None:
+    manifest = app_manifest()
+    manifest["app"]["background"] = {"scripts": ["bg.js"], "page": "bg.html"}
+    with pytest.raises(ConvertError, match="both \"scripts\" and \"page\""):
+        convert.translate_manifest(manifest)
+
+
+def test_a_manifest_with_comments_and_trailing_commas_is_read_as_chrome_read_it() -> None:
+    text = """{
+      // a 2013 app's manifest, commented
+      "manifest_version": 2, /* block
+      comment */ "name": "Demo // not a comment", "version": "1.2",
+      "homepage_url": "http://example.com/a/*b*/",
+      "app": {"background": {"scripts": ["bg.js",],},},
+      "permissions": [{"socket": ["tcp-connect:localhost:*",]},],
+    }"""
+    manifest = convert.AppSource(app_files(**{"manifest.json": text})).manifest
+    assert manifest["name"] == "Demo // not a comment"
+    assert manifest["homepage_url"] == "http://example.com/a/*b*/"
+    assert manifest["app"] == {"background": {"scripts": ["bg.js"]}}
+    assert convert.socket_rules(manifest) == ["tcp-connect:localhost:*"]
+    with pytest.raises(ConvertError, match="not valid JSON"):
+        _ = convert.AppSource(app_files(**{"manifest.json": '{"name": "x" /* never closed'})).manifest
 
 
 def test_socket_rules_come_from_permissions_and_the_sockets_key() -> None:
@@ -153,6 +188,9 @@ def test_corrupt_inputs_are_refused_with_a_reason(tmp_path: Path) -> None:
     (tmp_path / "v9.crx").write_bytes(b"Cr24" + struct.pack("<III", 9, 0, 0))
     with pytest.raises(ConvertError, match="CRX version 9"):
         convert.read_source(tmp_path / "v9.crx")
+    (tmp_path / "short.crx").write_bytes(b"Cr24\x03\x00")
+    with pytest.raises(ConvertError, match="truncated CRX file: 6 bytes"):
+        convert.read_source(tmp_path / "short.crx")
     (tmp_path / "x.txt").write_bytes(b"hello")
     with pytest.raises(ConvertError, match="not a folder, a .zip or a .crx"):
         convert.read_source(tmp_path / "x.txt")
@@ -162,6 +200,13 @@ def test_corrupt_inputs_are_refused_with_a_reason(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConvertError, match="no manifest.json"):
         convert.read_source(tmp_path / "empty")
+
+
+def test_a_crx3_without_a_key_proof_is_refused_instead_of_getting_a_new_id(tmp_path: Path) -> None:
+    header = b"\x82\xf1\x04\x02\x0a\x00"  # only signed_header_data (field 10000) with an empty crx_id
+    (tmp_path / "nokey.crx").write_bytes(b"Cr24" + struct.pack("<II", 3, len(header)) + header + zip_bytes(app_files()))
+    with pytest.raises(ConvertError, match="holds no public key"):
+        convert.read_source(tmp_path / "nokey.crx")
 
 
 # -- the API scan and report ------------------------------------------------------------------------------
@@ -394,3 +439,71 @@ def test_window_urls_resolve_from_the_app_root_or_the_scripts_folder() -> None:
     assert pages.data == ("js/unused.html",)
     assert convert.resolve_url("../../etc/passwd", "js", files) is None
     assert convert.resolve_url("chrome-extension://abc/main.html", "", files) is None
+
+
+# -- host manifests convert-app updates ---------------------------------------------------------------------
+def _installed_host(tmp_path: Path, root: Path) -> tuple[Path, Path]:
+    """A user-wide and a system-wide (under `root`) resocket manifest for Chromium, as `resocket install` writes."""
+    host = tmp_path / "bin" / "resocket-host"
+    host.parent.mkdir()
+    host.write_text("#!/bin/sh\n")
+    host.chmod(0o755)
+    (tmp_path / "home/.config/chromium").mkdir(parents=True)
+    for scope in ("user", "system"):
+        assert cli.main(["install", "--browser", "chromium", "--scope", scope, "--root", str(root),
+                         "--host-path", str(host)]) == 0
+    return (tmp_path / "home/.config/chromium/NativeMessagingHosts/org.resocket.host.json",
+            root / "etc/chromium/native-messaging-hosts/org.resocket.host.json")
+
+
+def test_cli_adds_a_granted_app_to_user_and_system_host_manifests(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "root"
+    user, system = _installed_host(tmp_path, root)
+    code, lines, _ = run_cli(["convert-app", str(TCP_EXAMPLE), str(tmp_path / "out"), "--yes", "--root", str(root)],
+                             capsys, monkeypatch)
+    assert code == 0
+    origin = lines[-1].rsplit("resocket/launch.html", 1)[0]
+    for manifest in (user, system):
+        assert origin in json.loads(manifest.read_text())["allowed_origins"], manifest
+    assert any(line.startswith("Allowed to start resocket-host in") and str(system) in line for line in lines)
+
+
+def test_cli_does_not_allow_an_app_whose_grant_was_declined(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "root"
+    user, system = _installed_host(tmp_path, root)
+    host = tmp_path / "bin" / "resocket-host"
+    udd = tmp_path / "udd"
+    code, lines, _ = run_cli(["convert-app", str(TCP_EXAMPLE), str(tmp_path / "out"), "--root", str(root),
+                              "--user-data-dir", str(udd), "--host-path", str(host)], capsys, monkeypatch, stdin="n\n")
+    assert code == 0
+    origin = lines[-1].rsplit("resocket/launch.html", 1)[0]
+    for manifest in (user, system, udd / "NativeMessagingHosts/org.resocket.host.json"):
+        assert origin not in json.loads(manifest.read_text())["allowed_origins"], manifest
+
+
+def test_cli_names_a_system_manifest_it_cannot_write_and_the_command_that_updates_it(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    root = tmp_path / "root"
+    user, system = _installed_host(tmp_path, root)
+    real_replace = os.replace
+
+    def replace(src: object, dst: object) -> None:  # the system folder belongs to root: writing it is denied
+        if str(dst).startswith(str(root)):
+            raise PermissionError(13, "Permission denied", str(dst))
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", replace)
+    code, lines, _ = run_cli(["convert-app", str(TCP_EXAMPLE), str(tmp_path / "out"), "--yes", "--root", str(root)],
+                             capsys, monkeypatch)
+    assert code == 0
+    origin = lines[-1].rsplit("resocket/launch.html", 1)[0]
+    assert origin in json.loads(user.read_text())["allowed_origins"]
+    assert origin not in json.loads(system.read_text())["allowed_origins"]
+    [note] = [line for line in lines if line.startswith("Not updated:")]
+    assert str(system) in note and "Permission denied" in note
+    assert "run `sudo resocket install --browser chromium --scope system` to let the system-wide host accept this app" in note
+    assert not [p for p in system.parent.iterdir() if p.name.endswith(".tmp")]

@@ -86,7 +86,7 @@ class AppSource:
     @property
     def manifest(self) -> dict[str, Any]:
         try:
-            data = json.loads(_strip_bom(self.files["manifest.json"]).decode("utf-8"))
+            data = loads_lenient(_strip_bom(self.files["manifest.json"]).decode("utf-8"))
         except KeyError:
             raise ConvertError("no manifest.json at the top of the app") from None
         except (UnicodeDecodeError, ValueError) as exc:
@@ -117,10 +117,70 @@ def read_source(path: str | Path) -> AppSource:
     raise ConvertError(f"{p} is not a folder, a .zip or a .crx (it starts with {data[:4]!r})")
 
 
+def loads_lenient(text: str) -> Any:
+    """JSON as Chrome read legacy manifests: `//` and `/* */` comments and trailing commas are accepted
+    (base::JSONReader with JSON_ALLOW_TRAILING_COMMAS; comments were always skipped). Strings are kept as
+    they are, `//` inside a URL included."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                raise ValueError("unterminated /* comment")
+            out.append(" ")
+            i = end + 2
+        else:
+            out.append(c)
+            i += 1
+    return json.loads(_drop_trailing_commas("".join(out)))
+
+
+def _drop_trailing_commas(text: str) -> str:
+    """Remove each comma followed (after whitespace) by } or ], outside strings."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+            continue
+        if c == ",":
+            j = i + 1
+            while j < n and text[j] in " \t\r\n":
+                j += 1
+            if j < n and text[j] in "}]":
+                i += 1
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def parse_crx(data: bytes) -> tuple[bytes | None, bytes, int]:
-    """(public key SPKI DER, zip bytes, CRX version) of a CRX2 or CRX3 file."""
-    if len(data) < 12 or data[:4] != CRX_MAGIC:
+    """(public key SPKI DER, zip bytes, CRX version) of a CRX2 or CRX3 file.
+
+    A CRX3 whose header holds no key proof is refused: Chrome refuses to install it, and without the key
+    the app's ID (and so its storage and grants) cannot be kept."""
+    if data[:4] != CRX_MAGIC:
         raise ConvertError("not a CRX file (no Cr24 magic)")
+    if len(data) < 12:
+        raise ConvertError(f"truncated CRX file: {len(data)} bytes, shorter than the 12-byte header "
+                           "(magic, version, lengths)")
     (version,) = struct.unpack_from("<I", data, 4)
     if version == 2:
         if len(data) < 16:
@@ -135,7 +195,12 @@ def parse_crx(data: bytes) -> tuple[bytes | None, bytes, int]:
         start = 12 + header_len
         if start > len(data):
             raise ConvertError("truncated CRX3 file: the header runs past the end")
-        return _crx3_key(data[12:start]), data[start:], 3
+        key = _crx3_key(data[12:start])
+        if key is None:
+            raise ConvertError("the CRX3 header holds no public key (no RSA or ECDSA key proof): Chrome refuses "
+                               "to install such a file and the app's ID cannot be recovered from it; unzip "
+                               "the archive after the header and convert that folder (with --key to choose the ID)")
+        return key, data[start:], 3
     raise ConvertError(f"unsupported CRX version {version} (only 2 and 3 exist)")
 
 
@@ -332,11 +397,20 @@ def translate_manifest(manifest: dict[str, Any]) -> Translation:
     bg = app.get("background") if isinstance(app.get("background"), dict) else {}
     scripts = [s for s in bg.get("scripts") or [] if isinstance(s, str)]
     page = bg.get("page") if isinstance(bg.get("page"), str) else None
+    launch = app.get("launch") if isinstance(app.get("launch"), dict) else {}
     if not scripts and not page:
-        if isinstance(app.get("launch"), dict):
+        if isinstance(launch.get("web_url"), str) or "urls" in app:
+            url = launch.get("web_url") or "its web site"
+            raise ConvertError(f"a hosted app (app.launch.web_url: {url}) is a bookmark to a web site with no "
+                               "code of its own to convert; open the site in the browser instead")
+        if launch:
             raise ConvertError("a legacy packaged app (app.launch.local_path) has no background page; "
                                "only v2 Chrome Apps (app.background) can be converted")
         raise ConvertError("the app declares no background scripts or page (app.background)")
+    if scripts and page:
+        raise ConvertError("app.background has both \"scripts\" and \"page\"; Chrome refuses to load such an app "
+                           "(\"The background.page and background.scripts properties cannot be used at the same "
+                           "time\"): keep one (list the scripts in the page with <script> tags)")
     notes: list[str] = []
     out: dict[str, Any] = {"manifest_version": 3}
     for key in KEPT_FIELDS:

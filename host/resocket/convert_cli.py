@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--user-data-dir", metavar="DIR",
                    help="also register the host for Chromium started with --user-data-dir=DIR")
     p.add_argument("--host-path", metavar="PATH", help="resocket-host executable to register with --user-data-dir")
+    # Tests: look for system-wide host manifests under another root instead of "/".
+    p.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_convert)
 
 
@@ -61,8 +63,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     print(f"Wrote {Path(args.out).resolve()}")
-    _grant(conversion, args.yes)
-    _register_origin(conversion.origin, args.user_data_dir, args.host_path)
+    granted = _grant(conversion, args.yes)
+    _register_origin(conversion.origin, granted, args.user_data_dir, args.host_path, args.root)
     print(conversion.launch_url, flush=True)
     return EXIT_OK
 
@@ -114,28 +116,30 @@ def app_key_path(app_name: str) -> Path:
 
 
 # -- grants and host registration -------------------------------------------------------------------------
-def _grant(conversion: convert.Conversion, yes: bool) -> None:
+def _grant(conversion: convert.Conversion, yes: bool) -> bool:
+    """Ask for (or with --yes, make) the grant of the app's declared rules; whether the origin holds one now."""
     from resocket.grants import GrantsCorrupt, GrantStore, InvalidRules
 
     rules = conversion.report.rules
     origin = conversion.origin
     if not rules:
         print(f"Socket rules: none declared; {origin} gets no socket access")
-        return
+        return False
     print(f"Socket rules declared by the app (origin {origin}):")
     for rule in rules:
         print(f"  {rule}")
     if not yes and not _ask(f"Grant these {len(rules)} rule(s) to {origin}? [y/N] "):
         print(f"Not granted: the app's socket calls will be denied. Later: resocket grant {origin} "
-              + " ".join(rules))
-        return
+              + " ".join(rules) + ", then resocket install")
+        return False
     try:
         GrantStore.open().grant(origin, rules)
     except (GrantsCorrupt, InvalidRules, OSError) as exc:
         print(f"Not granted: {exc}")
         print(f"resocket convert-app: grants not written: {exc}", file=sys.stderr)
-        return
+        return False
     print(f"Granted to {origin}")
+    return True
 
 
 def _ask(question: str) -> bool:
@@ -147,40 +151,47 @@ def _ask(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _register_origin(origin: str, user_data_dir: str | None, host_path: str | None) -> None:
-    """Add the origin to allowed_origins of every resocket host manifest already installed for this user
-    (and of the --user-data-dir profile, installing the host there)."""
+def _register_origin(origin: str, granted: bool, user_data_dir: str | None, host_path: str | None,
+                     root: Path | None) -> None:
+    """Rewrite every resocket host manifest this user can write, user-wide and system-wide (and the
+    --user-data-dir profile's, installing the host there): each allows exactly the granted extensions, so
+    this app's origin is added only when it was granted. Manifests that cannot be written are named with the
+    command that updates them."""
     from resocket import browsers, install
 
     plat = browsers.Platform.current()
-    done: list[str] = []
+    if root is not None:
+        plat = browsers.Platform(plat.os, plat.home, root)
+    updated: list[str] = []
+    problems: list[install.WriteProblem] = []
     try:
         registry = install.default_registry(plat)
         if user_data_dir:
             targets, _ = install.targets_for([browsers.get("chromium")], plat, "user", Path(user_data_dir))
-            done += _update(targets, install.find_host_path(plat.os, host_path), origin, registry)
-        existing, _ = install.targets_for(install.found_browsers(plat), plat, "user")
-        by_host: dict[str, list[install.Target]] = {}
-        for target in existing:
-            data = install.read_manifest(target.manifest) if install.is_resocket_manifest(target.manifest) else None
-            if data and isinstance(data.get("path"), str) and target.browser.family == browsers.CHROMIUM_FAMILY:
-                by_host.setdefault(data["path"], []).append(target)
-        for path, targets in by_host.items():
-            done += _update(targets, Path(path), origin, registry)
+            changes, contents, _ = install.plan_install(targets, install.find_host_path(plat.os, host_path), [],
+                                                        registry)
+            rerun = f"resocket install --browser chromium --user-data-dir {Path(user_data_dir).resolve()}"
+            try:
+                install.apply(changes, contents, registry, lambda _b, _s: rerun)
+                updated += [c.where for c in changes if c.where.endswith(".json")]
+            except install.ApplyFailed as exc:
+                problems += exc.problems
+        existing = [t for t in install.installed_targets(plat, registry)
+                    if t.browser.family == browsers.CHROMIUM_FAMILY]
+        done, failed = install.refresh_targets(existing, registry)
+        updated += [w for w in done if w not in updated]
+        problems += failed
     except (install.InstallError, OSError) as exc:
         print(f"Host registration failed: {exc}")
         print(f"resocket convert-app: host not registered for {origin}: {exc}", file=sys.stderr)
         return
-    if done:
-        print("Allowed to start resocket-host in: " + ", ".join(done))
-    else:
-        print("No resocket-host manifest of your user was found to update: run `resocket install` "
-              "(again, also for a system-wide install): it allows every granted app, this one included")
-
-
-def _update(targets: list, host_path: Path, origin: str, registry: object) -> list[str]:
-    from resocket import install
-
-    changes, contents, _ = install.plan_install(targets, host_path, [origin], registry)  # type: ignore[arg-type]
-    install.apply(changes, contents, registry)  # type: ignore[arg-type]
-    return [c.where for c in changes if c.action in ("write", "unchanged") and c.where.endswith(".json")]
+    verb = "Allowed to start resocket-host in" if granted else "Host manifests updated (this app not allowed: not granted)"
+    if updated:
+        print(f"{verb}: " + ", ".join(updated))
+    for p in problems:
+        who = "the system-wide host" if p.scope == "system" else "this host"
+        print(f"Not updated: {p.where}: {p.problem}; run `{p.fix}` to let {who} accept this app")
+        print(f"resocket convert-app: {p.where} not updated: {p.problem}", file=sys.stderr)
+    if not updated and not problems:
+        print("No resocket-host manifest was found to update: run `resocket install` (or `sudo resocket install "
+              "--scope system`): it allows every granted app, this one included")

@@ -182,8 +182,11 @@ def test_convert_app_prints_report_grants_rules_and_ends_with_the_launch_url(con
     grants = json.loads(profile.cli("grants", "--json"))
     assert any(app.ext_id in origin for origin in json.dumps(grants).split('"'))
     manifest = json.loads((profile.user_data_dir / "NativeMessagingHosts" / "org.resocket.host.json").read_text())
+    # Each app that declared (and so was granted) socket rules may start the host; the runtime probe declares
+    # none, so it gets no grant and is not allowed (allowed_origins follows the grants).
     for each in converted.values():
-        assert f"chrome-extension://{each.ext_id}/" in manifest["allowed_origins"]
+        allowed = f"chrome-extension://{each.ext_id}/" in manifest["allowed_origins"]
+        assert allowed == (each.name != "runtime-probe"), each.name
 
 
 def test_tcp_echo_client_sends_lines_and_shows_the_echo(browser: Browser, browsers: BrowserPool,
