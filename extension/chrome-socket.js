@@ -480,6 +480,7 @@
     const fixes = [
       [/not found/i, 'run `resocket install`, then `resocket doctor`'],
       [/forbidden/i, 'the host manifest does not list this extension: run `resocket install`, then `resocket doctor`'],
+      [/back\/forward cache/i, 'the sockets of that page were closed; its next call reconnects'],
       [/relay|context invalidated/i, 'reload the page; if it persists, check that the resocket extension is enabled'],
       [/permission|connectNative/i, 'the extension needs the "nativeMessaging" permission'],
     ];

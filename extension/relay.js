@@ -66,6 +66,24 @@
     }
   });
 
+  /**
+   * Back/forward cache: Chrome closes this script's ports when the page is hidden into the cache (the
+   * service worker sees the disconnect and the host exits), but the ports here get no onDisconnect and
+   * postMessage on them does not throw. So the page's links are closed by us, both when the page is hidden
+   * and (for anything left) when it is shown again: the shim fails the pending calls and its next call
+   * opens a new link, i.e. a new port and a new host.
+   */
+  const BFCACHE_ERROR = 'the page was put in the back/forward cache, which closed its connection';
+  function closeAll() {
+    for (const [link, port] of Array.from(links)) {
+      links.delete(link);
+      try { port.disconnect(); } catch (err) { /* already closed by Chrome */ }
+      down(link, 'closed', { error: BFCACHE_ERROR });
+    }
+  }
+  window.addEventListener('pagehide', (event) => { if (event.persisted) closeAll(); });
+  window.addEventListener('pageshow', (event) => { if (event.persisted) closeAll(); });
+
   // Tell a shim that loaded before us (and whose "open" nobody heard) to ask again.
   window.postMessage({ channel: PAGE_CHANNEL, dir: 'down', type: 'ready' }, '*');
 })();

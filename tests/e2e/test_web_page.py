@@ -23,11 +23,28 @@ PAGE = """<!DOCTYPE html><meta charset="utf-8"><title>a web page</title>
 """
 
 
+# Records every pageshow: [false, true] means the page was shown, left, and restored from the bfcache.
+BFCACHE_PAGE = """<!DOCTYPE html><meta charset="utf-8"><title>bfcache</title>
+<script>window.shows = []; addEventListener("pageshow", (e) => window.shows.push(e.persisted));</script>
+"""
+
+ECHO = """(port) => new Promise((resolve) => {
+  const request = "POST /echo HTTP/1.1\\r\\nContent-Length: 2\\r\\n\\r\\nhi";
+  chrome.socket.create("tcp", {}, (c) => chrome.socket.connect(c.socketId, "127.0.0.1", port, (r) => {
+    if (r !== 0) { resolve({connect: r, lastError: chrome.runtime.lastError.message}); return; }
+    chrome.socket.write(c.socketId, new TextEncoder().encode(request).buffer, () => {
+      chrome.socket.read(c.socketId, (d) => resolve({read: new TextDecoder().decode(d.data).endsWith("hi")}));
+    });
+  }));
+})"""
+
+
 @pytest.fixture(scope="module")
 def site(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("webpage")
     (root / "www").mkdir()
     (root / "www" / "index.html").write_text(PAGE)
+    (root / "www" / "bfcache.html").write_text(BFCACHE_PAGE)
     server = StaticServer(root / "www")
     profile = ResocketProfile(root / "profile")
     profile.grant(f"http://127.0.0.1:{server.port}", ALL_RULES)
@@ -68,5 +85,36 @@ def test_origin_without_grant_gets_no_permission_and_no_connection(browsers: Bro
           })""".replace("PORT", str(listener.port)))
         assert result == {"result": -1, "lastError": "App does not have permission"}, json.dumps(result)
         assert listener.accepted == 0
+    finally:
+        listener.close()
+
+
+def test_page_restored_from_bfcache_fails_its_pending_read_and_reconnects(browsers: BrowserPool, site) -> None:
+    # Chrome closes the relay's port when the page goes into the back/forward cache without telling the
+    # relay; the page must not wait forever for the read it had pending, and must be able to start again.
+    browser, server = site
+    listener = HttpEchoServer()  # answers only after a request: the read below stays pending
+    try:
+        page = open_page(browsers, browser, f"http://127.0.0.1:{server.port}/bfcache.html")
+        page.evaluate("""new Promise((resolve) => chrome.socket.create("tcp", {}, (c) =>
+            chrome.socket.connect(c.socketId, "127.0.0.1", PORT, (r) => {
+              window.pendingRead = null;
+              chrome.socket.read(c.socketId, (d) => {
+                const le = chrome.runtime.lastError;
+                window.pendingRead = {resultCode: d.resultCode, lastError: le ? le.message : null};
+              });
+              resolve(r);
+            })))""".replace("PORT", str(listener.port)))
+        page.evaluate("location.href = '/index.html'")
+        page.wait_for("location.pathname === '/index.html' && document.readyState === 'complete'",
+                      what="the second page")
+        page.evaluate("history.back()")
+        shows = page.wait_for("location.pathname === '/bfcache.html' && window.shows && window.shows.length === 2 "
+                              "&& window.shows", what="the restored page")
+        assert shows == [False, True], "the page was not restored from the back/forward cache"
+        read = page.wait_for("window.pendingRead", what="the pending read to complete")
+        assert read["resultCode"] == -1, read
+        assert "back/forward cache" in read["lastError"], read
+        assert page.evaluate(f"({ECHO})({listener.port})") == {"read": True}
     finally:
         listener.close()

@@ -171,3 +171,38 @@ test('the service worker refuses pages that are not http(s)', () => {
   assert.ok(page.disconnected);
   assert.match(page.sent[0].error, /http and https/);
 });
+
+test('a page hidden into the back/forward cache gets its pending calls failed and reconnects when shown', async () => {
+  // Chrome closes the relay's port at pagehide without an onDisconnect; the relay closes its links itself.
+  const page = loadPageShim();
+  const pageEvents = new Map();
+  const addEventListener = page.context.addEventListener;
+  page.context.addEventListener = (type, fn) => {
+    if (type === 'pagehide' || type === 'pageshow') pageEvents.set(type, fn);
+    else addEventListener(type, fn);
+  };
+  const workerPorts = [];
+  page.chrome.runtime.connect = (info) => {
+    const port = new FakePort(page.chrome.runtime, info.name);
+    workerPorts.push(port);
+    return port;
+  };
+  vm.runInContext(fs.readFileSync(path.join(__dirname, '..', '..', 'extension', 'relay.js'), 'utf8'), page.context);
+  const seen = [];
+  page.chrome.socket.read(1, (r) => seen.push([r.resultCode, page.chrome.runtime.lastError.message]));
+  await settle();
+  const port = workerPorts[0];
+  fromWorker(port, { id: port.sent[0].id, result: { protocol: 1, rules: [] } });
+  await settle();
+  assert.deepEqual(port.sent.map((m) => m.op), ['hello', 'read']);
+  pageEvents.get('pagehide')({ persisted: true });
+  await settle();
+  assert.ok(port.disconnected);
+  assert.deepEqual(seen, [[-1, 'resocket host not available (the page was put in the back/forward cache, which ' +
+    'closed its connection): the sockets of that page were closed; its next call reconnects']]);
+  pageEvents.get('pageshow')({ persisted: true });
+  page.chrome.socket.getNetworkList(() => {});
+  await settle();
+  assert.equal(workerPorts.length, 2, 'the next call opens a new link');
+  assert.deepEqual(workerPorts[1].sent.map((m) => m.op), ['hello']);
+});
