@@ -373,10 +373,22 @@
     }
   }
 
-  /** Report an exception thrown by a user callback without stopping the delivery of the others. */
-  function reportCallbackError(name, err) {
-    if (typeof global.reportError === 'function') global.reportError(err);
-    else if (global.console) global.console.error(`Error in response to ${name}:`, err);
+  /**
+   * Report an exception thrown by a user callback (`what` = 'Error handling response') or event listener
+   * ('Error in event handler') without stopping the delivery of the others, worded as Chromium 156 logs it:
+   * "Error handling response: " + the error's stack, or "Uncaught " + the value for a non-Error. Chrome
+   * fires no window "error" event for these, so neither does the shim.
+   */
+  function reportCallbackError(what, err) {
+    if (!global.console) return;
+    let text;
+    try {
+      const stack = err !== null && typeof err === 'object' ? err.stack : undefined;
+      text = typeof stack === 'string' && stack ? stack : `Uncaught ${String(err)}`;
+    } catch (e) {
+      text = 'Uncaught exception';
+    }
+    global.console.error(`${what}: ${text}`);
   }
 
   // ---- transports: how protocol messages reach the host ----
@@ -1038,7 +1050,7 @@
           try {
             withLastError(lastError, () => callback.apply(undefined, values));
           } catch (err) {
-            reportCallbackError(spec.qualified, err);
+            reportCallbackError('Error handling response', err);
           }
         };
       } else {
@@ -1070,7 +1082,7 @@
       hasListeners() { return listeners.length > 0; },
       dispatch(...args) {
         for (const fn of listeners.slice()) {
-          try { fn.apply(undefined, args); } catch (err) { reportCallbackError(qualified, err); }
+          try { fn.apply(undefined, args); } catch (err) { reportCallbackError('Error in event handler', err); }
         }
       },
     };
