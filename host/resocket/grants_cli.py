@@ -117,7 +117,23 @@ def _cmd_revoke(args: argparse.Namespace) -> int:
         _error("revoke", f"{origin} has no grants; nothing changed")
         return EXIT_FAILED
     print(f"Revoked every grant of {origin}")
+    if origin.startswith("chrome-extension://"):
+        _drop_from_host_manifests(origin)
     return EXIT_OK
+
+
+def _drop_from_host_manifests(origin: str) -> None:
+    """A revoked app also loses access to the host at once: every resocket host manifest this user can
+    write is rebuilt from the current grants (docs/install.md)."""
+    from resocket import install
+    from resocket.browsers import Platform
+
+    plat = Platform.current()
+    updated, problems = install.refresh_manifests(plat, install.default_registry(plat))
+    if updated:
+        print(f"Removed {origin} from allowed_origins in: {', '.join(updated)}")
+    for p in problems:
+        print(f"warning: {p.where} still allows {origin}: {p.problem}; fix: {p.fix}", file=sys.stderr)
 
 
 def _storage_error(command: str, exc: BaseException) -> int:

@@ -2,9 +2,6 @@
 
 Exit codes: 0 done; 1 some place could not be written (each problem printed with the command that fixes
 it; with --json the report stays JSON); 2 usage errors and refusals before anything was changed.
-
-`resocket revoke` (grants_cli) is extended here: revoking a chrome-extension origin also rewrites every
-resocket host manifest this user can write, so the app loses access to the host at once (docs/install.md).
 """
 from __future__ import annotations
 
@@ -44,36 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip starting the host")
     p.add_argument("--timeout", type=float, default=doctor.SELFTEST_TIMEOUT, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_doctor)
-    _extend_revoke(sub)
-
-
-def _extend_revoke(sub: argparse._SubParsersAction) -> None:
-    """After `resocket revoke chrome-extension://ID/` succeeds, drop the origin from the host manifests."""
-    revoke = sub.choices.get("revoke")
-    if revoke is None:
-        return
-    original = revoke.get_default("func")
-    if original is None or getattr(original, "_refreshes_manifests", False):
-        return
-
-    def revoke_and_refresh(args: argparse.Namespace) -> int:
-        code = int(original(args) or 0)
-        origin = str(getattr(args, "origin", "")).strip()
-        if code == 0 and origin.startswith("chrome-extension://"):
-            _refresh_manifests(f"{origin.rstrip('/')}/")
-        return code
-
-    revoke_and_refresh._refreshes_manifests = True  # type: ignore[attr-defined]
-    revoke.set_defaults(func=revoke_and_refresh)
-
-
-def _refresh_manifests(origin: str) -> None:
-    plat = Platform.current()
-    updated, problems = install.refresh_manifests(plat, install.default_registry(plat))
-    if updated:
-        print(f"Removed {origin} from allowed_origins in: {', '.join(updated)}")
-    for p in problems:
-        print(f"warning: {p.where} still allows {origin}: {p.problem}; fix: {p.fix}", file=sys.stderr)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
