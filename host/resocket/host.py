@@ -256,7 +256,7 @@ class Host:
             return
         request = decode_body(memoryview(message)[4:4 + size])
         args = request.get("args") if isinstance(request, dict) else None
-        if isinstance(args, dict) and isinstance(args.get("dataRef"), int) and len(message) > 4 + size:
+        if isinstance(args, dict) and isinstance(args.get("dataRef"), int):  # the payload may be empty
             self._dc_data_arrived(args["dataRef"], message[4 + size:])
         if isinstance(request, dict) and isinstance(request.get("id"), int):
             self._dc_replies.add(request["id"])

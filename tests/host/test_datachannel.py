@@ -334,6 +334,10 @@ def test_requests_on_the_channel_are_answered_there_byte_for_byte_and_in_order(h
         assert reply["id"] == n and reply["args"][0]["resultCode"] == len(data) > 0, reply
         got += data
     assert bytes(got) == bytes(sent)
+    # An empty write is a request message with no payload bytes.
+    send_request(ws, {"id": 9998, "op": "write", "args": {"socketId": sid, "dataRef": 10 ** 6}})
+    reply, _ = recv_reply(ws)
+    assert reply["id"] == 9998 and reply["args"] == [{"bytesWritten": 0}], reply
     # A request the host refuses is answered on the channel too; native messaging still works.
     send_request(ws, {"id": 9999, "op": "write", "args": {"socketId": "x", "dataRef": 1}}, b"x")
     reply, _ = recv_reply(ws)
