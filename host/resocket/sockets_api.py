@@ -454,6 +454,9 @@ class SocketsApi:
         sock = entry.sock
         if not sock.connected:
             return call.reply(NetError.INVALID_ARGUMENT, last_error=NOT_CONNECTED)
+        if sock.is_tls:
+            # Chrome 156 (golden/chrome/sockets_tls.json): secure() again on a TLS socket, paused or not.
+            return call.reply(NetError.INVALID_ARGUMENT, last_error="Socket must be a connected client TCP socket.")
         if not entry.paused:
             # Chrome 156: secure() on a socket that is not paused fails with -2 and removes the socket.
             self.tables["tcp"].pop(entry.id, None)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .cdp import Session
 from .conftest import BrowserPool
+from .fidelity import TlsWorld, open_tls_world
 from .oracle import SCENARIOS, attach_background_page, write_chrome_app
 from .resocket_side import (
     ALL_RULES,
@@ -39,7 +41,14 @@ SOCKETS_KEY = {"tcp": {"connect": "*"}, "tcpServer": {"listen": "*"},
 SCENARIO_NAMES = sorted(p.stem for p in SCENARIOS.glob("sockets_*.js") if p.stem != "sockets_lib")
 
 # Deliberate differences (docs/compatibility.md, "chrome.sockets"), each a strict xfail.
-DELIBERATE: dict[str, str] = {}
+DELIBERATE: dict[str, str] = {
+    "sockets_multicast": "docs/compatibility.md (chrome.sockets, DnsQueryType): connect('localhost', ..., 'ipv6') "
+                         "gives -102 in Chrome (::1), resocket resolves with getaddrinfo and connects to 127.0.0.1",
+    "sockets_secure_reading": "docs/compatibility.md (chrome.sockets, secure while a read is in progress): Chrome "
+                              "-2 and removes the socket, resocket secures it",
+    "sockets_server": "docs/compatibility.md (chrome.sockets, listen on a listening socket): Chrome ends the old "
+                      "accept with onAcceptError -2 and pauses the server, resocket does not",
+}
 
 
 def expression(name: str, env: dict) -> str:
@@ -57,13 +66,21 @@ def dump(transcript: list) -> str:
 
 
 @pytest.fixture(scope="module")
-def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> tuple[Session, Session]:
+def tls_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsWorld]:
+    yield from open_tls_world(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory,
+          tls_world: TlsWorld) -> tuple[Session, Session]:
+    """One browser: the Chrome App and the resocket extension page; both trust the TLS test CA."""
     root = tmp_path_factory.mktemp("sockets-differential")
     app = write_chrome_app(root / "oracle-app", rules=[], sockets=SOCKETS_KEY)
     ext = copy_extension(root / "extension")
     profile = ResocketProfile(root / "profile")
     profile.grant(EXTENSION_ORIGIN, ALL_RULES)
-    browser = browsers.launch("sockets-differential", profile.user_data_dir, extensions=[app, ext], env=profile.env)
+    browser = browsers.launch("sockets-differential", profile.user_data_dir, extensions=[app, ext],
+                              env={**profile.env, **tls_world.browser_env})
     browsers.host_logs.append(profile.host_log)
     chrome = attach_background_page(browser)
     resocket = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
@@ -73,9 +90,10 @@ def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> tu
 
 
 @pytest.fixture(scope="module")
-def env(scenario_ports: dict) -> dict:
+def env(scenario_ports: dict, tls_world: TlsWorld) -> dict:
     return {"ports": {"tcpPort": scenario_ports["tcp_port"], "udpPort": scenario_ports["udp_port"],
-                      "closedPort": scenario_ports["closed"]}}
+                      "closedPort": scenario_ports["closed"], "mcastPort": scenario_ports["mcast_port"],
+                      **tls_world.ports}}
 
 
 def test_the_chrome_app_has_chrome_sockets_and_the_resocket_page_has_the_same_surface(pages) -> None:
