@@ -51,6 +51,8 @@ from resocket.transport import FrameWriter, StdinReader
 log = logging.getLogger("resocket.host")
 #: Every request and reply at DEBUG (RESOCKET_LOG=DEBUG), binary payloads shown as sizes: what crossed the wire.
 wire = logging.getLogger("resocket.wire")
+#: Longer than any scheme://host:port (a DNS name is at most 253 characters).
+MAX_ORIGIN_LENGTH = 2048
 
 #: Chrome's per-extension quota for chrome.socket writes in flight (200 MiB, socket_api.cc).
 DEFAULT_WRITE_QUOTA = 200 * 1024 * 1024
@@ -139,6 +141,15 @@ class Host:
                 return
             self._receive_now(event)
 
+    def _send(self, message: dict) -> None:
+        """A reply built from the session or the host itself. Whatever a client sent, it must not make a
+        frame Chrome refuses (> 1 MiB) or end the host: such a reply becomes a short `internal` error."""
+        try:
+            self.writer.send(message)
+        except OutboundFrameTooLarge as exc:
+            log.error("reply too large: %s", exc)
+            self.writer.send(error_reply(message.get("id"), INTERNAL, f"reply too large for Chrome: {exc}"))
+
     def _receive_now(self, event: Any) -> None:
         for action in self.session.receive(event):
             if isinstance(action, Send):
@@ -147,7 +158,7 @@ class Host:
                     self._dc_replies.discard(message["id"])
                     if self._on_loop() and self._dc_send_reply(message):
                         continue
-                self.writer.send(message)
+                self._send(message)
             elif isinstance(action, Hello):
                 self._hello(action)
             elif isinstance(action, Call):
@@ -321,7 +332,7 @@ class Host:
                 try:
                     revoked = store.revoke(admin.args["origin"])
                 except (ValueError, TypeError) as exc:
-                    self.writer.send(error_reply(admin.id, BAD_ARGS, f"{admin.op}: {exc}"))
+                    self._send(error_reply(admin.id, BAD_ARGS, f"{admin.op}: {exc}"))
                     return
                 log.info("grants.revoke %s: %s", admin.args["origin"], revoked)
                 reply = result_reply(admin.id, {"revoked": revoked})
@@ -332,7 +343,7 @@ class Host:
         except Exception as exc:
             log.exception("%s failed", admin.op)
             reply = error_reply(admin.id, INTERNAL, f"{admin.op}: {type(exc).__name__}: {exc}")
-        self.writer.send(reply)
+        self._send(reply)
 
     def _hello(self, hello: Hello) -> None:
         try:
@@ -344,25 +355,29 @@ class Host:
                 granted = GrantStore.open().rules_for(hello.origin)
             except GrantsCorrupt as exc:
                 log.error("grants file unreadable: %s", exc)
-                self.writer.send(error_reply(hello.id, CONFIG_ERROR, (
+                self._send(error_reply(hello.id, CONFIG_ERROR, (
                     f"cannot read the grants file {exc.path}: {exc.problem}. Fix or remove that file, "
                     "then check the grants with `resocket grants`")))
                 return
             except (ValueError, TypeError) as exc:  # an origin that cannot be granted has no grants
-                log.warning("no grants possible for origin %r: %s", hello.origin, exc)
+                if len(hello.origin) > MAX_ORIGIN_LENGTH:  # no origin is this long; don't echo it back
+                    self._send(error_reply(hello.id, BAD_ARGS, f"hello: origin of {len(hello.origin)} "
+                                                               f"characters is not an origin"))
+                    return
+                log.warning("no grants possible for origin %r: %s", hello.origin[:200], exc)
                 granted = []
             rules, invalid = RuleSet.parse(granted)
             for rule in invalid:
                 log.warning("ignoring invalid rule %r granted to %s", rule, hello.origin)
         except Exception as exc:
             log.exception("hello failed")
-            self.writer.send(error_reply(hello.id, INTERNAL, f"hello: {type(exc).__name__}: {exc}"))
+            self._send(error_reply(hello.id, INTERNAL, f"hello: {type(exc).__name__}: {exc}"))
             return
         log.info("hello from %s for %s; rules %s", hello.client, hello.origin, rules.rules)
         # The reply goes out before the engine is built: importing it (asyncio) and starting its thread is
         # most of the host's start-up, and the client's next request, read only after this returns,
         # waits for it anyway. An engine that fails to start answers every call with `internal`.
-        self.writer.send(self.session.accept_hello(hello, rules.rules))
+        self._send(self.session.accept_hello(hello, rules.rules))
         try:
             from resocket.engine import Engine
 

@@ -62,6 +62,8 @@ HOST_PROGRAM = "resocket-host"
 
 # Argument kinds, as Chrome's renderer checks them (reference: chrome-socket-semantics.md, 1.2).
 INT = "integer"
+#: Failed chunk sequences remembered until their final request arrives (each holds one short message).
+FAILED_SEQUENCES_LIMIT = 4096
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 STR = "string"
 BOOL = "boolean"
@@ -331,6 +333,11 @@ def _check_args(op: Operation, raw: Any, chunks: list[str]) -> dict:
     return args
 
 
+def _clip(text: str, limit: int = 80) -> str:
+    """Client text quoted in an error message, kept short: every reply must stay far below Chrome's 1 MiB."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def _check_value(op_name: str, arg: Arg, value: Any, chunks: list[str]) -> Any:
     try:
         return _checked(arg, value, chunks)
@@ -422,8 +429,10 @@ class Session:
         self._chunks: dict[int, list[str]] = {}
         self._chunk_bytes = 0
         # Ids whose chunk sequence already got its one (error) reply: the rest of the sequence,
-        # final request included, is dropped so it cannot run with half its data.
-        self._dropped: set[int] = set()
+        # final request included, is dropped so it cannot run with half its data. The error is kept until
+        # that final request (the next non-chunk frame with the id) arrives and is its one reply, so every
+        # request is answered exactly once and an id is never left swallowing a later request.
+        self._failed: dict[int, tuple[str, str]] = {}
 
     # -- called by the host --------------------------------------------------------------------------
     def receive(self, event: Any) -> list[Action]:
@@ -434,14 +443,14 @@ class Session:
             return self._error(None, BAD_REQUEST, f"a request must be a JSON object, not {_describe(event)}")
         req_id = _read_id(event.get("id"))
         if req_id is None:
-            where = f"{event['op']}: " if isinstance(event.get("op"), str) else ""
+            where = f"{_clip(event['op'])}: " if isinstance(event.get("op"), str) else ""
             what = "missing" if event.get("id") is None else f"{json.dumps(event.get('id'))[:40]} is not valid"
             return self._error(None, BAD_REQUEST, f"{where}request id {what}: it must be an integer 1..2^53-1")
         if "chunk" in event:
             return self._receive_chunk(req_id, event)
-        if req_id in self._dropped:
-            self._dropped.discard(req_id)
-            return []
+        if req_id in self._failed:
+            code, message = self._failed.pop(req_id)
+            return self._error(req_id, code, message)
         chunks = self._take_chunks(req_id)
         name = event.get("op")
         if not isinstance(name, str):
@@ -505,7 +514,7 @@ class Session:
                    if theirs > PROTOCOL_VERSION else
                    "update the resocket extension (or the app's copy of chrome-socket.js)")
             return self._error(req_id, PROTOCOL_MISMATCH,
-                               f"{args['client']} speaks resocket protocol {theirs} but {HOST_PROGRAM} "
+                               f"{_clip(args['client'])} speaks resocket protocol {theirs} but {HOST_PROGRAM} "
                                f"{__version__} speaks protocol {PROTOCOL_VERSION}: {fix}")
         origin = self.caller_origin
         if "origin" in args:
@@ -517,7 +526,7 @@ class Session:
         return [Hello(req_id, args["client"], origin, "origin" in args)]
 
     def _receive_chunk(self, req_id: int, event: dict) -> list[Action]:
-        if req_id in self._dropped:
+        if req_id in self._failed:
             return []
         piece = event["chunk"]
         if "op" in event:
@@ -543,6 +552,9 @@ class Session:
         return pieces
 
     def _fail_chunks(self, req_id: int, code: str, message: str) -> list[Action]:
+        """The sequence failed: free its pieces; the error answers its final request when that arrives."""
         self._take_chunks(req_id)
-        self._dropped.add(req_id)
-        return self._error(req_id, code, message)
+        if len(self._failed) >= FAILED_SEQUENCES_LIMIT:  # a client failing sequences it never finishes
+            self._failed.pop(next(iter(self._failed)))
+        self._failed[req_id] = (code, message)
+        return []

@@ -1,6 +1,7 @@
 """A real `resocket-host` process over pipes, as Chrome runs it: what a client sees on the wire."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import struct
@@ -297,3 +298,32 @@ def test_sigterm_while_waiting_on_stdin_exits_0(env: dict[str, str]) -> None:
     c.proc.send_signal(signal.SIGTERM)
     assert c.proc.wait(TIMEOUT) == 0
     assert "Traceback" not in c.stderr_text()
+
+
+@pytest.mark.parametrize("first", [
+    {"op": "x" * 2_000_000},
+    {"id": 1, "op": "hello", "args": {"protocol": 2, "client": "x" * 2_000_000}},
+], ids=["2 MB op without id", "2 MB client name in a mismatched hello"])
+def test_client_text_never_makes_a_reply_chrome_would_refuse(env: dict[str, str], first: dict) -> None:
+    out = run_host(message(first) + message(HELLO) + message({"id": 9, "op": "ping"}), env)
+    msgs = parse_frames(out.stdout)
+    assert out.returncode == 0, out.stderr.decode(errors="replace")[-2000:]
+    assert len(msgs) == 3 and "error" in msgs[0] and msgs[2] == {"id": 9, "result": {}}
+    assert len(json.dumps(msgs[0])) < 1000  # the client's text is quoted, clipped
+
+
+def test_a_relayed_hello_with_a_huge_origin_is_refused_and_the_host_keeps_serving(env: dict[str, str]) -> None:
+    hello = message({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "t", "origin": "h" * 2_000_000}})
+    out = run_host(hello + message({**HELLO, "id": 2}) + message({"id": 9, "op": "ping"}), env,
+                   origin=EXTENSION_ORIGIN)
+    msgs = parse_frames(out.stdout)
+    assert out.returncode == 0
+    assert [(m["id"], m.get("error", {}).get("code")) for m in msgs] == [(1, "bad_args"), (2, None), (9, None)]
+
+
+def test_a_failed_chunk_sequence_is_answered_by_its_final_request_not_a_later_one(env: dict[str, str]) -> None:
+    data = (message({"id": 1, "chunk": "AAAA"}) + message(HELLO) + message(HELLO) + message({"id": 7, "chunk": "AA==", "op": "write"})
+            + message({"id": 7, "op": "ping"}) + message({"id": 7, "op": "ping"}))
+    msgs = parse_frames(run_host(data, env).stdout)
+    assert [(m["id"], m.get("error", {}).get("code")) for m in msgs] == [
+        (1, "hello_required"), (1, None), (7, "bad_request"), (7, None)]

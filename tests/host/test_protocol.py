@@ -22,6 +22,7 @@ from resocket.protocol import (
     data_reply_frames,
     error_reply,
     relay_origins_from_env,
+    result_reply,
 )
 
 CALLER = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
@@ -227,19 +228,40 @@ def test_chunks_before_an_op_without_data_are_bad_args() -> None:
         "data"] == b"A"
 
 
-def test_chunks_over_the_cap_fail_the_request_once_and_drop_the_rest_of_its_sequence(
+def test_chunks_over_the_cap_fail_the_final_request_once_and_drop_the_rest_of_its_sequence(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("resocket.protocol.CHUNK_LIMIT", 8)
     session = ready_session()
     assert session.receive({"id": 15, "chunk": "AAAA"}) == []
-    rid, code, message = error_of(session.receive({"id": 15, "chunk": "AAAAAAAA"}))
+    assert session.receive({"id": 15, "chunk": "AAAAAAAA"}) == []  # over the cap: pieces freed at once
+    assert session.receive({"id": 15, "chunk": "AAAA"}) == []  # the rest of the sequence is dropped
+    rid, code, message = error_of(session.receive({"id": 15, "op": "write", "args": {"socketId": 1, "data": "QQ=="}}))
     assert (rid, code) == (15, "chunks_too_large") and "8 bytes" in message
-    assert session.receive({"id": 15, "chunk": "AAAA"}) == []
-    assert session.receive({"id": 15, "op": "write", "args": {"socketId": 1, "data": "QQ=="}}) == []
     # the budget was released and the id is usable again
     assert session.receive({"id": 15, "chunk": "AAAAAAAA"}) == []
     assert call_of(session.receive({"id": 15, "op": "write", "args": {"socketId": 1, "data": ""}})).args[
         "data"] == bytes(6)
+
+
+def test_a_failed_chunk_never_swallows_a_later_request_with_its_id() -> None:
+    session = Session(CALLER)
+    assert session.receive({"id": 1, "chunk": "AAAA"}) == []  # before hello: fails, answered with its final
+    assert error_of(session.receive({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "t"}}))[:2] == (
+        1, "hello_required")
+    hello = session.receive({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "t"}})[0]
+    assert isinstance(hello, Hello)
+    session.accept_hello(hello, [])
+    session.retire(1)
+    assert session.receive({"id": 7, "chunk": "AAAA", "op": "write"}) == []
+    assert error_of(session.receive({"id": 7, "op": "ping"}))[:2] == (7, "bad_request")
+    assert session.receive({"id": 7, "op": "ping"}) == [Send(result_reply(7, {}))]
+
+
+def test_client_text_quoted_in_errors_is_clipped_so_replies_stay_small() -> None:
+    huge = "x" * 2_000_000
+    for msg in ({"op": huge}, {"id": 1, "op": "hello", "args": {"protocol": 2, "client": huge}}):
+        (action,) = Session(CALLER).receive(msg)
+        assert isinstance(action, Send) and len(encode_frame(action.message)) < 1000
 
 
 def test_chunk_cap_is_256_mib() -> None:
@@ -247,7 +269,10 @@ def test_chunk_cap_is_256_mib() -> None:
 
 
 def test_chunk_before_hello_is_hello_required() -> None:
-    assert error_of(Session(CALLER).receive({"id": 3, "chunk": "AAAA"}))[:2] == (3, "hello_required")
+    session = Session(CALLER)
+    assert session.receive({"id": 3, "chunk": "AAAA"}) == []
+    assert error_of(session.receive({"id": 3, "op": "write", "args": {"socketId": 1, "data": ""}}))[:2] == (
+        3, "hello_required")
 
 
 def test_reply_builders_match_the_wire_contract() -> None:
