@@ -394,7 +394,10 @@ class TcpSocket:
         low, high = tls_versions(options)
         ctx = self.engine.tls_context((low, high), lambda: make_context(low, high))
         self.secure_call = call
-        self.engine.spawn(self._secure(call, TlsStream(self.channel, ctx, self.hostname), self.epoch))
+        # SNI and the name verified: the hostname given to connect(), canonicalized as Chrome's URL code
+        # does (lowercase; "LocalHost" is sent as "localhost"). IP literals send no SNI (ssl module).
+        server_name = self.hostname.lower()
+        self.engine.spawn(self._secure(call, TlsStream(self.channel, ctx, server_name), self.epoch))
 
     async def _secure(self, call: Call, stream: TlsStream, epoch: int) -> None:
         try:

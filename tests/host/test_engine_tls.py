@@ -105,3 +105,12 @@ def test_secure_against_a_plain_server_is_a_protocol_error(host: HostClient) -> 
         res = host.call("secure", socketId=sid)
         assert (res.args, res.last_error) == ([-107], "net::ERR_SSL_PROTOCOL_ERROR")
         assert host.call("getInfo", socketId=sid).last_error == "Socket not found"
+
+
+@pytest.mark.parametrize("hostname, sni", [("LocalHost", "localhost"), ("127.0.0.1", None)])
+def test_sni_is_the_hostname_given_to_connect_canonicalized(host: HostClient, pki: Pki, hostname: str,
+                                                            sni: str | None) -> None:
+    sid, _res, server = secured(host, pki.good, hostname=hostname)
+    with server:
+        host.call("destroy", socketId=sid)
+    assert server.sni_seen == [sni]

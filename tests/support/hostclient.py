@@ -21,11 +21,12 @@ DEFAULT_ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
 
 class HostClient:
     def __init__(self, origin: str = DEFAULT_ORIGIN, *, env: dict[str, str] | None = None,
-                 hello: bool = True, args: list[str] | None = None) -> None:
+                 hello: bool = True, args: list[str] | None = None, wrapper: list[str] | None = None) -> None:
+        """`wrapper`: a command the host runs under (e.g. a shell that first changes its network namespace)."""
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "resocket.host", origin, *(args or [])],
+            [*(wrapper or []), sys.executable, "-m", "resocket.host", origin, *(args or [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
         )
         self._ids = itertools.count(1)

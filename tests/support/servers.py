@@ -22,7 +22,8 @@ ECHO_BODY = b"0100000005320000005"
 HTTP_REQUEST = b"POST /echo HTTP/1.1\r\nContent-Length: 19\r\n\r\n" + ECHO_BODY
 
 
-def start_host(config_dir: Path, rules: list[str] | None = None, **env: str) -> HostClient:
+def start_host(config_dir: Path, rules: list[str] | None = None, wrapper: list[str] | None = None,
+               **env: str) -> HostClient:
     """A real resocket-host process whose test origin is granted `rules` (all of chrome.socket's by default)."""
     from resocket.grants import GrantStore
 
@@ -31,7 +32,7 @@ def start_host(config_dir: Path, rules: list[str] | None = None, **env: str) -> 
         GrantStore.open(config_dir).grant(DEFAULT_ORIGIN, rules)
     full_env = {"RESOCKET_CONFIG_DIR": str(config_dir)}
     full_env.update(env)
-    return HostClient(env=full_env)
+    return HostClient(env=full_env, wrapper=wrapper)
 
 
 class _Server:
@@ -197,6 +198,8 @@ class TlsEchoServer(TcpServer):
         if versions is not None:
             self.ctx.minimum_version, self.ctx.maximum_version = versions
         self.versions_seen: list[str | None] = []
+        self.sni_seen: list[str | None] = []  # the server name each client sent (None: no SNI)
+        self.ctx.sni_callback = lambda _sock, name, _ctx: self.sni_seen.append(name)
         super().__init__(host)
 
     def serve(self, conn: socket.socket) -> None:
