@@ -546,8 +546,8 @@
       this.nextRef = 1;
       /** Per socket: requests sent on native messaging and not answered yet ({calls, reads}, reads apart). */
       this.nativeBusy = new Map();
-      /** Per socket: reads sent on the channel as requests and not answered yet. */
-      this.channelReads = new Map();
+      /** Per socket: requests sent on the channel and not answered yet. */
+      this.channelBusy = new Map();
       /** Per socket ("space hostId"): channel writes not finally answered, and calls held behind them. */
       this.sockets = new Map();
       /** Read bytes that came on the channel before their reply: request id -> ArrayBuffer. */
@@ -597,40 +597,49 @@
         state.held.push(id);
         return;
       }
-      if (toChannel) {
-        const inflight = state !== undefined && state.inflight > 0;
+      if (this.channelRequests && key !== null && !spec.ns && this.channelUp()) {
+        // Requests on the channel (chrome.socket only). A socket's requests are pending on one path at a
+        // time: while any is pending on the channel every call of that socket follows it there; a write or
+        // read starts using the channel only when nothing of its socket is pending on native messaging.
         const busy = this.nativeBusy.get(key);
-        if (this.channelRequests && spec.name === 'write' && !spec.ns && !(busy && busy.calls > 0) &&
-            (inflight || args.data.byteLength >= this.channelOptions.requestMinBytes)) {
-          this.sendWriteRequest(id, entry, key);
-          return;
-        }
-        if (inflight || args.data.byteLength >= this.channelOptions.minBytes) {
-          this.sendOnChannel(id, entry, key);
+        const size = spec.name === 'write' ? args.data.byteLength
+          : spec.name === 'read' ? (args.bufferSize === undefined ? DEFAULT_READ_SIZE : args.bufferSize) : -1;
+        if (this.channelBusy.get(key) > 0 ||
+            (busy === undefined && size >= 0 && size >= this.channelOptions.requestMinBytes)) {
+          this.sendAsRequest(id, entry, key);
           return;
         }
       }
-      if (spec.name === 'read' && !spec.ns && this.channelUp()) {
-        const size = args.bufferSize === undefined ? DEFAULT_READ_SIZE : args.bufferSize;
-        const big = size >= this.channelOptions.minBytes;
-        const busy = key !== null && this.nativeBusy.get(key);
-        // A socket's reads are served in arrival order: a read takes the channel as a request only while
-        // none of that socket's reads is on native messaging, and stays there while one is on the channel.
-        if (this.channelRequests && key !== null && !(busy && busy.reads > 0) &&
-            (size >= this.channelOptions.requestMinBytes || this.channelReads.get(key) > 0)) {
-          this.channelReads.set(key, (this.channelReads.get(key) || 0) + 1);
-          entry.readKey = key;
-          this.sendRequestOnChannel(id, entry, Object.assign({}, args, { dataChannel: true }));
-          return;
-        }
-        if (big) {
-          this.countNative(key, entry);
-          this.sendFrame({ id, op: spec.op, args: Object.assign({}, args, { dataChannel: true }) });
-          return;
-        }
+      if (toChannel && ((state && state.inflight > 0) || args.data.byteLength >= this.channelOptions.minBytes)) {
+        this.sendOnChannel(id, entry, key);
+        return;
+      }
+      if (spec.name === 'read' && !spec.ns && this.channelUp() &&
+          (args.bufferSize === undefined ? DEFAULT_READ_SIZE : args.bufferSize) >= this.channelOptions.minBytes) {
+        this.countNative(key, entry);
+        this.sendFrame({ id, op: spec.op, args: Object.assign({}, args, { dataChannel: true }) });
+        return;
       }
       this.countNative(key, entry);
       this.sendPlain(id, entry);
+    }
+
+    /** The request as one request message on the channel; a write's bytes ride in it (named by dataRef),
+     * a read asks for its bytes in the reply message. */
+    sendAsRequest(id, entry, key) {
+      this.channelBusy.set(key, (this.channelBusy.get(key) || 0) + 1);
+      entry.channelKey = key;
+      let args = entry.args;
+      let payload;
+      if (entry.spec.carriesData) {
+        payload = args.data;
+        args = Object.assign({}, args, { dataRef: this.nextRef });
+        this.nextRef += 1;
+        delete args.data;
+      } else if (entry.spec.name === 'read') {
+        args = Object.assign({}, args, { dataChannel: true });
+      }
+      this.sendRequestOnChannel(id, entry, args, payload);
     }
 
     /** One more request of socket `key` on native messaging, until its final reply (`settled`). */
@@ -654,11 +663,11 @@
         }
         entry.nativeKey = undefined;
       }
-      if (entry.readKey !== undefined) {
-        const n = (this.channelReads.get(entry.readKey) || 1) - 1;
-        if (n > 0) this.channelReads.set(entry.readKey, n);
-        else this.channelReads.delete(entry.readKey);
-        entry.readKey = undefined;
+      if (entry.channelKey !== undefined) {
+        const n = (this.channelBusy.get(entry.channelKey) || 1) - 1;
+        if (n > 0) this.channelBusy.set(entry.channelKey, n);
+        else this.channelBusy.delete(entry.channelKey);
+        entry.channelKey = undefined;
       }
     }
 
@@ -695,20 +704,6 @@
       }
       if (args.data) args = Object.assign({}, args, { data: toBase64(args.data) });
       this.sendFrame({ id, op: spec.op, args });
-    }
-
-    /** A chrome.socket write as one request message on the channel (nothing of its socket but reads is pending
-     * on native messaging, so it cannot overtake anything); the host answers it there. */
-    sendWriteRequest(id, entry, key) {
-      const ref = this.nextRef;
-      this.nextRef += 1;
-      let state = this.sockets.get(key);
-      if (!state) { state = { inflight: 0, held: [] }; this.sockets.set(key, state); }
-      state.inflight += 1;
-      entry.socketKey = key;
-      const args = Object.assign({}, entry.args, { dataRef: ref });
-      delete args.data;
-      this.sendRequestOnChannel(id, entry, args, entry.args.data);
     }
 
     /** The bytes as one channel message (8-byte big-endian reference, then the payload), then the request. */
@@ -807,8 +802,10 @@
       for (const [id, entry] of cut) {
         this.pending.delete(id);
         this.settled(entry);
-        const isWrite = entry.spec.name === 'write';
-        entry.deliver(isWrite ? [{ bytesWritten: -2 }] : [{ resultCode: -2, data: emptyBuffer() }], undefined);
+        const name = entry.spec.name;
+        if (name === 'write') entry.deliver([{ bytesWritten: -2 }], undefined);
+        else if (name === 'read') entry.deliver([{ resultCode: -2, data: emptyBuffer() }], undefined);
+        else entry.deliver(entry.spec.failure(), 'resocket: the data channel closed before this call was answered');
         if (entry.socketKey !== undefined && !this.dead) this.release(entry.socketKey);
       }
       const lost = Array.from(this.awaitingData.values());
@@ -922,7 +919,7 @@
       this.awaitingData.clear();
       this.sockets.clear();
       this.nativeBusy.clear();
-      this.channelReads.clear();
+      this.channelBusy.clear();
       this.onDead(this);
       for (const entry of entries) entry.deliver(entry.spec.failure(), message);
     }

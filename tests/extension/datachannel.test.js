@@ -382,22 +382,25 @@ test('a big write behind an unanswered native write of its socket names its byte
   assert.deepEqual(order, [100, 9000, 9000]);
 });
 
-test('other calls of a socket wait behind its channel-request writes; other sockets do not', () => {
+test('while a socket has requests pending on the channel, its other calls follow them there (a disconnect cannot overtake a read)', () => {
   const shim = channelShim({ requests: true });
   const id = createSocket(shim, 1);
   const other = createSocket(shim, 2);
   const port = shim.port();
   port.sent.length = 0;
   const order = [];
-  shim.chrome.socket.write(id, bytes(10000).buffer, () => order.push('write'));
-  shim.chrome.socket.setNoDelay(id, true, () => order.push('setNoDelay'));
-  shim.chrome.socket.setNoDelay(other, true, () => order.push('other'));
+  shim.chrome.socket.read(id, 100, (r) => order.push(['read', r.resultCode]));
+  shim.chrome.socket.disconnect(id);
+  shim.chrome.socket.setNoDelay(other, true, () => order.push(['other']));
   assert.deepEqual(port.requests().map((m) => [m.op, m.args.socketId]), [['setNoDelay', 2]]);
-  shim.ws().serverReply({ id: shim.ws().requests[0].request.id, args: [{ bytesWritten: 10000 }] });
-  const held = port.requests().at(-1);
-  assert.deepEqual([held.op, held.args], ['setNoDelay', { socketId: 1, noDelay: true }]);
-  port.reply({ id: held.id, args: [true] });
-  assert.deepEqual(order, ['write', 'setNoDelay']);
+  const [read, disconnect] = shim.ws().requests.map((m) => m.request);
+  assert.deepEqual([read.op, disconnect.op, disconnect.args], ['read', 'disconnect', { socketId: 1 }]);
+  shim.ws().serverReply({ id: disconnect.id, args: [] });
+  shim.ws().serverReply({ id: read.id, args: [{ resultCode: -15, data: '' }] });
+  assert.deepEqual(plain(order), [['read', -15]]);
+  // Nothing of socket 1 pending any more: a small call goes back to native messaging.
+  shim.chrome.socket.setNoDelay(id, true, () => order.push(['setNoDelay']));
+  assert.deepEqual(port.requests().at(-1).args, { socketId: 1, noDelay: true });
 });
 
 test('big reads are channel requests answered with their bytes in one message; a socket keeps its reads on one path', () => {
@@ -433,18 +436,17 @@ test('channel requests cut off by the closing channel fail like a broken connect
   shim.chrome.socket.read(id, 65536, (r) => order.push(['read', r.resultCode, r.data.byteLength]));
   shim.chrome.socket.setNoDelay(id, true, (r) => order.push(['setNoDelay', r]));
   const [w] = shim.ws().requests.map((m) => m.request);
+  assert.deepEqual(shim.ws().requests.map((m) => m.request.op), ['write', 'read', 'setNoDelay']);
+  assert.equal(port.sent.length, 0);
   shim.ws().serverClose();
-  assert.deepEqual(plain(order), [['write', -2], ['read', -2, 0]]);
+  assert.deepEqual(plain(order), [['write', -2], ['read', -2, 0], ['setNoDelay', false]]);
   port.reply({ id: w.id, args: [{ bytesWritten: 10000 }] }); // a late answer on native messaging: ignored
-  const held = port.requests().at(-1);
-  assert.equal(held.op, 'setNoDelay', 'the held call goes out once the cut-off write is settled');
-  port.reply({ id: held.id, args: [true] });
   shim.chrome.socket.write(id, bytes(10000).buffer, (r) => order.push(['write', r.bytesWritten]));
   const again = port.requests().at(-1);
   assert.equal(again.op, 'write');
   assert.deepEqual(nativeBytes(port, again.id), Buffer.from(bytes(10000)));
   port.reply({ id: again.id, args: [{ bytesWritten: 10000 }] });
-  assert.deepEqual(plain(order), [['write', -2], ['read', -2, 0], ['setNoDelay', true], ['write', 10000]]);
+  assert.deepEqual(plain(order), [['write', -2], ['read', -2, 0], ['setNoDelay', false], ['write', 10000]]);
 });
 
 test('by default every chrome.socket write and read goes on the channel as a request, 64 B ones too', () => {
