@@ -66,6 +66,7 @@ class TcpSocket:
         self.read_call: Call | None = None
         self.accept_call: Call | None = None
         self.writes: collections.deque[tuple[Call, bytes]] = collections.deque()
+        self._head_sent = 0  # bytes of writes[0] the fast path in write() already handed to the OS
         self.writer: asyncio.Task | None = None
 
     @classmethod
@@ -98,6 +99,7 @@ class TcpSocket:
         writer, self.writer = self.writer, None
         if writer is not None:
             writer.cancel()
+        self._head_sent = 0
         while self.writes:
             call, data = self.writes.popleft()
             self.engine.return_quota(len(data))
@@ -300,15 +302,30 @@ class TcpSocket:
         if not self.engine.take_quota(len(data)):
             from resocket.engine import QUOTA_EXCEEDED
             return call.error_only(QUOTA_EXCEEDED)
+        sent = 0
+        if not self.writes and self.writer is None and not self.is_tls and self.channel is not None:
+            # Fast path: nothing queued, so try the OS at once; a write it takes whole is answered now,
+            # without a task (Chrome answers once the bytes are handed to the OS; so do we).
+            try:
+                sent = self.channel.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # the queued path below meets the error again and answers it as Chrome does
+            if sent == len(data):
+                self.engine.return_quota(len(data))
+                return call.reply({"bytesWritten": len(data)})
         self.writes.append((call, data))
+        self._head_sent = sent
         if self.writer is None:
             self.writer = self.engine.spawn(self._drain_writes(self.epoch))
 
     async def _drain_writes(self, epoch: int) -> None:
         while self.writes and epoch == self.epoch and self.stream is not None:
             call, data = self.writes[0]
+            offset, self._head_sent = self._head_sent, 0
             try:
-                await self.stream.sendall(data)
+                await self.stream.sendall(memoryview(data)[offset:] if offset else data)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a broken pipe and friends: Chrome reports -2
