@@ -178,6 +178,11 @@ class Receiver:
         self._paused = False
         self._kick()
 
+    @property
+    def reading(self) -> bool:
+        """A read is in progress: started and not finished, even if `pause()` came since (it still delivers)."""
+        return self._task is not None
+
     def stop(self) -> None:
         self._spent = True
         if self._task is not None:

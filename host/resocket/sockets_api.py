@@ -142,6 +142,35 @@ def _send_result(args: tuple, last_error: str | None) -> tuple[list, str | None]
     return [{"resultCode": 0, "bytesSent": written}], None
 
 
+class QueriedName(str):
+    """A hostname with the DnsQueryType its call gave ("any", "ipv4", "ipv6").
+
+    tcp.py and udp.py pass the hostname unchanged to `engine.resolve`, so the query type travels with it
+    to `_EngineView.resolve`, per call (two udp.send calls in flight may ask for different types).
+    """
+
+    dns_query_type: str | None = None
+
+
+def _queried(hostname: str, dns_query_type: Any) -> str:
+    if dns_query_type not in DNS_QUERY_FAMILIES:
+        return hostname  # "any" or absent: the system resolver, as before
+    name = QueriedName(hostname)
+    name.dns_query_type = dns_query_type
+    return name
+
+
+#: sockets_tcp.idl / sockets_udp.idl DnsQueryType -> the one address family Chrome's resolver then asks for.
+DNS_QUERY_FAMILIES = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
+
+
+def is_localhost_name(host: str) -> bool:
+    """Chromium's IsLocalHostname: "localhost" and "*.localhost", with or without the final dot."""
+    name = host.lower()
+    name = name.removesuffix(".")
+    return name == "localhost" or name.endswith(".localhost")
+
+
 class _EngineView:
     """The engine as a chrome.sockets socket object sees it: `forget` removes from our table, not chrome.socket's."""
 
@@ -150,6 +179,32 @@ class _EngineView:
 
     def forget(self, sid: int) -> None:
         self._forget(sid)
+
+    async def resolve(self, host: str, port: int, socktype: int) -> list[tuple[int, Any]]:
+        """engine.resolve, honouring the DnsQueryType that came with `host` (Chromium's HostResolverManager).
+
+        - an IP literal of the other family: ERR_NAME_NOT_RESOLVED (HostResolverManager::ResolveAsIP);
+        - a localhost name: Chrome answers it itself, never from /etc/hosts: "ipv6" -> ::1, "ipv4" ->
+          127.0.0.1 (so connect("localhost", port, "ipv6") reaches only a server on ::1: -102 otherwise);
+        - any other name: only the addresses of that family; none -> ERR_NAME_NOT_RESOLVED.
+        """
+        from resocket.engine import DnsError, parse_ip_literal
+
+        family = DNS_QUERY_FAMILIES.get(getattr(host, "dns_query_type", None) or "")
+        if family is None:
+            return await self._engine.resolve(host, port, socktype)
+        literal = parse_ip_literal(host)
+        if literal is not None:
+            if (socket.AF_INET if literal.version == 4 else socket.AF_INET6) != family:
+                raise DnsError(NetError.NAME_NOT_RESOLVED)
+        elif is_localhost_name(host):
+            if family == socket.AF_INET6:
+                return [(family, ("::1", port, 0, 0))]
+            return [(family, ("127.0.0.1", port))]
+        addresses = [a for a in await self._engine.resolve(str(host), port, socktype) if a[0] == family]
+        if not addresses:
+            raise DnsError(NetError.NAME_NOT_RESOLVED)
+        return addresses
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
@@ -169,7 +224,10 @@ class StreamSocket(TcpSocket):
         self.api.push_data("tcp.onReceive", self.entry, data)
 
     def _on_end(self, exc: BaseException | None) -> None:
-        code = NetError.CONNECTION_CLOSED if exc is None else from_exception(exc)
+        # Every end of the read side is -100, a reset included: Chromium's extensions TCPSocket reads a mojo
+        # data pipe, which only ends (result 0), and TCPSocketEventDispatcher turns 0 into
+        # ERR_CONNECTION_CLOSED (golden/chrome/sockets_server.json: a connection reset in the backlog).
+        code = NetError.CONNECTION_CLOSED
         if exc is not None:
             log.debug("tcp socket %s read error: %s", self.id, exc)
         self.receiver = None
@@ -411,7 +469,7 @@ class SocketsApi:
         host, port = args["peerAddress"], args["peerPort"] & MAX_PORT_MASK
         if not self.engine.allows("tcp-connect", host, port):
             return call.error_only(TCP_PERMISSION)
-        entry.sock.connect(_Shaped(call, _code_result), host, port)
+        entry.sock.connect(_Shaped(call, _code_result), _queried(host, args.get("dnsQueryType")), port)
 
     def tcp_disconnect(self, call: Call, args: dict) -> None:
         entry = self._find(call, "tcp", args)
@@ -457,11 +515,17 @@ class SocketsApi:
         if sock.is_tls:
             # Chrome 156 (golden/chrome/sockets_tls.json): secure() again on a TLS socket, paused or not.
             return call.reply(NetError.INVALID_ARGUMENT, last_error="Socket must be a connected client TCP socket.")
-        if not entry.paused:
-            # Chrome 156: secure() on a socket that is not paused fails with -2 and removes the socket.
+        reading = sock.receiver is not None and sock.receiver.reading
+        if not entry.paused or reading:
+            # Chrome 156: secure() needs a paused socket with no read in progress; otherwise it fails with -2
+            # and removes the socket, and the read in progress ends with onReceiveError -100. Pausing after
+            # connect leaves the read that started at connect in progress (sockets_secure_reading).
             self.tables["tcp"].pop(entry.id, None)
             self._destroy(entry)
-            return call.reply(NetError.FAILED, last_error=net_error_string(NetError.FAILED))
+            call.reply(NetError.FAILED, last_error=net_error_string(NetError.FAILED))
+            if reading:
+                self.emit_event("tcp.onReceiveError", {"socketId": entry.id, "resultCode": NetError.CONNECTION_CLOSED})
+            return
         sock.secure(call, args.get("options") or {})
 
     # -- chrome.sockets.tcpServer -----------------------------------------------------------------------
@@ -503,8 +567,12 @@ class SocketsApi:
             # Chrome 156: -4 before touching the socket; a listener already there keeps listening.
             code = NetError.INVALID_ARGUMENT
             return call.reply(code, last_error=net_error_string(code))
-        # Chrome 156: listen on a listening socket listens anew (the old listener is closed).
+        # Chrome 156: listen on a listening socket listens anew (the old listener is closed); the accept in
+        # progress on the old one ends with onAcceptError -2, which pauses the server (sockets_server).
+        accepting = entry.accepting is not None
         self._stop_listening(entry)
+        if accepting:
+            self.receive_error("tcpServer.onAcceptError", entry, NetError.FAILED)
         sock = TcpSocket(self.engine, entry.id)
         entry.sock = sock
         backlog = args.get("backlog")
@@ -621,7 +689,8 @@ class SocketsApi:
         address, port = args["address"], args["port"] & MAX_PORT_MASK
         if not self.engine.allows("udp-send-to", address, port):
             return call.error_only(UDP_PERMISSION)
-        entry.sock.send_to(_Shaped(call, _send_result), args["data"], address, port)
+        entry.sock.send_to(_Shaped(call, _send_result), args["data"],
+                           _queried(address, args.get("dnsQueryType")), port)
 
     def _multicast(self, call: Call, args: dict, *, permission: bool) -> DatagramSocket | None:
         entry = self._find(call, "udp", args)

@@ -40,15 +40,10 @@ SOCKETS_KEY = {"tcp": {"connect": "*"}, "tcpServer": {"listen": "*"},
                "udp": {"bind": "*", "send": "*", "multicastMembership": ""}}
 SCENARIO_NAMES = sorted(p.stem for p in SCENARIOS.glob("sockets_*.js") if p.stem != "sockets_lib")
 
-# Deliberate differences (docs/compatibility.md, "chrome.sockets"), each a strict xfail.
-DELIBERATE: dict[str, str] = {
-    "sockets_multicast": "docs/compatibility.md (chrome.sockets, DnsQueryType): connect('localhost', ..., 'ipv6') "
-                         "gives -102 in Chrome (::1), resocket resolves with getaddrinfo and connects to 127.0.0.1",
-    "sockets_secure_reading": "docs/compatibility.md (chrome.sockets, secure while a read is in progress): Chrome "
-                              "-2 and removes the socket, resocket secures it",
-    "sockets_server": "docs/compatibility.md (chrome.sockets, listen on a listening socket): Chrome ends the old "
-                      "accept with onAcceptError -2 and pauses the server, resocket does not",
-}
+# Deliberate differences (docs/compatibility.md, "chrome.sockets"), each a strict xfail. None at the moment:
+# DnsQueryType (sockets_multicast), secure during a read (sockets_secure_reading) and listen on a listening
+# server (sockets_server) now match Chrome.
+DELIBERATE: dict[str, str] = {}
 
 
 def expression(name: str, env: dict) -> str:

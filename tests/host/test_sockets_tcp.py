@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import struct
 import sys
 import threading
 from pathlib import Path
@@ -12,8 +13,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.host.sockets_support import Events, call
+from tests.support.certs import Pki
 from tests.support.hostclient import HostClient, b64
-from tests.support.servers import start_host
+from tests.support.servers import TlsEchoServer, start_host
 
 SOCKETS_RULES = ["tcp-connect", "tcp-listen", "udp-bind", "udp-send-to", "udp-multicast-membership"]
 
@@ -216,3 +218,105 @@ def test_a_large_transfer_arrives_complete_and_in_order(host: HostClient) -> Non
     assert done.wait(60) and results == [{"resultCode": 0, "bytesSent": len(payload)}]
     # Every frame to the browser stays below 70 KB (docs/protocol.md), events included.
     assert max(len(frame) for frame in host.raw_frames) < 70_000
+
+
+@pytest.fixture()
+def tls_host(tmp_path: Path, pki: Pki) -> HostClient:
+    client = start_host(tmp_path, SOCKETS_RULES, SSL_CERT_FILE=str(pki.ca))
+    yield client
+    client.close()
+
+
+def test_connect_honours_dns_query_type_and_localhost_as_ipv6_is_only_loopback_v6(host: HostClient) -> None:
+    # Chrome 156 (golden/chrome/sockets_multicast.json): "localhost" as "ipv6" is ::1 only, whatever
+    # /etc/hosts says, so a server on 127.0.0.1 alone refuses; "ipv4" and "any" reach it.
+    with socket.socket() as v4:
+        v4.bind(("127.0.0.1", 0))
+        v4.listen()
+        port = v4.getsockname()[1]
+        results = {}
+        for query_type in ("ipv4", "any", "ipv6"):
+            sid = create(host)
+            results[query_type] = call(host, "tcp.connect", socketId=sid, peerAddress="localhost", peerPort=port,
+                                       dnsQueryType=query_type)
+            host.call("tcp.close", socketId=sid)
+        assert results == {"ipv4": ([0], None), "any": ([0], None),
+                           "ipv6": ([-102], "net::ERR_CONNECTION_REFUSED")}
+    # An IP literal of the other family does not resolve (HostResolverManager::ResolveAsIP).
+    sid = create(host)
+    assert call(host, "tcp.connect", socketId=sid, peerAddress="127.0.0.1", peerPort=port, dnsQueryType="ipv6") == (
+        [-105], "net::ERR_NAME_NOT_RESOLVED")
+
+
+def test_connect_to_localhost_as_ipv6_reaches_a_server_on_loopback_v6(host: HostClient) -> None:
+    with socket.socket(socket.AF_INET6) as v6:
+        v6.bind(("::1", 0))
+        v6.listen()
+        sid = create(host)
+        assert call(host, "tcp.connect", socketId=sid, peerAddress="LocalHost.", peerPort=v6.getsockname()[1],
+                    dnsQueryType="ipv6") == ([0], None)
+        assert host.call("tcp.getInfo", socketId=sid).value["peerAddress"] == "::1"
+        sid = create(host)
+        assert call(host, "tcp.connect", socketId=sid, peerAddress="localhost", peerPort=v6.getsockname()[1],
+                    dnsQueryType="ipv4") == ([-102], "net::ERR_CONNECTION_REFUSED")
+
+
+def test_secure_after_pausing_a_connected_socket_fails_and_ends_the_read_in_progress(tls_host: HostClient,
+                                                                                     pki: Pki) -> None:
+    # Chrome 156 (golden/chrome/sockets_secure_reading.json): the read started at connect is still in
+    # progress when the app pauses, so secure() fails with -2, removes the socket and the read ends with -100.
+    events = Events(tls_host)
+    with TlsEchoServer(pki.good.cert, pki.good.key) as server:
+        late = create(tls_host)
+        assert call(tls_host, "tcp.connect", socketId=late, peerAddress="localhost", peerPort=server.port) == (
+            [0], None)
+        assert call(tls_host, "tcp.setPaused", socketId=late, paused=True) == ([], None)
+        assert call(tls_host, "tcp.secure", socketId=late) == ([-2], "net::ERR_FAILED")
+        assert events.wait("tcp.onReceiveError", late) == {"socketId": late, "resultCode": -100}
+        assert call(tls_host, "tcp.getInfo", socketId=late) == ([], "Socket not found")
+        # Paused before connect: no read ever started, and secure() succeeds.
+        early = create(tls_host)
+        assert call(tls_host, "tcp.setPaused", socketId=early, paused=True) == ([], None)
+        assert call(tls_host, "tcp.connect", socketId=early, peerAddress="localhost", peerPort=server.port) == (
+            [0], None)
+        assert call(tls_host, "tcp.secure", socketId=early) == ([0], None)
+        assert call(tls_host, "tcp.setPaused", socketId=early, paused=False) == ([], None)
+        assert call(tls_host, "tcp.send", socketId=early, data=b64(b"over tls")) == (
+            [{"resultCode": 0, "bytesSent": 8}], None)
+        assert events.received("tcp.onReceive", early, 8) == b"over tls"
+        assert events.untaken("tcp.onReceiveError", early) == []
+        tls_host.call("tcp.close", socketId=early)
+
+
+def test_listen_on_a_listening_server_ends_its_accept_with_minus_2_and_pauses_it(host: HostClient) -> None:
+    # Chrome 156 (golden/chrome/sockets_server.json): the accept in progress on the old listener fails with
+    # onAcceptError -2, which pauses the server; it listens anew on a new port.
+    events = Events(host)
+    server, old_port = listening(host)
+    assert call(host, "tcpServer.listen", socketId=server, address="127.0.0.1", port=0) == ([0], None)
+    assert events.wait("tcpServer.onAcceptError", server) == {"socketId": server, "resultCode": -2}
+    info = host.call("tcpServer.getInfo", socketId=server).value
+    assert info["paused"] is True and info["localPort"] != old_port
+    # Paused: a connection waits in the backlog until the app resumes the server.
+    with socket.create_connection(("127.0.0.1", info["localPort"]), timeout=10):
+        events.drain()
+        assert events.untaken("tcpServer.onAccept", server) == []
+        assert call(host, "tcpServer.setPaused", socketId=server, paused=False) == ([], None)
+        events.wait("tcpServer.onAccept", server)
+    assert events.untaken("tcpServer.onAcceptError", server) == []
+
+
+def test_a_connection_reset_is_on_receive_error_minus_100(host: HostClient) -> None:
+    # Chrome 156 reports every end of the read side as -100, a reset too (golden/chrome/sockets_server.json).
+    events = Events(host)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        sid = create(host)
+        assert call(host, "tcp.connect", socketId=sid, peerAddress="127.0.0.1",
+                    peerPort=listener.getsockname()[1]) == ([0], None)
+        peer, _ = listener.accept()
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.close()  # linger 0: RST instead of FIN
+    assert events.wait("tcp.onReceiveError", sid) == {"socketId": sid, "resultCode": -100}
+    assert host.call("tcp.getInfo", socketId=sid).value["paused"] is True

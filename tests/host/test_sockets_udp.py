@@ -128,3 +128,16 @@ def test_permissions_use_chromes_udp_message(tmp_path: Path) -> None:
             [], "App does not have permission")
     finally:
         host.close()
+
+
+def test_send_honours_dns_query_type(host: HostClient) -> None:
+    events = Events(host)
+    sender, _ = bound(host)
+    receiver, port = bound(host)
+    # Chrome 156 (golden/chrome/sockets_multicast.json): "localhost" as "ipv4" is 127.0.0.1.
+    assert call(host, "udp.send", socketId=sender, data=b64(b"v4"), address="localhost", port=port,
+                dnsQueryType="ipv4") == ([{"resultCode": 0, "bytesSent": 2}], None)
+    assert base64.b64decode(events.wait("udp.onReceive", receiver)["data"]) == b"v4"
+    # An IP literal of the other family does not resolve (HostResolverManager::ResolveAsIP).
+    assert call(host, "udp.send", socketId=sender, data=b64(b"v6"), address="127.0.0.1", port=port,
+                dnsQueryType="ipv6") == ([{"resultCode": -105}], "net::ERR_NAME_NOT_RESOLVED")
