@@ -546,6 +546,9 @@
       this.nextRef = 1;
       /** Per socket: requests sent on native messaging and not answered yet ({calls, reads}, reads apart). */
       this.nativeBusy = new Map();
+      /** Request records waiting for the end of this task, and their size with headers. */
+      this.outRecords = [];
+      this.outBytes = 0;
       /** Per socket: requests sent on the channel and not answered yet. */
       this.channelBusy = new Map();
       /** Per socket ("space hostId"): channel writes not finally answered, and calls held behind them. */
@@ -677,15 +680,31 @@
      */
     sendRequestOnChannel(id, entry, args, payload) {
       const text = codec().enc.encode(JSON.stringify({ id, op: entry.spec.op, args }));
-      const size = 12 + text.byteLength + (payload ? payload.byteLength : 0);
-      const message = new Uint8Array(size);
-      const view = new DataView(message.buffer);
-      view.setUint32(0, 0xffffffff);
-      view.setUint32(4, 0xffffffff);
-      view.setUint32(8, text.byteLength);
-      message.set(text, 12);
-      if (payload) message.set(payload, 12 + text.byteLength);
+      const length = payload ? payload.byteLength : 0;
       entry.channelRequest = true;
+      if (this.outRecords.length === 0) Promise.resolve().then(() => this.flushChannel());
+      this.outRecords.push({ text, payload, length });
+      this.outBytes += 16 + text.byteLength + length;
+    }
+
+    /** The records of one task leave as one message (each WebSocket message costs the browser a hop). */
+    flushChannel() {
+      const records = this.outRecords;
+      const message = new Uint8Array(this.outBytes);
+      this.outRecords = [];
+      this.outBytes = 0;
+      if (!this.channelUp() || records.length === 0) return; // channelClosed() fails their calls
+      const view = new DataView(message.buffer);
+      let at = 0;
+      for (const { text, payload, length } of records) {
+        view.setUint32(at, 0xffffffff);
+        view.setUint32(at + 4, 0xffffffff);
+        view.setUint32(at + 8, text.byteLength);
+        view.setUint32(at + 12, length);
+        message.set(text, at + 16);
+        if (payload) message.set(payload, at + 16 + text.byteLength);
+        at += 16 + text.byteLength + length;
+      }
       this.ws.send(message);
     }
 
@@ -772,16 +791,22 @@
       if (this.dead || !isArrayBuffer(data) || data.byteLength < 8) return;
       const view = new DataView(data);
       if (view.getUint32(0) === 0xffffffff && view.getUint32(4) === 0xffffffff) {
-        // The reply to a request sent on the channel, with a read's bytes after it.
-        const size = data.byteLength >= 12 ? view.getUint32(8) : -1;
-        if (size < 0 || 12 + size > data.byteLength) return;
-        let msg;
-        try {
-          msg = JSON.parse(codec().dec.decode(new Uint8Array(data, 12, size)));
-        } catch (err) {
-          return;
+        // Reply records: each the reply to a request sent on the channel, with a read's bytes after it.
+        for (let at = 0; at + 16 <= data.byteLength && !this.dead;) {
+          if (view.getUint32(at) !== 0xffffffff || view.getUint32(at + 4) !== 0xffffffff) return;
+          const size = view.getUint32(at + 8);
+          const length = view.getUint32(at + 12);
+          const body = at + 16;
+          at = body + size + length;
+          if (at > data.byteLength) return;
+          let msg;
+          try {
+            msg = JSON.parse(codec().dec.decode(new Uint8Array(data, body, size)));
+          } catch (err) {
+            continue;
+          }
+          this.receive(msg, length ? data.slice(body + size, at) : emptyBuffer());
         }
-        this.receive(msg, 12 + size < data.byteLength ? data.slice(12 + size) : emptyBuffer());
         return;
       }
       const ref = view.getUint32(0) * 0x100000000 + view.getUint32(4);

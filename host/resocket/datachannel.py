@@ -41,11 +41,11 @@ READ_LIMIT = 1024 * 1024
 #: Largest message accepted (a write bigger than this goes over native messaging).
 MAX_MESSAGE = 64 * 1024 * 1024 + 8
 REF = struct.Struct("!Q")
-#: The reference of a *request message* (both ways: a request, or the reply to one): `REQUEST_REF`, a 4-byte
-#: big-endian length, that many bytes of JSON, then the payload (docs/protocol.md, "Requests on the channel").
-#: Above every dataRef a client may use (those stop at 2^53-1).
+#: The reference of a *request record* (both ways: a request, or the reply to one): `REQUEST_REF`, the JSON's
+#: length and the payload's (4 bytes big-endian each), the JSON, the payload; one message holds one or more
+#: records (docs/protocol.md, "Requests on the channel"). Above every dataRef a client may use (< 2^53).
 REQUEST_REF = 2 ** 64 - 1
-_HEAD = struct.Struct("!QI")
+RECORD_HEAD = struct.Struct("!QII")
 _XOR = [bytes(i ^ b for i in range(256)) for b in range(256)]
 
 OnData = Callable[[int, bytes], None]
@@ -87,6 +87,7 @@ class DataChannel:
         self._server: asyncio.AbstractServer | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._refused = 0
+        self._out: list[Any] = []  # reply records waiting for the end of this loop iteration
         self._used = False
         self.closed = False
 
@@ -227,8 +228,18 @@ class DataChannel:
         return self._send(0x2, [REF.pack(ref), data])
 
     def send_reply(self, text: bytes, data: bytes | memoryview = b"") -> bool:
-        """One request message (a reply): REQUEST_REF, the JSON's length, the JSON, then `data`."""
-        return self._send(0x2, [_HEAD.pack(REQUEST_REF, len(text)), text, data])
+        """One reply record; the records of one loop iteration leave as one message (one browser event)."""
+        if not self.connected:
+            return False
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out += [RECORD_HEAD.pack(REQUEST_REF, len(text), len(data)), text, data]
+        return True
+
+    def _flush(self) -> None:
+        parts, self._out = self._out, []
+        if parts:
+            self._send(0x2, parts)
 
     def _send(self, opcode: int, parts: list[Any]) -> bool:
         writer = self._writer

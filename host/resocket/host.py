@@ -256,22 +256,36 @@ class Host:
             self._replay()
 
     def _dc_request(self, message: bytes) -> None:
-        """A request message (docs/protocol.md, "Requests on the channel"): JSON, then the write's payload.
+        """A request message (docs/protocol.md, "Requests on the channel"): records of JSON + payload.
 
         It joins the same queue as native-messaging requests (so it waits behind one waiting for its data);
         its payload is the data of its own `dataRef`, and its final reply goes back on the channel."""
-        size = int.from_bytes(message[:4], "big") if len(message) >= 4 else -1
-        if not 0 <= size <= len(message) - 4:
-            log.warning("data channel: request message with a bad JSON length; closing it")
+        view = memoryview(message)
+        at = 0
+        while True:
+            if len(view) - at < 8:
+                return self._dc_bad_record()
+            size, length = int.from_bytes(view[at:at + 4], "big"), int.from_bytes(view[at + 4:at + 8], "big")
+            body, at = at + 8, at + 8 + size + length
+            if at > len(view):
+                return self._dc_bad_record()
+            request = decode_body(view[body:body + size])
+            args = request.get("args") if isinstance(request, dict) else None
+            if isinstance(args, dict) and isinstance(args.get("dataRef"), int):  # the payload may be empty
+                self._dc_data_arrived(args["dataRef"], bytes(view[body + size:at]))
+            if isinstance(request, dict) and isinstance(request.get("id"), int):
+                self._dc_replies.add(request["id"])
+            self.receive(request)
+            if at == len(view):
+                return None
+            if len(view) - at < 8 or int.from_bytes(view[at:at + 8], "big") != REQUEST_REF:
+                return self._dc_bad_record()
+            at += 8
+
+    def _dc_bad_record(self) -> None:
+        log.warning("data channel: a request record's lengths run past its message; closing it")
+        if self.datachannel is not None:
             self.datachannel.close()
-            return
-        request = decode_body(memoryview(message)[4:4 + size])
-        args = request.get("args") if isinstance(request, dict) else None
-        if isinstance(args, dict) and isinstance(args.get("dataRef"), int):  # the payload may be empty
-            self._dc_data_arrived(args["dataRef"], message[4 + size:])
-        if isinstance(request, dict) and isinstance(request.get("id"), int):
-            self._dc_replies.add(request["id"])
-        self.receive(request)
 
     def _dc_send_reply(self, message: dict | RawJSON, data: bytes = b"") -> bool:
         """A final reply to a request that came on the channel goes back there (loop thread only)."""

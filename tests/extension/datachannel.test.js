@@ -16,7 +16,8 @@ function fakeWebSocketClass(shim) {
       this.url = url;
       this.readyState = 0;
       this.sent = []; // {ref, bytes, requestsBefore}
-      this.requests = []; // request messages: {request, bytes, requestsBefore}
+      this.requests = []; // request records: {request, bytes, requestsBefore}
+      this.messages = 0; // WebSocket messages that carried request records
       this.closedByClient = false;
       shim.sockets.push(this);
     }
@@ -24,10 +25,18 @@ function fakeWebSocketClass(shim) {
     send(message) {
       if (this.readyState !== 1) return; // a closing WebSocket drops data, as browsers do
       const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
-      if (view.getUint32(0) === 0xffffffff && view.getUint32(4) === 0xffffffff) { // a request message
-        const size = view.getUint32(8);
-        const request = JSON.parse(Buffer.from(message.subarray(12, 12 + size)).toString());
-        this.requests.push({ request, bytes: Buffer.from(message.subarray(12 + size)), requestsBefore: shim.port().sent.length });
+      if (view.getUint32(0) === 0xffffffff && view.getUint32(4) === 0xffffffff) { // request records
+        this.messages += 1;
+        for (let at = 0; at < message.byteLength;) {
+          assert.equal(view.getUint32(at), 0xffffffff);
+          assert.equal(view.getUint32(at + 4), 0xffffffff);
+          const size = view.getUint32(at + 8);
+          const length = view.getUint32(at + 12);
+          const request = JSON.parse(Buffer.from(message.subarray(at + 16, at + 16 + size)).toString());
+          const bytes = Buffer.from(message.subarray(at + 16 + size, at + 16 + size + length));
+          this.requests.push({ request, bytes, requestsBefore: shim.port().sent.length });
+          at += 16 + size + length;
+        }
         return;
       }
       const ref = view.getUint32(0) * 0x100000000 + view.getUint32(4);
@@ -45,18 +54,22 @@ function fakeWebSocketClass(shim) {
       this.onmessage({ data: message.buffer });
     }
 
-    /** A reply message: 8 bytes 0xff, the JSON's length, the JSON, then `bytes`. */
-    serverReply(msg, bytes = Buffer.alloc(0)) {
-      const text = Buffer.from(JSON.stringify(msg));
-      const message = new Uint8Array(12 + text.length + bytes.length);
-      const view = new DataView(message.buffer);
-      view.setUint32(0, 0xffffffff);
-      view.setUint32(4, 0xffffffff);
-      view.setUint32(8, text.length);
-      message.set(text, 12);
-      message.set(bytes, 12 + text.length);
+    /** One message of reply records: each 8 bytes 0xff, the JSON's length, the bytes' length, JSON, bytes. */
+    serverReplies(...replies) {
+      const parts = replies.map(([msg, bytes = Buffer.alloc(0)]) => {
+        const text = Buffer.from(JSON.stringify(msg));
+        const head = Buffer.alloc(16);
+        head.writeUInt32BE(0xffffffff, 0);
+        head.writeUInt32BE(0xffffffff, 4);
+        head.writeUInt32BE(text.length, 8);
+        head.writeUInt32BE(bytes.length, 12);
+        return Buffer.concat([head, text, bytes]);
+      });
+      const message = new Uint8Array(Buffer.concat(parts));
       this.onmessage({ data: message.buffer });
     }
+
+    serverReply(msg, bytes) { this.serverReplies([msg, bytes]); }
 
     serverClose() { this.readyState = 3; this.onclose({ code: 1006 }); }
   };
@@ -93,6 +106,8 @@ function createSocket(shim, hostId = 1) {
   return id;
 }
 
+/** Lets the shim's end-of-task flush of channel request records run. */
+const tick = () => new Promise((resolve) => setImmediate(resolve));
 const bytes = (n, seed = 1) => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = (i * 7 + seed) & 255; return b; };
 const b64 = (u8) => Buffer.from(u8).toString('base64');
 /** The bytes a request carries on native messaging (chunk frames + data), decoded. */
@@ -343,7 +358,7 @@ test('chrome.sockets.tcp.send and udp.send use the channel too', () => {
 
 // ---- requests on the channel (the host said `requests: true`; docs/protocol.md, "Requests on the channel") ----
 
-test('with a host that takes requests on the channel, a big write is one channel message and is answered there', () => {
+test('with a host that takes requests on the channel, a big write is one channel message and is answered there', async () => {
   const shim = channelShim({ requests: true });
   const id = createSocket(shim);
   const port = shim.port();
@@ -351,18 +366,27 @@ test('with a host that takes requests on the channel, a big write is one channel
   const results = [];
   const big = bytes(65536, 5);
   shim.chrome.socket.write(id, big.buffer, (r) => results.push(r.bytesWritten));
+  await tick();
   assert.equal(port.sent.length, 0, 'nothing on native messaging');
+  await tick();
   const [{ request, bytes: carried }] = shim.ws().requests;
+  await tick();
   assert.equal(request.op, 'write');
+  await tick();
   assert.equal(request.args.socketId, 1);
+  await tick();
   assert.equal(typeof request.args.dataRef, 'number');
+  await tick();
   assert.equal(request.args.data, undefined);
+  await tick();
   assert.deepEqual(carried, Buffer.from(big), 'the bytes follow the JSON in the same message');
+  await tick();
   shim.ws().serverReply({ id: request.id, args: [{ bytesWritten: 65536 }] });
+  await tick();
   assert.deepEqual(results, [65536]);
 });
 
-test('a big write behind an unanswered native write of its socket names its bytes with dataRef instead', () => {
+test('a big write behind an unanswered native write of its socket names its bytes with dataRef instead', async () => {
   const shim = channelShim({ requests: true, knobs: { dataChannelRequestMinBytes: 8192 } });
   const id = createSocket(shim);
   const port = shim.port();
@@ -370,19 +394,28 @@ test('a big write behind an unanswered native write of its socket names its byte
   const order = [];
   shim.chrome.socket.write(id, bytes(100).buffer, (r) => order.push(r.bytesWritten));
   shim.chrome.socket.write(id, bytes(9000).buffer, (r) => order.push(r.bytesWritten));
+  await tick();
   const [small, big] = port.requests();
+  await tick();
   assert.equal(small.args.data, b64(bytes(100)));
+  await tick();
   assert.equal(typeof big.args.dataRef, 'number', 'ordered by native messaging behind the small write');
+  await tick();
   assert.equal(shim.ws().requests.length, 0);
+  await tick();
   port.reply({ id: small.id, args: [{ bytesWritten: 100 }] });
+  await tick();
   port.reply({ id: big.id, args: [{ bytesWritten: 9000 }] });
   shim.chrome.socket.write(id, bytes(9000).buffer, (r) => order.push(r.bytesWritten));
+  await tick();
   assert.equal(shim.ws().requests.length, 1, 'with nothing pending on native messaging it is a channel request again');
+  await tick();
   shim.ws().serverReply({ id: shim.ws().requests[0].request.id, args: [{ bytesWritten: 9000 }] });
+  await tick();
   assert.deepEqual(order, [100, 9000, 9000]);
 });
 
-test('while a socket has requests pending on the channel, its other calls follow them there (a disconnect cannot overtake a read)', () => {
+test('while a socket has requests pending on the channel, its other calls follow them there (a disconnect cannot overtake a read)', async () => {
   const shim = channelShim({ requests: true });
   const id = createSocket(shim, 1);
   const other = createSocket(shim, 2);
@@ -392,18 +425,25 @@ test('while a socket has requests pending on the channel, its other calls follow
   shim.chrome.socket.read(id, 100, (r) => order.push(['read', r.resultCode]));
   shim.chrome.socket.disconnect(id);
   shim.chrome.socket.setNoDelay(other, true, () => order.push(['other']));
+  await tick();
   assert.deepEqual(port.requests().map((m) => [m.op, m.args.socketId]), [['setNoDelay', 2]]);
+  await tick();
   const [read, disconnect] = shim.ws().requests.map((m) => m.request);
+  await tick();
   assert.deepEqual([read.op, disconnect.op, disconnect.args], ['read', 'disconnect', { socketId: 1 }]);
+  await tick();
   shim.ws().serverReply({ id: disconnect.id, args: [] });
+  await tick();
   shim.ws().serverReply({ id: read.id, args: [{ resultCode: -15, data: '' }] });
+  await tick();
   assert.deepEqual(plain(order), [['read', -15]]);
   // Nothing of socket 1 pending any more: a small call goes back to native messaging.
   shim.chrome.socket.setNoDelay(id, true, () => order.push(['setNoDelay']));
+  await tick();
   assert.deepEqual(port.requests().at(-1).args, { socketId: 1, noDelay: true });
 });
 
-test('big reads are channel requests answered with their bytes in one message; a socket keeps its reads on one path', () => {
+test('big reads are channel requests answered with their bytes in one message; a socket keeps its reads on one path', async () => {
   const shim = channelShim({ requests: true, knobs: { dataChannelRequestMinBytes: 8192 } });
   const id = createSocket(shim);
   const port = shim.port();
@@ -412,21 +452,30 @@ test('big reads are channel requests answered with their bytes in one message; a
   const cb = (r) => got.push([r.resultCode, Buffer.from(r.data).toString('hex'), 'dataRef' in r]);
   shim.chrome.socket.read(id, 65536, cb);
   shim.chrome.socket.read(id, 100, cb); // small, but a read of this socket is on the channel: it follows it
+  await tick();
   assert.equal(port.sent.length, 0);
+  await tick();
   const [r1, r2] = shim.ws().requests.map((m) => m.request);
+  await tick();
   assert.deepEqual([r1.op, r1.args.dataChannel, r2.op], ['read', true, 'read']);
+  await tick();
   shim.ws().serverReply({ id: r1.id, args: [{ resultCode: 2, data: '', dataRef: r1.id }] }, Buffer.from('aabb', 'hex'));
+  await tick();
   shim.ws().serverReply({ id: r2.id, args: [{ resultCode: -15, data: '' }] });
+  await tick();
   assert.deepEqual(got, [[2, 'aabb', false], [-15, '', false]]);
   // A small read on native messaging first: the big one behind it stays there too (dataChannel: true).
   shim.chrome.socket.read(id, 100, cb);
   shim.chrome.socket.read(id, 65536, cb);
+  await tick();
   assert.equal(shim.ws().requests.length, 2);
+  await tick();
   const [n1, n2] = port.requests();
+  await tick();
   assert.deepEqual([n1.args.dataChannel, n2.args.dataChannel], [undefined, true]);
 });
 
-test('channel requests cut off by the closing channel fail like a broken connection, in order; later calls use native messaging', () => {
+test('channel requests cut off by the closing channel fail like a broken connection, in order; later calls use native messaging', async () => {
   const shim = channelShim({ requests: true });
   const id = createSocket(shim);
   const port = shim.port();
@@ -435,21 +484,32 @@ test('channel requests cut off by the closing channel fail like a broken connect
   shim.chrome.socket.write(id, bytes(10000).buffer, (r) => order.push(['write', r.bytesWritten]));
   shim.chrome.socket.read(id, 65536, (r) => order.push(['read', r.resultCode, r.data.byteLength]));
   shim.chrome.socket.setNoDelay(id, true, (r) => order.push(['setNoDelay', r]));
+  await tick();
   const [w] = shim.ws().requests.map((m) => m.request);
+  await tick();
   assert.deepEqual(shim.ws().requests.map((m) => m.request.op), ['write', 'read', 'setNoDelay']);
+  await tick();
   assert.equal(port.sent.length, 0);
+  await tick();
   shim.ws().serverClose();
+  await tick();
   assert.deepEqual(plain(order), [['write', -2], ['read', -2, 0], ['setNoDelay', false]]);
+  await tick();
   port.reply({ id: w.id, args: [{ bytesWritten: 10000 }] }); // a late answer on native messaging: ignored
   shim.chrome.socket.write(id, bytes(10000).buffer, (r) => order.push(['write', r.bytesWritten]));
+  await tick();
   const again = port.requests().at(-1);
+  await tick();
   assert.equal(again.op, 'write');
+  await tick();
   assert.deepEqual(nativeBytes(port, again.id), Buffer.from(bytes(10000)));
+  await tick();
   port.reply({ id: again.id, args: [{ bytesWritten: 10000 }] });
+  await tick();
   assert.deepEqual(plain(order), [['write', -2], ['read', -2, 0], ['setNoDelay', false], ['write', 10000]]);
 });
 
-test('by default every chrome.socket write and read goes on the channel as a request, 64 B ones too', () => {
+test('by default every chrome.socket write and read goes on the channel as a request, 64 B ones too', async () => {
   const shim = channelShim({ requests: true });
   const id = createSocket(shim);
   const port = shim.port();
@@ -457,11 +517,39 @@ test('by default every chrome.socket write and read goes on the channel as a req
   const got = [];
   shim.chrome.socket.write(id, bytes(64).buffer, (r) => got.push(r.bytesWritten));
   shim.chrome.socket.read(id, (r) => got.push(Buffer.from(r.data).toString()));
+  await tick();
   assert.equal(port.sent.length, 0);
+  await tick();
   const [w, r] = shim.ws().requests;
+  await tick();
   assert.deepEqual(w.bytes, Buffer.from(bytes(64)));
+  await tick();
   assert.deepEqual([r.request.op, r.request.args], ['read', { socketId: 1, dataChannel: true }]);
+  await tick();
   shim.ws().serverReply({ id: w.request.id, args: [{ bytesWritten: 64 }] });
+  await tick();
   shim.ws().serverReply({ id: r.request.id, args: [{ resultCode: 2, data: '', dataRef: r.request.id }] }, Buffer.from('hi'));
+  await tick();
   assert.deepEqual(got, [64, 'hi']);
+});
+
+test('calls made in one task leave as one WebSocket message; replies may come several to a message', async () => {
+  const shim = channelShim({ requests: true });
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const got = [];
+  shim.chrome.socket.write(id, bytes(9000).buffer, (r) => got.push(r.bytesWritten));
+  shim.chrome.socket.read(id, 65536, (r) => got.push(Buffer.from(r.data).toString()));
+  shim.chrome.socket.write(id, bytes(64).buffer, (r) => got.push(r.bytesWritten));
+  await tick();
+  const ws = shim.ws();
+  assert.equal(ws.messages, 1);
+  const [w1, r, w2] = ws.requests;
+  assert.deepEqual([w1.request.op, r.request.op, w2.request.op], ['write', 'read', 'write']);
+  assert.deepEqual([w1.bytes, w2.bytes], [Buffer.from(bytes(9000)), Buffer.from(bytes(64))]);
+  ws.serverReplies([{ id: w1.request.id, args: [{ bytesWritten: 9000 }] }],
+    [{ id: r.request.id, args: [{ resultCode: 2, data: '', dataRef: r.request.id }] }, Buffer.from('ok')],
+    [{ id: w2.request.id, args: [{ bytesWritten: 64 }] }]);
+  assert.deepEqual(got, [9000, 'ok', 64]);
 });

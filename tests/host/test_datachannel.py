@@ -299,16 +299,31 @@ def test_a_relayed_web_page_may_not_open_the_channel(tmp_path: Path) -> None:
 REQUEST_REF = 2 ** 64 - 1
 
 
-def send_request(ws: Ws, request: dict, payload: bytes = b"") -> None:
+def record(request: dict, payload: bytes = b"") -> bytes:
     text = json.dumps(request).encode()
-    ws.send(struct.pack("!QI", REQUEST_REF, len(text)) + text + payload)
+    return struct.pack("!QII", REQUEST_REF, len(text), len(payload)) + text + payload
+
+
+def send_request(ws: Ws, request: dict, payload: bytes = b"") -> None:
+    ws.send(record(request, payload))
 
 
 def recv_reply(ws: Ws) -> tuple[dict, bytes]:
-    ref, message = ws.recv_data()
-    assert ref == REQUEST_REF
-    (size,) = struct.unpack("!I", message[:4])
-    return json.loads(message[4:4 + size]), message[4 + size:]
+    """The next reply record (the host sends the replies of one loop iteration as one message)."""
+    pending = getattr(ws, "records", [])
+    if not pending:
+        ref, message = ws.recv_data()
+        assert ref == REQUEST_REF
+        message = struct.pack("!Q", ref) + message
+        at = 0
+        while at < len(message):
+            ref, size, length = struct.unpack_from("!QII", message, at)
+            assert ref == REQUEST_REF
+            at += 16
+            pending.append((json.loads(message[at:at + size]), message[at + size:at + size + length]))
+            at += size + length
+        ws.records = pending
+    return pending.pop(0)
 
 
 def test_requests_on_the_channel_are_answered_there_byte_for_byte_and_in_order(host: HostClient,
@@ -345,4 +360,28 @@ def test_requests_on_the_channel_are_answered_there_byte_for_byte_and_in_order(h
     assert host.call("write", socketId=sid, data=b64(b"ok")).value == {"bytesWritten": 2}
     on_native = [json.loads(f).get("id") for f in host.raw_frames]
     assert not [i for i in on_native if isinstance(i, int) and i >= 1000]
+    ws.close()
+
+
+def test_several_request_records_in_one_message_run_in_order(host: HostClient, echo: EchoServer) -> None:
+    url, token = open_channel(host)
+    ws = Ws(url, token)
+    sid = connected_socket(host, echo.port)
+    ws.send(b"".join(record({"id": 100 + i, "op": "write", "args": {"socketId": sid, "dataRef": i}}, b"%d," % i)
+                     for i in range(10)))
+    assert [recv_reply(ws)[0]["id"] for _ in range(10)] == list(range(100, 110))
+    got = b""
+    n = 200
+    while len(got) < 20:
+        n += 1
+        send_request(ws, {"id": n, "op": "read", "args": {"socketId": sid, "dataChannel": True}})
+        got += recv_reply(ws)[1]
+    assert got == b"0,1,2,3,4,5,6,7,8,9,"
+    # A record whose lengths run past its message closes the channel.
+    ws.send(struct.pack("!QII", REQUEST_REF, 1000, 0) + b"{}")
+    try:
+        opcode, _ = ws.recv()
+    except EOFError:
+        opcode = 0x8
+    assert opcode == 0x8, "the channel ends"
     ws.close()
