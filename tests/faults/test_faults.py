@@ -162,8 +162,7 @@ def test_a_server_process_that_is_killed_reads_as_eof_and_its_port_refuses_recon
 @pytest.mark.parametrize("address", ["10.255.255.1", "192.0.2.1", "2001:db8::1"])
 def test_connect_to_an_unroutable_address_is_address_unreachable(host: HostClient, address: str) -> None:
     """In the test namespace only loopback has a route: the kernel answers ENETUNREACH at once, which
-    Chrome maps to -109 (net_errors_posix.cc). With a route but no answer it would be -118 after the
-    kernel's SYN retries (about two minutes on Linux), too slow to test."""
+    Chrome maps to -109 (net_errors_posix.cc). With a route but no answer it is -118: see the next test."""
     if any(name != "lo" for _, name in socket.if_nameindex()):
         pytest.skip("needs the loopback-only network namespace (tests/netns.sh)")
     sid = host.call("create", type="tcp").value["socketId"]
@@ -171,6 +170,29 @@ def test_connect_to_an_unroutable_address_is_address_unreachable(host: HostClien
     assert (result.args, result.last_error) == ([-109], None)
     assert host.call("getInfo", socketId=sid).value["connected"] is False
     host.call("destroy", socketId=sid)
+
+
+# The host in a namespace of its own where 192.0.2.2 has a route and a (fake) neighbour but no host behind it:
+# SYNs go out on a veth pair and are never answered (nothing leaves the namespace). The kernel's SYN retries
+# are cut to 1 there (a per-namespace sysctl), so the connect times out after ~3 s instead of ~2 minutes.
+SILENT_PEER = ["unshare", "-n", "sh", "-c",
+               ("ip link set lo up && ip link add rs0 type veth peer name rs1 && "
+                "ip addr add 192.0.2.1/24 dev rs0 && ip link set rs0 up && ip link set rs1 up && "
+                "ip neigh add 192.0.2.2 lladdr 02:00:00:00:00:02 dev rs0 && "
+                'sysctl -qw net.ipv4.tcp_syn_retries=1 && exec "$@"'), "netns"]
+
+
+def test_connect_to_a_peer_that_never_answers_times_out_as_chrome_does(tmp_path: Path) -> None:
+    """Chrome leaves the connect timeout to the OS (ETIMEDOUT -> -118, net_errors_posix.cc); so does resocket."""
+    host = start_host(tmp_path / "config", wrapper=SILENT_PEER)
+    try:
+        sid = host.call("create", type="tcp").value["socketId"]
+        result = host.call("connect", socketId=sid, hostname="192.0.2.2", port=80, timeout=60)
+        assert (result.args, result.last_error) == ([-118], None)
+        assert host.call("getInfo", socketId=sid).value["connected"] is False
+        assert host.call("read", socketId=sid).value["resultCode"] == -15  # a failed connect counts as after
+    finally:
+        assert host.close() == 0
 
 
 def test_dns_failure_leaves_no_lookup_thread_behind(host: HostClient) -> None:
