@@ -52,8 +52,21 @@ def expression(name: str, env: dict) -> str:
     return f"(async () => {{\n{lib}\nreturn await ({body})({json.dumps(env)});\n}})()"
 
 
+# What a page still has open in the three namespaces (a scenario closes every socket it creates or accepts;
+# sockets_lib.js's start() closes an earlier scenario's leftovers, unrecorded).
+OPEN_SOCKETS = """(async () => {
+  const open = {};
+  for (const ns of ["tcp", "tcpServer", "udp"]) {
+    open[ns] = (await new Promise((resolve) => chrome.sockets[ns].getSockets(resolve))).length;
+  }
+  return open;
+})()"""
+
+
 def run(page: Session, name: str, env: dict) -> list:
-    return page.evaluate(expression(name, env), timeout=60)
+    transcript = page.evaluate(expression(name, env), timeout=60)
+    assert page.evaluate(OPEN_SOCKETS) == {"tcp": 0, "tcpServer": 0, "udp": 0}, f"{name} left sockets open"
+    return transcript
 
 
 def dump(transcript: list) -> str:
@@ -111,8 +124,13 @@ def test_resocket_sockets_transcript_equals_chrome(pages, env: dict, name: str) 
     if os.environ.get("RESOCKET_UPDATE_GOLDEN") == "1":
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(dump(chrome))
-    assert dump(chrome) == golden.read_text(), f"Chromium's {name} changed: see RESOCKET_UPDATE_GOLDEN"
+    pinned = golden.read_text()
+    if dump(chrome) != pinned:
+        pytest.fail(f"Chromium's {name} changed (see RESOCKET_UPDATE_GOLDEN):\n{unified(pinned, dump(chrome), 'golden')}")
     expected, actual = dump(chrome), dump(run(resocket_page, name, env))
     if actual != expected:
-        diff = "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True), "chrome", "resocket"))
-        pytest.fail(f"resocket differs from Chrome in {name}:\n{diff}")
+        pytest.fail(f"resocket differs from Chrome in {name}:\n{unified(expected, actual, 'chrome', 'resocket')}")
+
+
+def unified(expected: str, actual: str, was: str, now: str = "chrome") -> str:
+    return "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True), was, now))

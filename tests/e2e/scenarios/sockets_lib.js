@@ -13,7 +13,12 @@
 //   (TCP has no message boundaries);
 // - getSockets lists are sorted by id (Chrome's order is its hash map's);
 // - events that arrive for a socket after the scenario closed it are not recorded (Chrome 156 sometimes sends
-//   an onReceiveError -100 for a tcp socket closed while reading, sometimes not; docs/compatibility.md).
+//   an onReceiveError -100 for a tcp socket closed while reading, sometimes not; docs/compatibility.md), nor
+//   events of sockets the scenario did not create or see accepted (a late one of an earlier scenario's).
+//
+// Every scenario starts with `await t.start()`: it closes, unrecorded, whatever sockets the page still has in
+// the three namespaces, so that an earlier scenario's leftovers never show in this one's getSockets. A
+// scenario closes every socket it creates or accepts, and waits for the events that race with a close.
 
 /* exported socketsTranscript */
 function socketsTranscript(env) {
@@ -22,6 +27,7 @@ function socketsTranscript(env) {
   const portNames = new Map(Object.entries(env.ports || {}).map(([k, v]) => [v, "$" + k]));
   const events = new Map(); // socket name -> events
   const closed = new Set(); // socket names the scenario closed
+  const known = {tcp: new Set(), udp: new Set(), tcpServer: new Set()}; // raw ids created or accepted here
 
   const idName = (ns, raw) => {
     if (typeof raw !== "number" || raw <= 0) return raw;
@@ -61,6 +67,8 @@ function socketsTranscript(env) {
     }
   }
   globalThis.__socketsSink = (ns, name, info) => {
+    if (!known[ns].has(info.socketId)) return;
+    if (name === "onAccept") known.tcp.add(info.clientSocketId);
     const socket = idName(ns, info.socketId);
     if (closed.has(socket)) return;
     if (!events.has(socket)) events.set(socket, []);
@@ -92,6 +100,7 @@ function socketsTranscript(env) {
         chrome.sockets[ns][method](...args, (...cbArgs) => {
           const le = chrome.runtime.lastError;
           const value = cbArgs[0];
+          if (method === "create" && value && typeof value.socketId === "number") known[ns].add(value.socketId);
           const shown = method === "getSockets" && Array.isArray(value)
             ? value.slice().sort((x, y) => x.socketId - y.socketId) : value;
           if (value !== undefined) entry.value = norm(shown, undefined, ns);
@@ -107,6 +116,17 @@ function socketsTranscript(env) {
 
   // Name a port the scenario learned (a listener's), so that it shows as "$name" like the harness's ports.
   function namePort(port, name) { portNames.set(port, "$" + name); }
+
+  // Close, unrecorded, every socket the page still has (an earlier scenario's leftovers).
+  async function start() {
+    const direct = (ns, method, ...args) => new Promise((resolve) => chrome.sockets[ns][method](...args, (v) => {
+      void chrome.runtime.lastError;
+      resolve(v);
+    }));
+    for (const ns of ["tcp", "tcpServer", "udp"]) {
+      for (const info of (await direct(ns, "getSockets")) || []) await direct(ns, "close", info.socketId);
+    }
+  }
 
   function note(label, value) { entries.push({note: label, value: norm(value)}); }
 
@@ -146,5 +166,5 @@ function socketsTranscript(env) {
     return out;
   }
 
-  return {call, note, namePort, sleep, eventsOf, received, bytes, done, env};
+  return {start, call, note, namePort, sleep, eventsOf, received, bytes, done, env};
 }

@@ -4,6 +4,7 @@
 async (env) => {
   const t = socketsTranscript(env);
   const {call} = t;
+  await t.start();
   const group = "237.132.100.133";
   const r = (await call("udp.create", {name: "receiver"})).value.socketId;
   await call("udp.bind", r, "0.0.0.0", env.ports.mcastPort);

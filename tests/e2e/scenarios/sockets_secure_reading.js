@@ -4,6 +4,7 @@
 async (env) => {
   const t = socketsTranscript(env);
   const {call} = t;
+  await t.start();
   const s = (await call("tcp.create")).value.socketId;
   await call("tcp.connect", s, "localhost", env.ports.tlsGoodPort);
   await call("tcp.setPaused", s, true);

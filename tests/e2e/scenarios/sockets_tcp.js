@@ -3,6 +3,7 @@
 async (env) => {
   const t = socketsTranscript(env);
   const {call} = t;
+  await t.start();
   const server = (await call("tcpServer.create", {name: "server"})).value.socketId;
   await call("tcpServer.listen", server, "127.0.0.1", 0);
   const port = (await call("tcpServer.getInfo", server)).value.localPort;
@@ -22,6 +23,7 @@ async (env) => {
   const peer = (await t.eventsOf("tcpServer", server, 1))[0].client;
   await call("tcp.getInfo", client);
   await call("tcp.getInfo", peer);
+  await call("tcp.getSockets"); // the accepted socket is listed too
   await call("tcp.connect", client, "127.0.0.1", port);
   await call("tcp.setNoDelay", client, false);
   await call("tcp.setKeepAlive", client, true, 5);

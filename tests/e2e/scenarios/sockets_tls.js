@@ -5,6 +5,7 @@
 async (env) => {
   const t = socketsTranscript(env);
   const {call} = t;
+  await t.start();
   const P = env.ports;
   const s = (await call("tcp.create")).value.socketId;
   await call("tcp.setPaused", s, true);

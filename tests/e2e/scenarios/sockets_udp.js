@@ -3,6 +3,7 @@
 async (env) => {
   const t = socketsTranscript(env);
   const {call} = t;
+  await t.start();
   const a = (await call("udp.create", {name: "a"})).value.socketId;
   const b = (await call("udp.create", {bufferSize: 8})).value.socketId;
   await call("udp.getInfo", a);
