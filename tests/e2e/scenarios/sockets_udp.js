@@ -29,7 +29,10 @@ async (env) => {
   await call("udp.send", b, t.bytes("while paused 1"), "127.0.0.1", aPort);
   await call("udp.send", b, t.bytes("while paused 2"), "127.0.0.1", aPort);
   await t.sleep(150);
-  t.note("paused socket got nothing more", (await t.eventsOf("udp", a, 3, 0)).length);
+  // Chrome delivers the datagram a read was already waiting for when the pause came (seen: 3 events), or
+  // none if no read was armed yet (2): a race inside Chrome, so either is its behaviour. Nothing else may come.
+  const whilePaused = (await t.eventsOf("udp", a, 3, 0)).length;
+  t.note("paused socket got at most the datagram its armed read took", whilePaused === 2 || whilePaused === 3);
   await call("udp.getInfo", a);
   await call("udp.setPaused", a, false);
   await t.eventsOf("udp", a, 4);
