@@ -67,6 +67,13 @@ class Call:
         if self._finish():
             self.engine.emit(api_reply(self.id, [_plain(arg) for arg in args], last_error))
 
+    def answer(self, value: Any, quiet: bool) -> None:
+        """`reply(value)`, or, when `quiet` (the socket is going away with no one waiting), only retire it."""
+        if quiet:
+            self.done = True
+        else:
+            self.reply(value)
+
     def error_only(self, last_error: str) -> None:
         """Chrome's "Error()" style: the callback gets no argument, lastError is set."""
         if self._finish():

@@ -95,7 +95,7 @@ class TcpSocket:
             self.receiver = None
         if self.read_call is not None:
             call, self.read_call = self.read_call, None
-            _answer(call, quiet, {"resultCode": read_code, "data": ""})
+            call.answer({"resultCode": read_code, "data": ""}, quiet)
         writer, self.writer = self.writer, None
         if writer is not None:
             writer.cancel()
@@ -103,7 +103,7 @@ class TcpSocket:
         while self.writes:
             call, data = self.writes.popleft()
             self.engine.return_quota(len(data))
-            _answer(call, quiet, {"bytesWritten": NetError.FAILED})
+            call.answer({"bytesWritten": NetError.FAILED}, quiet)
         if self.channel is not None:
             self.channel.close()
         self.channel = self.stream = None
@@ -120,7 +120,7 @@ class TcpSocket:
             self.trying = None
         if self.connect_call is not None:
             call, self.connect_call = self.connect_call, None
-            _answer(call, quiet, NetError.ABORTED)
+            call.answer(NetError.ABORTED, quiet)
         if self.secure_call is not None:
             call, self.secure_call = self.secure_call, None
             if not quiet:
@@ -129,7 +129,7 @@ class TcpSocket:
                 call.done = True
         if self.accept_call is not None:
             call, self.accept_call = self.accept_call, None
-            _answer(call, quiet, {"resultCode": NetError.ABORTED})
+            call.answer({"resultCode": NetError.ABORTED}, quiet)
 
     # -- chrome.socket methods ------------------------------------------------------------------------
     def disconnect(self) -> None:
@@ -442,13 +442,6 @@ def tls_handshake_timeout() -> float:
         return float(os.environ.get("RESOCKET_TLS_HANDSHAKE_TIMEOUT", TLS_HANDSHAKE_TIMEOUT))
     except ValueError:
         return TLS_HANDSHAKE_TIMEOUT
-
-
-def _answer(call: Call, quiet: bool, value: Any) -> None:
-    if quiet:
-        call.done = True
-    else:
-        call.reply(value)
 
 
 def _ip(address: Any) -> str:

@@ -66,7 +66,7 @@ class UdpSocket:
         self.epoch += 1
         if self.connecting is not None:
             call, self.connecting = self.connecting, None
-            _answer(call, quiet, NetError.ABORTED)
+            call.answer(NetError.ABORTED, quiet)
         for task in (self.receiver, self.sender):
             if task is not None:
                 task.cancel()
@@ -74,12 +74,12 @@ class UdpSocket:
         # Chrome drops a pending UDP read without calling back; resocket answers it like recvFrom.
         for slot in (self.read_slot, self.recv_slot):
             if slot is not None:
-                _answer(slot[0], quiet, _recv_error(read_code, with_address=slot is self.recv_slot))
+                slot[0].answer(_recv_error(read_code, with_address=slot is self.recv_slot), quiet)
         self.read_slot = self.recv_slot = None
         while self.sends:
             call, data, _ = self.sends.popleft()
             self.engine.return_quota(len(data))
-            _answer(call, quiet, {"bytesWritten": NetError.FAILED})
+            call.answer({"bytesWritten": NetError.FAILED}, quiet)
         if self.channel is not None:
             self.channel.close()
             self.channel = None
@@ -388,13 +388,6 @@ def _recv_error(code: int, *, with_address: bool) -> dict:
     if with_address:
         return {"resultCode": int(code), "data": "", "address": "", "port": 0}
     return {"resultCode": int(code), "data": ""}
-
-
-def _answer(call: Call, quiet: bool, value: Any) -> None:
-    if quiet:
-        call.done = True
-    else:
-        call.reply(value)
 
 
 def _ip(address: Any) -> str:
