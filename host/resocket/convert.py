@@ -126,11 +126,9 @@ def loads_lenient(text: str) -> Any:
     while i < n:
         c = text[i]
         if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i:j + 1])
-            i = j + 1
+            j = _string_end(text, i)
+            out.append(text[i:j])
+            i = j
         elif text.startswith("//", i):
             end = text.find("\n", i)
             i = n if end < 0 else end
@@ -146,6 +144,14 @@ def loads_lenient(text: str) -> Any:
     return json.loads(_drop_trailing_commas("".join(out)))
 
 
+def _string_end(text: str, start: int) -> int:
+    """The index just past the JSON string that opens at `start` (escapes skipped)."""
+    j = start + 1
+    while j < len(text) and text[j] != '"':
+        j += 2 if text[j] == "\\" else 1
+    return j + 1
+
+
 def _drop_trailing_commas(text: str) -> str:
     """Remove each comma followed (after whitespace) by } or ], outside strings."""
     out: list[str] = []
@@ -153,11 +159,9 @@ def _drop_trailing_commas(text: str) -> str:
     while i < n:
         c = text[i]
         if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i:j + 1])
-            i = j + 1
+            j = _string_end(text, i)
+            out.append(text[i:j])
+            i = j
             continue
         if c == ",":
             j = i + 1
