@@ -7,6 +7,7 @@ that nothing did) and keeps a readable `log` of it (the demo prints it), and sto
 from __future__ import annotations
 
 import http.server
+import random
 import socket
 import ssl
 import threading
@@ -16,6 +17,24 @@ from typing import Any, Callable
 from tests.support.hostclient import DEFAULT_ORIGIN, HostClient
 
 ALL_RULES = ["tcp-connect", "tcp-listen", "udp-bind", "udp-send-to", "udp-multicast-membership"]
+
+#: Ports the harness picks for its servers (and free_port) come from below Linux's ephemeral range
+#: (net.ipv4.ip_local_port_range, 32768-60999 by default), so a port the OS picks for a client socket can
+#: never equal one of them: transcripts name harness ports ("$udpPort") and write the rest "<ephemeral>", and a
+#: client's local port that happened to equal a server's port of the other protocol once broke a golden.
+NAMED_PORTS = range(20000, 32768)
+
+
+def bind_named_port(sock: socket.socket, host: str) -> int:
+    """Bind `sock` to a free port of NAMED_PORTS on `host`; return it."""
+    for port in random.sample(NAMED_PORTS, 200):
+        try:
+            sock.bind((host, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError(f"no free port in {NAMED_PORTS}")
+
 
 #: The payloads of Chromium's background.js.
 ECHO_BODY = b"0100000005320000005"
@@ -38,8 +57,7 @@ def start_host(config_dir: Path, rules: list[str] | None = None, wrapper: list[s
 class _Server:
     def __init__(self, family: int, kind: int, host: str) -> None:
         self.sock = socket.socket(family, kind)
-        self.sock.bind((host, 0))
-        self.port: int = self.sock.getsockname()[1]
+        self.port: int = bind_named_port(self.sock, host)
         self.host = host
         self.closed = threading.Event()
         self.log: list[str] = []
@@ -271,8 +289,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     """A port that was free on both 127.0.0.1 and ::1 a moment ago (closed again before returning)."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
+            port = bind_named_port(s, "127.0.0.1")
         try:
             with socket.socket(socket.AF_INET6, kind) as s6:
                 s6.bind(("::1", port))
