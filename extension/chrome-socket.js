@@ -26,6 +26,11 @@
  *     frames are dispatched to the namespace's listeners with ids mapped and `data` as an ArrayBuffer, then
  *     acknowledged with `sockets.ack` (the host reads on only while fewer than 8 events are unacknowledged).
  *     Methods whose callback is optional return a Promise when it is left out, as Chromium 156 does.
+ *  6. Read-ahead (docs/protocol.md, "Read-ahead"; hosts that announce it in hello): a chrome.socket TCP
+ *     socket's first read asks the host to keep reading; the host then pushes the socket's bytes as they
+ *     arrive (at most its window unacknowledged) and later reads are answered here from them, as Chrome
+ *     answers reads from its data pipe. The end of the stream is collected by a read sent to the host, which
+ *     answers it as it always did (0, then disconnected), so the host stays the judge of every state.
  */
 (function installResocket(global) {
   'use strict';
@@ -59,6 +64,10 @@
    * which beats native messaging at every size (docs/performance.md), hence 0. Knob:
    * `resocketOptions.dataChannelRequestMinBytes`. */
   const DATA_CHANNEL_REQUEST_MIN_BYTES = 0;
+  /** Read-ahead bytes are acknowledged (`socket.ack`) once this share of the host's window is consumed: a
+   * quarter keeps the host reading across the ack's round trip (half stalled it: docs/performance.md) at one
+   * small message per 128 KiB with the host's 512 KiB window. */
+  const AHEAD_ACK_SHARE = 0.25;
   /** Chrome's read() bufferSize when it is left out (socket.idl). */
   const DEFAULT_READ_SIZE = 4096;
   /** Socket id sent for ids of a dead host or destroyed sockets: hosts allocate ids from 1. */
@@ -339,6 +348,25 @@
     return joined.buffer;
   }
 
+  /** Records with a payload of at least this many bytes leave as a message of their own (queueRecord). */
+  const BIG_RECORD_BYTES = 8 * 1024;
+
+  /**
+   * One request record at `at` in `out` (docs/protocol.md, "Requests on the channel"): 8 bytes 0xff, the JSON's
+   * and the payload's lengths (4 bytes big-endian each), the JSON, the payload. Returns the end offset.
+   */
+  function writeRecord(out, at, text, payload) {
+    const length = payload ? payload.byteLength : 0;
+    const view = new DataView(out.buffer, out.byteOffset);
+    view.setUint32(at, 0xffffffff);
+    view.setUint32(at + 4, 0xffffffff);
+    view.setUint32(at + 8, text.byteLength);
+    view.setUint32(at + 12, length);
+    out.set(text, at + 16);
+    if (payload) out.set(payload, at + 16 + text.byteLength);
+    return at + 16 + text.byteLength + length;
+  }
+
   // ---- chrome.runtime.lastError while a callback runs ----
 
   function ensureRuntime() {
@@ -553,6 +581,11 @@
       this.channelBusy = new Map();
       /** Per socket ("space hostId"): channel writes not finally answered, and calls held behind them. */
       this.sockets = new Map();
+      /** Read-ahead streams by socket ("socket hostId"): {stream, path, chunks, bytes, consumed, acked, end,
+       * waiting, socketId}; `waiting` is the app's read that found no bytes ({entry, size}). */
+      this.aheads = new Map();
+      /** Bytes consumed per stream before an ack (half the host's window; 0: the host has no read-ahead). */
+      this.aheadAck = 0;
       /** Read bytes that came on the channel before their reply: request id -> ArrayBuffer. */
       this.channelData = new Map();
       /** Reads whose reply came before their bytes: request id -> {entry, args, lastError}. */
@@ -581,10 +614,160 @@
      * @param {function(Array, (string|undefined)): void} deliver receives callback args and lastError
      */
     request(spec, args, deliver) {
+      if (!spec.ns && this.aheadAck > 0) {
+        if (spec.name === 'read' && this.readAhead(spec, args, deliver)) return;
+        if (spec.name === 'disconnect' || spec.name === 'destroy' || spec.name === 'secure') {
+          deliver = this.endAhead(spec, args, deliver);
+        }
+      }
       const id = this.allocateId();
       const entry = { spec, args, deliver, pieces: [], order: id };
       this.pending.set(id, entry);
       this.route(id, entry);
+    }
+
+    // -- read-ahead --
+
+    /**
+     * A chrome.socket read: answered here when its socket has a read-ahead stream (true), else sent (false),
+     * asking the host to start one. Chrome's checks that still apply to a connected socket come first: a read
+     * already waiting gives -1, a bufferSize <= 0 gives -4; then buffered bytes (at most bufferSize); then, once
+     * the host pushed the end and every byte was read, the read goes to the host, which answers the end.
+     */
+    readAhead(spec, args, deliver) {
+      const key = `socket ${args.socketId}`;
+      const ahead = this.aheads.get(key);
+      if (!ahead) {
+        args.stream = true;
+        return false;
+      }
+      const size = args.bufferSize === undefined ? DEFAULT_READ_SIZE : args.bufferSize;
+      const later = (code, data) => Promise.resolve().then(() => deliver([{ resultCode: code, data }], undefined));
+      if (ahead.waiting) { later(-1, emptyBuffer()); return true; }
+      if (size <= 0) { later(-4, emptyBuffer()); return true; }
+      if (ahead.bytes > 0) {
+        const data = this.takeAhead(ahead, size);
+        later(data.byteLength, data);
+        return true;
+      }
+      if (ahead.end === 0) { this.aheads.delete(key); return false; }
+      if (ahead.end !== null) { this.aheads.delete(key); later(ahead.end, emptyBuffer()); return true; }
+      ahead.waiting = { entry: { spec, args, deliver, pieces: [], order: this.allocateId() }, size };
+      return true;
+    }
+
+    /** disconnect / destroy / secure end the socket's stream here: its unread bytes are dropped (Chrome drops
+     * its pipe), and a read waiting on it gets -100 just before the call's own reply, where the host used to
+     * answer it; secure tells the host a read was pending (`readPending`: Chrome's -2, socket destroyed). */
+    endAhead(spec, args, deliver) {
+      const key = `socket ${args.socketId}`;
+      const ahead = this.aheads.get(key);
+      if (!ahead) return deliver;
+      this.aheads.delete(key);
+      const waiting = ahead.waiting;
+      if (!waiting) return deliver;
+      if (spec.name === 'secure') args.readPending = true;
+      return (values, lastError) => {
+        waiting.entry.deliver([{ resultCode: -100, data: emptyBuffer() }], undefined);
+        deliver(values, lastError);
+      };
+    }
+
+    /** Up to `size` buffered bytes as one ArrayBuffer; acknowledges them once enough were consumed. */
+    takeAhead(ahead, size) {
+      const n = Math.min(size, ahead.bytes);
+      let data;
+      const head = ahead.chunks[0];
+      if (head.byteLength === n) {
+        ahead.chunks.shift();
+        data = head.byteOffset === 0 && head.byteLength === head.buffer.byteLength ? head.buffer : head.slice().buffer;
+      } else if (head.byteLength > n) {
+        data = head.slice(0, n).buffer;
+        ahead.chunks[0] = head.subarray(n);
+      } else {
+        const out = new Uint8Array(n);
+        let at = 0;
+        while (at < n) {
+          const chunk = ahead.chunks[0];
+          const part = Math.min(chunk.byteLength, n - at);
+          out.set(part === chunk.byteLength ? chunk : chunk.subarray(0, part), at);
+          at += part;
+          if (part === chunk.byteLength) ahead.chunks.shift();
+          else ahead.chunks[0] = chunk.subarray(part);
+        }
+        data = out.buffer;
+      }
+      ahead.bytes -= n;
+      ahead.consumed += n;
+      if (ahead.consumed - ahead.acked >= this.aheadAck) {
+        ahead.acked = ahead.consumed;
+        this.notice({ op: 'socket.ack', args: { socketId: ahead.socketId, stream: ahead.stream, consumed: ahead.consumed } },
+          ahead.path);
+      }
+      return data;
+    }
+
+    /** A notice (no id, no reply) on the stream's path: the channel while it is up, else native messaging. */
+    notice(msg, path) {
+      if (path === 'channel' && this.channelUp()) this.queueRecord(codec().enc.encode(JSON.stringify(msg)), undefined);
+      else this.sendFrame(msg);
+    }
+
+    /** The reply to a read that asked for read-ahead says the stream started (`stream`: its id). */
+    startAhead(entry, stream) {
+      const socketId = entry.args.socketId;
+      this.aheads.set(`socket ${socketId}`, { stream, path: entry.channelRequest ? 'channel' : 'native', chunks: [],
+        bytes: 0, consumed: 0, acked: 0, end: null, waiting: null, socketId });
+    }
+
+    /** A `socket.data` or `socket.end` event: bytes for the socket's stream, or its end. */
+    aheadEvent(msg, channelBytes) {
+      const info = Array.isArray(msg.args) ? msg.args[0] : null;
+      if (!info || typeof info !== 'object') return;
+      const key = `socket ${info.socketId}`;
+      const ahead = this.aheads.get(key);
+      if (!ahead || ahead.stream !== info.stream) return; // a stream the page already ended
+      if (msg.event === 'socket.data') {
+        const bytes = channelBytes !== undefined ? channelBytes
+          : (typeof info.data === 'string' ? fromBase64(info.data) : new Uint8Array(0));
+        if (bytes.byteLength === 0) return;
+        ahead.chunks.push(bytes);
+        ahead.bytes += bytes.byteLength;
+        if (ahead.waiting) {
+          const { entry, size } = ahead.waiting;
+          ahead.waiting = null;
+          const data = this.takeAhead(ahead, size);
+          entry.deliver([{ resultCode: data.byteLength, data }], undefined);
+        }
+        return;
+      }
+      if (msg.event !== 'socket.end' || typeof info.resultCode !== 'number') return;
+      if (info.resultCode === 0) {
+        // The end follows every byte: a read waiting now (so with nothing buffered) collects it from the host.
+        ahead.end = 0;
+        if (ahead.waiting && ahead.bytes === 0) {
+          const { entry } = ahead.waiting;
+          this.aheads.delete(key);
+          const id = this.allocateId();
+          this.pending.set(id, entry);
+          this.route(id, entry);
+        }
+        return;
+      }
+      // The host closed the connection (a write failed): the waiting read gets what the host's own would have.
+      this.aheads.delete(key);
+      if (ahead.waiting) ahead.waiting.entry.deliver([{ resultCode: info.resultCode, data: emptyBuffer() }], undefined);
+    }
+
+    /** The channel closed: its streams may have lost bytes in flight, so the host breaks those connections.
+     * What was received can still be read; then a read gets -2, as on a broken connection. */
+    aheadChannelClosed() {
+      for (const [key, ahead] of Array.from(this.aheads)) {
+        if (ahead.path !== 'channel') continue;
+        if (ahead.bytes > 0) { ahead.end = -2; continue; }
+        this.aheads.delete(key);
+        if (ahead.waiting) ahead.waiting.entry.deliver([{ resultCode: -2, data: emptyBuffer() }], undefined);
+      }
     }
 
     /** True while bytes may go on the data channel. */
@@ -597,6 +780,8 @@
       const state = key === null ? undefined : this.sockets.get(key);
       const toChannel = spec.carriesData && this.channelUp();
       if (state && !spec.isRead && (state.held.length > 0 || (state.inflight > 0 && !toChannel))) {
+        if (args.data && !entry.ownData) entry.args = Object.assign({}, args, { data: args.data.slice() });
+        entry.ownData = true;
         state.held.push(id);
         return;
       }
@@ -679,32 +864,40 @@
      * length (4 bytes big-endian), the JSON request, then `payload`. The host answers on the channel.
      */
     sendRequestOnChannel(id, entry, args, payload) {
-      const text = codec().enc.encode(JSON.stringify({ id, op: entry.spec.op, args }));
-      const length = payload ? payload.byteLength : 0;
       entry.channelRequest = true;
+      this.queueRecord(codec().enc.encode(JSON.stringify({ id, op: entry.spec.op, args })), payload);
+    }
+
+    /** One record (JSON bytes + payload) for the message that leaves at the end of this task. */
+    queueRecord(text, payload) {
+      const length = payload ? payload.byteLength : 0;
+      if (length >= BIG_RECORD_BYTES) {
+        // Its own message, built now straight from the caller's bytes: joining it with others would copy
+        // it once more, and a big message amortizes its hop anyway. Records queued before it go first.
+        this.flushChannel();
+        const size = 16 + text.byteLength + length;
+        // Built in a reused buffer: send() copies the bytes before it returns (WebSocket standard), and a
+        // fresh 64 KiB ArrayBuffer per write costs the renderer more than the copy itself.
+        if (!this.scratch || this.scratch.byteLength < size) this.scratch = new Uint8Array(Math.max(size, 256 * 1024));
+        writeRecord(this.scratch, 0, text, payload);
+        this.ws.send(this.scratch.subarray(0, size));
+        return;
+      }
       if (this.outRecords.length === 0) Promise.resolve().then(() => this.flushChannel());
-      this.outRecords.push({ text, payload, length });
+      this.outRecords.push({ text, payload: length ? payload.slice() : undefined, length });
       this.outBytes += 16 + text.byteLength + length;
     }
 
-    /** The records of one task leave as one message (each WebSocket message costs the browser a hop). */
+    /** The small records of one task leave as one message (each WebSocket message costs the browser a hop). */
     flushChannel() {
       const records = this.outRecords;
+      if (records.length === 0) return;
       const message = new Uint8Array(this.outBytes);
       this.outRecords = [];
       this.outBytes = 0;
-      if (!this.channelUp() || records.length === 0) return; // channelClosed() fails their calls
-      const view = new DataView(message.buffer);
+      if (!this.channelUp()) return; // channelClosed() fails their calls
       let at = 0;
-      for (const { text, payload, length } of records) {
-        view.setUint32(at, 0xffffffff);
-        view.setUint32(at + 4, 0xffffffff);
-        view.setUint32(at + 8, text.byteLength);
-        view.setUint32(at + 12, length);
-        message.set(text, at + 16);
-        if (payload) message.set(payload, at + 16 + text.byteLength);
-        at += 16 + text.byteLength + length;
-      }
+      for (const { text, payload } of records) at = writeRecord(message, at, text, payload);
       this.ws.send(message);
     }
 
@@ -736,6 +929,8 @@
       view.setUint32(4, ref >>> 0);
       message.set(bytes, 8);
       this.ws.send(message);
+      entry.args = Object.assign({}, entry.args, { data: message.subarray(8) }); // for a resend: our own copy
+      entry.ownData = true;
       let state = this.sockets.get(key);
       if (!state) { state = { inflight: 0, held: [] }; this.sockets.set(key, state); }
       state.inflight += 1;
@@ -805,7 +1000,7 @@
           } catch (err) {
             continue;
           }
-          this.receive(msg, length ? data.slice(body + size, at) : emptyBuffer());
+          this.receive(msg, new Uint8Array(data, body + size, length)); // a view: copied only where kept
         }
         return;
       }
@@ -821,6 +1016,7 @@
       this.channelOpen = false;
       this.ws = null;
       this.channelData.clear();
+      this.aheadChannelClosed();
       // Requests sent on the channel and not answered: whether the host got them is unknown; they fail as
       // on a broken connection (-2), in issue order, and a late reply on native messaging is ignored.
       const cut = Array.from(this.pending).filter(([, e]) => e.channelRequest).sort((a, b) => a[1].order - b[1].order);
@@ -861,6 +1057,10 @@
           return;
         }
         this.helloResult = msg.result || {};
+        const ahead = this.helloResult.readAhead;
+        if (this.channelOptions.readAhead !== false && ahead && typeof ahead.window === 'number' && ahead.window > 0) {
+          this.aheadAck = Math.max(1, Math.floor(ahead.window * AHEAD_ACK_SHARE));
+        }
         this.ready = true;
         const queued = this.queue;
         this.queue = [];
@@ -869,7 +1069,9 @@
         return;
       }
       if (typeof msg.event === 'string' && !('id' in msg)) {
-        if (this.ready) this.onEvent(this, msg);
+        if (!this.ready) return;
+        if (msg.event === 'socket.data' || msg.event === 'socket.end') this.aheadEvent(msg, channelBytes);
+        else this.onEvent(this, msg);
         return;
       }
       const internal = this.internal.get(msg.id);
@@ -901,10 +1103,16 @@
         return;
       }
       const args = Array.isArray(msg.args) ? msg.args : [];
-      const first = args[0];
+      let first = args[0];
+      if (entry.spec.name === 'read' && !entry.spec.ns && first && typeof first === 'object' &&
+          typeof first.stream === 'number') {
+        this.startAhead(entry, first.stream);
+        first = args[0] = Object.assign({}, first);
+        delete first.stream;
+      }
       if (entry.spec.isRead && first && typeof first === 'object') {
         if (typeof first.dataRef === 'number' && channelBytes !== undefined) {
-          this.completeRead(entry, args, channelBytes, msg.lastError);
+          this.completeRead(entry, args, channelBytes.slice().buffer, msg.lastError);
           return;
         }
         if (typeof first.dataRef === 'number') {
@@ -939,7 +1147,9 @@
       if (ws) { try { ws.close(); } catch (err) { /* already closing */ } }
       const entries = Array.from(this.pending.values())
         .concat(Array.from(this.awaitingData.values(), (w) => w.entry))
+        .concat(Array.from(this.aheads.values()).filter((a) => a.waiting).map((a) => a.waiting.entry))
         .sort((a, b) => a.order - b.order);
+      this.aheads.clear();
       this.pending.clear();
       this.awaitingData.clear();
       this.sockets.clear();
@@ -1008,6 +1218,7 @@
     return {
       requestMinBytes: typeof requestMin === 'number' && requestMin >= 0 ? requestMin : DATA_CHANNEL_REQUEST_MIN_BYTES,
       dataChannel: openLink === openNativeLink && typeof global.WebSocket === 'function' && knobs.dataChannel !== false,
+      readAhead: knobs.readAhead !== false,
       minBytes: typeof min === 'number' && min >= 0 ? min : DATA_CHANNEL_MIN_BYTES,
     };
   }
@@ -1030,7 +1241,9 @@
   function hostArgs(spec, named, conn) {
     const args = Object.assign({}, named);
     if ('socketId' in args) args.socketId = spaces[spec.space].hostId(args.socketId, conn);
-    if (args.data) args.data = new Uint8Array(args.data.slice(0)); // snapshot: the caller may reuse its buffer
+    // A view, not a copy: every path uses the bytes before the call returns (base64, a channel record), and a
+    // call held for later takes its own copy (HostConnection.route), so the caller may reuse its buffer.
+    if (args.data) args.data = new Uint8Array(args.data);
     return args;
   }
 

@@ -25,8 +25,16 @@ import threading
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable, Union
 
+from resocket.framing import RawJSON
 from resocket.netcodes import NetError, from_exception
-from resocket.protocol import TOO_MANY_SOCKETS, api_reply, data_reply_frames, error_reply
+from resocket.protocol import (
+    TOO_MANY_SOCKETS,
+    ahead_data_frames,
+    ahead_event_json,
+    api_reply,
+    data_reply_frames,
+    error_reply,
+)
 
 if TYPE_CHECKING:
     from resocket.tcp import TcpSocket
@@ -164,6 +172,11 @@ class Engine:
         #: Set by the host once a data channel exists: `data_reply(id, data, extra)` sends a read's data
         #: there and answers the request, or returns False (the data then goes as base64 frames).
         self.data_reply: Callable[[int, bytes, dict], bool] | None = None
+        #: Read-ahead (docs/protocol.md, "Read-ahead"). `ahead_path(read_id)`: where the stream started by
+        #: that read travels ("channel" or "native"); `push_ahead(path, sid, stream, data, code)` sends its
+        #: bytes (`data`) or its end (`code`). The host replaces both once a data channel exists.
+        self.ahead_path: Callable[[int], str] = lambda req_id: "native"
+        self.push_ahead: Callable[[str, int, int, Any, Any], None] = self._push_native
         self.rules = rules
         self.write_quota = write_quota
         self.max_sockets = max_sockets
@@ -187,6 +200,20 @@ class Engine:
     def _emit_each(self, frames: list) -> None:
         for frame in frames:
             self.emit(frame)
+
+    def _push_native(self, path: str, sid: int, stream: int, data: bytes | None, code: int | None) -> None:
+        if data is not None:
+            self.emit_many(ahead_data_frames(sid, stream, data))  # type: ignore[arg-type]
+        else:
+            self.emit(RawJSON(ahead_event_json(sid, stream, code=code), None))
+
+    def break_ahead(self, path: str) -> None:
+        """The path of some read-ahead streams is gone (the data channel closed) with bytes maybe lost on it:
+        their connections are broken, as a reset would break them (loop thread)."""
+        for sock in list(self.sockets.values()):
+            ahead = getattr(sock, "ahead", None)
+            if ahead is not None and ahead.path == path:
+                sock.break_connection()
 
     # -- threads --------------------------------------------------------------------------------------
     def _run(self, ready: threading.Event) -> None:
@@ -216,6 +243,23 @@ class Engine:
             self.loop.call_soon_threadsafe(self._dispatch, req_id, op, args)
         except RuntimeError:
             log.debug("request %s after shutdown ignored", req_id)
+
+    def notice(self, op: str, args: dict) -> None:
+        """Apply a notice (no reply, docs/protocol.md "Read-ahead"); from any thread, like `handle`."""
+        if threading.get_ident() == self._thread_id:
+            if not self._closed:
+                self._notice(op, args)
+            return
+        try:
+            self.loop.call_soon_threadsafe(self._notice, op, args)
+        except RuntimeError:
+            pass
+
+    def _notice(self, op: str, args: dict) -> None:
+        if op == "socket.ack":
+            sock = self.sockets.get(args["socketId"])
+            if sock is not None and sock.kind == "tcp":
+                sock.ack_ahead(args["stream"], args["consumed"])
 
     def watch_input(self, fd: int, on_readable: Callable[[], bool]) -> threading.Event:
         """Have the loop call `on_readable()` whenever `fd` is readable, until it returns False.
@@ -430,7 +474,10 @@ class Engine:
         sock = self._find(args)
         if sock is None:
             return call.reply({"resultCode": -1, "data": ""}, last_error=NOT_FOUND)
-        sock.read(call, args.get("bufferSize"))
+        if sock.kind == "tcp":
+            sock.read(call, args.get("bufferSize"), bool(args.get("stream")))
+        else:
+            sock.read(call, args.get("bufferSize"))
 
     def op_write(self, call: Call, args: dict) -> None:
         data = args["data"]
@@ -552,7 +599,7 @@ class Engine:
             return call.reply(-4, last_error=NOT_FOUND)
         if sock.kind != "tcp" or sock.is_tls:
             return call.reply(-4, last_error=TLS_TCP_ONLY)
-        sock.secure(call, args.get("options") or {})
+        sock.secure(call, args.get("options") or {}, bool(args.get("readPending")))
 
 
 class DnsError(Exception):

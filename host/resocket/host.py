@@ -39,8 +39,10 @@ from resocket.protocol import (
     Admin,
     Call,
     Hello,
+    Notice,
     Send,
     Session,
+    ahead_event_json,
     api_reply,
     error_reply,
     relay_origins_from_env,
@@ -165,6 +167,8 @@ class Host:
                 self._call(action)
             elif isinstance(action, Admin):
                 self._admin(action)
+            elif isinstance(action, Notice) and self.engine is not None:
+                self.engine.notice(action.op, action.args)
 
     def _call(self, call: Call) -> None:
         if "dataRef" in call.args or "dataChannel" in call.args or call.op in DATACHANNEL_OPERATIONS:
@@ -305,6 +309,9 @@ class Host:
                 return
 
     def _dc_closed(self) -> None:
+        engine = self.engine
+        if engine is not None and self._on_loop():
+            engine.break_ahead("channel")  # bytes may be lost on it: those connections are broken
         with self._order:
             self._dc_data.clear()
             self._dc_bytes = 0
@@ -314,6 +321,27 @@ class Host:
                 self.emit(error_reply(call.id, BAD_ARGS, f"{call.op}: the data channel closed before the data "
                                                          f"of dataRef {ref} arrived"))
                 self._replay()
+
+    def _ahead_path(self, req_id: int) -> str:
+        """Engine hook: a read-ahead stream travels where the read that starts it came from (loop thread)."""
+        channel = self.datachannel
+        if req_id in self._dc_replies and channel is not None and channel.connected:
+            return "channel"
+        return "native"
+
+    def _push_ahead(self, path: str, sid: int, stream: int, data: bytes | None, code: int | None) -> None:
+        """Engine hook: read-ahead bytes or end, on the stream's path. A stream on a channel that has closed
+        is being broken (`_dc_closed`): what is pushed meanwhile goes nowhere."""
+        if path != "channel":
+            self.engine._push_native(path, sid, stream, data, code)
+            return
+        channel = self.datachannel
+        if channel is None or not channel.connected:
+            return
+        if wire.isEnabledFor(logging.DEBUG):
+            wire.debug("<= read-ahead of socket %s: %s", sid, f"{len(data)} bytes" if data is not None
+                       else f"end {code}")
+        channel.send_reply(ahead_event_json(sid, stream, code=code).encode(), data or b"")
 
     def _dc_read_reply(self, req_id: int, data: bytes, extra: dict) -> bool:
         """Engine hook for a read's data (loop thread): on the data channel when the read asked for it."""
@@ -397,6 +425,8 @@ class Host:
 
             self.engine = Engine(self.emit, rules, write_quota=self.write_quota, max_sockets=self.max_sockets)
             self.engine.emit_many = self.emit_many
+            self.engine.ahead_path = self._ahead_path
+            self.engine.push_ahead = self._push_ahead
         except Exception as exc:
             log.exception("the socket engine failed to start")
             self.engine_error = f"the socket engine failed to start: {type(exc).__name__}: {exc}"

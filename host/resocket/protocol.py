@@ -57,6 +57,14 @@ CHUNK_LIMIT = 256 * 1024 * 1024
 #: below 70 KB (64 KiB messages measured fastest on this channel; Chrome's cap is 1 MiB).
 READ_PIECE = 48 * 1024
 
+#: Read-ahead (docs/protocol.md, "Read-ahead"): bytes a client may hold unconsumed per socket before the host
+#: stops reading the OS socket (then the kernel's buffers and TCP's window hold the rest, as Chrome's full
+#: data pipe does). Chrome's pipe is smaller (mojo's default capacity) because its reader sits next to it;
+#: ours must also cover the ack's trip through the browser and a busy renderer: measured (docs/performance.md)
+#: 256 KiB capped the data channel echo at ~140 MB/s, 512 KiB and 1 MiB gave the same ~160-180 MB/s.
+#: Announced in hello; the shim acknowledges every quarter of it.
+AHEAD_WINDOW = 512 * 1024
+
 #: What `hello` reports as the host's name.
 HOST_PROGRAM = "resocket-host"
 
@@ -71,6 +79,8 @@ OBJECT = "object"
 DATA = "base64 string"
 SOCKET_TYPE = '"tcp" or "udp"'
 SOCKETS_API = '"tcp", "tcpServer" or "udp"'
+#: A byte count that may pass 2^31 on a long connection: an integer 0 .. 2^53-1.
+COUNT = "byte count"
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _op("connect", _SID, _req("hostname", STR), _req("port", INT)),
     _op("bind", _SID, _req("address", STR), _req("port", INT)),
     _op("disconnect", _SID),
-    _op("read", _SID, _opt("bufferSize", INT), _opt("dataChannel", BOOL)),
+    _op("read", _SID, _opt("bufferSize", INT), _opt("dataChannel", BOOL), _opt("stream", BOOL)),
     _op("write", _SID, _req("data", DATA)),
     _op("recvFrom", _SID, _opt("bufferSize", INT)),
     _op("sendTo", _SID, _req("data", DATA), _req("address", STR), _req("port", INT)),
@@ -128,7 +138,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _op("setMulticastTimeToLive", _SID, _req("ttl", INT)),
     _op("setMulticastLoopbackMode", _SID, _req("enabled", BOOL)),
     _op("getJoinedGroups", _SID),
-    _op("secure", _SID, _opt("options", OBJECT)),
+    _op("secure", _SID, _opt("options", OBJECT), _opt("readPending", BOOL)),
 )}
 
 #: chrome.sockets.tcp / .tcpServer / .udp (docs/protocol.md, "chrome.sockets"): appended, never renamed.
@@ -188,6 +198,13 @@ DATACHANNEL_OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _op("datachannel.open"),
 )}
 
+#: Notices (docs/protocol.md, "Read-ahead"): requests with no id that get no reply. A bad one is answered
+#: with an error whose id is null, like a request whose id could not be read.
+NOTICE_OPERATIONS: dict[str, Operation] = {op.name: op for op in (
+    # Flow control of a read-ahead stream: the client has consumed `consumed` bytes of it in all.
+    _op("socket.ack", _SID, _req("stream", COUNT), _req("consumed", COUNT)),
+)}
+
 #: The chrome.socket methods (everything but the session's own hello and ping).
 SOCKET_OPERATIONS = tuple(name for name in OPERATIONS if name not in ("hello", "ping"))
 
@@ -231,6 +248,23 @@ def data_reply_frames(req_id: int, data: bytes, extra: Mapping[str, Any] | None 
     return frames
 
 
+def ahead_event_json(sid: int, stream: int, data: str | None = None, code: int | None = None) -> str:
+    """A read-ahead event (docs/protocol.md, "Read-ahead"): `socket.data` (data: base64, or "" when the
+    bytes ride beside it on the data channel) or `socket.end` (code)."""
+    if code is not None:
+        return (f'{{"event":"socket.end","args":[{{"socketId":{int(sid)},"stream":{int(stream)},'
+                f'"resultCode":{int(code)}}}]}}')
+    tail = "" if data is None else f',"data":"{data}"'
+    return f'{{"event":"socket.data","args":[{{"socketId":{int(sid)},"stream":{int(stream)}{tail}}}]}}'
+
+
+def ahead_data_frames(sid: int, stream: int, data: bytes, piece: int = READ_PIECE) -> list[RawJSON]:
+    """Read-ahead bytes as native-messaging event frames of at most `piece` bytes each (< 70 KB of JSON)."""
+    view = memoryview(data)
+    return [RawJSON(ahead_event_json(sid, stream, encode_base64(view[i: i + piece])), None)
+            for i in range(0, len(data), piece)]
+
+
 # -- actions --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Send:
@@ -267,7 +301,15 @@ class Call:
     args: dict
 
 
-Action = Union[Send, Hello, Admin, Call]
+@dataclass(frozen=True)
+class Notice:
+    """Apply one of NOTICE_OPERATIONS; nothing is answered."""
+
+    op: str
+    args: dict
+
+
+Action = Union[Send, Hello, Admin, Call, Notice]
 
 
 def relay_origins_from_env(environ: Mapping[str, str]) -> frozenset[str]:
@@ -362,6 +404,13 @@ def _checked(arg: Arg, value: Any, chunks: list[str]) -> Any:
             # call never reaches the browser process, and here never reaches the engine.
             raise BadArgs(f"{arg.name} must be a 32-bit integer, not {number}")
         return number
+    if kind == COUNT:
+        number = _as_int(value)
+        if number is None:
+            raise _Wrong
+        if not 0 <= number <= MAX_ID:
+            raise BadArgs(f"{arg.name} must be an integer 0..2^53-1, not {number}")
+        return number
     if kind == STR:
         if not isinstance(value, str):
             raise _Wrong
@@ -441,6 +490,8 @@ class Session:
             return [Send(error_reply(None, event.code, event.message))]
         if not isinstance(event, dict):
             return self._error(None, BAD_REQUEST, f"a request must be a JSON object, not {_describe(event)}")
+        if "id" not in event and event.get("op") in NOTICE_OPERATIONS:
+            return self._notice(event)
         req_id = _read_id(event.get("id"))
         if req_id is None:
             where = f"{_clip(event['op'])}: " if isinstance(event.get("op"), str) else ""
@@ -457,6 +508,9 @@ class Session:
             return self._error(req_id, BAD_REQUEST, f"op must be a string, not {_describe(name)}")
         op = (OPERATIONS.get(name) or ADMIN_OPERATIONS.get(name) or SOCKETS_OPERATIONS.get(name)
               or DATACHANNEL_OPERATIONS.get(name))
+        if op is None and name in NOTICE_OPERATIONS:
+            return self._error(req_id, BAD_REQUEST, f"{name} is a notice: it is sent without an id and never "
+                                                    "answered")
         if op is None:
             return self._error(req_id, UNKNOWN_OP, f"unknown operation {json.dumps(name)[:60]}")
         if not self.ready and name != "hello":
@@ -484,6 +538,16 @@ class Session:
             self._in_flight.add(req_id)
         return [Call(req_id, name, args)]
 
+    def _notice(self, event: dict) -> list[Action]:
+        name = event["op"]
+        if not self.ready:
+            return self._error(None, HELLO_REQUIRED, f"{name}: the first request must be hello")
+        try:
+            args = _check_args(NOTICE_OPERATIONS[name], event.get("args"), [])
+        except BadArgs as exc:
+            return self._error(None, BAD_ARGS, str(exc))
+        return [Notice(name, args)]
+
     def accept_hello(self, hello: Hello, rules: list[str]) -> dict:
         """The host found the rules for `hello.origin`: the session is ready; returns the reply."""
         self.ready = True
@@ -491,7 +555,7 @@ class Session:
         self.relayed = hello.relayed
         return result_reply(hello.id, {
             "protocol": PROTOCOL_VERSION, "host": HOST_PROGRAM, "version": __version__,
-            "origin": hello.origin, "rules": list(rules),
+            "origin": hello.origin, "rules": list(rules), "readAhead": {"window": AHEAD_WINDOW},
         })
 
     def retire(self, req_id: Any) -> None:

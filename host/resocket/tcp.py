@@ -6,7 +6,12 @@ Design rules:
   disconnect or destroy has bumped it meanwhile: the canceller has already answered its request.
 - Mode is Chrome's socket_mode_: None until connect (-> "client", kept across disconnect and failed
   connects) or listen (-> "server", kept even when the listen fails).
-- Reads are pull style through a `Receiver`: one pending read asks for up to bufferSize bytes.
+- Reads are pull style through a `Receiver`: one pending read asks for up to bufferSize bytes. A read that
+  asks for it (`stream`) then starts *read-ahead* (docs/protocol.md, "Read-ahead"), Chrome's own model
+  (its network service pumps a socket into a data pipe that reads are served from): the socket's bytes
+  are pushed to the client as they arrive, at most AHEAD_WINDOW of them unacknowledged, and the client
+  answers later reads itself. The end of the stream is pushed too, but the socket stays connected until
+  the client's next read (sent to us) collects it, as Chrome's stays until a read returns 0.
 - Writes are a FIFO queue drained by one writer coroutine; each reports its full length or -2.
 """
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from resocket.channel import Channel, Receiver
 from resocket.netcodes import NetError, from_connect_errno, from_exception, from_ssl_error, net_error_string
+from resocket.protocol import AHEAD_WINDOW
 from resocket.tls import TlsStream, make_context, tls_versions
 
 if TYPE_CHECKING:
@@ -41,6 +47,21 @@ TLS_LISTEN = "Cannot listen on a socket that is already connected."
 NOT_CONNECTED = "Socket not connected"
 #: Chrome 156 answered listen("localhost") with -4 and this lastError (chrome-apps-oracle.md).
 LISTEN_BAD_ADDRESS = "Unknown error."
+#: The most one OS read of a read-ahead stream takes, i.e. one push: on native messaging one event frame
+#: (48 KiB -> 64 KiB of base64, the channel's best message size), on the data channel 64 KiB (measured as
+#: fast as 256 KiB, with smaller buffers in the renderer).
+AHEAD_STEP = {"native": 48 * 1024, "channel": 64 * 1024}
+
+
+class ReadAhead:
+    """One socket's read-ahead stream: named by the id of the read that started it."""
+
+    __slots__ = ("consumed", "eof", "id", "path", "pushed")
+
+    def __init__(self, stream_id: int, path: str) -> None:
+        self.id, self.path = stream_id, path
+        self.pushed = self.consumed = 0
+        self.eof = False  # the end was pushed; the next read request collects it
 
 
 class TcpSocket:
@@ -68,6 +89,8 @@ class TcpSocket:
         self.writes: collections.deque[tuple[Call, bytes]] = collections.deque()
         self._head_sent = 0  # bytes of writes[0] the fast path in write() already handed to the OS
         self.writer: asyncio.Task | None = None
+        self.ahead: ReadAhead | None = None
+        self._read_streams = False  # the pending read asked to start read-ahead
 
     @classmethod
     def accepted(cls, engine: Engine, sid: int, conn: socket.socket, addr: Any) -> TcpSocket:
@@ -96,6 +119,10 @@ class TcpSocket:
         if self.read_call is not None:
             call, self.read_call = self.read_call, None
             call.answer({"resultCode": read_code, "data": ""}, quiet)
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None and not ahead.eof and not quiet:
+            # What the pending read would have got: the client answers its own (docs/protocol.md).
+            self.engine.push_ahead(ahead.path, self.id, ahead.id, None, read_code)
         writer, self.writer = self.writer, None
         if writer is not None:
             writer.cancel()
@@ -263,31 +290,82 @@ class TcpSocket:
             return call.reply({"resultCode": NetError.FAILED})
         call.reply({"resultCode": NetError.OK, "socketId": accepted.id})
 
-    def read(self, call: Call, size: int | None) -> None:
+    def read(self, call: Call, size: int | None, stream: bool = False) -> None:
         size = DEFAULT_BUFFER_SIZE if size is None else size
         if self.mode != "client":
             return call.reply({"resultCode": NetError.FAILED, "data": ""})
         if self.read_call is not None or self.connect_call is not None or self.secure_call is not None:
             return call.reply({"resultCode": NetError.IO_PENDING, "data": ""})
         # Chrome 156 checks the connection before the size (tests/e2e/scenarios/reads.js).
-        if not self.connected or self.receiver is None:
+        if not self.connected or (self.receiver is None and not (self.ahead is not None and self.ahead.eof)):
             return call.reply({"resultCode": NetError.SOCKET_NOT_CONNECTED, "data": ""})
         if size <= 0:
             return call.reply({"resultCode": NetError.INVALID_ARGUMENT, "data": ""})
+        ahead = self.ahead
+        if ahead is not None:
+            self.ahead = None  # a read request ends read-ahead; the bytes pushed so far are the client's
+            if ahead.eof:  # the client collects the end it was told of: Chrome's 0, then disconnected
+                call.reply({"resultCode": 0, "data": ""})
+                return self._teardown(NetError.CONNECTION_CLOSED)
+            # A fresh receiver: the running one may be paused, or reading a whole AHEAD_STEP (cancelling
+            # it at its wait loses no byte: reads happen between waits).
+            if self.receiver is not None:
+                self.receiver.stop()
+            self._new_receiver()
+        self._read_streams = stream
         self.read_call = call
         # bufferSize is a limit, not an allocation: recv(n) reserves n bytes, so a page asking for 2 GiB
         # would get the host to reserve it. A read returns what is buffered, at most MAX_READ.
         self.receiver.demand(min(size, MAX_READ))
 
     def _on_data(self, data: bytes) -> None:
+        ahead = self.ahead
+        if ahead is not None:
+            ahead.pushed += len(data)
+            self.engine.push_ahead(ahead.path, self.id, ahead.id, data, None)
+            if ahead.pushed - ahead.consumed >= AHEAD_WINDOW and self.receiver is not None:
+                self.receiver.pause()
+            return
         call, self.read_call = self.read_call, None
-        if call is not None:
-            call.reply_data(data)
+        if call is None:
+            return
+        if not self._read_streams or self.receiver is None:
+            return call.reply_data(data)
+        # The read's own bytes first, then the stream; the client learns its id from the reply.
+        path = self.engine.ahead_path(call.id)
+        call.reply_data(data, stream=call.id)
+        self.ahead = ReadAhead(call.id, path)
+        self.receiver.resume()
+        self.receiver.run(AHEAD_STEP.get(path, AHEAD_STEP["native"]))
+
+    def ack_ahead(self, stream: int, consumed: int) -> None:
+        """The client consumed `consumed` bytes of read-ahead stream `stream` in all (socket.ack)."""
+        ahead = self.ahead
+        if ahead is None or ahead.id != stream or ahead.eof:
+            return  # an old stream's ack, or one racing the stream's end: nothing to do
+        ahead.consumed = min(max(ahead.consumed, consumed), ahead.pushed)
+        if ahead.pushed - ahead.consumed < AHEAD_WINDOW and self.receiver is not None:
+            self.receiver.resume()
+
+    def break_connection(self) -> None:
+        """The read-ahead path broke (its bytes may be lost): the connection is unusable, as after a reset.
+        Queued writes are answered -2 (on native messaging: a client that sent them on the broken path
+        has already failed them itself and ignores the late replies)."""
+        self.ahead = None
+        self._abort_pending(quiet=False)
+        self._teardown(NetError.CONNECTION_CLOSED)
 
     def _on_end(self, exc: BaseException | None) -> None:
         # EOF and every read-side error (RST included) read as 0, then the socket is disconnected.
         if exc is not None:
             log.debug("socket %s read error: %s", self.id, exc)
+        ahead = self.ahead
+        if ahead is not None:
+            # Pushed after every byte; the socket stays connected until the client's read collects it.
+            ahead.eof = True
+            self.receiver = None
+            self.engine.push_ahead(ahead.path, self.id, ahead.id, None, 0)
+            return
         call, self.read_call = self.read_call, None
         if call is not None:
             call.reply({"resultCode": 0, "data": ""})
@@ -396,11 +474,14 @@ class TcpSocket:
             info["localAddress"], info["localPort"] = self.local
         return info
 
-    def secure(self, call: Call, options: Any) -> None:
+    def secure(self, call: Call, options: Any, read_pending: bool = False) -> None:
         if not self.connected or self.channel is None:
             return call.reply(NetError.INVALID_ARGUMENT, last_error=NOT_CONNECTED)
-        if (self.read_call is not None or self.writes or self.local is None or self.peer is None
-                or not self.hostname):
+        # With read-ahead the client holds the socket's pending read (`readPending`); the bytes it was
+        # pushed and not consumed are dropped on its side, as Chrome drops its data pipe here.
+        self.ahead = None
+        if (self.read_call is not None or read_pending or self.writes or self.local is None
+                or self.peer is None or not self.hostname):
             # Chrome destroys the socket here (accepted sockets always land here: no local address).
             self.engine.forget(self.id)
             self.destroy()

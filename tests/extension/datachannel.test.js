@@ -533,20 +533,23 @@ test('by default every chrome.socket write and read goes on the channel as a req
   assert.deepEqual(got, [64, 'hi']);
 });
 
-test('calls made in one task leave as one WebSocket message; replies may come several to a message', async () => {
+test('small calls of one task leave as one WebSocket message, a big write as its own, in issue order; replies may come several to a message', async () => {
   const shim = channelShim({ requests: true });
   const id = createSocket(shim);
   const port = shim.port();
   port.sent.length = 0;
   const got = [];
-  shim.chrome.socket.write(id, bytes(9000).buffer, (r) => got.push(r.bytesWritten));
+  const big = bytes(9000);
   shim.chrome.socket.read(id, 65536, (r) => got.push(Buffer.from(r.data).toString()));
+  shim.chrome.socket.write(id, big.buffer, (r) => got.push(r.bytesWritten));
+  big.fill(0); // the caller reuses its buffer at once: the bytes already left
   shim.chrome.socket.write(id, bytes(64).buffer, (r) => got.push(r.bytesWritten));
-  await tick();
   const ws = shim.ws();
-  assert.equal(ws.messages, 1);
-  const [w1, r, w2] = ws.requests;
-  assert.deepEqual([w1.request.op, r.request.op, w2.request.op], ['write', 'read', 'write']);
+  assert.equal(ws.messages, 2, 'the read went ahead of the big write, which left at once');
+  await tick();
+  assert.equal(ws.messages, 3, 'the 64-byte write left at the end of the task');
+  const [r, w1, w2] = ws.requests;
+  assert.deepEqual([r.request.op, w1.request.op, w2.request.op], ['read', 'write', 'write']);
   assert.deepEqual([w1.bytes, w2.bytes], [Buffer.from(bytes(9000)), Buffer.from(bytes(64))]);
   ws.serverReplies([{ id: w1.request.id, args: [{ bytesWritten: 9000 }] }],
     [{ id: r.request.id, args: [{ resultCode: 2, data: '', dataRef: r.request.id }] }, Buffer.from('ok')],

@@ -14,6 +14,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -385,3 +386,55 @@ def test_several_request_records_in_one_message_run_in_order(host: HostClient, e
         opcode = 0x8
     assert opcode == 0x8, "the channel ends"
     ws.close()
+
+
+def test_read_ahead_on_the_channel_pushes_records_in_order_within_the_window(host: HostClient,
+                                                                             echo: EchoServer) -> None:
+    """docs/protocol.md, "Read-ahead": a read that came on the channel streams there, bytes beside the JSON."""
+    window = host.hello_result["readAhead"]["window"]
+    url, token = open_channel(host)
+    ws = Ws(url, token)
+    sid = connected_socket(host, echo.port)
+    sent = os.urandom(3 * window)
+    assert host.call("write", socketId=sid, data=b64(sent[:10])).value == {"bytesWritten": 10}
+    send_request(ws, {"id": 500, "op": "read", "args": {"socketId": sid, "bufferSize": 10, "dataChannel": True,
+                                                         "stream": True}})
+    reply, got = recv_reply(ws)
+    assert reply["id"] == 500 and reply["args"][0]["stream"] == 500 and got == sent[:10]
+    got = bytearray(got)
+    n = 600
+    for at in range(10, len(sent), 60000):
+        n += 1
+        send_request(ws, {"id": n, "op": "write", "args": {"socketId": sid, "dataRef": n}}, sent[at:at + 60000])
+    acked = 10
+    while len(got) < len(sent):
+        msg, data = recv_reply(ws)
+        if "id" in msg:
+            assert msg["args"][0]["bytesWritten"] > 0  # a write's reply, between the pushes
+            continue
+        assert msg == {"event": "socket.data", "args": [{"socketId": sid, "stream": 500}]} and data
+        got += data
+        assert len(got) - acked <= window + 64 * 1024
+        if len(got) - acked >= window // 4:
+            acked = len(got)
+            send_request(ws, {"op": "socket.ack", "args": {"socketId": sid, "stream": 500, "consumed": acked}})
+    assert bytes(got) == sent
+    ws.close()
+
+
+def test_when_the_channel_closes_its_read_ahead_connections_are_broken(host: HostClient,
+                                                                        echo: EchoServer) -> None:
+    """Bytes in flight on a closed channel are lost: the connection is unusable, not silently short."""
+    url, token = open_channel(host)
+    ws = Ws(url, token)
+    sid = connected_socket(host, echo.port)
+    assert host.call("write", socketId=sid, data=b64(b"abc")).value == {"bytesWritten": 3}
+    send_request(ws, {"id": 50, "op": "read", "args": {"socketId": sid, "dataChannel": True, "stream": True}})
+    assert recv_reply(ws)[0]["args"][0]["stream"] == 50
+    ws.close()
+    deadline = time.monotonic() + 10
+    while host.call("getInfo", socketId=sid).value["connected"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert host.call("getInfo", socketId=sid).value["connected"] is False
+    assert host.call("read", socketId=sid).value["resultCode"] == -15
+    assert host.call("write", socketId=sid, data=b64(b"x")).value == {"bytesWritten": -15}
