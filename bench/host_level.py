@@ -1,6 +1,6 @@
 """Section 1, host level, no browser: a client speaking the framing over pipes to `resocket-host`.
 
-- echo throughput: 64 KiB writes sent as the shim sends them (a 48 KiB `chunk` frame + the `write`), one
+- echo throughput: 64 KiB writes sent as the shim sends them (one `write` frame of base64), one
   `read` of 64 KiB always pending, at most WINDOW bytes written and not yet echoed back.
   Baselines: the same traffic on a plain Python loopback socket (the OS ceiling for a Python program), and
   the same frames echoed by the trivial pipe echo host (the framing's own ceiling, no sockets).
@@ -24,12 +24,7 @@ from bench.echoserver import EchoServers
 
 SECTION = "host"
 BLOCK = 64 * 1024
-CHUNK = 48 * 1024  # the shim's piece size for big writes (docs/protocol.md)
 WINDOW = 1024 * 1024
-
-
-def _write_frames(block: bytes) -> tuple[bytes, bytes]:
-    return base64.b64encode(block[:CHUNK]), base64.b64encode(block[CHUNK:])
 
 
 def resocket_echo(rpc: Rpc, port: int, total: int) -> float:
@@ -37,9 +32,8 @@ def resocket_echo(rpc: Rpc, port: int, total: int) -> float:
     sid = rpc.call("create", type="tcp")["args"][0]["socketId"]
     assert rpc.call("connect", socketId=sid, hostname="127.0.0.1", port=port)["args"] == [0]
     block = os.urandom(BLOCK)
-    piece, last = _write_frames(block)
-    chunk_tpl = b'{"id":%d,"chunk":"' + piece + b'"}'
-    write_tpl = b'{"id":%d,"op":"write","args":{"socketId":' + str(sid).encode() + b',"data":"' + last + b'"}}'
+    write_tpl = (b'{"id":%d,"op":"write","args":{"socketId":' + str(sid).encode() + b',"data":"'
+                 + base64.b64encode(block) + b'"}}')
     read_tpl = b'{"id":%d,"op":"read","args":{"socketId":' + str(sid).encode() + b',"bufferSize":65536}}'
     cv = threading.Condition()
     state = {"received": 0, "read_id": 0, "errors": 0}
@@ -82,7 +76,7 @@ def resocket_echo(rpc: Rpc, port: int, total: int) -> float:
             if state["errors"]:
                 raise RuntimeError("read failed during the echo benchmark")
         rid = rpc.new_id()
-        rpc.pipe.send_raw(_frame2(chunk_tpl % rid, write_tpl % rid))
+        rpc.pipe.send_raw(frame(write_tpl % rid))
         written += BLOCK
     with cv:
         while state["received"] < total and not state["errors"]:
@@ -92,11 +86,6 @@ def resocket_echo(rpc: Rpc, port: int, total: int) -> float:
     rpc.hook = None
     rpc.call("destroy", socketId=sid)
     return total / elapsed / 1e6
-
-
-def _frame2(a: bytes, b: bytes) -> bytes:
-    from bench.common import HEADER
-    return HEADER.pack(len(a)) + a + HEADER.pack(len(b)) + b
 
 
 def resocket_write_rtt(rpc: Rpc, port: int, count: int) -> list[float]:
@@ -161,23 +150,20 @@ def plain_rtt(port: int, count: int) -> list[float]:
 
 
 def pipe_echo(total: int) -> float:
-    """MB/s of the same frames (64 KiB as chunk + write) through the trivial pipe echo host."""
-    from bench.common import PipeHost
+    """MB/s of the same frames (one `write` frame per 64 KiB) through the trivial pipe echo host."""
+    from bench.common import PipeHost, frame
 
     block = os.urandom(BLOCK)
-    piece, last = _write_frames(block)
     cv = threading.Condition()
     got = [0]
 
     def on_message(body: bytes) -> None:
-        # Two frames (chunk + write) carry one block.
         with cv:
-            got[0] += BLOCK // 2
+            got[0] += BLOCK
             cv.notify_all()
 
     pipe = PipeHost([sys.executable, str(REPO / "bench" / "nm_echo.py")], on_message=on_message, parse=False)
-    wire = _frame2(b'{"id":1,"chunk":"' + piece + b'"}',
-                   b'{"id":1,"op":"write","args":{"socketId":1,"data":"' + last + b'"}}')
+    wire = frame(b'{"id":1,"op":"write","args":{"socketId":1,"data":"' + base64.b64encode(block) + b'"}}')
     t0 = time.perf_counter()
     written = 0
     while written < total:

@@ -43,9 +43,12 @@
   const HOST_NAME = 'org.resocket.host';
   /** Wire protocol version (docs/protocol.md). */
   const PROTOCOL_VERSION = 1;
-  /** Raw bytes per `chunk` frame of a large write (docs/protocol.md: the shim uses 48 KiB pieces; a multiple
-   * of 3, so the pieces' base64 texts concatenate to the base64 of the whole). */
-  const CHUNK_BYTES = 48 * 1024;
+  /** Writes of up to this many bytes are one native-messaging frame (~87 KB of JSON at 64 KiB: measured faster
+   * than a 48 KiB chunk frame plus the rest, docs/performance.md); larger ones are cut into chunk frames. */
+  const WHOLE_WRITE_BYTES = 64 * 1024;
+  /** Raw bytes per `chunk` frame of a large write (docs/protocol.md: 63 KiB pieces; a multiple of 3, so the
+   * pieces' base64 texts concatenate to the base64 of the whole). */
+  const CHUNK_BYTES = 63 * 1024;
   /** Tag of the page <-> relay envelope; relay.js uses the same string. */
   const PAGE_CHANNEL = 'org.resocket.page/1';
   /** How long a web page waits for relay.js to acknowledge before every call fails (the relay is injected at
@@ -68,6 +71,8 @@
    * quarter keeps the host reading across the ack's round trip (half stalled it: docs/performance.md) at one
    * small message per 128 KiB with the host's 512 KiB window. */
   const AHEAD_ACK_SHARE = 0.25;
+  /** Read-ahead pieces of at least this size that are a buffer of their own are read alone (takeAhead). */
+  const WHOLE_PIECE_BYTES = 16 * 1024;
   /** Chrome's read() bufferSize when it is left out (socket.idl). */
   const DEFAULT_READ_SIZE = 4096;
   /** Socket id sent for ids of a dead host or destroyed sockets: hosts allocate ids from 1. */
@@ -584,6 +589,8 @@
       /** Read-ahead streams by socket ("socket hostId"): {stream, path, chunks, bytes, consumed, acked, end,
        * waiting, socketId}; `waiting` is the app's read that found no bytes ({entry, size}). */
       this.aheads = new Map();
+      /** A `socket.data` record announced its bytes as the channel's next message: {msg, size, rest}. */
+      this.rawAnnounced = null;
       /** Bytes consumed per stream before an ack (half the host's window; 0: the host has no read-ahead). */
       this.aheadAck = 0;
       /** Read bytes that came on the channel before their reply: request id -> ArrayBuffer. */
@@ -673,11 +680,18 @@
       };
     }
 
-    /** Up to `size` buffered bytes as one ArrayBuffer; acknowledges them once enough were consumed. */
+    /**
+     * Up to `size` buffered bytes as one ArrayBuffer; acknowledges them once enough were consumed. A big piece
+     * that is a whole buffer of its own (a data channel message) is handed over alone and uncopied when it
+     * fits, even with more buffered behind it: a legal partial read (Chrome returns whatever is available up
+     * to bufferSize), which saves the renderer a copy into fresh memory per read (docs/performance.md).
+     */
     takeAhead(ahead, size) {
-      const n = Math.min(size, ahead.bytes);
-      let data;
       const head = ahead.chunks[0];
+      const whole = head.byteOffset === 0 && head.byteLength === head.buffer.byteLength;
+      const n = whole && head.byteLength >= WHOLE_PIECE_BYTES && head.byteLength <= size
+        ? head.byteLength : Math.min(size, ahead.bytes);
+      let data;
       if (head.byteLength === n) {
         ahead.chunks.shift();
         data = head.byteOffset === 0 && head.byteLength === head.buffer.byteLength ? head.buffer : head.slice().buffer;
@@ -872,15 +886,10 @@
     queueRecord(text, payload) {
       const length = payload ? payload.byteLength : 0;
       if (length >= BIG_RECORD_BYTES) {
-        // Its own message, built now straight from the caller's bytes: joining it with others would copy
-        // it once more, and a big message amortizes its hop anyway. Records queued before it go first.
-        this.flushChannel();
-        const size = 16 + text.byteLength + length;
-        // Built in a reused buffer: send() copies the bytes before it returns (WebSocket standard), and a
-        // fresh 64 KiB ArrayBuffer per write costs the renderer more than the copy itself.
-        if (!this.scratch || this.scratch.byteLength < size) this.scratch = new Uint8Array(Math.max(size, 256 * 1024));
-        writeRecord(this.scratch, 0, text, payload);
-        this.ws.send(this.scratch.subarray(0, size));
+        // Sent now, straight from the caller's bytes, after the small records queued before it and in the
+        // same message: holding it to the end of the task would mean one more copy, and a big message
+        // amortizes its hop anyway.
+        this.flushChannel({ text, payload, length });
         return;
       }
       if (this.outRecords.length === 0) Promise.resolve().then(() => this.flushChannel());
@@ -888,24 +897,30 @@
       this.outBytes += 16 + text.byteLength + length;
     }
 
-    /** The small records of one task leave as one message (each WebSocket message costs the browser a hop). */
-    flushChannel() {
+    /**
+     * The queued small records (and `big`, a record to send now) as one message: each WebSocket message costs
+     * the browser a hop. Built in a reused buffer: send() copies the bytes before it returns (WebSocket
+     * standard), and a fresh 64 KiB ArrayBuffer per write cost the renderer more than the copy itself.
+     */
+    flushChannel(big) {
       const records = this.outRecords;
-      if (records.length === 0) return;
-      const message = new Uint8Array(this.outBytes);
+      if (records.length === 0 && !big) return;
+      const size = this.outBytes + (big ? 16 + big.text.byteLength + big.length : 0);
       this.outRecords = [];
       this.outBytes = 0;
       if (!this.channelUp()) return; // channelClosed() fails their calls
+      if (!this.scratch || this.scratch.byteLength < size) this.scratch = new Uint8Array(Math.max(size, 256 * 1024));
       let at = 0;
-      for (const { text, payload } of records) at = writeRecord(message, at, text, payload);
-      this.ws.send(message);
+      for (const { text, payload } of records) at = writeRecord(this.scratch, at, text, payload);
+      if (big) at = writeRecord(this.scratch, at, big.text, big.payload);
+      this.ws.send(this.scratch.subarray(0, at));
     }
 
     /** The request as native messaging alone carries it: base64 data, chunk frames for a large write. */
     sendPlain(id, entry) {
       const { spec } = entry;
       let args = entry.args;
-      if (spec.chunked && args.data.byteLength > CHUNK_BYTES) {
+      if (spec.chunked && args.data.byteLength > WHOLE_WRITE_BYTES) {
         const bytes = args.data;
         let at = 0;
         for (; bytes.byteLength - at > CHUNK_BYTES; at += CHUNK_BYTES) {
@@ -983,25 +998,20 @@
 
     /** Host -> client: the bytes of the read whose request id is the reference. */
     channelMessage(data) {
-      if (this.dead || !isArrayBuffer(data) || data.byteLength < 8) return;
+      if (this.dead || !isArrayBuffer(data)) return;
+      const raw = this.rawAnnounced;
+      if (raw) {
+        // The bytes a `socket.data` record announced (`size`): the whole message, nothing else, so a read
+        // can take this very buffer. Then the rest of the announcing message, if any.
+        this.rawAnnounced = null;
+        if (data.byteLength === raw.size) this.receive(raw.msg, new Uint8Array(data));
+        if (raw.rest) this.channelRecords(raw.rest.data, raw.rest.at);
+        return;
+      }
+      if (data.byteLength < 8) return;
       const view = new DataView(data);
       if (view.getUint32(0) === 0xffffffff && view.getUint32(4) === 0xffffffff) {
-        // Reply records: each the reply to a request sent on the channel, with a read's bytes after it.
-        for (let at = 0; at + 16 <= data.byteLength && !this.dead;) {
-          if (view.getUint32(at) !== 0xffffffff || view.getUint32(at + 4) !== 0xffffffff) return;
-          const size = view.getUint32(at + 8);
-          const length = view.getUint32(at + 12);
-          const body = at + 16;
-          at = body + size + length;
-          if (at > data.byteLength) return;
-          let msg;
-          try {
-            msg = JSON.parse(codec().dec.decode(new Uint8Array(data, body, size)));
-          } catch (err) {
-            continue;
-          }
-          this.receive(msg, new Uint8Array(data, body + size, length)); // a view: copied only where kept
-        }
+        this.channelRecords(data, 0);
         return;
       }
       const ref = view.getUint32(0) * 0x100000000 + view.getUint32(4);
@@ -1012,7 +1022,34 @@
       this.completeRead(waiting.entry, waiting.args, bytes, waiting.lastError);
     }
 
+    /** Reply and event records from `at`: each a reply to a request sent on the channel (a read's bytes after
+     * it) or an event; a `socket.data` record with `size` pauses them until its bytes' message arrived. */
+    channelRecords(data, at) {
+      const view = new DataView(data);
+      while (at + 16 <= data.byteLength && !this.dead) {
+        if (view.getUint32(at) !== 0xffffffff || view.getUint32(at + 4) !== 0xffffffff) return;
+        const size = view.getUint32(at + 8);
+        const length = view.getUint32(at + 12);
+        const body = at + 16;
+        at = body + size + length;
+        if (at > data.byteLength) return;
+        let msg;
+        try {
+          msg = JSON.parse(codec().dec.decode(new Uint8Array(data, body, size)));
+        } catch (err) {
+          continue;
+        }
+        const info = msg && msg.event === 'socket.data' && Array.isArray(msg.args) ? msg.args[0] : null;
+        if (info && typeof info.size === 'number') {
+          this.rawAnnounced = { msg, size: info.size, rest: at < data.byteLength ? { data, at } : null };
+          return;
+        }
+        this.receive(msg, new Uint8Array(data, body + size, length)); // a view: copied only where kept
+      }
+    }
+
     channelClosed() {
+      this.rawAnnounced = null;
       this.channelOpen = false;
       this.ws = null;
       this.channelData.clear();

@@ -272,6 +272,16 @@ class DataChannel:
         self._out += [RECORD_HEAD.pack(REQUEST_REF, len(text), len(data)), text, data]
         return True
 
+    def send_raw(self, text: bytes, data: bytes | memoryview) -> bool:
+        """A record announcing `data`, which follows as a message of its own holding nothing else (docs/
+        protocol.md, "Read-ahead"): the browser hands that message's buffer to the page as it is, so the
+        shim can give it to a read without copying it. The announcement ends its batch."""
+        if not self.connected:
+            return False
+        self._out += [RECORD_HEAD.pack(REQUEST_REF, len(text), 0), text]
+        self._flush()
+        return self._send(0x2, [data])
+
     def _flush(self) -> None:
         parts, self._out = self._out, []
         if parts:

@@ -54,6 +54,8 @@ MULTICAST_UDP_ONLY = "Only UDP socket supports multicast."
 TLS_TCP_ONLY = "Only TCP sockets are supported for TLS."
 NETWORK_LIST_FAILED = "Network lookup failed or unsupported"
 
+#: Bytes per read-ahead event frame on native messaging: 64 KiB -> ~87 KB of JSON (docs/protocol.md).
+AHEAD_PIECE = 64 * 1024
 #: Chrome's default write quota per extension: 200 MiB in flight (socket_api.cc kDefaultWriteQuota...).
 DEFAULT_WRITE_QUOTA = 200 * 1024 * 1024
 MAX_PORT = 65535
@@ -203,7 +205,7 @@ class Engine:
 
     def _push_native(self, path: str, sid: int, stream: int, data: bytes | None, code: int | None) -> None:
         if data is not None:
-            self.emit_many(ahead_data_frames(sid, stream, data))  # type: ignore[arg-type]
+            self.emit_many(ahead_data_frames(sid, stream, data, AHEAD_PIECE))  # type: ignore[arg-type]
         else:
             self.emit(RawJSON(ahead_event_json(sid, stream, code=code), None))
 

@@ -341,7 +341,10 @@ class Host:
         if wire.isEnabledFor(logging.DEBUG):
             wire.debug("<= read-ahead of socket %s: %s", sid, f"{len(data)} bytes" if data is not None
                        else f"end {code}")
-        channel.send_reply(ahead_event_json(sid, stream, code=code).encode(), data or b"")
+        if data is None:
+            channel.send_reply(ahead_event_json(sid, stream, code=code).encode())
+        else:
+            channel.send_raw(ahead_event_json(sid, stream, size=len(data)).encode(), data)
 
     def _dc_read_reply(self, req_id: int, data: bytes, extra: dict) -> bool:
         """Engine hook for a read's data (loop thread): on the data channel when the read asked for it."""

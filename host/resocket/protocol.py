@@ -248,13 +248,15 @@ def data_reply_frames(req_id: int, data: bytes, extra: Mapping[str, Any] | None 
     return frames
 
 
-def ahead_event_json(sid: int, stream: int, data: str | None = None, code: int | None = None) -> str:
-    """A read-ahead event (docs/protocol.md, "Read-ahead"): `socket.data` (data: base64, or "" when the
-    bytes ride beside it on the data channel) or `socket.end` (code)."""
+def ahead_event_json(sid: int, stream: int, data: str | None = None, code: int | None = None,
+                     size: int | None = None) -> str:
+    """A read-ahead event (docs/protocol.md, "Read-ahead"): `socket.data` with `data` (base64, on native
+    messaging) or `size` (on the data channel: that many bytes follow as a message of their own), or
+    `socket.end` with `code`."""
     if code is not None:
         return (f'{{"event":"socket.end","args":[{{"socketId":{int(sid)},"stream":{int(stream)},'
                 f'"resultCode":{int(code)}}}]}}')
-    tail = "" if data is None else f',"data":"{data}"'
+    tail = f',"data":"{data}"' if data is not None else f',"size":{int(size)}' if size is not None else ""
     return f'{{"event":"socket.data","args":[{{"socketId":{int(sid)},"stream":{int(stream)}{tail}}}]}}'
 
 

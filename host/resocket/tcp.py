@@ -47,10 +47,10 @@ TLS_LISTEN = "Cannot listen on a socket that is already connected."
 NOT_CONNECTED = "Socket not connected"
 #: Chrome 156 answered listen("localhost") with -4 and this lastError (chrome-apps-oracle.md).
 LISTEN_BAD_ADDRESS = "Unknown error."
-#: The most one OS read of a read-ahead stream takes, i.e. one push: on native messaging one event frame
-#: (48 KiB -> 64 KiB of base64, the channel's best message size), on the data channel 64 KiB (measured as
-#: fast as 256 KiB, with smaller buffers in the renderer).
-AHEAD_STEP = {"native": 48 * 1024, "channel": 64 * 1024}
+#: The most one OS read of a read-ahead stream takes, i.e. one push: 64 KiB. On native messaging that is one
+#: event frame of ~87 KB (messages of 64 KiB of data measured faster than 48 KiB ones, docs/performance.md);
+#: on the data channel one message a read can take whole (as fast as 256 KiB, with smaller buffers).
+AHEAD_STEP = {"native": 64 * 1024, "channel": 64 * 1024}
 
 
 class ReadAhead:

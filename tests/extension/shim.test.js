@@ -174,11 +174,11 @@ test('socket ids from create and accept are the page\'s own and are translated f
   assert.deepEqual(lastRequest(shim).args, { socketId: 0 }, 'a destroyed id is sent as 0, which the host never allocates');
 });
 
-test('a large write is sent as 48 KiB chunk frames followed by the request, and the bytes survive', () => {
+test('a write over 64 KiB is sent as 63 KiB chunk frames followed by the request, and the bytes survive', () => {
   for (const fastBase64 of [false, true]) {
     const shim = readyShim({ fastBase64 });
     const id = createSocket(shim, 3);
-    const size = 48 * 1024 * 2 + 1000;
+    const size = 63 * 1024 * 2 + 1000;
     const bytes = new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff);
     let result;
     shim.chrome.socket.write(id, bytes.buffer, (info) => { result = plain(info); });
@@ -190,8 +190,8 @@ test('a large write is sent as 48 KiB chunk frames followed by the request, and 
     assert.equal(c2.id, req.id);
     assert.equal(req.op, 'write');
     assert.equal(req.args.socketId, 3);
-    assert.equal(Buffer.from(c1.chunk, 'base64').length, 48 * 1024);
-    assert.equal(Buffer.from(c2.chunk, 'base64').length, 48 * 1024);
+    assert.equal(Buffer.from(c1.chunk, 'base64').length, 63 * 1024);
+    assert.equal(Buffer.from(c2.chunk, 'base64').length, 63 * 1024);
     const sent = Buffer.concat([c1.chunk, c2.chunk, req.args.data].map((b) => Buffer.from(b, 'base64')));
     const expected = Buffer.from(new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff));
     assert.ok(sent.equals(expected));
@@ -200,6 +200,15 @@ test('a large write is sent as 48 KiB chunk frames followed by the request, and 
     assert.deepEqual(result, { bytesWritten: size });
     if (fastBase64) assert.ok(shim.context.__b64calls.to > 0, 'Uint8Array.prototype.toBase64 is used when present');
   }
+});
+
+test('a write of up to 64 KiB is one frame with base64 data', () => {
+  const shim = readyShim();
+  const id = createSocket(shim, 3);
+  const bytes = new Uint8Array(64 * 1024).map((_, i) => i & 0xff);
+  shim.chrome.socket.write(id, bytes.buffer, () => {});
+  assert.equal(shim.port().sent.filter((m) => 'chunk' in m).length, 0);
+  assert.ok(Buffer.from(lastRequest(shim).args.data, 'base64').equals(Buffer.from(bytes)));
 });
 
 test('a small write is one frame with base64 data', () => {

@@ -209,10 +209,10 @@ test('getInfo and getSockets show the page\'s ids after the host was replaced', 
   assert.deepEqual(list.map((i) => i.socketId), [id]);
 });
 
-test('a large tcp.send goes as 48 KiB chunk frames and the bytes survive', () => {
+test('a large tcp.send goes as 63 KiB chunk frames and the bytes survive', () => {
   const shim = readyShim();
   const id = create(shim, 'tcp', 1);
-  const data = new Uint8Array(48 * 1024 * 2 + 10).map((_, i) => (i * 7) & 0xff);
+  const data = new Uint8Array(63 * 1024 * 2 + 10).map((_, i) => (i * 7) & 0xff);
   let result;
   shim.chrome.sockets.tcp.send(id, data.buffer, (r) => { result = plain(r); });
   const frames = shim.port().sent.slice(-3);

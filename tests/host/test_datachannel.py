@@ -310,7 +310,8 @@ def send_request(ws: Ws, request: dict, payload: bytes = b"") -> None:
 
 
 def recv_reply(ws: Ws) -> tuple[dict, bytes]:
-    """The next reply record (the host sends the replies of one loop iteration as one message)."""
+    """The next reply or event record (the host sends the replies of one loop iteration as one message); a
+    `socket.data` record that announces `size` bytes gets the next message, which holds only those bytes."""
     pending = getattr(ws, "records", [])
     if not pending:
         ref, message = ws.recv_data()
@@ -321,8 +322,16 @@ def recv_reply(ws: Ws) -> tuple[dict, bytes]:
             ref, size, length = struct.unpack_from("!QII", message, at)
             assert ref == REQUEST_REF
             at += 16
-            pending.append((json.loads(message[at:at + size]), message[at + size:at + size + length]))
+            record = json.loads(message[at:at + size])
+            data = message[at + size:at + size + length]
             at += size + length
+            announced = record.get("args", [{}])[0].get("size") if record.get("event") == "socket.data" else None
+            if announced is not None:
+                assert at == len(message), "an announcement ends its message"
+                opcode, data = ws.recv()
+                assert opcode == 0x2 and len(data) == announced, (opcode, len(data), announced)
+                del record["args"][0]["size"]
+            pending.append((record, data))
         ws.records = pending
     return pending.pop(0)
 

@@ -89,12 +89,12 @@ def test_a_streaming_read_is_answered_then_every_later_byte_is_pushed_in_order(h
     sid, conn = connect(host, peer)
     stream, first = start_stream(host, sid, conn, b"hello")
     assert first == b"hello"
-    payload = bytes(range(256)) * 300  # 76,800 bytes: more than one 48 KiB event frame
+    payload = bytes(range(256)) * 300  # 76,800 bytes: more than one 64 KiB event frame
     conn.sendall(payload)
     evs = events(host)
     assert pushed_bytes(evs, stream) == payload
     assert all(ev["event"] == "socket.data" and ev["args"][0]["socketId"] == sid for ev in evs)
-    assert all(len(base64.b64decode(ev["args"][0]["data"])) <= 48 * 1024 for ev in evs)  # < 70 KB frames
+    assert all(len(base64.b64decode(ev["args"][0]["data"])) <= 64 * 1024 for ev in evs)  # < 90 KB frames
     host.call("destroy", socketId=sid)
     conn.close()
 
