@@ -605,7 +605,9 @@
         this.fail(`resocket host did not answer hello within ${HELLO_TIMEOUT_MS / 1000} s: run \`resocket doctor\``);
         this.link.close();
       }, HELLO_TIMEOUT_MS);
-      this.link.send({ id: this.helloId, op: 'hello', args: { protocol: PROTOCOL_VERSION, client: `resocket-extension/${SHIM_VERSION}` } });
+      // batch: the host may join small replies and events into one {batch: [...]} frame (docs/protocol.md).
+      this.link.send({ id: this.helloId, op: 'hello',
+        args: { protocol: PROTOCOL_VERSION, client: `resocket-extension/${SHIM_VERSION}`, batch: true } });
     }
 
     allocateId() { const id = this.nextId; this.nextId += 1; return id; }
@@ -1083,6 +1085,10 @@
 
     receive(msg, channelBytes) {
       if (this.dead || !msg || typeof msg !== 'object') return;
+      if (Array.isArray(msg.batch) && channelBytes === undefined) {
+        for (const one of msg.batch) this.receive(one);
+        return;
+      }
       if (msg.id === this.helloId && !this.ready) {
         global.clearTimeout(this.helloTimer);
         if (msg.error) {

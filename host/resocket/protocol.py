@@ -116,7 +116,7 @@ _SID = _req("socketId", INT)
 
 #: Every operation of docs/protocol.md, "Operations", with its arguments in Chrome's order.
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
-    _op("hello", _req("protocol", INT), _req("client", STR), _opt("origin", STR)),
+    _op("hello", _req("protocol", INT), _req("client", STR), _opt("origin", STR), _opt("batch", BOOL)),
     _op("ping"),
     _op("create", _req("type", SOCKET_TYPE), _opt("options", OBJECT)),
     _op("destroy", _SID),
@@ -283,6 +283,7 @@ class Hello:
     client: str
     origin: str
     relayed: bool = field(default=False, compare=False)  # hello named the origin: it relays for a web page
+    batch: bool = field(default=False, compare=False)  # the client reads batch frames (docs/protocol.md)
 
 
 @dataclass(frozen=True)
@@ -475,6 +476,7 @@ class Session:
         self.ready = False
         self.origin: str | None = None  # the effective origin, once hello succeeded
         self.relayed = False  # hello named an origin (a page relayed by the extension)
+        self.batch = False  # hello said the client reads batch frames
         self._in_flight: set[int] = set()
         self._lock = threading.Lock()
         self._chunks: dict[int, list[str]] = {}
@@ -555,6 +557,7 @@ class Session:
         self.ready = True
         self.origin = hello.origin
         self.relayed = hello.relayed
+        self.batch = hello.batch
         return result_reply(hello.id, {
             "protocol": PROTOCOL_VERSION, "host": HOST_PROGRAM, "version": __version__,
             "origin": hello.origin, "rules": list(rules), "readAhead": {"window": AHEAD_WINDOW},
@@ -589,7 +592,7 @@ class Session:
                                    f"hello: only the resocket extension may name an origin; this client "
                                    f"is {self.caller_origin} (trust a fork with RESOCKET_RELAY_ORIGINS)")
             origin = args["origin"]
-        return [Hello(req_id, args["client"], origin, "origin" in args)]
+        return [Hello(req_id, args["client"], origin, "origin" in args, bool(args.get("batch")))]
 
     def _receive_chunk(self, req_id: int, event: dict) -> list[Action]:
         if req_id in self._failed:

@@ -41,10 +41,23 @@ test('sends hello first and queues calls until the hello is answered', () => {
   const port = shim.port();
   assert.equal(port.name, 'org.resocket.host');
   assert.deepEqual(port.sent.map((m) => m.op), ['hello']);
-  assert.deepEqual(port.sent[0].args, { protocol: 1, client: 'resocket-extension/0.1.0' });
+  assert.deepEqual(port.sent[0].args, { protocol: 1, client: 'resocket-extension/0.1.0', batch: true });
   port.hello();
   assert.deepEqual(port.sent.map((m) => m.op), ['hello', 'create', 'getNetworkList']);
   assert.equal(shim.ports.length, 1, 'one native port serves every call');
+});
+
+test('a batch frame is its messages in order: replies and events', () => {
+  const shim = loadExtensionShim();
+  shim.chrome.socket.getNetworkList(() => {});
+  shim.port().hello();
+  const got = [];
+  shim.chrome.socket.create('tcp', (info) => got.push(['create', info.socketId]));
+  shim.chrome.socket.getInfo(1, (info) => got.push(['getInfo', info && info.connected]));
+  const [create, getInfo] = shim.port().requests().slice(-2);
+  shim.port().reply({ batch: [{ id: create.id, args: [{ socketId: 9 }] }, { event: 'tcp.unknownEvent', args: [{}] },
+    { id: getInfo.id, args: [{ socketType: 'tcp', connected: false }] }] });
+  assert.deepEqual(got, [['create', 1], ['getInfo', false]]);
 });
 
 test('optional middle arguments may be left out or null', () => {
