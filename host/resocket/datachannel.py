@@ -42,6 +42,9 @@ READ_LIMIT = 1024 * 1024
 #: Largest message accepted (a write bigger than this goes over native messaging).
 MAX_MESSAGE = 64 * 1024 * 1024 + 8
 REF = struct.Struct("!Q")
+#: Bytes queued for the browser beyond which the channel counts as congested: read-ahead stops pushing until
+#: the queue has drained (a client that acknowledges bytes it never reads cannot grow the host's memory).
+CONGESTED = 4 * 1024 * 1024
 #: The reference of a *request record* (both ways: a request, or the reply to one): `REQUEST_REF`, the JSON's
 #: length and the payload's (4 bytes big-endian each), the JSON, the payload; one message holds one or more
 #: records (docs/protocol.md, "Requests on the channel"). Above every dataRef a client may use (< 2^53).
@@ -123,12 +126,32 @@ class DataChannel:
         self._writer: asyncio.StreamWriter | None = None
         self._refused = 0
         self._out: list[Any] = []  # reply records waiting for the end of this loop iteration
+        self._drained: list[Callable[[], None]] = []  # who waits for the browser to catch up
         self._used = False
         self.closed = False
 
     @property
     def connected(self) -> bool:
         return self._writer is not None and not self.closed
+
+    def congested(self, on_drained: Callable[[], None]) -> bool:
+        """True when more than CONGESTED bytes wait for the browser; `on_drained` then runs once they left."""
+        writer = self._writer
+        if writer is None or self.closed or writer.transport.get_write_buffer_size() <= CONGESTED:
+            return False
+        self._drained.append(on_drained)
+        if len(self._drained) == 1:
+            asyncio.get_running_loop().create_task(self._wait_drained(writer))
+        return True
+
+    async def _wait_drained(self, writer: asyncio.StreamWriter) -> None:
+        try:
+            await writer.drain()
+        except (ConnectionError, OSError):
+            pass  # closing: the streams on it are broken anyway
+        waiting, self._drained = self._drained, []
+        for callback in waiting:
+            callback()
 
     async def start(self) -> None:
         # A big limit: the reader then takes 64 KiB frames in few reads instead of pausing the transport

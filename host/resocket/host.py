@@ -385,8 +385,11 @@ class Host:
                        else f"end {code}")
         if data is None:
             channel.send_reply(ahead_event_json(sid, stream, code=code).encode())
-        else:
-            channel.send_raw(ahead_event_json(sid, stream, size=len(data)).encode(), data)
+            return
+        channel.send_raw(ahead_event_json(sid, stream, size=len(data)).encode(), data)
+        sock = self.engine.sockets.get(sid)
+        if sock is not None and channel.congested(lambda: sock.congestion_over(stream)):
+            sock.congested(stream)
 
     def _dc_read_reply(self, req_id: int, data: bytes, extra: dict) -> bool:
         """Engine hook for a read's data (loop thread): on the data channel when the read asked for it."""

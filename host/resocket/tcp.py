@@ -56,12 +56,13 @@ AHEAD_STEP = {"native": 64 * 1024, "channel": 64 * 1024}
 class ReadAhead:
     """One socket's read-ahead stream: named by the id of the read that started it."""
 
-    __slots__ = ("consumed", "eof", "id", "path", "pushed")
+    __slots__ = ("congested", "consumed", "eof", "id", "path", "pushed")
 
     def __init__(self, stream_id: int, path: str) -> None:
         self.id, self.path = stream_id, path
         self.pushed = self.consumed = 0
         self.eof = False  # the end was pushed; the next read request collects it
+        self.congested = False  # its path holds too much for the browser (data channel): paused until drained
 
 
 class TcpSocket:
@@ -338,13 +339,28 @@ class TcpSocket:
         self.receiver.resume()
         self.receiver.run(AHEAD_STEP.get(path, AHEAD_STEP["native"]))
 
+    def congested(self, stream: int) -> None:
+        """The stream's path has too much queued for the browser: stop reading until it drained."""
+        ahead = self.ahead
+        if ahead is not None and ahead.id == stream and self.receiver is not None:
+            ahead.congested = True
+            self.receiver.pause()
+
+    def congestion_over(self, stream: int) -> None:
+        ahead = self.ahead
+        if ahead is None or ahead.id != stream or not ahead.congested:
+            return
+        ahead.congested = False
+        if ahead.pushed - ahead.consumed < AHEAD_WINDOW and self.receiver is not None:
+            self.receiver.resume()
+
     def ack_ahead(self, stream: int, consumed: int) -> None:
         """The client consumed `consumed` bytes of read-ahead stream `stream` in all (socket.ack)."""
         ahead = self.ahead
         if ahead is None or ahead.id != stream or ahead.eof:
             return  # an old stream's ack, or one racing the stream's end: nothing to do
         ahead.consumed = min(max(ahead.consumed, consumed), ahead.pushed)
-        if ahead.pushed - ahead.consumed < AHEAD_WINDOW and self.receiver is not None:
+        if ahead.pushed - ahead.consumed < AHEAD_WINDOW and not ahead.congested and self.receiver is not None:
             self.receiver.resume()
 
     def break_connection(self) -> None:

@@ -447,3 +447,58 @@ def test_when_the_channel_closes_its_read_ahead_connections_are_broken(host: Hos
     assert host.call("getInfo", socketId=sid).value["connected"] is False
     assert host.call("read", socketId=sid).value["resultCode"] == -15
     assert host.call("write", socketId=sid, data=b64(b"x")).value == {"bytesWritten": -15}
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_client_that_acks_but_never_reads_the_channel_cannot_grow_the_host(host: HostClient) -> None:
+    """Read-ahead stops once 4 MiB wait for the browser on the channel, whatever the client acknowledges;
+    the peer is then held back by TCP, and everything still arrives, in order, once the client reads."""
+    url, token = open_channel(host)
+    ws = Ws(url, token)
+    srv = socket.create_server(("127.0.0.1", 0))
+    sid = host.call("create", type="tcp").value["socketId"]
+    pending = host.start("connect", socketId=sid, hostname="127.0.0.1", port=srv.getsockname()[1])
+    peer, _ = srv.accept()
+    assert pending.result().args == [0]
+    peer.sendall(b"0123456789")
+    send_request(ws, {"id": 70, "op": "read", "args": {"socketId": sid, "bufferSize": 10, "dataChannel": True,
+                                                        "stream": True}})
+    reply, first = recv_reply(ws)
+    assert reply["args"][0]["stream"] == 70 and first == b"0123456789"
+    payload = os.urandom(256 << 20)
+    sent = [0]
+
+    def pump() -> None:
+        view = memoryview(payload)
+        try:
+            while sent[0] < len(payload):
+                sent[0] += peer.send(view[sent[0]:sent[0] + (1 << 20)])
+        except OSError:
+            pass
+
+    before = rss_kib(host.proc.pid)
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:  # acknowledge far more than could have been read, for 2 s
+        send_request(ws, {"op": "socket.ack", "args": {"socketId": sid, "stream": 70, "consumed": 2 ** 40}})
+        time.sleep(0.001)
+    grown = rss_kib(host.proc.pid) - before
+    assert sent[0] < len(payload), "the peer was never held back"
+    assert grown < 48 * 1024, f"the host grew by {grown} KiB"
+    got = bytearray()
+    expected = len(payload)
+    while len(got) < expected:
+        msg, data = recv_reply(ws)
+        if msg.get("event") == "socket.data":
+            got += data
+            send_request(ws, {"op": "socket.ack", "args": {"socketId": sid, "stream": 70, "consumed": len(got)}})
+    assert got == payload
+    ws.close()
+    peer.close()
+    srv.close()
