@@ -21,7 +21,7 @@ system-deps:
 # Reinstall only when pyproject.toml changes; the package itself is installed editable.
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,dist,bench]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,dist,bench,fast]'
 	@touch $@
 
 # RESOCKET_NO_SKIP: everything the suite needs is installed above, so a skipped test is a failure.

@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import os
 import secrets
 import struct
 import threading
@@ -100,7 +101,8 @@ def unmask(mask: bytes, payload: bytes) -> bytes:
 
 
 def load_numpy() -> None:
-    """Import NumPy on a background thread (it takes ~100 ms; the channel works without it meanwhile)."""
+    """Import NumPy on a background thread (it takes ~100 ms; the channel works without it meanwhile).
+    RESOCKET_NUMPY=0 keeps the stdlib path (benchmarks compare both; a broken NumPy can be switched off)."""
     def load() -> None:
         global _numpy
         try:
@@ -109,7 +111,7 @@ def load_numpy() -> None:
             return
         _numpy = numpy
 
-    if _numpy is None:
+    if _numpy is None and os.environ.get("RESOCKET_NUMPY", "1") != "0":
         threading.Thread(target=load, name="resocket-numpy", daemon=True).start()
 
 
