@@ -1,12 +1,11 @@
 """RFC 6455 unmasking (resocket.datachannel): the NumPy path and the stdlib path give the same bytes for every
-length and alignment, and the host works without NumPy."""
+length and alignment."""
 from __future__ import annotations
 
 import os
 import time
 
 import pytest
-
 from resocket import datachannel
 
 
