@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from resocket.protocol import AHEAD_WINDOW
+
 from bench.common import REPO, Row, Rpc, grant_config, host_cmd, median
 from bench.echoserver import EchoServers
 
@@ -82,6 +84,63 @@ def resocket_echo(rpc: Rpc, port: int, total: int) -> float:
         while state["received"] < total and not state["errors"]:
             if not cv.wait(30):
                 raise TimeoutError("echo did not complete")
+    elapsed = time.perf_counter() - t0
+    rpc.hook = None
+    rpc.call("destroy", socketId=sid)
+    return total / elapsed / 1e6
+
+
+def resocket_echo_ahead(rpc: Rpc, port: int, total: int) -> float:
+    """MB/s echoed with read-ahead, as the shim reads: one `read` with `stream: true`, then the host pushes
+    `socket.data` events and the client acknowledges every quarter window with `socket.ack` notices (sent by
+    this thread: the reader thread must never block on a write, or both pipes could fill)."""
+    from bench.common import frame
+
+    sid = rpc.call("create", type="tcp")["args"][0]["socketId"]
+    assert rpc.call("connect", socketId=sid, hostname="127.0.0.1", port=port)["args"] == [0]
+    block = os.urandom(BLOCK)
+    write_tpl = (b'{"id":%d,"op":"write","args":{"socketId":' + str(sid).encode() + b',"data":"'
+                 + base64.b64encode(block) + b'"}}')
+    cv = threading.Condition()
+    state: dict[str, Any] = {"received": 0, "stream": None, "read_id": rpc.new_id()}
+
+    def hook(msg: Any) -> bool:
+        for item in msg.get("batch", [msg]):
+            if item.get("event") == "socket.data":
+                n = len(base64.b64decode(item["args"][0]["data"]))
+            elif item.get("id") == state["read_id"] and "chunk" in item:  # the first read's reply, split
+                n = len(base64.b64decode(item["chunk"]))
+            elif item.get("id") == state["read_id"]:
+                first = item["args"][0]
+                state["stream"] = first.get("stream")
+                n = len(base64.b64decode(first["data"])) if first["resultCode"] > 0 else 0
+            else:
+                continue  # write replies
+            with cv:
+                state["received"] += n
+                cv.notify_all()
+        return True
+
+    rpc.hook = hook
+    t0 = time.perf_counter()
+    rpc.pipe.send({"id": state["read_id"], "op": "read",
+                   "args": {"socketId": sid, "bufferSize": BLOCK, "stream": True}})
+    written = acked = 0
+    while True:
+        with cv:
+            while (state["received"] < total and state["received"] - acked < AHEAD_WINDOW // 4
+                   and (written >= total or written - state["received"] > WINDOW - BLOCK)):
+                if not cv.wait(30):
+                    raise TimeoutError("echo did not complete")
+            received, stream = state["received"], state["stream"]
+        if received >= total:
+            break
+        if received - acked >= AHEAD_WINDOW // 4 and stream is not None:
+            acked = received
+            rpc.pipe.send({"op": "socket.ack", "args": {"socketId": sid, "stream": stream, "consumed": acked}})
+        if written < total and written - received <= WINDOW - BLOCK:
+            rpc.pipe.send_raw(frame(write_tpl % rpc.new_id()))
+            written += BLOCK
     elapsed = time.perf_counter() - t0
     rpc.hook = None
     rpc.call("destroy", socketId=sid)
@@ -192,6 +251,7 @@ def run(smoke: bool) -> list[Row]:
         try:
             assert "result" in rpc.call("hello", protocol=1, client="bench/1"), "hello failed"
             ours = median([resocket_echo(rpc, servers.echo_port, total) for _ in range(repeats)])
+            ahead = median([resocket_echo_ahead(rpc, servers.echo_port, total) for _ in range(repeats)])
             plain = median([plain_echo(servers.echo_port, total) for _ in range(repeats)])
             pipe = median([pipe_echo(total) for _ in range(repeats)])
             from bench import datachannel
@@ -205,6 +265,9 @@ def run(smoke: bool) -> list[Row]:
                     "plain Python loopback socket", plain, note=f"{total >> 20} MiB, 64 KiB writes, 1 MiB window"))
     rows.append(Row(SECTION, "echo throughput via resocket-host", ours, "MB/s",
                     "same frames through a trivial pipe echo host", pipe, note="framing ceiling, no sockets"))
+    rows.append(Row(SECTION, "echo throughput via resocket-host, read-ahead", ahead, "MB/s",
+                    "same frames through a trivial pipe echo host", pipe,
+                    note="one read with stream: true, then socket.data pushes and socket.ack notices"))
     rows.append(Row(SECTION, "echo throughput via resocket-host, data channel", over_dc, "MB/s",
                     "plain Python loopback socket", plain,
                     note="payloads as binary WebSocket messages (dataRef / dataChannel reads), control on "
