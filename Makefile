@@ -41,7 +41,9 @@ demo: deps
 
 # Benchmarks: a table on screen and JSON in bench/results/, every figure next to a same-run baseline.
 # `make bench BENCH_ARGS=--smoke` is the short version CI runs (tests/test_bench_smoke.py).
+# The start-up section also times the packaged host: the PyInstaller bundle is built first when missing (~15 s).
 bench: deps
+	@test -x build/pyinstaller/dist/resocket/resocket-host || $(VENV)/bin/python installer/build.py binaries
 	$(NETNS) $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 # The long runs (not in CI): >= 1M fuzz cases per harness (atheris), then the property tests' long profile;
