@@ -12,8 +12,9 @@ One browser holds everything, so every figure and its baselines share the machin
   message, base64 with `toBase64`) and decodes the echo with `fromBase64`.
 - (b) a binary WebSocket from the same page through websockify to the same echo server.
 - (c) Chrome's own chrome.socket in a legacy Chrome App (tests/e2e/oracle.py), running the very same JS.
-- resocket in a granted web page (http://127.0.0.1:<port>, the MAIN-world shim -> relay.js -> the service
-  worker -> native messaging; web pages never get the data channel), the very same JS again.
+- resocket in a granted web page (http://127.0.0.1:<port>: the MAIN-world shim -> relay.js -> the service
+  worker -> native messaging, plus the page's own data channel), the very same JS again; and the same page
+  with its channel off (`resocketOptions.dataChannel = false`: every byte through the relay).
 Throughput: 64 KiB writes, at most 1 MiB written and not yet echoed, one read of 64 KiB always pending.
 Latency: sequential 64-byte writes to a discard server, write -> callback; the median of batches of 10
 (performance.now() is coarsened to 0.1 ms in pages that are not cross-origin isolated).
@@ -295,7 +296,7 @@ def run(smoke: bool) -> list[Row]:
     repeats = 1 if smoke else 3
     connects = 2 if smoke else 10
     window = 1024 * 1024
-    samples: dict[str, list] = {k: [] for k in ("ours", "dc", "native", "ws", "app", "web")}
+    samples: dict[str, list] = {k: [] for k in ("ours", "dc", "native", "ws", "app", "web", "webnm")}
     with EchoServers() as servers, tempfile.TemporaryDirectory(prefix="resocket-bench-") as tmp:
         root = Path(tmp)
         ws_proc, ws_port = _websockify(servers.echo_port)
@@ -319,12 +320,16 @@ def run(smoke: bool) -> list[Row]:
                                        ready="typeof chrome.socket === 'object'")
             web_page = browser.new_page(f"http://127.0.0.1:{site.port}/index.html",
                                         ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
+            web_nm = browser.new_page(f"http://127.0.0.1:{site.port}/index.html?nm",
+                                      ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
+            web_nm.evaluate("window.resocketOptions = {dataChannel: false}; true")
             env = {"echoPort": servers.echo_port, "discardPort": servers.discard_port, "window": window}
             # Warm-up (JIT, first host spawn), then interleaved repeats so drift hits every contender alike.
             _run(page, SOCKET_JS, {**env, "latency": 5, "total": window})
             _run(dc_page, SOCKET_JS, {**env, "latency": 5, "total": window})  # hello, then the channel opens
             _run(chrome_app, SOCKET_JS, {**env, "latency": 5, "total": window})
             _run(web_page, SOCKET_JS, {**env, "latency": 5, "total": window})
+            _run(web_nm, SOCKET_JS, {**env, "latency": 5, "total": window})
             _run(page, NATIVE_ECHO_JS, {"hostName": ECHO_HOST_NAME, "latency": 5, "total": window, "window": window})
             for _ in range(repeats):
                 samples["ours"].append(_run(page, SOCKET_JS, {**env, "latency": latency, "total": total}))
@@ -335,6 +340,7 @@ def run(smoke: bool) -> list[Row]:
                                                                "total": total, "window": window}))
                 samples["app"].append(_run(chrome_app, SOCKET_JS, {**env, "latency": latency, "total": total}))
                 samples["web"].append(_run(web_page, SOCKET_JS, {**env, "latency": latency, "total": total}))
+                samples["webnm"].append(_run(web_nm, SOCKET_JS, {**env, "latency": latency, "total": total}))
             start_ours = _run(page, CONNECT_JS, {"hostName": "org.resocket.host", "count": connects})
             start_echo = _run(page, CONNECT_JS, {"hostName": ECHO_HOST_NAME, "count": connects})
         finally:
@@ -385,16 +391,22 @@ def run(smoke: bool) -> list[Row]:
             "(b) WebSocket echo round trip", lat("ws", "echoMs"), better="lower"),
         Row(SECTION, "echo round trip, 64 B write + read (resocket)", ours_e, "ms",
             "(c) Chrome's own write + read", lat("app", "echoMs"), better="lower"),
-        Row(SECTION, "chrome.socket in a granted web page, echo throughput", mbps("web"), "MB/s",
-            "(a) trivial native-messaging echo host (from an extension page)", mbps("native"),
-            note="relayed: MAIN-world shim -> relay.js -> service worker -> native messaging"),
-        Row(SECTION, "chrome.socket in a granted web page, echo throughput", mbps("web"), "MB/s",
+        Row(SECTION, "chrome.socket in a granted web page, data channel, echo throughput", mbps("web"), "MB/s",
+            "(b) binary WebSocket via websockify", mbps("ws"), note="the page's own channel; control via the relay"),
+        Row(SECTION, "chrome.socket in a granted web page, data channel, echo throughput", mbps("web"), "MB/s",
             "(c) Chrome's own chrome.socket (Chrome App)", mbps("app")),
-        Row(SECTION, "write->callback latency, 64 B (resocket, granted web page)", lat("web", "writeMs"), "ms",
-            "(a) bare port round trip (trivial echo host, extension page)", lat("native", "rttMs"),
-            better="lower", note="a web page cannot call connectNative: its own floor is two relay hops higher"),
-        Row(SECTION, "echo round trip, 64 B write + read (resocket, granted web page)", lat("web", "echoMs"), "ms",
-            "(c) Chrome's own write + read", lat("app", "echoMs"), better="lower"),
+        Row(SECTION, "write->callback latency, 64 B (resocket, granted web page, data channel)",
+            lat("web", "writeMs"), "ms", "(a) bare port round trip (trivial echo host, extension page)",
+            lat("native", "rttMs"), better="lower"),
+        Row(SECTION, "echo round trip, 64 B write + read (resocket, granted web page, data channel)",
+            lat("web", "echoMs"), "ms", "(c) Chrome's own write + read", lat("app", "echoMs"), better="lower"),
+        Row(SECTION, "chrome.socket in a granted web page, relay only, echo throughput", mbps("webnm"), "MB/s",
+            "(a) trivial native-messaging echo host (from an extension page)", mbps("native"),
+            note="MAIN-world shim -> relay.js -> service worker -> native messaging"),
+        Row(SECTION, "write->callback latency, 64 B (resocket, granted web page, relay only)",
+            lat("webnm", "writeMs"), "ms", "(a) bare port round trip (trivial echo host, extension page)",
+            lat("native", "rttMs"), better="lower",
+            note="a web page cannot call connectNative: its own floor is two relay hops higher"),
         Row("startup", "connectNative to first result (resocket hello)", median(start_ours), "ms",
             "connectNative to first echo (trivial host)", median(start_echo), better="lower",
             note=f"median of {connects}, a new host process each time"),

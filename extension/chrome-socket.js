@@ -538,8 +538,8 @@
   /**
    * A connection: hello first, calls queued until hello is answered, replies matched by id.
    *
-   * The data channel (docs/protocol.md, "Data channel"; only where this page talks to the host itself and has
-   * WebSocket): after hello the connection asks for it with `datachannel.open` (an error, e.g. `unknown_op`
+   * The data channel (docs/protocol.md, "Data channel"; wherever the page has WebSocket, web pages too): after
+   * hello the connection asks for it with `datachannel.open` (an error, e.g. `unknown_op` or `not_allowed`
    * from an older host, means "no channel") and connects to it. While it is open, big writes send their
    * bytes there first and the request names them with `dataRef`; big reads ask `dataChannel: true`. Every
    * request and reply still travels on native messaging, so the host applies them in issue order.
@@ -1260,7 +1260,9 @@
     const requestMin = knobs.dataChannelRequestMinBytes;
     return {
       requestMinBytes: typeof requestMin === 'number' && requestMin >= 0 ? requestMin : DATA_CHANNEL_REQUEST_MIN_BYTES,
-      dataChannel: openLink === openNativeLink && typeof global.WebSocket === 'function' && knobs.dataChannel !== false,
+      // Web pages too (the host accepts their channel only with the page's own Origin, and only for an origin
+      // that holds a grant): a page's CSP or the browser may still refuse it, and then nothing changes.
+      dataChannel: typeof global.WebSocket === 'function' && knobs.dataChannel !== false,
       readAhead: knobs.readAhead !== false,
       minBytes: typeof min === 'number' && min >= 0 ? min : DATA_CHANNEL_MIN_BYTES,
     };

@@ -119,7 +119,8 @@ class DataChannel:
     """One client's data channel. Create, `await start()`, hand `url` and `token` to the client."""
 
     def __init__(self, origin: str, on_data: OnData, on_close: Callable[[], None]) -> None:
-        #: The only Origin accepted: the client's extension origin, without the trailing slash browsers omit.
+        #: The only Origin accepted: the client's extension origin (or, for a relayed web page, the page's
+        #: origin), without the trailing slash browsers omit.
         self.origin = origin.rstrip("/")
         self.token = secrets.token_urlsafe(32)
         self.url = ""

@@ -233,9 +233,11 @@ class Host:
         """Resolve what a request says about the data channel; None when it is answered or must wait."""
         args = dict(call.args)
         if call.op == "datachannel.open":
-            if self.session.relayed:  # a web page must never make the host listen on a port
-                self.emit(error_reply(call.id, NOT_ALLOWED, f"{call.op}: not for pages relayed by the "
-                                                            f"extension; this client is {self.session.origin}"))
+            if self.session.relayed and not (self.engine is not None and self.engine.rules.rules):
+                # A web page with no grant must never make the host listen on a port.
+                self.emit(error_reply(call.id, NOT_ALLOWED, f"{call.op}: a web page gets a data channel only "
+                                                            f"when its origin holds a grant; "
+                                                            f"{self.session.origin} holds none"))
             elif self.engine is None:
                 self.emit(error_reply(call.id, INTERNAL, f"{call.op}: {self.engine_error or 'no engine'}"))
             else:
@@ -264,7 +266,10 @@ class Host:
             self.emit(error_reply(req_id, BAD_REQUEST, "datachannel.open: this client's data channel is "
                                                        "already open"))
             return
-        channel = DataChannel(self.session.caller_origin, self._dc_data_arrived, self._dc_closed)
+        # The one Origin the channel accepts: the extension's (or app's) own, or, for a web page the
+        # extension relays for, that page's origin (Chrome's sender info, checked by the service worker).
+        origin = self.session.origin if self.session.relayed else self.session.caller_origin
+        channel = DataChannel(origin, self._dc_data_arrived, self._dc_closed)
         self.datachannel = channel
 
         async def start() -> None:

@@ -4,7 +4,8 @@ An extension page echoes 8 MiB through a loopback TCP echo server with chrome.so
 when the host offers it (the page's WebSocket counts the bytes that crossed it, and the host's DEBUG wire log
 shows reads answered with `dataRef`), and over native messaging alone when the host refuses the channel's
 connection. A web page holding a valid channel URL is refused (its Origin is not the extension's), while the
-extension's own page connects with the very same URL.
+extension's own page connects with the very same URL. A granted web page gets a channel of its own, which
+only its own origin may use.
 """
 from __future__ import annotations
 
@@ -103,9 +104,14 @@ def setup(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
     root: Path = tmp_path_factory.mktemp("datachannel")
     (root / "www").mkdir()
     (root / "www" / "index.html").write_text('<!DOCTYPE html><meta charset="utf-8"><title>a web page</title>')
+    for mode in ("use", "capture"):  # web pages may replace WebSocket before their first call, inline
+        (root / "www" / f"dc-{mode}.html").write_text(
+            f'<!DOCTYPE html><meta charset="utf-8"><title>web data channel {mode}</title>'
+            f'<script>{WS_WRAPPER.replace("MODE", mode)}</script>')
     site = StaticServer(root / "www")
     profile = ResocketProfile(root / "profile")  # DEBUG: the wire log shows every request and reply
     profile.grant(EXTENSION_ORIGIN, ["tcp-connect"])
+    profile.grant(f"http://127.0.0.1:{site.port}", ["tcp-connect"])
     files: dict[str, str] = {}
     for mode in ("use", "spoil", "capture"):
         files.update(extension_files(mode))
@@ -186,3 +192,36 @@ def test_web_page_with_the_channel_url_is_refused_but_the_extension_page_connect
     assert f"origin {origin!r} is not {EXTENSION_ORIGIN.rstrip('/')!r}" in profile.host_log_text()
     # The same URL from the extension's own page: the token was good, the Origin was the only problem.
     assert ext_page.evaluate(f"({attempt})({json.dumps(url)})") == "open"
+
+
+def test_granted_web_page_echoes_8_mib_over_its_own_data_channel(browsers: BrowserPool, setup) -> None:
+    """A granted page's shim opens the channel from the page's origin (relay -> service worker -> host), and
+    its writes, reads and read-ahead bytes cross it."""
+    browser, profile, site = setup
+    page = open_page(browsers, browser, f"http://127.0.0.1:{site.port}/dc-use.html")
+    start_host(page)
+    page.wait_for("window.__ws.open === true", timeout=30, what="the web page's data channel to open")
+    result, server_got = echo(page, TOTAL)
+    assert result.get("error") is None and result["failed"] is None, json.dumps(result)
+    assert result["received"] == TOTAL and result["mismatch"] == -1, json.dumps(result)
+    assert server_got == expected_stream(TOTAL)
+    ws = result["ws"]
+    assert ws["sent"] >= TOTAL and ws["received"] >= TOTAL, json.dumps(ws)
+
+
+def test_a_web_pages_channel_refuses_every_other_origin(browsers: BrowserPool, setup) -> None:
+    browser, profile, site = setup
+    page = open_page(browsers, browser, f"http://127.0.0.1:{site.port}/dc-capture.html")
+    start_host(page)
+    url = page.wait_for("window.__ws.url", timeout=30, what="the channel URL")
+    other = browser.new_page(f"http://localhost:{site.port}/")  # another origin, same server
+    browsers.pages.append(other)
+    attempt = """(url) => new Promise((resolve) => {
+      const ws = new (window.RealWebSocket || WebSocket)(url);
+      ws.onopen = () => { resolve("open"); ws.close(); };
+      ws.onclose = (e) => resolve("closed " + e.code);
+    })"""
+    assert other.evaluate(f"({attempt})({json.dumps(url)})") == "closed 1006"
+    assert (f"origin 'http://localhost:{site.port}' is not 'http://127.0.0.1:{site.port}'"
+            in profile.host_log_text())
+    assert page.evaluate(f"({attempt})({json.dumps(url)})") == "open"  # the page's own origin: accepted

@@ -276,15 +276,16 @@ def test_data_ref_without_a_channel_is_bad_args(host: HostClient, echo: EchoServ
     assert reply["error"]["code"] == "bad_args"
 
 
-def test_a_relayed_web_page_may_not_open_the_channel(tmp_path: Path) -> None:
+def test_a_relayed_web_page_with_no_grant_may_not_open_the_channel(tmp_path: Path) -> None:
     from resocket import EXTENSION_ORIGIN
 
     client = HostClient(EXTENSION_ORIGIN, env={"RESOCKET_CONFIG_DIR": str(tmp_path)}, hello=False)
     try:
         hello = client.request("hello", protocol=1, client="tests/1", origin="http://localhost:8080")
-        assert "result" in hello, hello
+        assert "result" in hello and hello["result"]["rules"] == [], hello
         reply = client.request("datachannel.open")
         assert reply["error"]["code"] == "not_allowed" and "result" not in reply
+        assert "holds a grant" in reply["error"]["message"]
         assert not listening_sockets(client.proc.pid)
         # The extension's own page, same host program, gets the channel.
         own = HostClient(EXTENSION_ORIGIN, env={"RESOCKET_CONFIG_DIR": str(tmp_path)})
@@ -293,6 +294,29 @@ def test_a_relayed_web_page_may_not_open_the_channel(tmp_path: Path) -> None:
             assert listening_sockets(own.proc.pid)  # what the check above would have seen
         finally:
             own.close()
+    finally:
+        client.close()
+
+
+def test_a_granted_web_page_gets_a_channel_that_only_its_own_origin_may_use(tmp_path: Path,
+                                                                            echo: EchoServer) -> None:
+    from resocket import EXTENSION_ORIGIN
+    from resocket.grants import GrantStore
+
+    GrantStore.open(tmp_path).grant("http://127.0.0.1:8080", ["tcp-connect"])
+    client = HostClient(EXTENSION_ORIGIN, env={"RESOCKET_CONFIG_DIR": str(tmp_path)}, hello=False)
+    try:
+        hello = client.request("hello", protocol=1, client="tests/1", origin="http://127.0.0.1:8080")
+        assert hello["result"]["rules"], hello
+        url, token = open_channel(client)
+        for origin in (EXTENSION_ORIGIN.rstrip("/"), "http://127.0.0.1:8081", "http://localhost:8080", None):
+            with pytest.raises(WsRefused, match="403"):
+                Ws(url, token, origin=origin)
+        ws = Ws(url, token, origin="http://127.0.0.1:8080")
+        sid = connected_socket(client, echo.port)
+        send_request(ws, {"id": 90, "op": "write", "args": {"socketId": sid, "dataRef": 1}}, b"from the page")
+        assert recv_reply(ws)[0] == {"id": 90, "args": [{"bytesWritten": 13}]}
+        ws.close()
     finally:
         client.close()
 
