@@ -207,6 +207,7 @@ def test_granted_web_page_echoes_8_mib_over_its_own_data_channel(browsers: Brows
     assert server_got == expected_stream(TOTAL)
     ws = result["ws"]
     assert ws["sent"] >= TOTAL and ws["received"] >= TOTAL, json.dumps(ws)
+    assert f"hello from resocket-extension/0.1.0 for http://127.0.0.1:{site.port}" in profile.host_log_text()
 
 
 def test_a_web_pages_channel_refuses_every_other_origin(browsers: BrowserPool, setup) -> None:
