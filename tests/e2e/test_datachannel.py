@@ -135,6 +135,23 @@ def echo(page, total: int) -> tuple[dict, bytes]:
         return result, bytes(server.received)
 
 
+def echo_whole(page) -> dict:
+    """8 MiB through the page and back, byte for byte, and in order at the server; what the WebSocket saw."""
+    result, server_got = echo(page, TOTAL)
+    assert result.get("error") is None and result["failed"] is None, json.dumps(result)
+    assert result["received"] == TOTAL and result["mismatch"] == -1, json.dumps(result)
+    assert server_got == expected_stream(TOTAL), "the echo server got the page's bytes in order"
+    return result["ws"]
+
+
+# Opens a WebSocket to a channel URL with the page's own Origin: "open", or "closed <code>" when refused.
+ATTEMPT_JS = """(url) => new Promise((resolve) => {
+  const ws = new (window.RealWebSocket || WebSocket)(url);
+  ws.onopen = () => { resolve("open"); ws.close(); };
+  ws.onclose = (e) => resolve("closed " + e.code);
+})"""
+
+
 def start_host(page) -> None:
     """The first call starts the page's host; hello is followed by datachannel.open."""
     page.evaluate("new Promise((r) => chrome.socket.getNetworkList(() => r(true)))")
@@ -145,11 +162,7 @@ def test_extension_page_echoes_8_mib_over_the_data_channel(browsers: BrowserPool
     page = open_page(browsers, browser, f"chrome-extension://{EXTENSION_ID}/dc-use.html")
     start_host(page)
     page.wait_for("window.__ws.open === true", timeout=30, what="the data channel to open")
-    result, server_got = echo(page, TOTAL)
-    assert result.get("error") is None and result["failed"] is None, json.dumps(result)
-    assert result["received"] == TOTAL and result["mismatch"] == -1, json.dumps(result)
-    assert server_got == expected_stream(TOTAL), "the echo server got the page's bytes in order"
-    ws = result["ws"]
+    ws = echo_whole(page)
     # Every write is 64 KiB (>= the 8 KiB threshold) and every read asked for up to 64 KiB: all of the
     # payload crossed the WebSocket both ways (plus an 8-byte reference per message).
     assert ws["sent"] >= TOTAL and ws["received"] >= TOTAL, json.dumps(ws)
@@ -163,11 +176,7 @@ def test_refused_channel_falls_back_to_native_messaging_byte_for_byte(browsers: 
     page = open_page(browsers, browser, f"chrome-extension://{EXTENSION_ID}/dc-spoil.html")
     start_host(page)
     page.wait_for("window.__ws.closed === true", timeout=30, what="the spoiled channel connection to fail")
-    result, server_got = echo(page, TOTAL)
-    assert result.get("error") is None and result["failed"] is None, json.dumps(result)
-    assert result["received"] == TOTAL and result["mismatch"] == -1, json.dumps(result)
-    assert server_got == expected_stream(TOTAL)
-    ws = result["ws"]
+    ws = echo_whole(page)
     assert ws["open"] is False and ws["sent"] == 0 and ws["received"] == 0, json.dumps(ws)
     assert "data channel refused a connection" in profile.host_log_text()
     assert "wrong token" in profile.host_log_text()
@@ -182,16 +191,11 @@ def test_web_page_with_the_channel_url_is_refused_but_the_extension_page_connect
     assert url.startswith("ws://127.0.0.1:")
     web = browser.new_page(f"http://127.0.0.1:{site.port}/")
     browsers.pages.append(web)
-    attempt = """(url) => new Promise((resolve) => {
-      const ws = new (window.RealWebSocket || WebSocket)(url);
-      ws.onopen = () => { resolve("open"); ws.close(); };
-      ws.onclose = (e) => resolve("closed " + e.code);
-    })"""
-    assert web.evaluate(f"({attempt})({json.dumps(url)})") == "closed 1006"
+    assert web.evaluate(f"({ATTEMPT_JS})({json.dumps(url)})") == "closed 1006"
     origin = f"http://127.0.0.1:{site.port}"
     assert f"origin {origin!r} is not {EXTENSION_ORIGIN.rstrip('/')!r}" in profile.host_log_text()
     # The same URL from the extension's own page: the token was good, the Origin was the only problem.
-    assert ext_page.evaluate(f"({attempt})({json.dumps(url)})") == "open"
+    assert ext_page.evaluate(f"({ATTEMPT_JS})({json.dumps(url)})") == "open"
 
 
 def test_granted_web_page_echoes_8_mib_over_its_own_data_channel(browsers: BrowserPool, setup) -> None:
@@ -201,11 +205,7 @@ def test_granted_web_page_echoes_8_mib_over_its_own_data_channel(browsers: Brows
     page = open_page(browsers, browser, f"http://127.0.0.1:{site.port}/dc-use.html")
     start_host(page)
     page.wait_for("window.__ws.open === true", timeout=30, what="the web page's data channel to open")
-    result, server_got = echo(page, TOTAL)
-    assert result.get("error") is None and result["failed"] is None, json.dumps(result)
-    assert result["received"] == TOTAL and result["mismatch"] == -1, json.dumps(result)
-    assert server_got == expected_stream(TOTAL)
-    ws = result["ws"]
+    ws = echo_whole(page)
     assert ws["sent"] >= TOTAL and ws["received"] >= TOTAL, json.dumps(ws)
     assert f"hello from resocket-extension/0.1.0 for http://127.0.0.1:{site.port}" in profile.host_log_text()
 
@@ -217,12 +217,7 @@ def test_a_web_pages_channel_refuses_every_other_origin(browsers: BrowserPool, s
     url = page.wait_for("window.__ws.url", timeout=30, what="the channel URL")
     other = browser.new_page(f"http://localhost:{site.port}/")  # another origin, same server
     browsers.pages.append(other)
-    attempt = """(url) => new Promise((resolve) => {
-      const ws = new (window.RealWebSocket || WebSocket)(url);
-      ws.onopen = () => { resolve("open"); ws.close(); };
-      ws.onclose = (e) => resolve("closed " + e.code);
-    })"""
-    assert other.evaluate(f"({attempt})({json.dumps(url)})") == "closed 1006"
+    assert other.evaluate(f"({ATTEMPT_JS})({json.dumps(url)})") == "closed 1006"
     assert (f"origin 'http://localhost:{site.port}' is not 'http://127.0.0.1:{site.port}'"
             in profile.host_log_text())
-    assert page.evaluate(f"({attempt})({json.dumps(url)})") == "open"  # the page's own origin: accepted
+    assert page.evaluate(f"({ATTEMPT_JS})({json.dumps(url)})") == "open"  # the page's own origin: accepted
