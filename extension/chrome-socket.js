@@ -1006,7 +1006,13 @@
         // The bytes a `socket.data` record announced (`size`): the whole message, nothing else, so a read
         // can take this very buffer. Then the rest of the announcing message, if any.
         this.rawAnnounced = null;
-        if (data.byteLength === raw.size) this.receive(raw.msg, new Uint8Array(data));
+        if (data.byteLength !== raw.size) {
+          // Not the bytes announced: the stream's order is lost, so the channel ends (its streams break).
+          try { this.ws.close(); } catch (err) { /* already closing */ }
+          this.channelClosed();
+          return;
+        }
+        this.receive(raw.msg, new Uint8Array(data));
         if (raw.rest) this.channelRecords(raw.rest.data, raw.rest.at);
         return;
       }

@@ -54,8 +54,6 @@ MULTICAST_UDP_ONLY = "Only UDP socket supports multicast."
 TLS_TCP_ONLY = "Only TCP sockets are supported for TLS."
 NETWORK_LIST_FAILED = "Network lookup failed or unsupported"
 
-#: Bytes per read-ahead event frame on native messaging: 64 KiB -> ~87 KB of JSON (docs/protocol.md).
-AHEAD_PIECE = 64 * 1024
 #: Chrome's default write quota per extension: 200 MiB in flight (socket_api.cc kDefaultWriteQuota...).
 DEFAULT_WRITE_QUOTA = 200 * 1024 * 1024
 MAX_PORT = 65535
@@ -178,7 +176,7 @@ class Engine:
         #: that read travels ("channel" or "native"); `push_ahead(path, sid, stream, data, code)` sends its
         #: bytes (`data`) or its end (`code`). The host replaces both once a data channel exists.
         self.ahead_path: Callable[[int], str] = lambda req_id: "native"
-        self.push_ahead: Callable[[str, int, int, Any, Any], None] = self._push_native
+        self.push_ahead: Callable[[str, int, int, Any, Any], None] = self.push_native
         self.rules = rules
         self.write_quota = write_quota
         self.max_sockets = max_sockets
@@ -203,9 +201,10 @@ class Engine:
         for frame in frames:
             self.emit(frame)
 
-    def _push_native(self, path: str, sid: int, stream: int, data: bytes | None, code: int | None) -> None:
+    def push_native(self, path: str, sid: int, stream: int, data: bytes | None, code: int | None) -> None:
+        """`push_ahead` on native messaging: event frames of at most AHEAD_STEP bytes each."""
         if data is not None:
-            self.emit_many(ahead_data_frames(sid, stream, data, AHEAD_PIECE))  # type: ignore[arg-type]
+            self.emit_many(ahead_data_frames(sid, stream, data))  # type: ignore[arg-type]
         else:
             self.emit(RawJSON(ahead_event_json(sid, stream, code=code), None))
 

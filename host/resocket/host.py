@@ -380,7 +380,7 @@ class Host:
         """Engine hook: read-ahead bytes or end, on the stream's path. A stream on a channel that has closed
         is being broken (`_dc_closed`): what is pushed meanwhile goes nowhere."""
         if path != "channel":
-            self.engine._push_native(path, sid, stream, data, code)
+            self.engine.push_native(path, sid, stream, data, code)
             return
         channel = self.datachannel
         if channel is None or not channel.connected:

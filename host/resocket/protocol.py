@@ -64,6 +64,10 @@ READ_PIECE = 48 * 1024
 #: 256 KiB capped the data channel echo at ~140 MB/s, 512 KiB and 1 MiB gave the same ~160-180 MB/s.
 #: Announced in hello; the shim acknowledges every quarter of it.
 AHEAD_WINDOW = 512 * 1024
+#: The most one OS read of a read-ahead stream takes, i.e. one push: 64 KiB. On native messaging that is one
+#: event frame of ~87 KB (messages of 64 KiB of data measured faster than 48 KiB ones, docs/performance.md);
+#: on the data channel one message a read can take whole (as fast as 256 KiB, with smaller buffers).
+AHEAD_STEP = 64 * 1024
 
 #: What `hello` reports as the host's name.
 HOST_PROGRAM = "resocket-host"
@@ -260,8 +264,8 @@ def ahead_event_json(sid: int, stream: int, data: str | None = None, code: int |
     return f'{{"event":"socket.data","args":[{{"socketId":{int(sid)},"stream":{int(stream)}{tail}}}]}}'
 
 
-def ahead_data_frames(sid: int, stream: int, data: bytes, piece: int = READ_PIECE) -> list[RawJSON]:
-    """Read-ahead bytes as native-messaging event frames of at most `piece` bytes each (< 70 KB of JSON)."""
+def ahead_data_frames(sid: int, stream: int, data: bytes, piece: int = AHEAD_STEP) -> list[RawJSON]:
+    """Read-ahead bytes as native-messaging event frames of at most `piece` bytes each (< 90 KB of JSON)."""
     view = memoryview(data)
     return [RawJSON(ahead_event_json(sid, stream, encode_base64(view[i: i + piece])), None)
             for i in range(0, len(data), piece)]

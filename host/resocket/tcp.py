@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from resocket.channel import Channel, Receiver
 from resocket.netcodes import NetError, from_connect_errno, from_exception, from_ssl_error, net_error_string
-from resocket.protocol import AHEAD_WINDOW
+from resocket.protocol import AHEAD_STEP, AHEAD_WINDOW
 from resocket.tls import TlsStream, make_context, tls_versions
 
 if TYPE_CHECKING:
@@ -47,10 +47,6 @@ TLS_LISTEN = "Cannot listen on a socket that is already connected."
 NOT_CONNECTED = "Socket not connected"
 #: Chrome 156 answered listen("localhost") with -4 and this lastError (chrome-apps-oracle.md).
 LISTEN_BAD_ADDRESS = "Unknown error."
-#: The most one OS read of a read-ahead stream takes, i.e. one push: 64 KiB. On native messaging that is one
-#: event frame of ~87 KB (messages of 64 KiB of data measured faster than 48 KiB ones, docs/performance.md);
-#: on the data channel one message a read can take whole (as fast as 256 KiB, with smaller buffers).
-AHEAD_STEP = {"native": 64 * 1024, "channel": 64 * 1024}
 
 
 class ReadAhead:
@@ -337,7 +333,7 @@ class TcpSocket:
         call.reply_data(data, stream=call.id)
         self.ahead = ReadAhead(call.id, path)
         self.receiver.resume()
-        self.receiver.run(AHEAD_STEP.get(path, AHEAD_STEP["native"]))
+        self.receiver.run(AHEAD_STEP)
 
     def congested(self, stream: int) -> None:
         """The stream's path has too much queued for the browser: stop reading until it drained."""

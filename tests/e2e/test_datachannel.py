@@ -10,6 +10,7 @@ only its own origin may use.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -135,9 +136,17 @@ def echo(page, total: int) -> tuple[dict, bytes]:
         return result, bytes(server.received)
 
 
-def echo_whole(page) -> dict:
-    """8 MiB through the page and back, byte for byte, and in order at the server; what the WebSocket saw."""
+def echo_whole(page, profile: ResocketProfile | None = None) -> dict:
+    """8 MiB through the page and back, byte for byte, and in order at the server; what the WebSocket saw.
+    With `profile`, also that read-ahead served the page's reads: the page made 128+ reads of 64 KiB, the
+    host's wire log shows only the first one (docs/protocol.md, "Read-ahead")."""
+    before = len(profile.host_log_text()) if profile is not None else 0
     result, server_got = echo(page, TOTAL)
+    if profile is not None:
+        requests = profile.host_log_text()[before:]
+        reads = len(re.findall(r"-> #\d+ read ", requests))
+        assert 1 <= reads <= 3, f"{reads} read requests reached the host during the echo"
+        assert "stream" in requests
     assert result.get("error") is None and result["failed"] is None, json.dumps(result)
     assert result["received"] == TOTAL and result["mismatch"] == -1, json.dumps(result)
     assert server_got == expected_stream(TOTAL), "the echo server got the page's bytes in order"
@@ -162,7 +171,7 @@ def test_extension_page_echoes_8_mib_over_the_data_channel(browsers: BrowserPool
     page = open_page(browsers, browser, f"chrome-extension://{EXTENSION_ID}/dc-use.html")
     start_host(page)
     page.wait_for("window.__ws.open === true", timeout=30, what="the data channel to open")
-    ws = echo_whole(page)
+    ws = echo_whole(page, profile)
     # Every write is 64 KiB (>= the 8 KiB threshold) and every read asked for up to 64 KiB: all of the
     # payload crossed the WebSocket both ways (plus an 8-byte reference per message).
     assert ws["sent"] >= TOTAL and ws["received"] >= TOTAL, json.dumps(ws)
@@ -176,7 +185,7 @@ def test_refused_channel_falls_back_to_native_messaging_byte_for_byte(browsers: 
     page = open_page(browsers, browser, f"chrome-extension://{EXTENSION_ID}/dc-spoil.html")
     start_host(page)
     page.wait_for("window.__ws.closed === true", timeout=30, what="the spoiled channel connection to fail")
-    ws = echo_whole(page)
+    ws = echo_whole(page, profile)  # read-ahead on native messaging
     assert ws["open"] is False and ws["sent"] == 0 and ws["received"] == 0, json.dumps(ws)
     assert "data channel refused a connection" in profile.host_log_text()
     assert "wrong token" in profile.host_log_text()

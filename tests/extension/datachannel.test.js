@@ -557,7 +557,9 @@ test('calls of one task leave as one WebSocket message, a big write at once with
   assert.deepEqual(got, [9000, 'ok', 64]);
 });
 
-test('read-ahead on the channel: announced bytes arrive as a message of their own, which a read takes uncopied', async () => {
+/** A shim whose host announces read-ahead, with the channel open and socket 4 streaming: its first read
+ * (bufferSize 64 KiB) answered 'hi'. Returns what the app's reads got and the stream's id. */
+async function streamingChannel() {
   const shim = loadExtensionShim();
   shim.sockets = [];
   shim.context.WebSocket = fakeWebSocketClass(shim);
@@ -578,13 +580,31 @@ test('read-ahead on the channel: announced bytes arrive as a message of their ow
   const read = ws.requests.at(-1).request;
   assert.deepEqual([read.op, read.args], ['read', { socketId: 4, bufferSize: 65536, dataChannel: true, stream: true }]);
   ws.serverReply({ id: read.id, args: [{ resultCode: 2, data: '', dataRef: read.id, stream: read.id }] }, Buffer.from('hi'));
+  return { shim, id, ws, got, stream: read.id };
+}
+
+test('read-ahead on the channel: bytes that are not the size announced end the channel; the waiting read gets -2', async () => {
+  const { shim, id, ws, stream } = await streamingChannel();
+  const codes = [];
+  shim.chrome.socket.read(id, 65536, (r) => codes.push(r.resultCode));
+  await tick();
+  ws.serverReply({ event: 'socket.data', args: [{ socketId: 4, stream, size: 100 }] });
+  ws.onmessage({ data: new ArrayBuffer(99) });
+  assert.deepEqual(codes, [-2]);
+  assert.equal(ws.closedByClient, true);
+  shim.chrome.socket.read(id, 10, () => {});
+  assert.equal(shim.port().requests().at(-1).op, 'read', 'later reads go to the host (which broke the connection)');
+});
+
+test('read-ahead on the channel: announced bytes arrive as a message of their own, which a read takes uncopied', async () => {
+  const { shim, id, ws, got, stream } = await streamingChannel();
   const big = bytes(20000);
   const small = bytes(100, 3);
   // An announcement, then its bytes as the next message; a second one shares a message with a reply.
-  ws.serverReply({ event: 'socket.data', args: [{ socketId: 4, stream: read.id, size: big.length }] });
+  ws.serverReply({ event: 'socket.data', args: [{ socketId: 4, stream, size: big.length }] });
   const raw = new Uint8Array(big).buffer;
   ws.onmessage({ data: raw });
-  ws.serverReplies([{ id: 999, args: [] }], [{ event: 'socket.data', args: [{ socketId: 4, stream: read.id, size: 100 }] }]);
+  ws.serverReplies([{ id: 999, args: [] }], [{ event: 'socket.data', args: [{ socketId: 4, stream, size: 100 }] }]);
   ws.onmessage({ data: new Uint8Array(small).buffer });
   shim.chrome.socket.read(id, 65536, (r) => got.push(r.data));
   shim.chrome.socket.read(id, 65536, (r) => got.push(r.data));

@@ -154,6 +154,12 @@ def connected_socket(host: HostClient, port: int) -> int:
     return sid
 
 
+def channel_and_socket(host: HostClient, port: int) -> tuple[Ws, int]:
+    """The host's data channel, connected, and a TCP socket connected to `port`."""
+    url, token = open_channel(host)
+    return Ws(url, token), connected_socket(host, port)
+
+
 def listening_sockets(pid: int) -> set[str]:
     """Inodes of the TCP sockets process `pid` listens on (Linux /proc)."""
     fds = Path(f"/proc/{pid}/fd")
@@ -215,9 +221,7 @@ def test_plain_http_and_unmasked_frames_get_nothing(host: HostClient) -> None:
 
 def test_writes_and_reads_over_the_channel_arrive_byte_for_byte_and_in_order(host: HostClient,
                                                                              echo: EchoServer) -> None:
-    url, token = open_channel(host)
-    ws = Ws(url, token)
-    sid = connected_socket(host, echo.port)
+    ws, sid = channel_and_socket(host, echo.port)
     sent = bytearray()
     got = bytearray()
     pending = []
@@ -241,9 +245,7 @@ def test_writes_and_reads_over_the_channel_arrive_byte_for_byte_and_in_order(hos
 
 def test_a_request_waits_for_its_data_and_later_requests_wait_behind_it(host: HostClient,
                                                                           echo: EchoServer) -> None:
-    url, token = open_channel(host)
-    ws = Ws(url, token)
-    sid = connected_socket(host, echo.port)
+    ws, sid = channel_and_socket(host, echo.port)
     first = host.start("write", socketId=sid, dataRef=7)  # its data is not sent yet
     second = host.start("write", socketId=sid, data=b64(b"-second"))  # native data, sent after the first
     ws.send_data(7, b"first")
@@ -258,9 +260,7 @@ def test_a_request_waits_for_its_data_and_later_requests_wait_behind_it(host: Ho
 
 def test_a_write_waiting_for_data_fails_when_the_channel_closes_and_the_host_keeps_serving(
         host: HostClient, echo: EchoServer) -> None:
-    url, token = open_channel(host)
-    ws = Ws(url, token)
-    sid = connected_socket(host, echo.port)
+    ws, sid = channel_and_socket(host, echo.port)
     waiting = host.start("write", socketId=sid, dataRef=99)
     ws.close()
     reply = waiting.wait(10)
@@ -362,9 +362,7 @@ def recv_reply(ws: Ws) -> tuple[dict, bytes]:
 
 def test_requests_on_the_channel_are_answered_there_byte_for_byte_and_in_order(host: HostClient,
                                                                                echo: EchoServer) -> None:
-    url, token = open_channel(host)
-    ws = Ws(url, token)
-    sid = connected_socket(host, echo.port)
+    ws, sid = channel_and_socket(host, echo.port)
     sent = bytearray()
     for n in range(1, 101):
         data = os.urandom(1 + (n * 7919) % 70000)
@@ -398,9 +396,7 @@ def test_requests_on_the_channel_are_answered_there_byte_for_byte_and_in_order(h
 
 
 def test_several_request_records_in_one_message_run_in_order(host: HostClient, echo: EchoServer) -> None:
-    url, token = open_channel(host)
-    ws = Ws(url, token)
-    sid = connected_socket(host, echo.port)
+    ws, sid = channel_and_socket(host, echo.port)
     ws.send(b"".join(record({"id": 100 + i, "op": "write", "args": {"socketId": sid, "dataRef": i}}, b"%d," % i)
                      for i in range(10)))
     assert [recv_reply(ws)[0]["id"] for _ in range(10)] == list(range(100, 110))
@@ -425,9 +421,7 @@ def test_read_ahead_on_the_channel_pushes_records_in_order_within_the_window(hos
                                                                              echo: EchoServer) -> None:
     """docs/protocol.md, "Read-ahead": a read that came on the channel streams there, bytes beside the JSON."""
     window = host.hello_result["readAhead"]["window"]
-    url, token = open_channel(host)
-    ws = Ws(url, token)
-    sid = connected_socket(host, echo.port)
+    ws, sid = channel_and_socket(host, echo.port)
     sent = os.urandom(3 * window)
     assert host.call("write", socketId=sid, data=b64(sent[:10])).value == {"bytesWritten": 10}
     send_request(ws, {"id": 500, "op": "read", "args": {"socketId": sid, "bufferSize": 10, "dataChannel": True,
@@ -458,9 +452,7 @@ def test_read_ahead_on_the_channel_pushes_records_in_order_within_the_window(hos
 def test_when_the_channel_closes_its_read_ahead_connections_are_broken(host: HostClient,
                                                                         echo: EchoServer) -> None:
     """Bytes in flight on a closed channel are lost: the connection is unusable, not silently short."""
-    url, token = open_channel(host)
-    ws = Ws(url, token)
-    sid = connected_socket(host, echo.port)
+    ws, sid = channel_and_socket(host, echo.port)
     assert host.call("write", socketId=sid, data=b64(b"abc")).value == {"bytesWritten": 3}
     send_request(ws, {"id": 50, "op": "read", "args": {"socketId": sid, "dataChannel": True, "stream": True}})
     assert recv_reply(ws)[0]["args"][0]["stream"] == 50

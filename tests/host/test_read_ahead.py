@@ -56,6 +56,13 @@ def start_stream(host: HostClient, sid: int, conn: socket.socket, first: bytes =
     return result["stream"], base64.b64decode(result["data"])
 
 
+def streaming(host: HostClient, srv: socket.socket) -> tuple[int, socket.socket, int]:
+    """A connected socket whose first read started read-ahead: (socket id, the peer's end, stream id)."""
+    sid, conn = connect(host, srv)
+    stream, _ = start_stream(host, sid, conn)
+    return sid, conn, stream
+
+
 def events(host: HostClient, until: float = 0.3) -> list[dict]:
     """Every event frame that arrives until `until` seconds pass without one."""
     out = []
@@ -102,8 +109,7 @@ def test_a_streaming_read_is_answered_then_every_later_byte_is_pushed_in_order(h
 def test_the_host_stops_at_the_window_and_goes_on_when_acknowledged(host: HostClient,
                                                                     peer: socket.socket) -> None:
     window = host.hello_result["readAhead"]["window"]
-    sid, conn = connect(host, peer)
-    stream, _ = start_stream(host, sid, conn)
+    sid, conn, stream = streaming(host, peer)
     payload = bytes(range(256)) * (window * 3 // 256)
     conn.setblocking(False)
     sent = acked = stalls = 0
@@ -129,8 +135,7 @@ def test_the_host_stops_at_the_window_and_goes_on_when_acknowledged(host: HostCl
 
 def test_the_end_is_pushed_and_the_socket_stays_connected_until_a_read_collects_it(
         host: HostClient, peer: socket.socket) -> None:
-    sid, conn = connect(host, peer)
-    stream, _ = start_stream(host, sid, conn)
+    sid, conn, stream = streaming(host, peer)
     conn.sendall(b"last words")
     conn.close()
     evs = events(host)
@@ -146,8 +151,7 @@ def test_the_end_is_pushed_and_the_socket_stays_connected_until_a_read_collects_
 
 def test_disconnect_ends_the_stream_with_minus_100_and_pushes_nothing_more(host: HostClient,
                                                                          peer: socket.socket) -> None:
-    sid, conn = connect(host, peer)
-    stream, _ = start_stream(host, sid, conn)
+    sid, conn, stream = streaming(host, peer)
     host.call("disconnect", socketId=sid)
     assert events(host) == [{"event": "socket.end", "args": [{"socketId": sid, "stream": stream,
                                                                "resultCode": -100}]}]
@@ -163,8 +167,7 @@ def test_disconnect_ends_the_stream_with_minus_100_and_pushes_nothing_more(host:
 
 def test_a_read_request_during_read_ahead_ends_it_and_is_served_as_a_plain_read(host: HostClient,
                                                                                peer: socket.socket) -> None:
-    sid, conn = connect(host, peer)
-    stream, _ = start_stream(host, sid, conn)
+    sid, conn, stream = streaming(host, peer)
     conn.sendall(b"pushed")
     assert pushed_bytes(events(host), stream) == b"pushed"
     pending = host.start("read", socketId=sid, bufferSize=4)
@@ -220,8 +223,7 @@ def test_udp_reads_ignore_stream(host: HostClient) -> None:
 
 def test_bad_notices_get_errors_with_a_null_id_and_the_host_keeps_serving(host: HostClient,
                                                                           peer: socket.socket) -> None:
-    sid, conn = connect(host, peer)
-    stream, _ = start_stream(host, sid, conn)
+    sid, conn, stream = streaming(host, peer)
     for args, message in [
         ({"socketId": sid}, "socket.ack: stream is required"),
         ({"socketId": sid, "stream": stream, "consumed": -1}, "consumed must be an integer 0..2^53-1"),
