@@ -593,6 +593,11 @@
       this.rawAnnounced = null;
       /** Bytes consumed per stream before an ack (half the host's window; 0: the host has no read-ahead). */
       this.aheadAck = 0;
+      /** Write-behind (docs/protocol.md, "Write-behind"): bytes of a socket's writes that may have been called
+       * back before the host answered them (0: the host does not offer it), and per socket ("socket hostId")
+       * {capable, normal, outstanding, broken, epoch} (behindWrite). */
+      this.behindWindow = 0;
+      this.behind = new Map();
       /** Read bytes that came on the channel before their reply: request id -> ArrayBuffer. */
       this.channelData = new Map();
       /** Reads whose reply came before their bytes: request id -> {entry, args, lastError}. */
@@ -607,7 +612,8 @@
       }, HELLO_TIMEOUT_MS);
       // batch: the host may join small replies and events into one {batch: [...]} frame (docs/protocol.md).
       this.link.send({ id: this.helloId, op: 'hello',
-        args: { protocol: PROTOCOL_VERSION, client: `resocket-extension/${SHIM_VERSION}`, batch: true } });
+        args: { protocol: PROTOCOL_VERSION, client: `resocket-extension/${SHIM_VERSION}`, batch: true,
+          writeBehind: channelOptions.writeBehind !== false } });
     }
 
     allocateId() { const id = this.nextId; this.nextId += 1; return id; }
@@ -623,6 +629,10 @@
      * @param {function(Array, (string|undefined)): void} deliver receives callback args and lastError
      */
     request(spec, args, deliver) {
+      if (!spec.ns && this.behindWindow > 0 && typeof args.socketId === 'number') {
+        deliver = this.behindCall(spec, args, deliver);
+        if (deliver === null) return;
+      }
       if (!spec.ns && this.aheadAck > 0) {
         if (spec.name === 'read' && this.readAhead(spec, args, deliver)) return;
         if (spec.name === 'disconnect' || spec.name === 'destroy' || spec.name === 'secure') {
@@ -633,6 +643,91 @@
       const entry = { spec, args, deliver, pieces: [], order: id };
       this.pending.set(id, entry);
       this.route(id, entry);
+    }
+
+    // -- write-behind --
+
+    /**
+     * A chrome.socket call on a socket while the host offers write-behind: a write may be called back now
+     * (behindWrite); a read that ends the connection, disconnect, destroy and secure stop it until the next
+     * write the host answers says `behind` again. Returns the `deliver` to use, or null when answered here.
+     */
+    behindCall(spec, args, deliver) {
+      const key = `socket ${args.socketId}`;
+      const name = spec.name;
+      if (name === 'write') return this.behindWrite(key, args, deliver);
+      if (name === 'read') {
+        return (values, lastError) => {
+          const first = values[0];
+          if (first && typeof first === 'object' && first.resultCode <= 0) this.behindOff(key);
+          deliver(values, lastError);
+        };
+      }
+      if (name === 'disconnect' || name === 'secure') this.behindOff(key);
+      else if (name === 'destroy') { this.behindOff(key); this.behind.delete(key); }
+      return deliver;
+    }
+
+    behindOff(key) {
+      const state = this.behind.get(key);
+      if (!state) return;
+      state.capable = false;
+      state.broken = null;
+      state.epoch += 1; // failures of earlier writes no longer speak for this socket's next write
+    }
+
+    /**
+     * Chrome calls a TCP write back once its bytes are in the socket's data pipe, before they reach the OS;
+     * a failure the network service meets later closes the pipe and the *next* write reports it (-2), then
+     * the socket is disconnected (-15). Here: after the host said a socket may (`behind` in a write reply),
+     * its writes are called back at once while the bytes called back and not yet answered stay within the
+     * host's window and no write of it waits for the host; the host still answers each one. A write of it
+     * that failed that way makes the next write answer -2 here; the host has disconnected the socket.
+     * Returns the `deliver` for the host's reply, or null when the write was answered here.
+     */
+    behindWrite(key, args, deliver) {
+      let state = this.behind.get(key);
+      if (!state) {
+        state = { capable: false, normal: 0, outstanding: 0, broken: null, epoch: 0 };
+        this.behind.set(key, state);
+      }
+      const size = args.data.byteLength;
+      if (state.normal === 0 && state.broken !== null) {
+        const code = state.broken;
+        state.broken = null;
+        state.capable = false;
+        Promise.resolve().then(() => deliver([{ bytesWritten: code }], undefined));
+        return null;
+      }
+      if (state.capable && state.normal === 0 && size > 0 && state.outstanding + size <= this.behindWindow) {
+        state.outstanding += size;
+        args.behind = true; // called back: the host's reply may wait for its next message
+        const epoch = state.epoch;
+        Promise.resolve().then(() => deliver([{ bytesWritten: size }], undefined));
+        return (values) => {
+          state.outstanding -= size;
+          const first = values[0];
+          if (first && typeof first === 'object' && first.bytesWritten === size) return;
+          // Failed after its callback ran (the connection broke): the next write says so.
+          if (state.epoch !== epoch) return;
+          state.capable = false;
+          if (state.broken === null) state.broken = -2;
+        };
+      }
+      state.normal += 1;
+      return (values, lastError) => {
+        state.normal -= 1;
+        const first = values[0];
+        if (first && typeof first === 'object' && first.behind === true) {
+          state.capable = true;
+          const copy = Object.assign({}, first);
+          delete copy.behind;
+          values = [copy].concat(values.slice(1));
+        } else {
+          state.capable = false;
+        }
+        deliver(values, lastError);
+      };
     }
 
     // -- read-ahead --
@@ -1110,6 +1205,11 @@
         if (this.channelOptions.readAhead !== false && ahead && typeof ahead.window === 'number' && ahead.window > 0) {
           this.aheadAck = Math.max(1, Math.floor(ahead.window * AHEAD_ACK_SHARE));
         }
+        const behind = this.helloResult.writeBehind;
+        if (this.channelOptions.writeBehind !== false && behind && typeof behind.window === 'number' &&
+            behind.window > 0) {
+          this.behindWindow = behind.window;
+        }
         this.ready = true;
         const queued = this.queue;
         this.queue = [];
@@ -1199,6 +1299,7 @@
         .concat(Array.from(this.aheads.values()).filter((a) => a.waiting).map((a) => a.waiting.entry))
         .sort((a, b) => a.order - b.order);
       this.aheads.clear();
+      this.behind.clear();
       this.pending.clear();
       this.awaitingData.clear();
       this.sockets.clear();
@@ -1270,6 +1371,7 @@
       // that holds a grant): a page's CSP or the browser may still refuse it, and then nothing changes.
       dataChannel: typeof global.WebSocket === 'function' && knobs.dataChannel !== false,
       readAhead: knobs.readAhead !== false,
+      writeBehind: knobs.writeBehind !== false,
       minBytes: typeof min === 'number' && min >= 0 ? min : DATA_CHANNEL_MIN_BYTES,
     };
   }

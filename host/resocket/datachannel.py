@@ -31,6 +31,8 @@ import struct
 import threading
 from typing import Any, Callable
 
+from resocket.protocol import BEHIND_WINDOW, LAZY_DELAY
+
 log = logging.getLogger(__name__)
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -129,6 +131,9 @@ class DataChannel:
         self._writer: asyncio.StreamWriter | None = None
         self._refused = 0
         self._out: list[Any] = []  # reply records waiting for the end of this loop iteration
+        self._soon = False  # a flush at the end of this loop iteration is scheduled
+        self._lazy_bytes = 0  # bytes answered by the lazy write replies in _out
+        self._lazy_timer: asyncio.TimerHandle | None = None
         self._drained: list[Callable[[], None]] = []  # who waits for the browser to catch up
         self._used = False
         self.closed = False
@@ -289,14 +294,26 @@ class DataChannel:
         """One binary message: `ref` then `data`. False when the channel is not connected."""
         return self._send(0x2, [REF.pack(ref), data])
 
-    def send_reply(self, text: bytes, data: bytes | memoryview = b"") -> bool:
-        """One reply record; the records of one loop iteration leave as one message (one browser event)."""
+    def send_reply(self, text: bytes, data: bytes | memoryview = b"", lazy: int = 0) -> bool:
+        """One reply record; the records of one loop iteration leave as one message (one browser event).
+        A `lazy` one (the reply to a write of that many bytes the client already called back, docs/protocol.md
+        "Write-behind") waits for the next message, at most LAZY_DELAY or a quarter of BEHIND_WINDOW."""
         if not self.connected:
             return False
-        if not self._out:
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._lazy_bytes += lazy
+        if not self._soon:
+            loop = asyncio.get_running_loop()
+            if not lazy or self._lazy_bytes >= BEHIND_WINDOW // 4:
+                self._soon = True
+                loop.call_soon(self._flush)
+            elif self._lazy_timer is None:
+                self._lazy_timer = loop.call_later(LAZY_DELAY, self._lazy_due)
         self._out += [RECORD_HEAD.pack(REQUEST_REF, len(text), len(data)), text, data]
         return True
+
+    def _lazy_due(self) -> None:
+        self._lazy_timer = None
+        self._flush()
 
     def send_raw(self, text: bytes, data: bytes | memoryview) -> bool:
         """A record announcing `data`, which follows as a message of its own holding nothing else (docs/
@@ -309,6 +326,8 @@ class DataChannel:
         return self._send(0x2, [data])
 
     def _flush(self) -> None:
+        self._soon = False
+        self._lazy_bytes = 0
         parts, self._out = self._out, []
         if parts:
             self._send(0x2, parts)

@@ -65,15 +65,27 @@ Socket = Union["TcpSocket", "UdpSocket"]
 class Call:
     """One request in flight: it gets exactly one final reply."""
 
-    __slots__ = ("done", "engine", "id")
+    __slots__ = ("done", "engine", "id", "lazy")
 
     def __init__(self, engine: Engine, req_id: int) -> None:
         self.engine, self.id, self.done = engine, req_id, False
+        self.lazy = False  # a write the client already called back (`behind`): its success reply may wait
 
     def reply(self, *args: Any, last_error: str | None = None) -> None:
         """Value (or values) for the callback; `last_error` sets chrome.runtime.lastError too."""
         if self._finish():
             self.engine.emit(api_reply(self.id, [_plain(arg) for arg in args], last_error))
+
+    def reply_written(self, n: int) -> None:
+        """A successful chrome.socket TCP/TLS write of `n` bytes. For a write-behind client the reply says
+        `behind` (docs/protocol.md, "Write-behind"); for a write it already called back, the reply may wait
+        to leave with the next message the client gets anyway."""
+        if not self.engine.write_behind:
+            return self.reply({"bytesWritten": n})
+        if not self.lazy:
+            return self.reply({"bytesWritten": n, "behind": True})
+        if self._finish():
+            self.engine.emit_lazy(api_reply(self.id, [{"bytesWritten": n, "behind": True}]), n)
 
     def answer(self, value: Any, quiet: bool) -> None:
         """`reply(value)`, or, when `quiet` (the socket is going away with no one waiting), only retire it."""
@@ -177,6 +189,12 @@ class Engine:
         #: bytes (`data`) or its end (`code`). The host replaces both once a data channel exists.
         self.ahead_path: Callable[[int], str] = lambda req_id: "native"
         self.push_ahead: Callable[[str, int, int, Any, Any], None] = self.push_native
+        #: Write-behind (docs/protocol.md): the client asked in hello; successful chrome.socket TCP/TLS write
+        #: replies then say `behind: true`, i.e. the client may call that socket's next writes back itself.
+        self.write_behind = False
+        #: `emit_lazy(reply, n)`: a success reply to a write of n bytes the client already called back; the
+        #: host holds it for the next message to that client (below the window's share, for a short while).
+        self.emit_lazy: Callable[[dict, int], None] = lambda message, n: self.emit(message)
         self.rules = rules
         self.write_quota = write_quota
         self.max_sockets = max_sockets
@@ -488,6 +506,7 @@ class Engine:
         sock = self._find(args)
         if sock is None:
             return call.reply({"bytesWritten": -1}, last_error=NOT_FOUND)
+        call.lazy = args.get("behind") is True
         sock.write(call, data)
 
     def op_recvFrom(self, call: Call, args: dict) -> None:

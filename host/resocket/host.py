@@ -32,9 +32,11 @@ from resocket.framing import OutboundFrameTooLarge, RawJSON, decode_body
 from resocket.protocol import (
     BAD_ARGS,
     BAD_REQUEST,
+    BEHIND_WINDOW,
     CONFIG_ERROR,
     DATACHANNEL_OPERATIONS,
     INTERNAL,
+    LAZY_DELAY,
     NOT_ALLOWED,
     Admin,
     Call,
@@ -71,6 +73,8 @@ REQUEST_REF = 2 ** 64 - 1
 #: a 64 KiB echo's time (docs/performance.md). A batch is closed at BATCH_LIMIT, far below Chrome's 1 MiB.
 BATCH_ITEM_MAX = 4096
 BATCH_LIMIT = 256 * 1024
+#: Lazy write replies (protocol.LAZY_DELAY) waiting on native messaging leave at once past this much JSON.
+LAZY_TEXT_MAX = 16 * 1024
 
 
 class Host:
@@ -95,6 +99,9 @@ class Host:
         self._parked: collections.deque | None = None  # every event received after it, in order
         self._batch: list[str] | None = None  # small frames of this stdin read (loop thread), see begin_batch
         self._batch_size = 0
+        self._lazy: list[str] = []  # lazy write replies for native messaging (loop thread), see emit_lazy
+        self._lazy_bytes = self._lazy_text = 0
+        self._lazy_timer: Any = None
 
     def emit(self, message: dict | RawJSON) -> None:
         """Send one frame; thread-safe (the engine calls it from its workers). A final reply retires its id."""
@@ -118,6 +125,56 @@ class Host:
             if final is not None:
                 self.writer.send(error_reply(final, INTERNAL, f"reply too large for Chrome: {exc}"))
 
+    def emit_lazy(self, message: dict, n: int) -> None:
+        """Engine hook: the success reply to a write of `n` bytes that the client already called back. It
+        leaves with the next message to the client on its path, or after LAZY_DELAY (loop thread)."""
+        if not self.session.batch or not self._on_loop():
+            self.emit(message)
+            return
+        final = message["id"]
+        if wire.isEnabledFor(logging.DEBUG):
+            wire.debug("<- (lazy) %s", _summarize(message))
+        self.session.retire(final)
+        text = json.dumps(message, separators=(",", ":"))
+        if final in self._dc_replies:
+            self._dc_replies.discard(final)
+            channel = self.datachannel
+            if channel is not None and channel.send_reply(text.encode(), lazy=n):
+                return
+        self._lazy.append(text)
+        self._lazy_bytes += n
+        self._lazy_text += len(text) + 1
+        if self._lazy_bytes >= BEHIND_WINDOW // 4 or self._lazy_text >= LAZY_TEXT_MAX:
+            self.flush_lazy()
+        elif self._lazy_timer is None:
+            self._lazy_timer = self.engine.loop.call_later(LAZY_DELAY, self._lazy_due)
+
+    def _lazy_due(self) -> None:
+        self._lazy_timer = None
+        self.flush_lazy()
+
+    def _take_lazy(self) -> list[str]:
+        lazy, self._lazy = self._lazy, []
+        self._lazy_bytes = self._lazy_text = 0
+        return lazy
+
+    def flush_lazy(self) -> None:
+        """Send the waiting lazy replies now (loop thread)."""
+        if self._lazy:
+            lazy = self._take_lazy()
+            self.writer.send(RawJSON(lazy[0] if len(lazy) == 1 else '{"batch":[' + ",".join(lazy) + "]}", None))
+
+    def _with_lazy(self, messages: list) -> list:
+        """`messages` about to be written on the loop thread: the waiting lazy replies ride in the first one
+        (a batch frame), so they cost no message of their own."""
+        if not self._lazy or not self._on_loop():
+            return messages
+        first = messages[0]
+        text = first.text if isinstance(first, RawJSON) else json.dumps(first, separators=(",", ":"),
+                                                                         allow_nan=False)
+        merged = RawJSON('{"batch":[' + ",".join([*self._take_lazy(), text]) + "]}", None)
+        return [merged, *messages[1:]]
+
     def _on_loop(self) -> bool:
         engine = self.engine
         return engine is not None and threading.get_ident() == engine._thread_id
@@ -136,7 +193,7 @@ class Host:
                     self.session.retire(final)
                     self._dc_replies.discard(final)
             self.flush_batch()
-            self.writer.send_all(messages)
+            self.writer.send_all(self._with_lazy(messages))
         except OutboundFrameTooLarge as exc:
             log.error("engine bug: %s", exc)
             for final in finals:
@@ -163,6 +220,8 @@ class Host:
         self._batch_size = 0
         if not batch:
             return
+        if self._lazy and self._on_loop():
+            batch[:0] = self._take_lazy()
         self.writer.send(RawJSON(batch[0] if len(batch) == 1 else '{"batch":[' + ",".join(batch) + "]}", None))
 
     def end_batch(self) -> None:
@@ -172,13 +231,13 @@ class Host:
     def _write(self, message: dict | RawJSON) -> None:
         """One frame now, or into the current batch when it is small (loop thread only)."""
         if self._batch is None or not self._on_loop():
-            self.writer.send(message)
+            self.writer.send(self._with_lazy([message])[0])
             return
         text = message.text if isinstance(message, RawJSON) else json.dumps(
             message, separators=(",", ":"), allow_nan=False)
         if len(text) > BATCH_ITEM_MAX:
             self.flush_batch()
-            self.writer.send(message)
+            self.writer.send(self._with_lazy([message])[0])
             return
         self._batch.append(text)
         self._batch_size += len(text) + 1
@@ -446,7 +505,8 @@ class Host:
             from resocket.permissions import RuleSet
 
             try:
-                hello = Hello(hello.id, hello.client, normalize_origin(hello.origin), hello.relayed, hello.batch)
+                hello = Hello(hello.id, hello.client, normalize_origin(hello.origin), hello.relayed, hello.batch,
+                              hello.write_behind)
                 granted = GrantStore.open().rules_for(hello.origin)
             except GrantsCorrupt as exc:
                 log.error("grants file unreadable: %s", exc)
@@ -478,6 +538,8 @@ class Host:
 
             self.engine = Engine(self.emit, rules, write_quota=self.write_quota, max_sockets=self.max_sockets)
             self.engine.emit_many = self.emit_many
+            self.engine.emit_lazy = self.emit_lazy
+            self.engine.write_behind = self.session.write_behind
             self.engine.ahead_path = self._ahead_path
             self.engine.push_ahead = self._push_ahead
         except Exception as exc:

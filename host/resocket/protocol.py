@@ -21,6 +21,7 @@ import base64
 import binascii
 import json
 import math
+import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping
@@ -68,6 +69,16 @@ AHEAD_WINDOW = 512 * 1024
 #: event frame of ~87 KB (messages of 64 KiB of data measured faster than 48 KiB ones, docs/performance.md);
 #: on the data channel one message a read can take whole (as fast as 256 KiB, with smaller buffers).
 AHEAD_STEP = 64 * 1024
+#: Write-behind (docs/protocol.md, "Write-behind"): bytes of chrome.socket TCP writes a client may have called
+#: back before the host answered them, per socket. Chrome calls a write back once its bytes are in the
+#: socket's data pipe, before the network service hands them to the OS; the shim does the same with this much
+#: room. Announced in hello to a client that asks for it; the host marks each write reply that allows it.
+BEHIND_WINDOW = 512 * 1024
+#: The reply to a write the client already called back waits for the next message to the client (a read-ahead
+#: push, another reply) instead of costing a message of its own (~6% of a 64 KiB echo each on native
+#: messaging, docs/performance.md): at most this long (seconds), and only while the bytes it answers with the
+#: others waiting stay below a quarter of BEHIND_WINDOW, so the client's room for early callbacks never runs out.
+LAZY_DELAY = 0.004
 
 #: What `hello` reports as the host's name.
 HOST_PROGRAM = "resocket-host"
@@ -120,7 +131,8 @@ _SID = _req("socketId", INT)
 
 #: Every operation of docs/protocol.md, "Operations", with its arguments in Chrome's order.
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
-    _op("hello", _req("protocol", INT), _req("client", STR), _opt("origin", STR), _opt("batch", BOOL)),
+    _op("hello", _req("protocol", INT), _req("client", STR), _opt("origin", STR), _opt("batch", BOOL),
+        _opt("writeBehind", BOOL)),
     _op("ping"),
     _op("create", _req("type", SOCKET_TYPE), _opt("options", OBJECT)),
     _op("destroy", _SID),
@@ -128,7 +140,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _op("bind", _SID, _req("address", STR), _req("port", INT)),
     _op("disconnect", _SID),
     _op("read", _SID, _opt("bufferSize", INT), _opt("dataChannel", BOOL), _opt("stream", BOOL)),
-    _op("write", _SID, _req("data", DATA)),
+    _op("write", _SID, _req("data", DATA), _opt("behind", BOOL)),
     _op("recvFrom", _SID, _opt("bufferSize", INT)),
     _op("sendTo", _SID, _req("data", DATA), _req("address", STR), _req("port", INT)),
     _op("listen", _SID, _req("address", STR), _req("port", INT), _opt("backlog", INT)),
@@ -288,6 +300,7 @@ class Hello:
     origin: str
     relayed: bool = field(default=False, compare=False)  # hello named the origin: it relays for a web page
     batch: bool = field(default=False, compare=False)  # the client reads batch frames (docs/protocol.md)
+    write_behind: bool = field(default=False, compare=False)  # the client calls TCP writes back early
 
 
 @dataclass(frozen=True)
@@ -448,22 +461,56 @@ def _checked(arg: Arg, value: Any, chunks: list[str]) -> Any:
     raise AssertionError(f"unknown argument kind {kind}")
 
 
-if sys.version_info >= (3, 11):
-    def decode_base64(text: str) -> bytes:
-        """Standard alphabet and padding only (RFC 4648), as the shim sends it; raises binascii.Error.
+class _Fast:
+    """pybase64 (the `fast` extra: SIMD base64, ~50x binascii's speed on 64 KiB, docs/performance.md), imported
+    on first use (~2 ms); None when absent, broken or switched off with RESOCKET_PYBASE64=0."""
 
-        `a2b_base64(strict_mode=True)` checks and decodes in one pass over the text; `b64decode(validate=
-        True)` runs a regular expression over it first, then the same (non-strict) decoder.
-        """
+    module: Any = None
+    loaded = False
+
+    @classmethod
+    def get(cls) -> Any:
+        if not cls.loaded:
+            cls.loaded = True
+            if os.environ.get("RESOCKET_PYBASE64", "1") != "0":
+                try:
+                    import pybase64
+                except Exception:  # noqa: BLE001 - absent or broken: binascii stays
+                    pybase64 = None
+                cls.module = pybase64
+        return cls.module
+
+
+if sys.version_info >= (3, 11):
+    def _decode_strict(text: str) -> bytes:
+        # `a2b_base64(strict_mode=True)` checks and decodes in one pass over the text; `b64decode(validate=
+        # True)` runs a regular expression over it first, then the same (non-strict) decoder.
         return binascii.a2b_base64(text, strict_mode=True)
 else:  # pragma: no cover - Python 3.9 / 3.10: no strict_mode
-    def decode_base64(text: str) -> bytes:
-        """Standard alphabet and padding only (RFC 4648), as the shim sends it; raises binascii.Error."""
+    def _decode_strict(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
 
 
+def decode_base64(text: str) -> bytes:
+    """Standard alphabet and padding only (RFC 4648), as the shim sends it; raises binascii.Error.
+
+    pybase64's validating decoder, where installed, accepts a subset of what binascii's strict mode accepts
+    and decodes it the same (tests/host/test_protocol.py compares them); whatever it refuses is judged by
+    binascii, so the host accepts and refuses exactly the same texts with or without it."""
+    fast = _Fast.module if _Fast.loaded else _Fast.get()
+    if fast is not None:
+        try:
+            return fast.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    return _decode_strict(text)
+
+
 def encode_base64(data: bytes | memoryview) -> str:
-    """Standard base64 text, no newline (one C call: b64encode wraps the same call in Python)."""
+    """Standard base64 text, no newline (pybase64 where installed; else one binascii call)."""
+    fast = _Fast.module if _Fast.loaded else _Fast.get()
+    if fast is not None:
+        return fast.b64encode(data).decode("ascii")
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
@@ -481,6 +528,7 @@ class Session:
         self.origin: str | None = None  # the effective origin, once hello succeeded
         self.relayed = False  # hello named an origin (a page relayed by the extension)
         self.batch = False  # hello said the client reads batch frames
+        self.write_behind = False  # hello said the client calls TCP writes back early (docs/protocol.md)
         self._in_flight: set[int] = set()
         self._lock = threading.Lock()
         self._chunks: dict[int, list[str]] = {}
@@ -562,10 +610,14 @@ class Session:
         self.origin = hello.origin
         self.relayed = hello.relayed
         self.batch = hello.batch
-        return result_reply(hello.id, {
+        self.write_behind = hello.write_behind
+        result = {
             "protocol": PROTOCOL_VERSION, "host": HOST_PROGRAM, "version": __version__,
             "origin": hello.origin, "rules": list(rules), "readAhead": {"window": AHEAD_WINDOW},
-        })
+        }
+        if hello.write_behind:
+            result["writeBehind"] = {"window": BEHIND_WINDOW}
+        return result_reply(hello.id, result)
 
     def retire(self, req_id: Any) -> None:
         """The final reply to `req_id` is going out: the id may be used again. Thread-safe."""
@@ -596,7 +648,8 @@ class Session:
                                    f"hello: only the resocket extension may name an origin; this client "
                                    f"is {self.caller_origin} (trust a fork with RESOCKET_RELAY_ORIGINS)")
             origin = args["origin"]
-        return [Hello(req_id, args["client"], origin, "origin" in args, bool(args.get("batch")))]
+        return [Hello(req_id, args["client"], origin, "origin" in args, bool(args.get("batch")),
+                      bool(args.get("writeBehind")))]
 
     def _receive_chunk(self, req_id: int, event: dict) -> list[Action]:
         if req_id in self._failed:

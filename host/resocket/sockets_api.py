@@ -20,7 +20,6 @@ Design rules:
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import socket
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from resocket.channel import Channel
 from resocket.framing import RawJSON
 from resocket.netcodes import NetError, from_exception, net_error_string
-from resocket.protocol import BAD_ARGS, TOO_MANY_SOCKETS, error_reply
+from resocket.protocol import BAD_ARGS, TOO_MANY_SOCKETS, encode_base64, error_reply
 from resocket.tcp import TcpSocket, _set_nodelay
 from resocket.udp import MAX_BUFFER_SIZE, RECV_SIZE, UdpSocket
 
@@ -122,6 +121,9 @@ class _Shaped:
 
     def error_only(self, last_error: str) -> None:
         self.call.error_only(last_error)
+
+    def reply_written(self, n: int) -> None:  # chrome.sockets.tcp.send has no write-behind
+        self.reply({"bytesWritten": n})
 
     def reply_data(self, data: bytes, **extra: Any) -> None:  # never used: receiving is pushed
         raise AssertionError("chrome.sockets calls get no data replies")
@@ -372,7 +374,7 @@ class SocketsApi:
         """One onReceive event (built by hand: json.dumps would scan every base64 character)."""
         entry.unacked += 1
         tail = "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in extra.items())
-        text = base64.b64encode(data).decode("ascii")
+        text = encode_base64(data)
         self.engine.emit(RawJSON(
             f'{{"event":"{name}","args":[{{"socketId":{entry.id},"data":"{text}"{tail}}}]}}', None))
         self.flow(entry)

@@ -404,7 +404,7 @@ class TcpSocket:
                 sent = 0  # the queued path below meets the error again and answers it as Chrome does
             if sent == len(data):
                 self.engine.return_quota(len(data))
-                return call.reply({"bytesWritten": len(data)})
+                return call.reply_written(len(data))
         self.writes.append((call, data))
         self._head_sent = sent
         if self.writer is None:
@@ -432,7 +432,7 @@ class TcpSocket:
                 return
             self.writes.popleft()
             self.engine.return_quota(len(data))
-            call.reply({"bytesWritten": len(data)})
+            call.reply_written(len(data))
         if self.writer is asyncio.current_task():
             self.writer = None
 

@@ -1,6 +1,7 @@
 """Fixtures of the host tests."""
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -16,3 +17,20 @@ def host(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[HostCli
     client = start_host(tmp_path_factory.mktemp("cfg"), SSL_CERT_FILE=str(pki.ca))
     yield client
     client.close()
+
+
+@pytest.fixture()
+def peer() -> Iterator[socket.socket]:
+    """A listening socket on loopback; tests accept the host's connection from it (`connect`)."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    yield srv
+    srv.close()
+
+
+def connect(host: HostClient, srv: socket.socket) -> tuple[int, socket.socket]:
+    """A chrome.socket TCP socket of `host` connected to `srv`: (its id, the peer's end)."""
+    sid = host.call("create", type="tcp").value["socketId"]
+    pending = host.start("connect", socketId=sid, hostname="127.0.0.1", port=srv.getsockname()[1])
+    conn, _ = srv.accept()
+    assert pending.result().args == [0]
+    return sid, conn

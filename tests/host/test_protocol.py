@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -324,3 +325,52 @@ def test_random_messages_never_crash_and_every_error_names_a_known_code(msgs: li
                     encode_frame(action.message)  # every reply is encodable
                 elif isinstance(action, Hello):
                     session.accept_hello(action, [])
+
+
+# -- base64 with and without pybase64 (the `fast` extra) ---------------------------------------------------
+B64_TEXT = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n.é", max_size=24)
+
+
+def _both(fn: Any, value: Any) -> list:
+    """fn(value) with pybase64, then with binascii alone: (result or the error's type) for each."""
+    from resocket import protocol
+
+    out = []
+    saved = (protocol._Fast.module, protocol._Fast.loaded)
+    try:
+        for module in (pytest.importorskip("pybase64"), None):
+            protocol._Fast.module, protocol._Fast.loaded = module, True
+            try:
+                out.append(fn(value))
+            except Exception as exc:  # noqa: BLE001 - the error's type is compared
+                out.append(type(exc))
+    finally:
+        protocol._Fast.module, protocol._Fast.loaded = saved
+    return out
+
+
+@settings(max_examples=3000)
+@given(B64_TEXT)
+def test_pybase64_accepts_and_refuses_exactly_what_binascii_strict_mode_does(text: str) -> None:
+    from resocket.protocol import decode_base64
+
+    fast, plain = _both(decode_base64, text)
+    assert fast == plain
+
+
+def test_pybase64_keeps_binascii_answers_on_padding_it_alone_refuses() -> None:
+    from resocket.protocol import decode_base64
+
+    # binascii's strict mode takes padding after a whole quantum; pybase64 refuses it, binascii then judges.
+    for text in ("AAAA====", "jXIN=", "QUJD", "QQ==", "", "Q==="):
+        fast, plain = _both(decode_base64, text)
+        assert fast == plain, text
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=300))
+def test_pybase64_encodes_as_binascii(data: bytes) -> None:
+    from resocket.protocol import encode_base64
+
+    fast, plain = _both(encode_base64, data)
+    assert fast == plain == base64.b64encode(data).decode()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.host.conftest import connect
 from tests.support.certs import Pki
 from tests.support.hostclient import HostClient, b64
 from tests.support.servers import TlsEchoServer, start_host
@@ -29,22 +30,6 @@ def host(tmp_path: Path, pki: Pki) -> Iterator[HostClient]:
     client = start_host(tmp_path, SSL_CERT_FILE=str(pki.ca))
     yield client
     client.close()
-
-
-@pytest.fixture()
-def peer() -> Iterator[socket.socket]:
-    """A listening socket on loopback; tests accept the host's connection from it."""
-    srv = socket.create_server(("127.0.0.1", 0))
-    yield srv
-    srv.close()
-
-
-def connect(host: HostClient, srv: socket.socket) -> tuple[int, socket.socket]:
-    sid = host.call("create", type="tcp").value["socketId"]
-    pending = host.start("connect", socketId=sid, hostname="127.0.0.1", port=srv.getsockname()[1])
-    conn, _ = srv.accept()
-    assert pending.result().args == [0]
-    return sid, conn
 
 
 def start_stream(host: HostClient, sid: int, conn: socket.socket, first: bytes = b"first") -> tuple[int, bytes]:

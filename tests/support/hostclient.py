@@ -72,24 +72,29 @@ class HostClient:
                 break
             self.raw_frames.append(body)
             msg = json.loads(body.decode("utf-8"))
-            rid = msg.get("id") if isinstance(msg, dict) else None
-            if isinstance(msg, dict) and "chunk" in msg:
-                self._chunks.setdefault(rid, []).append(base64.b64decode(msg["chunk"]))
-                continue
-            if rid in self._chunks and isinstance(msg, dict) and msg.get("args"):
-                pieces = self._chunks.pop(rid)
-                first = msg["args"][0]
-                if isinstance(first, dict) and "data" in first:
-                    first["data"] = base64.b64encode(b"".join(pieces) + base64.b64decode(first["data"])).decode()
-            with self._lock:
-                q = self._replies.get(rid)
-            if q is None:
-                self.unsolicited.put(msg)
-            else:
-                q.put(msg)
+            # A batch frame (docs/protocol.md) is its messages in order.
+            for one in msg["batch"] if isinstance(msg, dict) and isinstance(msg.get("batch"), list) else [msg]:
+                self._dispatch(one)
         with self._lock:
             for q in self._replies.values():
                 q.put(None)
+
+    def _dispatch(self, msg: Any) -> None:
+        rid = msg.get("id") if isinstance(msg, dict) else None
+        if isinstance(msg, dict) and "chunk" in msg:
+            self._chunks.setdefault(rid, []).append(base64.b64decode(msg["chunk"]))
+            return
+        if rid in self._chunks and isinstance(msg, dict) and msg.get("args"):
+            pieces = self._chunks.pop(rid)
+            first = msg["args"][0]
+            if isinstance(first, dict) and "data" in first:
+                first["data"] = base64.b64encode(b"".join(pieces) + base64.b64decode(first["data"])).decode()
+        with self._lock:
+            q = self._replies.get(rid)
+        if q is None:
+            self.unsolicited.put(msg)
+        else:
+            q.put(msg)
 
     # -- calls --------------------------------------------------------------------------------
     def start(self, op: str, **args: Any) -> Pending:

@@ -1,0 +1,171 @@
+"""Write-behind through a real resocket-host (docs/protocol.md, "Write-behind"): a client whose hello asks for it
+learns the window, every successful chrome.socket TCP write reply says `behind: true` (UDP's and chrome.sockets'
+never do), and the success reply to a write the client already called back (`behind: true` in its args) waits
+for the next message to the client instead of costing one of its own; failures are never held back.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from resocket.protocol import BEHIND_WINDOW
+
+from tests.host.conftest import connect
+from tests.support.hostclient import DEFAULT_ORIGIN, HostClient, b64
+from tests.support.servers import ALL_RULES
+
+TIMEOUT = 10
+
+
+def open_host(tmp_path: Path, **hello: object) -> HostClient:
+    from resocket.grants import GrantStore
+
+    GrantStore.open(tmp_path).grant(DEFAULT_ORIGIN, ALL_RULES)
+    client = HostClient(env={"RESOCKET_CONFIG_DIR": str(tmp_path)}, hello=False)
+    client.hello_result = client.request("hello", protocol=1, client="tests/1", **hello)["result"]
+    return client
+
+
+@pytest.fixture()
+def host(tmp_path: Path) -> Iterator[HostClient]:
+    client = open_host(tmp_path, batch=True, writeBehind=True)
+    yield client
+    client.close()
+
+
+def frame(request: dict) -> bytes:
+    body = json.dumps(request).encode()
+    return struct.pack("=I", len(body)) + body
+
+
+def frames_holding(host: HostClient, start: int, ids: set[int]) -> list[list[int]]:
+    """The ids of every frame from raw_frames[start:] on, until all of `ids` arrived."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        got = []
+        for raw in host.raw_frames[start:]:
+            msg = json.loads(raw)
+            got.append([m.get("id") for m in msg.get("batch", [msg])])
+        if ids <= {i for ids_ in got for i in ids_}:
+            return got
+        time.sleep(0.01)
+    raise TimeoutError(f"replies {ids} never came")
+
+
+def test_hello_announces_the_window_only_to_a_client_that_asks(tmp_path: Path, peer: socket.socket) -> None:
+    plain = open_host(tmp_path)
+    try:
+        assert "writeBehind" not in plain.hello_result
+        sid, conn = connect(plain, peer)
+        assert plain.call("write", socketId=sid, data=b64(b"abc")).args == [{"bytesWritten": 3}]
+        conn.close()
+    finally:
+        plain.close()
+    asking = open_host(tmp_path, writeBehind=True)
+    try:
+        assert asking.hello_result["writeBehind"] == {"window": BEHIND_WINDOW}
+    finally:
+        asking.close()
+
+
+def test_tcp_write_replies_say_behind_udp_and_sockets_tcp_send_do_not(host: HostClient,
+                                                                      peer: socket.socket) -> None:
+    sid, conn = connect(host, peer)
+    assert host.call("write", socketId=sid, data=b64(b"hello")).args == [{"bytesWritten": 5, "behind": True}]
+    assert conn.recv(16) == b"hello"
+    # Failures never say it: the client goes back to waiting for the host.
+    never = host.call("create", type="tcp").value["socketId"]
+    assert host.call("write", socketId=never, data=b64(b"x")).args == [{"bytesWritten": -15}]
+    udp = host.call("create", type="udp").value["socketId"]
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    try:
+        assert host.call("connect", socketId=udp, hostname="127.0.0.1", port=rx.getsockname()[1]).args == [0]
+        assert host.call("write", socketId=udp, data=b64(b"dgram")).args == [{"bytesWritten": 5}]
+    finally:
+        rx.close()
+    tcp = host.call("tcp.create").value["socketId"]
+    assert host.call("tcp.connect", socketId=tcp, peerAddress="127.0.0.1", peerPort=peer.getsockname()[1]).args == [0]
+    assert host.call("tcp.send", socketId=tcp, data=b64(b"s")).args == [{"resultCode": 0, "bytesSent": 1}]
+    conn.close()
+
+
+def test_a_lazy_reply_rides_in_the_next_frame_and_is_never_lost(host: HostClient, peer: socket.socket) -> None:
+    sid, conn = connect(host, peer)
+    # A write the client already called back, then a ping in the same stdin read: one frame holds both
+    # replies, the write's first.
+    start = len(host.raw_frames)
+    write, ping = host.expect(900), host.expect(901)
+    host.send_raw(frame({"id": 900, "op": "write", "args": {"socketId": sid, "data": b64(b"lazy"), "behind": True}})
+                  + frame({"id": 901, "op": "ping"}))
+    assert write.wait()["args"] == [{"bytesWritten": 4, "behind": True}]
+    assert ping.wait() == {"id": 901, "result": {}}
+    assert frames_holding(host, start, {900, 901}) == [[900, 901]]
+    # Alone, it still comes (after the host's short wait), as a frame of its own.
+    start = len(host.raw_frames)
+    lone = host.start("write", socketId=sid, data=b64(b"alone"), behind=True)
+    assert lone.wait()["args"] == [{"bytesWritten": 5, "behind": True}]
+    assert frames_holding(host, start, {lone.id}) == [[lone.id]]
+    got = b""
+    while len(got) < 9:
+        got += conn.recv(64)
+    assert got == b"lazyalone"
+    conn.close()
+
+
+def test_a_lazy_reply_rides_with_read_ahead_bytes(host: HostClient, peer: socket.socket) -> None:
+    """The echo pattern: the peer answers each write; its bytes' push carries the write's reply."""
+    sid, conn = connect(host, peer)
+    conn.sendall(b"first")
+    reply = host.call("read", socketId=sid, bufferSize=5, stream=True).raw
+    stream = reply["args"][0]["stream"]
+    start = len(host.raw_frames)
+    write = host.start("write", socketId=sid, data=b64(b"ping"), behind=True)
+    assert conn.recv(16) == b"ping"
+    conn.sendall(b"pong")
+    assert write.wait()["args"] == [{"bytesWritten": 4, "behind": True}]
+    event = host.unsolicited.get(timeout=TIMEOUT)
+    assert event["event"] == "socket.data" and event["args"][0]["stream"] == stream
+    # Unless the peer took longer than the host's wait, reply and push came as one frame.
+    frames = frames_holding(host, start, {write.id})
+    assert frames in ([[write.id, None]], [[write.id], [None]]), frames
+    conn.close()
+
+
+def test_failures_are_never_held_and_keep_their_order_behind_lazy_replies(host: HostClient,
+                                                                         peer: socket.socket) -> None:
+    sid, conn = connect(host, peer)
+    never = host.call("create", type="tcp").value["socketId"]
+    start = len(host.raw_frames)
+    ok, failed = host.expect(910), host.expect(911)
+    host.send_raw(frame({"id": 910, "op": "write", "args": {"socketId": sid, "data": b64(b"a"), "behind": True}})
+                  + frame({"id": 911, "op": "write", "args": {"socketId": never, "data": b64(b"b"), "behind": True}}))
+    assert ok.wait()["args"] == [{"bytesWritten": 1, "behind": True}]
+    assert failed.wait()["args"] == [{"bytesWritten": -15}]
+    assert frames_holding(host, start, {910, 911}) == [[910, 911]]
+    conn.close()
+
+
+def test_a_peer_that_resets_fails_a_later_write_and_disconnects_the_socket(host: HostClient,
+                                                                          peer: socket.socket) -> None:
+    """What the shim turns into Chrome's -2 on the next write: the host's reply to a write that met the reset."""
+    sid, conn = connect(host, peer)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()  # RST
+    codes = []
+    for _ in range(20):
+        codes.append(host.call("write", socketId=sid, data=b64(b"x" * 1024), behind=True).value["bytesWritten"])
+        if codes[-1] < 0:
+            break
+        time.sleep(0.05)
+    assert codes[-1] == -2 and all(c == 1024 for c in codes[:-1]), codes
+    assert host.call("getInfo", socketId=sid).value["connected"] is False
+    assert host.call("write", socketId=sid, data=b64(b"x")).args == [{"bytesWritten": -15}]
