@@ -671,7 +671,29 @@ def _claim_stdout() -> BinaryIO:
         import msvcrt
 
         msvcrt.setmode(frames_fd, os.O_BINARY)
+    _grow_pipe(frames_fd)
     return os.fdopen(frames_fd, "wb")  # buffered: write() retries short writes; flushed per frame
+
+
+#: Pipe buffer asked for stdout and stdin (Linux F_SETPIPE_SZ; pipe-max-size is 1 MiB by default). With the
+#: default 64 KiB, writing one 64 KiB data frame (~87 KB of JSON) blocked the host until Chrome had read it, and
+#: meanwhile it read no request and no socket (docs/performance.md).
+PIPE_SIZE = 1024 * 1024
+
+
+def _grow_pipe(fd: int) -> None:
+    if not sys.platform.startswith("linux"):
+        return  # macOS grows pipe buffers by itself (up to 64 KiB); Windows pipes are Chrome's to size
+    import fcntl
+
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+    for size in (PIPE_SIZE, PIPE_SIZE // 4):
+        try:
+            fcntl.fcntl(fd, set_size, size)
+            log.debug("pipe buffer of fd %s: %s bytes", fd, size)
+            return
+        except OSError as exc:  # not a pipe (a socket, a file, a tty), or above pipe-max-size
+            log.debug("pipe buffer of fd %s unchanged (%s)", fd, exc)
 
 
 def _stdin() -> BinaryIO:
@@ -679,6 +701,8 @@ def _stdin() -> BinaryIO:
         import msvcrt
 
         msvcrt.setmode(sys.stdin.fileno(), os.O_BINARY)
+    else:
+        _grow_pipe(sys.stdin.fileno())
     return sys.stdin.buffer
 
 

@@ -327,3 +327,51 @@ def test_a_failed_chunk_sequence_is_answered_by_its_final_request_not_a_later_on
     msgs = parse_frames(run_host(data, env).stdout)
     assert [(m["id"], m.get("error", {}).get("code")) for m in msgs] == [
         (1, "hello_required"), (1, None), (7, "bad_request"), (7, None)]
+
+
+def test_a_browser_slow_to_read_stdout_does_not_stall_the_hosts_sockets(env: dict[str, str]) -> None:
+    """The host asks for 1 MiB pipe buffers (Linux): with read-ahead frames for 512 KiB waiting unread in its
+    stdout, a write request still reaches its peer. With the default 64 KiB pipe the host blocked on the first
+    frame until the browser read it, and handled nothing else meanwhile."""
+    import socket
+    import time
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("F_SETPIPE_SZ is Linux's")
+    grant(env, DEFAULT_ORIGIN, "tcp-connect")
+    proc = subprocess.Popen([sys.executable, "-m", "resocket.host", DEFAULT_ORIGIN], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, **env})
+    srv = socket.create_server(("127.0.0.1", 0))
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def send(msg: dict) -> None:
+        body = json.dumps(msg).encode()
+        proc.stdin.write(struct.pack("=I", len(body)) + body)
+        proc.stdin.flush()
+
+    def reply() -> dict:
+        (n,) = struct.unpack("=I", proc.stdout.read(4))
+        return json.loads(proc.stdout.read(n))
+
+    try:
+        send({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "tests/1"}})
+        assert "result" in reply()
+        send({"id": 2, "op": "create", "args": {"type": "tcp"}})
+        sid = reply()["args"][0]["socketId"]
+        send({"id": 3, "op": "connect", "args": {"socketId": sid, "hostname": "127.0.0.1",
+                                                  "port": srv.getsockname()[1]}})
+        conn, _ = srv.accept()
+        assert reply()["args"] == [0]
+        conn.sendall(b"first")
+        send({"id": 4, "op": "read", "args": {"socketId": sid, "bufferSize": 5, "stream": True}})
+        assert reply()["args"][0]["resultCode"] == 5
+        conn.sendall(os.urandom(512 * 1024))  # pushed as ~700 KB of frames that nobody reads
+        time.sleep(0.5)
+        send({"id": 5, "op": "write", "args": {"socketId": sid, "data": "cGluZw=="}})
+        conn.settimeout(TIMEOUT)
+        assert conn.recv(16) == b"ping"
+        conn.close()
+    finally:
+        srv.close()
+        proc.kill()
+        proc.wait()
