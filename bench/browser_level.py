@@ -17,7 +17,10 @@ One browser holds everything, so every figure and its baselines share the machin
   with its channel off (`resocketOptions.dataChannel = false`: every byte through the relay).
 Throughput: 64 KiB writes, at most 1 MiB written and not yet echoed, one read of 64 KiB always pending.
 Latency: sequential 64-byte writes to a discard server, write -> callback; the median of batches of 10
-(performance.now() is coarsened to 0.1 ms in pages that are not cross-origin isolated).
+(performance.now() is coarsened to 0.1 ms in pages that are not cross-origin isolated). With write-behind
+(docs/protocol.md) a write is called back once the shim took it, as Chrome's once its pipe took it; a page
+with it off shows what waiting for the host's answer costs, and the echo round trip (write, then a read of the
+echo) is the figure that crosses the network.
 Start-up: `connectNative` -> first reply (resocket's hello; the trivial host's echo), a new host each time.
 """
 from __future__ import annotations
@@ -293,10 +296,10 @@ def run(smoke: bool) -> list[Row]:
     # 128 MiB: runs of 32 MiB (0.2 s at websockify's rate) moved the baselines by 1.5x from run to run.
     total = (2 if smoke else 128) * 1024 * 1024
     latency = 30 if smoke else 500
-    repeats = 1 if smoke else 3
+    repeats = 1 if smoke else 5  # medians of 5: one repeat in 3 moved a ratio by up to 0.2 (docs/performance.md)
     connects = 2 if smoke else 10
     window = 1024 * 1024
-    samples: dict[str, list] = {k: [] for k in ("ours", "dc", "native", "ws", "app", "web", "webnm")}
+    samples: dict[str, list] = {k: [] for k in ("ours", "dc", "native", "ws", "app", "web", "webnm", "nowb")}
     with EchoServers() as servers, tempfile.TemporaryDirectory(prefix="resocket-bench-") as tmp:
         root = Path(tmp)
         ws_proc, ws_port = _websockify(servers.echo_port)
@@ -323,6 +326,11 @@ def run(smoke: bool) -> list[Row]:
             web_nm = browser.new_page(f"http://127.0.0.1:{site.port}/index.html?nm",
                                       ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
             web_nm.evaluate("window.resocketOptions = {dataChannel: false}; true")
+            # Latency only: a write called back when the host answers it (write-behind off), i.e. what the
+            # round trip through the host costs (docs/protocol.md, "Write-behind").
+            no_wb = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
+                                     ready="typeof chrome.socket === 'object'")
+            no_wb.evaluate("window.resocketOptions = {dataChannel: false, writeBehind: false}; true")
             env = {"echoPort": servers.echo_port, "discardPort": servers.discard_port, "window": window}
             # Warm-up (JIT, first host spawn), then interleaved repeats so drift hits every contender alike.
             _run(page, SOCKET_JS, {**env, "latency": 5, "total": window})
@@ -330,6 +338,7 @@ def run(smoke: bool) -> list[Row]:
             _run(chrome_app, SOCKET_JS, {**env, "latency": 5, "total": window})
             _run(web_page, SOCKET_JS, {**env, "latency": 5, "total": window})
             _run(web_nm, SOCKET_JS, {**env, "latency": 5, "total": window})
+            _run(no_wb, SOCKET_JS, {**env, "latency": 5, "total": 0})
             _run(page, NATIVE_ECHO_JS, {"hostName": ECHO_HOST_NAME, "latency": 5, "total": window, "window": window})
             for _ in range(repeats):
                 samples["ours"].append(_run(page, SOCKET_JS, {**env, "latency": latency, "total": total}))
@@ -341,6 +350,7 @@ def run(smoke: bool) -> list[Row]:
                 samples["app"].append(_run(chrome_app, SOCKET_JS, {**env, "latency": latency, "total": total}))
                 samples["web"].append(_run(web_page, SOCKET_JS, {**env, "latency": latency, "total": total}))
                 samples["webnm"].append(_run(web_nm, SOCKET_JS, {**env, "latency": latency, "total": total}))
+                samples["nowb"].append(_run(no_wb, SOCKET_JS, {**env, "latency": latency, "total": 0}))
             start_ours = _run(page, CONNECT_JS, {"hostName": "org.resocket.host", "count": connects})
             start_echo = _run(page, CONNECT_JS, {"hostName": ECHO_HOST_NAME, "count": connects})
         finally:
@@ -387,6 +397,9 @@ def run(smoke: bool) -> list[Row]:
             target="<= 1.2x", note=f"median of {latency * repeats // BATCH} batches of {BATCH}"),
         Row(SECTION, "write->callback latency, 64 B (resocket)", ours_w, "ms",
             "(c) Chrome's own write->callback", lat("app", "writeMs"), better="lower", target="< 1x (mission)"),
+        Row(SECTION, "write->callback latency, 64 B (resocket, write-behind off)", lat("nowb", "writeMs"), "ms",
+            "(a) bare port round trip (trivial echo host)", lat("native", "rttMs"), better="lower",
+            note="the shim waits for the host's answer: one native-messaging round trip plus the host's send"),
         Row(SECTION, "echo round trip, 64 B write + read (resocket)", ours_e, "ms",
             "(b) WebSocket echo round trip", lat("ws", "echoMs"), better="lower"),
         Row(SECTION, "echo round trip, 64 B write + read (resocket)", ours_e, "ms",

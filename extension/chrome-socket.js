@@ -679,55 +679,83 @@
     /**
      * Chrome calls a TCP write back once its bytes are in the socket's data pipe, before they reach the OS;
      * a failure the network service meets later closes the pipe and the *next* write reports it (-2), then
-     * the socket is disconnected (-15). Here: after the host said a socket may (`behind` in a write reply),
-     * its writes are called back at once while the bytes called back and not yet answered stay within the
-     * host's window and no write of it waits for the host; the host still answers each one. A write of it
-     * that failed that way makes the next write answer -2 here; the host has disconnected the socket.
-     * Returns the `deliver` for the host's reply, or null when the write was answered here.
+     * the socket is disconnected (-15). Here: every write of a socket joins its callback queue, and the
+     * callbacks leave in issue order, each once the host answered it, or earlier once the host said the
+     * socket may (`behind` in a write reply) and the bytes called back early and not yet answered stay
+     * within the host's window. Once the socket may, its writes say `behind: true`, so the host may hold their
+     * replies for its next message (a few ms at most, or a quarter window). A write
+     * called back early that then failed makes the next write answer -2 here (the host has disconnected the
+     * socket). Returns the `deliver` for the host's reply, or null when the write was answered here.
      */
     behindWrite(key, args, deliver) {
       let state = this.behind.get(key);
       if (!state) {
-        state = { capable: false, normal: 0, outstanding: 0, broken: null, epoch: 0 };
+        state = { capable: false, early: 0, queue: [], broken: null, epoch: 0 };
         this.behind.set(key, state);
       }
       const size = args.data.byteLength;
-      if (state.normal === 0 && state.broken !== null) {
+      if (state.queue.length === 0 && state.broken !== null) {
         const code = state.broken;
         state.broken = null;
         state.capable = false;
         Promise.resolve().then(() => deliver([{ bytesWritten: code }], undefined));
         return null;
       }
-      if (state.capable && state.normal === 0 && size > 0 && state.outstanding + size <= this.behindWindow) {
-        state.outstanding += size;
-        args.behind = true; // called back: the host's reply may wait for its next message
-        const epoch = state.epoch;
-        Promise.resolve().then(() => deliver([{ bytesWritten: size }], undefined));
-        return (values) => {
-          state.outstanding -= size;
-          const first = values[0];
-          if (first && typeof first === 'object' && first.bytesWritten === size) return;
-          // Failed after its callback ran (the connection broke): the next write says so.
-          if (state.epoch !== epoch) return;
-          state.capable = false;
-          if (state.broken === null) state.broken = -2;
-        };
-      }
-      state.normal += 1;
+      const entry = { size, deliver, reply: null, early: false, epoch: state.epoch };
+      if (state.queue.length === 0 && this.mayCallBack(state, size)) this.callBackEarly(state, entry);
+      else state.queue.push(entry);
+      // The host may hold the reply for its next message (at most a few ms): the socket's callbacks flow on
+      // its replies to the writes before (the window), or this one's once it is at the queue's head.
+      if (state.capable) args.behind = true;
       return (values, lastError) => {
-        state.normal -= 1;
         const first = values[0];
         if (first && typeof first === 'object' && first.behind === true) {
           state.capable = true;
           const copy = Object.assign({}, first);
           delete copy.behind;
           values = [copy].concat(values.slice(1));
-        } else {
-          state.capable = false;
+        } else if (!entry.early) {
+          state.capable = false; // a failure, UDP, an empty write: callbacks wait for the host again
         }
-        deliver(values, lastError);
+        if (entry.early) {
+          state.early -= size;
+          const ok = first && typeof first === 'object' && first.bytesWritten === size;
+          // Failed after its callback ran (the connection broke): the next write says so.
+          if (!ok && state.epoch === entry.epoch) {
+            state.capable = false;
+            if (state.broken === null) state.broken = -2;
+          }
+        } else {
+          entry.reply = { values, lastError };
+        }
+        this.releaseWrites(state);
       };
+    }
+
+    mayCallBack(state, size) {
+      return state.capable && size > 0 && state.early + size <= this.behindWindow;
+    }
+
+    callBackEarly(state, entry) {
+      entry.early = true;
+      state.early += entry.size;
+      Promise.resolve().then(() => entry.deliver([{ bytesWritten: entry.size }], undefined));
+    }
+
+    /** Call back the queue's head writes that are answered, or that the window now lets go early. */
+    releaseWrites(state) {
+      while (state.queue.length > 0) {
+        const head = state.queue[0];
+        if (head.reply !== null) {
+          state.queue.shift();
+          head.deliver(head.reply.values, head.reply.lastError);
+        } else if (this.mayCallBack(state, head.size)) {
+          state.queue.shift();
+          this.callBackEarly(state, head);
+        } else {
+          return;
+        }
+      }
     }
 
     // -- read-ahead --

@@ -166,3 +166,30 @@ test('a host that dies: writes already called back are not called again; later c
   s.shim.port().reply({ id: req.id, args: [{ bytesWritten: -1 }], lastError: 'Socket not found' });
   assert.deepEqual(got, [3, -1]);
 });
+
+test('pipelined writes issued before the first reply are called back once it says `behind`, then later ones at once', async () => {
+  const s = behindShim({ window: 1000 });
+  const got = [];
+  const write = (n) => s.shim.chrome.socket.write(s.id, bytes(n), (w) => got.push(w.bytesWritten));
+  write(100);
+  write(200);
+  write(300);
+  await settle();
+  assert.deepEqual(got, [], 'nothing is known about the socket yet');
+  const [a, b, c] = s.port.requests();
+  assert.equal(a.args.behind, undefined, 'not called back: the host answers at once');
+  s.port.reply({ id: a.id, args: [{ bytesWritten: 100, behind: true }] });
+  await settle();
+  assert.deepEqual(got, [100, 200, 300], 'the rest go early, in issue order');
+  write(400); // 200 + 300 + 400 <= 1000 called back and unanswered
+  await settle();
+  assert.deepEqual(got, [100, 200, 300, 400]);
+  assert.equal(s.port.requests().at(-1).args.behind, true, 'its reply may wait');
+  write(500); // over the window: waits for replies
+  await settle();
+  assert.equal(got.length, 4);
+  s.port.reply({ id: b.id, args: [{ bytesWritten: 200, behind: true }] });
+  s.port.reply({ id: c.id, args: [{ bytesWritten: 300, behind: true }] });
+  await settle();
+  assert.deepEqual(got, [100, 200, 300, 400, 500]);
+});
