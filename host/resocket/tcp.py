@@ -406,7 +406,11 @@ class TcpSocket:
                 self.engine.return_quota(len(data))
                 return call.reply_written(len(data))
         self.writes.append((call, data))
-        self._head_sent = sent
+        if len(self.writes) == 1:
+            # Only the head's own: a write queued behind it must not reset what the fast path above already
+            # handed to the OS of the head (that resent those bytes: a duplicated stretch when two writes
+            # arrived in one stdin read while the peer was slow).
+            self._head_sent = sent
         if self.writer is None:
             self.writer = self.engine.spawn(self._drain_writes(self.epoch))
 

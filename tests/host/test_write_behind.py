@@ -169,3 +169,28 @@ def test_a_peer_that_resets_fails_a_later_write_and_disconnects_the_socket(host:
     assert codes[-1] == -2 and all(c == 1024 for c in codes[:-1]), codes
     assert host.call("getInfo", socketId=sid).value["connected"] is False
     assert host.call("write", socketId=sid, data=b64(b"x")).args == [{"bytesWritten": -15}]
+
+
+def test_a_write_queued_behind_a_partly_sent_one_never_resends_its_bytes(host: HostClient,
+                                                                       peer: socket.socket) -> None:
+    """Two writes in one stdin read while the peer is slow: the OS takes part of the first at once, the
+    second queues behind it. The peer gets each byte once, in order (the queued write used to reset the
+    first one's progress, and its first part went out twice)."""
+    sid, conn = connect(host, peer)
+    first = bytes((i * 7 + (i >> 16) * 13) & 255 for i in range(8 * 1024 * 1024))
+    second = b"the second write"
+    start = len(host.raw_frames)
+    a, b = host.expect(950), host.expect(951)
+    host.send_raw(frame({"id": 950, "op": "write", "args": {"socketId": sid, "data": b64(first)}})
+                  + frame({"id": 951, "op": "write", "args": {"socketId": sid, "data": b64(second)}}))
+    got = bytearray()
+    conn.settimeout(TIMEOUT)
+    while len(got) < len(first) + len(second):
+        more = conn.recv(1 << 20)
+        assert more, "the host closed the connection"
+        got += more
+    assert a.wait()["args"][0]["bytesWritten"] == len(first)
+    assert b.wait()["args"][0]["bytesWritten"] == len(second)
+    assert bytes(got) == first + second
+    assert len(host.raw_frames) > start
+    conn.close()
