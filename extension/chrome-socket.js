@@ -591,6 +591,10 @@
       this.aheads = new Map();
       /** A `socket.data` record announced its bytes as the channel's next message: {msg, size, rest}. */
       this.rawAnnounced = null;
+      /** Implicit data (docs/protocol.md): the host sends the bytes of the stream it announced last without an
+       * announcement; `implicitInfo` is that announcement's args (null: none yet, or the host does not). */
+      this.channelImplicit = false;
+      this.implicitInfo = null;
       /** Bytes consumed per stream before an ack (half the host's window; 0: the host has no read-ahead). */
       this.aheadAck = 0;
       /** Write-behind (docs/protocol.md, "Write-behind"): bytes of a socket's writes that may have been called
@@ -1103,6 +1107,7 @@
       this.internal.set(id, (msg) => {
         const result = msg.result;
         if (msg.error || !result || typeof result.url !== 'string' || typeof result.token !== 'string') return;
+        this.channelImplicit = result.implicit === true;
         this.channelRequests = result.requests === true && typeof global.TextEncoder === 'function' &&
           typeof global.TextDecoder === 'function';
         let ws;
@@ -1118,7 +1123,7 @@
         ws.onerror = () => {}; // a close follows
         ws.onclose = () => { if (this.ws === ws) this.channelClosed(); };
       });
-      this.link.send({ id, op: 'datachannel.open' });
+      this.link.send({ id, op: 'datachannel.open', args: { implicit: this.channelOptions.implicitData !== false } });
     }
 
     /** Host -> client: the bytes of the read whose request id is the reference. */
@@ -1129,6 +1134,7 @@
         // The bytes a `socket.data` record announced (`size`): the whole message, nothing else, so a read
         // can take this very buffer. Then the rest of the announcing message, if any.
         this.rawAnnounced = null;
+        if (this.channelImplicit) this.implicitInfo = raw.msg.args[0];
         if (data.byteLength !== raw.size) {
           // Not the bytes announced: the stream's order is lost, so the channel ends (its streams break).
           try { this.ws.close(); } catch (err) { /* already closing */ }
@@ -1139,12 +1145,18 @@
         if (raw.rest) this.channelRecords(raw.rest.data, raw.rest.at);
         return;
       }
-      if (data.byteLength < 8) return;
-      const view = new DataView(data);
-      if (view.getUint32(0) === 0xffffffff && view.getUint32(4) === 0xffffffff) {
+      const view = data.byteLength >= 8 ? new DataView(data) : null;
+      if (view && view.getUint32(0) === 0xffffffff && view.getUint32(4) === 0xffffffff) {
         this.channelRecords(data, 0);
         return;
       }
+      if (this.implicitInfo) {
+        // More bytes of the stream announced last (the host never sends reference messages then).
+        const info = Object.assign({}, this.implicitInfo, { size: data.byteLength });
+        this.receive({ event: 'socket.data', args: [info] }, new Uint8Array(data));
+        return;
+      }
+      if (!view) return;
       const ref = view.getUint32(0) * 0x100000000 + view.getUint32(4);
       const bytes = data.slice(8);
       const waiting = this.awaitingData.get(ref);
@@ -1181,6 +1193,7 @@
 
     channelClosed() {
       this.rawAnnounced = null;
+      this.implicitInfo = null;
       this.channelOpen = false;
       this.ws = null;
       this.channelData.clear();
@@ -1399,6 +1412,7 @@
       // that holds a grant): a page's CSP or the browser may still refuse it, and then nothing changes.
       dataChannel: typeof global.WebSocket === 'function' && knobs.dataChannel !== false,
       readAhead: knobs.readAhead !== false,
+      implicitData: knobs.implicitData !== false,
       writeBehind: knobs.writeBehind !== false,
       minBytes: typeof min === 'number' && min >= 0 ? min : DATA_CHANNEL_MIN_BYTES,
     };

@@ -53,6 +53,7 @@ CONGESTED = 4 * 1024 * 1024
 #: records (docs/protocol.md, "Requests on the channel"). Above every dataRef a client may use (< 2^53).
 REQUEST_REF = 2 ** 64 - 1
 RECORD_HEAD = struct.Struct("!QII")
+REQUEST_REF_BYTES = REF.pack(REQUEST_REF)
 _XOR = [bytes(i ^ b for i in range(256)) for b in range(256)]
 
 OnData = Callable[[int, bytes], None]
@@ -120,7 +121,7 @@ def load_numpy() -> None:
 class DataChannel:
     """One client's data channel. Create, `await start()`, hand `url` and `token` to the client."""
 
-    def __init__(self, origin: str, on_data: OnData, on_close: Callable[[], None]) -> None:
+    def __init__(self, origin: str, on_data: OnData, on_close: Callable[[], None], implicit: bool = False) -> None:
         #: The only Origin accepted: the client's extension origin (or, for a relayed web page, the page's
         #: origin), without the trailing slash browsers omit.
         self.origin = origin.rstrip("/")
@@ -132,6 +133,9 @@ class DataChannel:
         self._refused = 0
         self._out: list[Any] = []  # reply records waiting for the end of this loop iteration
         self._soon = False  # a flush at the end of this loop iteration is scheduled
+        #: Implicit data (docs/protocol.md): unannounced messages are the bytes of the stream announced last.
+        self.implicit = implicit
+        self._announced: Any = None  # (socket id, stream) of the last announcement
         self._lazy_bytes = 0  # bytes answered by the lazy write replies in _out
         self._lazy_timer: asyncio.TimerHandle | None = None
         self._drained: list[Callable[[], None]] = []  # who waits for the browser to catch up
@@ -315,12 +319,22 @@ class DataChannel:
         self._lazy_timer = None
         self._flush()
 
-    def send_raw(self, text: bytes, data: bytes | memoryview) -> bool:
+    def send_raw(self, text: bytes, data: bytes | memoryview, stream: Any = None) -> bool:
         """A record announcing `data`, which follows as a message of its own holding nothing else (docs/
         protocol.md, "Read-ahead"): the browser hands that message's buffer to the page as it is, so the
-        shim can give it to a read without copying it. The announcement ends its batch."""
+        shim can give it to a read without copying it. The announcement ends its batch.
+
+        With implicit data (docs/protocol.md, "Implicit data") the bytes of the stream announced last go
+        without an announcement (one browser event fewer per push), unless they could be taken for records;
+        lazy replies waiting in the batch then wait on (only a record that must go now is sent first)."""
         if not self.connected:
             return False
+        if (self.implicit and stream is not None and stream == self._announced
+                and bytes(data[:8]) != REQUEST_REF_BYTES):
+            if self._soon:
+                self._flush()
+            return self._send(0x2, [data])
+        self._announced = stream
         self._out += [RECORD_HEAD.pack(REQUEST_REF, len(text), 0), text]
         self._flush()
         return self._send(0x2, [data])

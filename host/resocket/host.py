@@ -300,7 +300,7 @@ class Host:
             elif self.engine is None:
                 self.emit(error_reply(call.id, INTERNAL, f"{call.op}: {self.engine_error or 'no engine'}"))
             else:
-                self.engine.loop.call_soon_threadsafe(self._open_data_channel, call.id)
+                self.engine.loop.call_soon_threadsafe(self._open_data_channel, call.id, args.get("implicit") is True)
             return None
         if args.pop("dataChannel", False) and self.datachannel is not None and self.datachannel.connected:
             self._dc_reads.add(call.id)
@@ -318,7 +318,7 @@ class Host:
             args["data"] = data
         return Call(call.id, call.op, args)
 
-    def _open_data_channel(self, req_id: int) -> None:
+    def _open_data_channel(self, req_id: int, implicit: bool = False) -> None:
         from resocket.datachannel import DataChannel
 
         if self.datachannel is not None and not self.datachannel.closed:
@@ -328,7 +328,7 @@ class Host:
         # The one Origin the channel accepts: the extension's (or app's) own, or, for a web page the
         # extension relays for, that page's origin (Chrome's sender info, checked by the service worker).
         origin = self.session.origin if self.session.relayed else self.session.caller_origin
-        channel = DataChannel(origin, self._dc_data_arrived, self._dc_closed)
+        channel = DataChannel(origin, self._dc_data_arrived, self._dc_closed, implicit=implicit)
         self.datachannel = channel
 
         async def start() -> None:
@@ -339,7 +339,10 @@ class Host:
                 self.emit(error_reply(req_id, INTERNAL, f"datachannel.open: {exc}"))
                 return
             log.info("data channel listening on %s", channel.url)
-            self.emit(result_reply(req_id, {"url": channel.url, "token": channel.token, "requests": True}))
+            result = {"url": channel.url, "token": channel.token, "requests": True}
+            if implicit:
+                result["implicit"] = True
+            self.emit(result_reply(req_id, result))
 
         self.engine.spawn(start())
         self.engine.data_reply = self._dc_read_reply
@@ -450,7 +453,7 @@ class Host:
         if data is None:
             channel.send_reply(ahead_event_json(sid, stream, code=code).encode())
             return
-        channel.send_raw(ahead_event_json(sid, stream, size=len(data)).encode(), data)
+        channel.send_raw(ahead_event_json(sid, stream, size=len(data)).encode(), data, (sid, stream))
         sock = self.engine.sockets.get(sid)
         if sock is not None and channel.congested(lambda: sock.congestion_over(stream)):
             sock.congested(stream)
@@ -469,8 +472,8 @@ class Host:
             if wire.isEnabledFor(logging.DEBUG):
                 wire.debug("<= %s + %d bytes", _summarize(reply), len(data))
             return self._dc_send_reply(reply, data)
-        if channel is None or not channel.send_data(req_id, data):
-            return False
+        if channel is None or channel.implicit or not channel.send_data(req_id, data):
+            return False  # with implicit data the client takes unannounced messages as stream bytes: base64
         self.emit(reply)
         return True
 

@@ -559,7 +559,7 @@ test('calls of one task leave as one WebSocket message, a big write at once with
 
 /** A shim whose host announces read-ahead, with the channel open and socket 4 streaming: its first read
  * (bufferSize 64 KiB) answered 'hi'. Returns what the app's reads got and the stream's id. */
-async function streamingChannel() {
+async function streamingChannel({ implicit = false } = {}) {
   const shim = loadExtensionShim();
   shim.sockets = [];
   shim.context.WebSocket = fakeWebSocketClass(shim);
@@ -569,7 +569,8 @@ async function streamingChannel() {
   const port = shim.port();
   port.hello({ protocol: 1, host: 'resocket-host', version: '0.1.0', rules: [], readAhead: { window: 512 * 1024 } });
   const dc = port.sent.find((m) => m.op === 'datachannel.open');
-  port.reply({ id: dc.id, result: { url: URL_, token: TOKEN, requests: true } });
+  assert.deepEqual(dc.args, { implicit: true }, 'the shim asks for implicit data');
+  port.reply({ id: dc.id, result: { url: URL_, token: TOKEN, requests: true, implicit } });
   shim.ws = () => shim.sockets[shim.sockets.length - 1];
   shim.ws().open();
   const id = createSocket(shim, 4);
@@ -613,4 +614,36 @@ test('read-ahead on the channel: announced bytes arrive as a message of their ow
   assert.equal(Buffer.from(got[0]).toString(), 'hi');
   assert.equal(got[1], raw, 'the message\'s own buffer, not a copy (a big piece is read alone)');
   assert.deepEqual(Buffer.from(got[2]), Buffer.from(small));
+});
+
+test('implicit data: after an announcement, messages that are not records are more bytes of that stream', async () => {
+  const { shim, id, ws, got, stream } = await streamingChannel({ implicit: true });
+  const a = bytes(30000, 1);
+  const b = bytes(5, 2); // shorter than a reference: still data
+  const c = bytes(20000, 3);
+  ws.serverReply({ event: 'socket.data', args: [{ socketId: 4, stream, size: a.length }] });
+  const rawA = new Uint8Array(a).buffer;
+  ws.onmessage({ data: rawA });
+  const rawC = new Uint8Array(c).buffer;
+  ws.onmessage({ data: rawC }); // no announcement
+  ws.serverReplies([{ id: 999, args: [] }]); // records between them change nothing
+  ws.onmessage({ data: new Uint8Array(b).buffer });
+  for (let i = 0; i < 3; i++) shim.chrome.socket.read(id, 65536, (r) => got.push(r.data));
+  await tick();
+  assert.equal(got.length, 4);
+  assert.equal(got[1], rawA);
+  assert.equal(got[2], rawC, 'an unannounced message is taken uncopied too');
+  assert.deepEqual(Buffer.from(got[3]), Buffer.from(b));
+});
+
+test('without implicit data from the host, a message that is not a record is a reference message', async () => {
+  const { shim, id, ws, got, stream } = await streamingChannel({ implicit: false });
+  ws.serverReply({ event: 'socket.data', args: [{ socketId: 4, stream, size: 3 }] });
+  ws.onmessage({ data: new Uint8Array([1, 2, 3]).buffer });
+  ws.serverSend(12345, Buffer.from('not stream bytes')); // a reference nobody waits for: kept aside
+  shim.chrome.socket.read(id, 65536, (r) => got.push(r.data));
+  shim.chrome.socket.read(id, 65536, (r) => got.push(r.resultCode));
+  await tick();
+  assert.deepEqual(Buffer.from(got[1]), Buffer.from([1, 2, 3]));
+  assert.equal(got.length, 2, 'the second read waits for more stream bytes');
 });

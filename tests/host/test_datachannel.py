@@ -475,18 +475,7 @@ def rss_kib(pid: int) -> int:
 def test_a_client_that_acks_but_never_reads_the_channel_cannot_grow_the_host(host: HostClient) -> None:
     """Read-ahead stops once 4 MiB wait for the browser on the channel, whatever the client acknowledges;
     the peer is then held back by TCP, and everything still arrives, in order, once the client reads."""
-    url, token = open_channel(host)
-    ws = Ws(url, token)
-    srv = socket.create_server(("127.0.0.1", 0))
-    sid = host.call("create", type="tcp").value["socketId"]
-    pending = host.start("connect", socketId=sid, hostname="127.0.0.1", port=srv.getsockname()[1])
-    peer, _ = srv.accept()
-    assert pending.result().args == [0]
-    peer.sendall(b"0123456789")
-    send_request(ws, {"id": 70, "op": "read", "args": {"socketId": sid, "bufferSize": 10, "dataChannel": True,
-                                                        "stream": True}})
-    reply, first = recv_reply(ws)
-    assert reply["args"][0]["stream"] == 70 and first == b"0123456789"
+    _, ws, peer, srv, sid = streaming_channel(host)
     payload = os.urandom(256 << 20)
     sent = [0]
 
@@ -502,7 +491,7 @@ def test_a_client_that_acks_but_never_reads_the_channel_cannot_grow_the_host(hos
     threading.Thread(target=pump, daemon=True).start()
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:  # acknowledge far more than could have been read, for 2 s
-        send_request(ws, {"op": "socket.ack", "args": {"socketId": sid, "stream": 70, "consumed": 2 ** 40}})
+        send_request(ws, {"op": "socket.ack", "args": {"socketId": sid, "stream": 700, "consumed": 2 ** 40}})
         time.sleep(0.001)
     grown = rss_kib(host.proc.pid) - before
     assert sent[0] < len(payload), "the peer was never held back"
@@ -513,8 +502,68 @@ def test_a_client_that_acks_but_never_reads_the_channel_cannot_grow_the_host(hos
         msg, data = recv_reply(ws)
         if msg.get("event") == "socket.data":
             got += data
-            send_request(ws, {"op": "socket.ack", "args": {"socketId": sid, "stream": 70, "consumed": len(got)}})
+            send_request(ws, {"op": "socket.ack", "args": {"socketId": sid, "stream": 700, "consumed": len(got)}})
     assert got == payload
     ws.close()
     peer.close()
     srv.close()
+
+
+def streaming_channel(host: HostClient, **open_args: object) -> tuple[dict, Ws, socket.socket, socket.socket, int]:
+    """A channel opened with `open_args`, and a socket whose first read there (id 700) started read-ahead:
+    (the open result, the channel, the peer's end, the listener, the socket id)."""
+    result = host.request("datachannel.open", **open_args)["result"]
+    ws = Ws(result["url"], result["token"])
+    srv = socket.create_server(("127.0.0.1", 0))
+    sid = host.call("create", type="tcp").value["socketId"]
+    pending = host.start("connect", socketId=sid, hostname="127.0.0.1", port=srv.getsockname()[1])
+    conn, _ = srv.accept()
+    assert pending.result().args == [0]
+    conn.sendall(b"first")
+    send_request(ws, {"id": 700, "op": "read", "args": {"socketId": sid, "bufferSize": 5, "dataChannel": True,
+                                                         "stream": True}})
+    assert recv_reply(ws) == ({"id": 700, "args": [{"resultCode": 5, "data": "", "dataRef": 700,
+                                                     "stream": 700}]}, b"first")
+    return result, ws, conn, srv, sid
+
+
+def test_implicit_data_sends_a_streams_later_bytes_without_announcements(host: HostClient) -> None:
+    """docs/protocol.md, "Implicit data": asked for in datachannel.open, the host announces a stream's bytes
+    once; later pushes of the same stream are bare messages, except bytes that could be taken for records
+    (8 bytes 0xFF first), which are announced again. No byte is lost or reordered."""
+    result, ws, conn, srv, _ = streaming_channel(host, implicit=True)
+    assert result["implicit"] is True
+    pieces = [os.urandom(1000), os.urandom(2000), b"\xff" * 8 + os.urandom(100), os.urandom(300)]
+    messages = []
+    announced = False
+    for piece in pieces:
+        conn.sendall(piece)
+        deadline = time.monotonic() + 10
+        got = b""
+        while len(got) < len(piece) and time.monotonic() < deadline:
+            opcode, data = ws.recv()
+            assert opcode == 0x2
+            if not announced and data[:8] == struct.pack("!Q", REQUEST_REF):
+                (size,) = struct.unpack_from("!I", data, 8)
+                messages.append(("announce", json.loads(data[16:16 + size])["args"][0]["size"]))
+                announced = True  # the next message is those bytes, whatever they start with
+            else:
+                announced = False
+                messages.append(("bytes", len(data)))
+                got += data
+        assert got == piece
+    assert messages == [("announce", 1000), ("bytes", 1000), ("bytes", 2000), ("announce", 108), ("bytes", 108),
+                        ("bytes", 300)], messages
+    for sock in (ws, conn, srv):
+        sock.close()
+
+
+def test_without_implicit_data_every_push_is_announced(host: HostClient) -> None:
+    result, ws, conn, srv, _ = streaming_channel(host)
+    assert "implicit" not in result
+    for piece in (os.urandom(1000), os.urandom(2000)):
+        conn.sendall(piece)
+        record, data = recv_reply(ws)  # asserts that an announcement precedes the bytes
+        assert record["event"] == "socket.data" and data == piece
+    for sock in (ws, conn, srv):
+        sock.close()
