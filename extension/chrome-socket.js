@@ -731,6 +731,8 @@
           }
         } else {
           entry.reply = { values, lastError };
+          // A write that reports its own failure tells the app the connection broke: no -2 is owed any more.
+          if (!(first && typeof first === 'object' && first.bytesWritten >= 0)) state.broken = null;
         }
         this.releaseWrites(state);
       };

@@ -193,3 +193,24 @@ test('pipelined writes issued before the first reply are called back once it say
   await settle();
   assert.deepEqual(got, [100, 200, 300, 400, 500]);
 });
+
+test('a write waiting in the queue that reports a failure itself settles the -2 owed for an earlier one', async () => {
+  const s = behindShim({ window: 100 });
+  await firstWrite(s);
+  const got = [];
+  const write = (n) => s.shim.chrome.socket.write(s.id, bytes(n), (w) => got.push(w.bytesWritten));
+  write(80); // early
+  write(80); // over the window: waits in the queue
+  await settle();
+  assert.deepEqual(got, [80]);
+  const [a, b] = s.port.requests();
+  s.port.reply({ id: a.id, args: [{ bytesWritten: -2 }] }); // the early one failed after its callback
+  s.port.reply({ id: b.id, args: [{ bytesWritten: -15 }] }); // the queued one reports the broken connection
+  assert.deepEqual(got, [80, -15]);
+  s.port.sent.length = 0;
+  write(1);
+  await settle();
+  assert.equal(s.port.requests().length, 1, 'sent to the host, not answered -2 here');
+  s.port.reply({ id: s.port.requests()[0].id, args: [{ bytesWritten: -15 }] });
+  assert.deepEqual(got, [80, -15, -15]);
+});
