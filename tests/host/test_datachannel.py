@@ -162,8 +162,14 @@ def channel_and_socket(host: HostClient, port: int) -> tuple[Ws, int]:
 
 def listening_sockets(pid: int) -> set[str]:
     """Inodes of the TCP sockets process `pid` listens on (Linux /proc)."""
-    fds = Path(f"/proc/{pid}/fd")
-    mine = {os.readlink(fd)[8:-1] for fd in fds.iterdir() if os.readlink(fd).startswith("socket:[")}
+    mine = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:  # closed meanwhile (the host opens and closes files while it starts)
+            continue
+        if target.startswith("socket:["):
+            mine.add(target[8:-1])
     listening = set()
     for table in ("tcp", "tcp6"):
         for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
