@@ -21,7 +21,8 @@
  *  3. Nothing hangs: when the port dies (host missing, crashed, refused, protocol mismatch), every pending
  *     call fails at once, in issue order, with a lastError naming the fix and the value-shaped arguments of
  *     the table's `failure` column. The next call opens a new connection.
- *  4. Callbacks run in the order replies arrive; the host applies one socket's requests in issue order.
+ *  4. Callbacks run in the order replies arrive (except writes called back early, rule 7); the host applies one
+ *     socket's requests in issue order.
  *  5. chrome.sockets: each namespace numbers its own page-visible ids (accepted sockets join tcp's); event
  *     frames are dispatched to the namespace's listeners with ids mapped and `data` as an ArrayBuffer, then
  *     acknowledged with `sockets.ack` (the host reads on only while fewer than 8 events are unacknowledged).
@@ -31,6 +32,10 @@
  *     arrive (at most its window unacknowledged) and later reads are answered here from them, as Chrome
  *     answers reads from its data pipe. The end of the stream is collected by a read sent to the host, which
  *     answers it as it always did (0, then disconnected), so the host stays the judge of every state.
+ *  7. Write-behind (docs/protocol.md, "Write-behind"; hosts that announce it in hello): once the host's reply
+ *     to a chrome.socket TCP write says `behind`, that socket's writes are called back as the shim takes them,
+ *     in issue order, while at most the host's window is called back and unanswered, as Chrome calls a write
+ *     back once its data pipe took it. A failure met after such a callback is reported by the next write.
  */
 (function installResocket(global) {
   'use strict';
@@ -599,7 +604,7 @@
       this.aheadAck = 0;
       /** Write-behind (docs/protocol.md, "Write-behind"): bytes of a socket's writes that may have been called
        * back before the host answered them (0: the host does not offer it), and per socket ("socket hostId")
-       * {capable, normal, outstanding, broken, epoch} (behindWrite). */
+       * {capable, early, queue, broken, epoch} (behindWrite). */
       this.behindWindow = 0;
       this.behind = new Map();
       /** Read bytes that came on the channel before their reply: request id -> ArrayBuffer. */

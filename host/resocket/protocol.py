@@ -497,7 +497,7 @@ def decode_base64(text: str) -> bytes:
     pybase64's validating decoder, where installed, accepts a subset of what binascii's strict mode accepts
     and decodes it the same (tests/host/test_protocol.py compares them); whatever it refuses is judged by
     binascii, so the host accepts and refuses exactly the same texts with or without it."""
-    fast = _Fast.module if _Fast.loaded else _Fast.get()
+    fast = _Fast.get()
     if fast is not None:
         try:
             return fast.b64decode(text, validate=True)
@@ -508,7 +508,7 @@ def decode_base64(text: str) -> bytes:
 
 def encode_base64(data: bytes | memoryview) -> str:
     """Standard base64 text, no newline (pybase64 where installed; else one binascii call)."""
-    fast = _Fast.module if _Fast.loaded else _Fast.get()
+    fast = _Fast.get()
     if fast is not None:
         return fast.b64encode(data).decode("ascii")
     return binascii.b2a_base64(data, newline=False).decode("ascii")

@@ -194,3 +194,31 @@ def test_a_write_queued_behind_a_partly_sent_one_never_resends_its_bytes(host: H
     assert bytes(got) == first + second
     assert len(host.raw_frames) > start
     conn.close()
+
+
+def test_the_new_arguments_refuse_wrong_types_and_the_host_keeps_serving(tmp_path: Path) -> None:
+    """writeBehind (hello), behind (write) and implicit (datachannel.open) are booleans; anything else is
+    bad_args naming the argument, and the next request is served. A `behind` from a client that did not ask
+    for write-behind changes nothing."""
+    client = HostClient(env={"RESOCKET_CONFIG_DIR": str(tmp_path)}, hello=False)
+    try:
+        reply = client.request("hello", protocol=1, client="tests/1", writeBehind="yes")
+        assert reply["error"]["code"] == "bad_args" and "writeBehind" in reply["error"]["message"], reply
+    finally:
+        client.close()
+    plain = open_host(tmp_path)
+    try:
+        for op, args, name in (("write", {"socketId": 1, "data": b64(b"x"), "behind": 1}, "behind"),
+                               ("datachannel.open", {"implicit": "on"}, "implicit")):
+            reply = plain.request(op, **args)
+            assert reply["error"]["code"] == "bad_args" and name in reply["error"]["message"], reply
+        srv = socket.create_server(("127.0.0.1", 0))
+        try:
+            sid, conn = connect(plain, srv)
+            assert plain.call("write", socketId=sid, data=b64(b"ab"), behind=True).args == [{"bytesWritten": 2}]
+            assert conn.recv(8) == b"ab"
+            conn.close()
+        finally:
+            srv.close()
+    finally:
+        plain.close()
