@@ -22,6 +22,10 @@ Latency: sequential 64-byte writes to a discard server, write -> callback; the m
 with it off shows what waiting for the host's answer costs, and the echo round trip (write, then a read of the
 echo) is the figure that crosses the network.
 Start-up: `connectNative` -> first reply (resocket's hello; the trivial host's echo), a new host each time.
+CPU per MiB: user + system time of the whole browser (every Chromium process: the page's renderer, the network
+service, the browser process), the native hosts it spawned, websockify and the echo server, read from /proc
+before and after each throughput run, per MiB echoed. On 2 cores the data channel is bound by CPU, so this is
+the figure that says where a contender spends; the latency runs are separate calls, outside it.
 """
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO, Row, median, venv_bin
+from bench.common import REPO, Row, TreeCpu, median, venv_bin
 from bench.echoserver import EchoServers
 
 SECTION = "browser"
@@ -340,17 +344,31 @@ def run(smoke: bool) -> list[Row]:
             _run(web_nm, SOCKET_JS, {**env, "latency": 5, "total": window})
             _run(no_wb, SOCKET_JS, {**env, "latency": 5, "total": 0})
             _run(page, NATIVE_ECHO_JS, {"hostName": ECHO_HOST_NAME, "latency": 5, "total": window, "window": window})
+            meter = TreeCpu(browser.proc.pid, ws_proc.pid, servers.proc.pid)
+
+            def measure(key: str, session: object, js: str, args: dict) -> None:
+                # Latency first, then throughput in its own call with the CPU of every process read around it.
+                out = dict(_run(session, js, {**args, "total": 0})) if args.get("latency") else {}  # type: ignore[arg-type]
+                if args.get("total"):
+                    before = meter.seconds()
+                    out.update(_run(session, js, {**args, "latency": 0}))  # type: ignore[arg-type]
+                    after = meter.seconds()
+                    used = None if before is None or after is None else after - before
+                    out["cpuMsPerMiB"] = 1000 * used / (args["total"] / (1 << 20)) if used and used > 0 else None
+                samples[key].append(out)
+
             for _ in range(repeats):
-                samples["ours"].append(_run(page, SOCKET_JS, {**env, "latency": latency, "total": total}))
-                samples["dc"].append(_run(dc_page, SOCKET_JS, {**env, "latency": latency, "total": total}))
-                samples["native"].append(_run(page, NATIVE_ECHO_JS, {"hostName": ECHO_HOST_NAME, "latency": latency,
-                                                                     "total": total, "window": window}))
-                samples["ws"].append(_run(page, WEBSOCKET_JS, {"url": f"ws://127.0.0.1:{ws_port}", "latency": latency,
-                                                               "total": total, "window": window}))
-                samples["app"].append(_run(chrome_app, SOCKET_JS, {**env, "latency": latency, "total": total}))
-                samples["web"].append(_run(web_page, SOCKET_JS, {**env, "latency": latency, "total": total}))
-                samples["webnm"].append(_run(web_nm, SOCKET_JS, {**env, "latency": latency, "total": total}))
-                samples["nowb"].append(_run(no_wb, SOCKET_JS, {**env, "latency": latency, "total": 0}))
+                sized = {**env, "latency": latency, "total": total}
+                measure("ours", page, SOCKET_JS, sized)
+                measure("dc", dc_page, SOCKET_JS, sized)
+                measure("native", page, NATIVE_ECHO_JS, {"hostName": ECHO_HOST_NAME, "latency": latency,
+                                                         "total": total, "window": window})
+                measure("ws", page, WEBSOCKET_JS, {"url": f"ws://127.0.0.1:{ws_port}", "latency": latency,
+                                                   "total": total, "window": window})
+                measure("app", chrome_app, SOCKET_JS, sized)
+                measure("web", web_page, SOCKET_JS, sized)
+                measure("webnm", web_nm, SOCKET_JS, sized)
+                measure("nowb", no_wb, SOCKET_JS, {**env, "latency": latency, "total": 0})
             start_ours = _run(page, CONNECT_JS, {"hostName": "org.resocket.host", "count": connects})
             start_echo = _run(page, CONNECT_JS, {"hostName": ECHO_HOST_NAME, "count": connects})
         finally:
@@ -364,6 +382,17 @@ def run(smoke: bool) -> list[Row]:
 
     def lat(key: str, field: str) -> float:
         return median([t for s in samples[key] for t in s[field]])
+
+    def cpu(key: str) -> float | None:
+        # None when /proc is missing or a run was too short to tick the clock: no row then claims a figure.
+        values = [s.get("cpuMsPerMiB") for s in samples[key]]
+        return None if None in values else median(values)  # type: ignore[arg-type]
+
+    def cpu_row(name: str, key: str, baseline: str, base_key: str, **kw: str) -> Row:
+        value, base = cpu(key), cpu(base_key)
+        if value is None or base is None:
+            return Row(SECTION, name, None, "ms/MiB", baseline, None, better="lower", note="not measured (no /proc?)")
+        return Row(SECTION, name, value, "ms/MiB", baseline, base, better="lower", **kw)
 
     size = f"{total >> 20} MiB x {repeats}, 64 KiB writes, 1 MiB window"
     ours_t = mbps("ours")
@@ -383,6 +412,14 @@ def run(smoke: bool) -> list[Row]:
             "(c) Chrome's own chrome.socket (Chrome App)", mbps("app"), target="> 1x (mission)"),
         Row(SECTION, "chrome.socket over the data channel, echo throughput", mbps("dc"), "MB/s",
             "resocket over native messaging only", ours_t),
+        cpu_row("CPU per MiB echoed, data channel (resocket)", "dc", "(b) binary WebSocket via websockify", "ws",
+                note="user + system time of the browser, its hosts, websockify and the echo server during the "
+                     "throughput run, per MiB (median of the repeats)"),
+        cpu_row("CPU per MiB echoed, data channel (resocket)", "dc", "(c) Chrome's own chrome.socket (Chrome App)", "app"),
+        cpu_row("CPU per MiB echoed (resocket, native messaging only)", "ours", "(a) trivial native-messaging echo host",
+                "native"),
+        cpu_row("CPU per MiB echoed (resocket, granted web page, data channel)", "web",
+                "(b) binary WebSocket via websockify", "ws"),
         Row(SECTION, "write->callback latency, 64 B (resocket, data channel open)", lat("dc", "writeMs"), "ms",
             "(a) bare port round trip (trivial echo host)", lat("native", "rttMs"), better="lower",
             target="<= 1.2x", note="with a host that takes requests on the channel, 64 B writes go there too"),

@@ -60,6 +60,47 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+class TreeCpu:
+    """CPU time of whole process trees: what a contender costs the machine, not only how fast it went.
+
+    `seconds()` sums user + system time of every live process under the given roots (found through their
+    parent pid in /proc) plus what their exited, reaped children used (cutime + cstime): a native host or a
+    websockify worker that exits between two readings still counts, and nothing counts twice. Linux only:
+    elsewhere `seconds()` is None.
+    """
+
+    def __init__(self, *roots: int) -> None:
+        self.roots = set(roots)
+        self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def seconds(self) -> float | None:
+        if not os.path.isdir("/proc/self/task"):
+            return None
+        parent: dict[int, int] = {}
+        ticks: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:  # exited between the listing and the read
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state, ppid, ... utime at [11]
+            parent[int(entry)] = int(fields[1])
+            ticks[int(entry)] = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        total = 0
+        for pid, t in ticks.items():
+            seen = pid
+            for _ in range(64):  # depth bound: a pid cycle (reuse mid-listing) cannot loop forever
+                if seen in self.roots:
+                    total += t
+                    break
+                seen = parent.get(seen, 0)
+                if seen <= 1:
+                    break
+        return total / self.hz
+
+
 def venv_bin(name: str) -> str:
     candidate = Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else name
