@@ -197,6 +197,10 @@ class DataChannel:
             await self._serve(reader, writer)
         except (asyncio.IncompleteReadError, OSError) as exc:
             log.info("data channel ended: %s", exc)
+        except asyncio.CancelledError:
+            # The host is shutting down. Ended here, not re-raised: Python 3.11's stream callback asks a
+            # cancelled task for its exception and logs the CancelledError that raises as an ERROR.
+            log.info("data channel ended: the host is shutting down")
         except _ProtocolError as exc:
             log.warning("data channel closed: %s", exc)
             self._send_close(exc.code)
