@@ -361,6 +361,9 @@
   /** Records with a payload of at least this many bytes leave as a message of their own (queueRecord). */
   const BIG_RECORD_BYTES = 8 * 1024;
 
+  /** Implicit writes take their ids from here on (docs/protocol.md): the shim's own counter never gets there. */
+  const BARE_ID_BASE = 2 ** 52;
+
   /**
    * One request record at `at` in `out` (docs/protocol.md, "Requests on the channel"): 8 bytes 0xff, the JSON's
    * and the payload's lengths (4 bytes big-endian each), the JSON, the payload. Returns the end offset.
@@ -600,6 +603,11 @@
        * announcement; `implicitInfo` is that announcement's args (null: none yet, or the host does not). */
       this.channelImplicit = false;
       this.implicitInfo = null;
+      /** Implicit writes (docs/protocol.md): the host takes a message that is no record as a write to the socket
+       * of the last write record marked `implicit` (`bare`: {socketId, behind}), ids counting on from it. */
+      this.channelImplicitWrites = false;
+      this.bare = null;
+      this.nextBareId = BARE_ID_BASE;
       /** Bytes consumed per stream before an ack (half the host's window; 0: the host has no read-ahead). */
       this.aheadAck = 0;
       /** Write-behind (docs/protocol.md, "Write-behind"): bytes of a socket's writes that may have been called
@@ -971,13 +979,53 @@
       let payload;
       if (entry.spec.carriesData) {
         payload = args.data;
+        const mark = this.channelImplicitWrites && entry.spec.name === 'write' ? this.bareWrite(id, entry, args, payload)
+          : undefined;
+        if (mark === true) return;
         args = Object.assign({}, args, { dataRef: this.nextRef });
         this.nextRef += 1;
         delete args.data;
+        if (mark !== undefined) args.implicit = mark;
       } else if (entry.spec.name === 'read') {
         args = Object.assign({}, args, { dataChannel: true });
       }
       this.sendRequestOnChannel(id, entry, args, payload);
+    }
+
+    /**
+     * Implicit writes: the write's bytes as a message of their own, no record, when the host expects them
+     * (the last write record marked `implicit` was this socket's, with the same `behind`). Else the record
+     * sent next is marked, so this socket's next writes can go so. Returns true when sent, else the `implicit`
+     * mark for the record (undefined: none).
+     */
+    bareWrite(id, entry, args, payload) {
+      const behind = args.behind === true;
+      const bare = this.bare;
+      const refLike = payload.byteLength >= 8 && payload[0] === 0xff && payload[1] === 0xff && payload[2] === 0xff &&
+        payload[3] === 0xff && payload[4] === 0xff && payload[5] === 0xff && payload[6] === 0xff && payload[7] === 0xff;
+      // Small writes stay records, which the writes of one task share a message in; bytes that start like a
+      // record could not go bare.
+      if (payload.byteLength < BIG_RECORD_BYTES || refLike) return undefined;
+      if (bare && bare.socketId === args.socketId && bare.behind === behind) {
+        const bareId = this.nextBareId;
+        this.nextBareId += 1;
+        this.pending.delete(id);
+        this.pending.set(bareId, entry);
+        entry.channelRequest = true;
+        if (this.outRecords.length > 0) this.flushChannel(); // records queued before it go first
+        this.ws.send(payload);
+        return true;
+      }
+      this.bare = { socketId: args.socketId, behind };
+      return this.nextBareId;
+    }
+
+    /** Before a reference message: bare messages must mean references again (the notice goes at once). */
+    endBareWrites() {
+      if (!this.bare) return;
+      this.bare = null;
+      this.queueRecord(codec().enc.encode(JSON.stringify({ op: 'datachannel.explicit' })), undefined);
+      this.flushChannel();
     }
 
     /** One more request of socket `key` on native messaging, until its final reply (`settled`). */
@@ -1071,6 +1119,7 @@
 
     /** The bytes as one channel message (8-byte big-endian reference, then the payload), then the request. */
     sendOnChannel(id, entry, key) {
+      this.endBareWrites();
       const ref = this.nextRef;
       this.nextRef += 1;
       const bytes = entry.args.data;
@@ -1115,6 +1164,7 @@
         const result = msg.result;
         if (msg.error || !result || typeof result.url !== 'string' || typeof result.token !== 'string') return;
         this.channelImplicit = result.implicit === true;
+        this.channelImplicitWrites = result.implicitWrites === true && this.channelOptions.implicitWrites !== false;
         this.channelRequests = result.requests === true && typeof global.TextEncoder === 'function' &&
           typeof global.TextDecoder === 'function';
         let ws;
@@ -1130,7 +1180,8 @@
         ws.onerror = () => {}; // a close follows
         ws.onclose = () => { if (this.ws === ws) this.channelClosed(); };
       });
-      this.link.send({ id, op: 'datachannel.open', args: { implicit: this.channelOptions.implicitData !== false } });
+      this.link.send({ id, op: 'datachannel.open', args: { implicit: this.channelOptions.implicitData !== false,
+        implicitWrites: this.channelOptions.implicitWrites !== false } });
     }
 
     /** Host -> client: the bytes of the read whose request id is the reference. */
@@ -1199,6 +1250,7 @@
     }
 
     channelClosed() {
+      this.bare = null;
       this.rawAnnounced = null;
       this.implicitInfo = null;
       this.channelOpen = false;
@@ -1420,6 +1472,7 @@
       dataChannel: typeof global.WebSocket === 'function' && knobs.dataChannel !== false,
       readAhead: knobs.readAhead !== false,
       implicitData: knobs.implicitData !== false,
+      implicitWrites: knobs.implicitWrites !== false,
       writeBehind: knobs.writeBehind !== false,
       minBytes: typeof min === 'number' && min >= 0 ? min : DATA_CHANNEL_MIN_BYTES,
     };

@@ -141,6 +141,8 @@ class DataChannel:
         self._drained: list[Callable[[], None]] = []  # who waits for the browser to catch up
         self._used = False
         self.closed = False
+        #: Implicit writes (docs/protocol.md): while set, a message that is not a record goes here whole.
+        self.bare: Callable[[bytes], None] | None = None
 
     @property
     def connected(self) -> bool:
@@ -293,6 +295,9 @@ class DataChannel:
             if fin:
                 message = parts[0] if len(parts) == 1 else b"".join(parts)
                 parts, size = [], 0
+                if self.bare is not None and message[:8] != REQUEST_REF_BYTES:
+                    self.bare(message)
+                    continue
                 if len(message) < REF.size:
                     raise _ProtocolError(1002, "message shorter than its 8-byte reference")
                 (ref,) = REF.unpack_from(message)

@@ -37,6 +37,7 @@ from resocket.protocol import (
     DATACHANNEL_OPERATIONS,
     INTERNAL,
     LAZY_DELAY,
+    MAX_ID,
     NOT_ALLOWED,
     Admin,
     Call,
@@ -94,6 +95,8 @@ class Host:
         self._dc_data: dict[int, bytes] = {}  # write payloads that arrived before their request
         self._dc_bytes = 0
         self._dc_reads: set[int] = set()  # read requests whose data goes back on the data channel
+        self._implicit_writes = False
+        self._bare: dict[str, Any] | None = None
         self._dc_replies: set[int] = set()  # requests that came on the data channel: their replies go back there
         self._waiting: tuple[Call, int] | None = None  # a request whose payload has not arrived yet
         self._parked: collections.deque | None = None  # every event received after it, in order
@@ -300,7 +303,8 @@ class Host:
             elif self.engine is None:
                 self.emit(error_reply(call.id, INTERNAL, f"{call.op}: {self.engine_error or 'no engine'}"))
             else:
-                self.engine.loop.call_soon_threadsafe(self._open_data_channel, call.id, args.get("implicit") is True)
+                self.engine.loop.call_soon_threadsafe(self._open_data_channel, call.id, args.get("implicit") is True,
+                                                      args.get("implicitWrites") is True)
             return None
         if args.pop("dataChannel", False) and self.datachannel is not None and self.datachannel.connected:
             self._dc_reads.add(call.id)
@@ -318,7 +322,7 @@ class Host:
             args["data"] = data
         return Call(call.id, call.op, args)
 
-    def _open_data_channel(self, req_id: int, implicit: bool = False) -> None:
+    def _open_data_channel(self, req_id: int, implicit: bool = False, implicit_writes: bool = False) -> None:
         from resocket.datachannel import DataChannel
 
         if self.datachannel is not None and not self.datachannel.closed:
@@ -330,6 +334,8 @@ class Host:
         origin = self.session.origin if self.session.relayed else self.session.caller_origin
         channel = DataChannel(origin, self._dc_data_arrived, self._dc_closed, implicit=implicit)
         self.datachannel = channel
+        self._implicit_writes = implicit_writes
+        self._bare = None
 
         async def start() -> None:
             try:
@@ -342,6 +348,8 @@ class Host:
             result = {"url": channel.url, "token": channel.token, "requests": True}
             if implicit:
                 result["implicit"] = True
+            if implicit_writes:
+                result["implicitWrites"] = True
             self.emit(result_reply(req_id, result))
 
         self.engine.spawn(start())
@@ -384,16 +392,52 @@ class Host:
                 return self._dc_bad_record()
             request = decode_body(view[body:body + size])
             args = request.get("args") if isinstance(request, dict) else None
-            if isinstance(args, dict) and isinstance(args.get("dataRef"), int):  # the payload may be empty
-                self._dc_data_arrived(args["dataRef"], bytes(view[body + size:at]))
-            if isinstance(request, dict) and isinstance(request.get("id"), int):
-                self._dc_replies.add(request["id"])
-            self.receive(request)
+            if self._implicit_writes and isinstance(request, dict) and self._bare_mode(request, args):
+                pass  # the channel's own notice: nothing to answer
+            else:
+                if isinstance(args, dict) and isinstance(args.get("dataRef"), int):  # the payload may be empty
+                    self._dc_data_arrived(args["dataRef"], bytes(view[body + size:at]))
+                if isinstance(request, dict) and isinstance(request.get("id"), int):
+                    self._dc_replies.add(request["id"])
+                self.receive(request)
             if at == len(view):
                 return None
             if len(view) - at < 8 or int.from_bytes(view[at:at + 8], "big") != REQUEST_REF:
                 return self._dc_bad_record()
             at += 8
+
+    def _bare_mode(self, request: dict, args: Any) -> bool:
+        """Implicit writes (docs/protocol.md): a write record with `implicit` starts them, the notice
+        `datachannel.explicit` ends them (True: the record was that notice)."""
+        if request.get("op") == "datachannel.explicit" and "id" not in request:
+            self._bare = None
+            self.datachannel.bare = None
+            return True
+        if request.get("op") != "write" or not isinstance(args, dict) or "implicit" not in args:
+            return False
+        first = args.pop("implicit")
+        if not (isinstance(first, int) and not isinstance(first, bool) and 1 <= first <= MAX_ID and
+                isinstance(args.get("socketId"), int)):
+            return False
+        self._bare = {"next": first, "args": {"socketId": args["socketId"], **(
+            {"behind": True} if args.get("behind") is True else {})}}
+        self.datachannel.bare = self._dc_bare_write
+        return False
+
+    def _dc_bare_write(self, message: bytes) -> None:
+        """A client -> host message that is no record while implicit writes are on: a write of its bytes."""
+        bare = self._bare
+        if bare is None or bare["next"] > MAX_ID:  # DataChannel calls this only while a mark holds
+            log.warning("data channel: an implicit write past the last valid id (2^53-1); closing it")
+            self.datachannel.close()
+            return
+        req_id = bare["next"]
+        bare["next"] = req_id + 1
+        # Its data goes by a reference equal to its id (the shim's references count from 1, its bare ids
+        # from 2^52), so a bare write waits behind a request that waits for its data like any other.
+        self._dc_data_arrived(req_id, message)
+        self._dc_replies.add(req_id)
+        self.receive({"id": req_id, "op": "write", "args": {**bare["args"], "dataRef": req_id}})
 
     def _dc_bad_record(self) -> None:
         log.warning("data channel: a request record's lengths run past its message; closing it")

@@ -178,6 +178,10 @@ def test_extension_page_echoes_8_mib_over_the_data_channel(browsers: BrowserPool
     log = profile.host_log_text()
     assert "data channel connected" in log
     assert '"dataRef"' in log, "reads were answered with dataRef (bytes on the channel)"
+    # Implicit writes (docs/protocol.md): after one marked record, each 64 KiB write crossed as its bytes alone,
+    # answered under the ids that follow the mark (from 2^52).
+    bare = re.findall(r"-> #(\d+) write ", log)
+    assert sum(int(i) >= 2 ** 52 for i in bare) >= 100, f"{len(bare)} writes, ids {bare[:5]}..."
 
 
 def test_refused_channel_falls_back_to_native_messaging_byte_for_byte(browsers: BrowserPool, setup) -> None:

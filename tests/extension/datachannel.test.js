@@ -18,6 +18,8 @@ function fakeWebSocketClass(shim) {
       this.sent = []; // {ref, bytes, requestsBefore}
       this.requests = []; // request records: {request, bytes, requestsBefore}
       this.messages = 0; // WebSocket messages that carried request records
+      this.raw = []; // every message that is no record, whole: {bytes, requestsBefore}
+      this.kinds = []; // 'records' | 'raw', in send order
       this.closedByClient = false;
       shim.sockets.push(this);
     }
@@ -27,6 +29,7 @@ function fakeWebSocketClass(shim) {
       const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
       if (view.getUint32(0) === 0xffffffff && view.getUint32(4) === 0xffffffff) { // request records
         this.messages += 1;
+        this.kinds.push('records');
         for (let at = 0; at < message.byteLength;) {
           assert.equal(view.getUint32(at), 0xffffffff);
           assert.equal(view.getUint32(at + 4), 0xffffffff);
@@ -39,6 +42,8 @@ function fakeWebSocketClass(shim) {
         }
         return;
       }
+      this.kinds.push('raw');
+      this.raw.push({ bytes: Buffer.from(message), requestsBefore: shim.port().sent.length });
       const ref = view.getUint32(0) * 0x100000000 + view.getUint32(4);
       this.sent.push({ ref, bytes: Buffer.from(message.subarray(8)), requestsBefore: shim.port().sent.length });
     }
@@ -76,7 +81,7 @@ function fakeWebSocketClass(shim) {
 }
 
 /** A shim whose page has WebSocket; `open` says how far the channel gets: 'open' | 'answered' | 'refused'. */
-function channelShim({ open = 'open', knobs, requests = false } = {}) {
+function channelShim({ open = 'open', knobs, requests = false, implicitWrites = false } = {}) {
   const shim = loadExtensionShim();
   shim.sockets = [];
   shim.context.WebSocket = fakeWebSocketClass(shim);
@@ -87,11 +92,14 @@ function channelShim({ open = 'open', knobs, requests = false } = {}) {
   const port = shim.port();
   port.hello();
   const dc = port.sent.find((m) => m.op === 'datachannel.open');
+  shim.openArgs = dc && dc.args;
   shim.ws = () => shim.sockets[shim.sockets.length - 1];
   if (open === 'refused') {
     port.reply({ id: dc.id, error: { code: 'unknown_op', message: 'unknown operation "datachannel.open"' } });
   } else {
-    port.reply({ id: dc.id, result: requests ? { url: URL_, token: TOKEN, requests: true } : { url: URL_, token: TOKEN } });
+    const result = requests ? { url: URL_, token: TOKEN, requests: true } : { url: URL_, token: TOKEN };
+    if (implicitWrites) result.implicitWrites = true;
+    port.reply({ id: dc.id, result });
     if (open === 'open') shim.ws().open();
   }
   port.sent.length = 0;
@@ -569,7 +577,7 @@ async function streamingChannel({ implicit = false } = {}) {
   const port = shim.port();
   port.hello({ protocol: 1, host: 'resocket-host', version: '0.1.0', rules: [], readAhead: { window: 512 * 1024 } });
   const dc = port.sent.find((m) => m.op === 'datachannel.open');
-  assert.deepEqual(dc.args, { implicit: true }, 'the shim asks for implicit data');
+  assert.deepEqual(dc.args, { implicit: true, implicitWrites: true }, 'the shim asks for implicit data and writes');
   port.reply({ id: dc.id, result: { url: URL_, token: TOKEN, requests: true, implicit } });
   shim.ws = () => shim.sockets[shim.sockets.length - 1];
   shim.ws().open();
@@ -646,4 +654,104 @@ test('without implicit data from the host, a message that is not a record is a r
   await tick();
   assert.deepEqual(Buffer.from(got[1]), Buffer.from([1, 2, 3]));
   assert.equal(got.length, 2, 'the second read waits for more stream bytes');
+});
+
+// ---- implicit writes (the host said `implicitWrites: true`; docs/protocol.md, "Implicit writes") ----
+
+const BARE = 2 ** 52;
+
+test('implicit writes: a socket\'s first big write is a marked record, the next ones are its bytes alone, answered by the ids that follow the mark', async () => {
+  const shim = channelShim({ requests: true, implicitWrites: true });
+  const id = createSocket(shim);
+  const port = shim.port();
+  port.sent.length = 0;
+  const got = [];
+  const blocks = [bytes(65536, 1), bytes(65536, 2), bytes(9000, 3)];
+  for (const block of blocks) shim.chrome.socket.write(id, block.buffer, (r) => got.push(r.bytesWritten));
+  const ws = shim.ws();
+  assert.deepEqual(ws.kinds, ['records', 'raw', 'raw'], 'one record, then two bare messages, each sent at once');
+  const [{ request, bytes: carried }] = ws.requests;
+  assert.equal(request.args.implicit, BARE, 'the record names the id of the first bare write');
+  assert.deepEqual(carried, Buffer.from(blocks[0]));
+  assert.deepEqual(ws.raw.map((m) => m.bytes), [Buffer.from(blocks[1]), Buffer.from(blocks[2])], 'nothing added to the bytes');
+  assert.equal(port.sent.length, 0, 'nothing on native messaging');
+  ws.serverReplies([{ id: request.id, args: [{ bytesWritten: 65536 }] }], [{ id: BARE, args: [{ bytesWritten: 65536 }] }],
+    [{ id: BARE + 1, args: [{ bytesWritten: 9000 }] }]);
+  await tick();
+  assert.deepEqual(got, [65536, 65536, 9000]);
+  // The ids go on counting for the socket's next bare write.
+  shim.chrome.socket.write(id, bytes(10000).buffer, (r) => got.push(r.bytesWritten));
+  assert.deepEqual(ws.kinds.at(-1), 'raw');
+  ws.serverReply({ id: BARE + 2, args: [{ bytesWritten: 10000 }] });
+  await tick();
+  assert.deepEqual(got, [65536, 65536, 9000, 10000]);
+});
+
+test('implicit writes: small writes stay records sharing a message, and leave before the bare write that follows them', async () => {
+  const shim = channelShim({ requests: true, implicitWrites: true });
+  const id = createSocket(shim);
+  const ws = shim.ws();
+  shim.chrome.socket.write(id, bytes(9000).buffer, () => {}); // marked record
+  shim.chrome.socket.write(id, bytes(10).buffer, () => {});
+  shim.chrome.socket.write(id, bytes(20).buffer, () => {});
+  shim.chrome.socket.write(id, bytes(9000, 4).buffer, () => {});
+  assert.deepEqual(ws.kinds, ['records', 'records', 'raw']);
+  assert.deepEqual(ws.requests.map((m) => [m.request.args.implicit, m.bytes.length]), [[BARE, 9000], [undefined, 10], [undefined, 20]]);
+  assert.deepEqual(ws.raw[0].bytes, Buffer.from(bytes(9000, 4)));
+});
+
+test('implicit writes: bytes that start like a record, and another socket\'s writes, go as records (the latter marked anew)', async () => {
+  const shim = channelShim({ requests: true, implicitWrites: true });
+  const a = createSocket(shim, 1);
+  const b = createSocket(shim, 2);
+  const ws = shim.ws();
+  shim.chrome.socket.write(a, bytes(9000).buffer, () => {});
+  const refLike = bytes(9000);
+  refLike.fill(0xff, 0, 8);
+  shim.chrome.socket.write(a, refLike.buffer, () => {});
+  shim.chrome.socket.write(b, bytes(9000).buffer, () => {});
+  shim.chrome.socket.write(b, bytes(9000).buffer, () => {});
+  shim.chrome.socket.write(a, bytes(9000).buffer, () => {});
+  assert.deepEqual(ws.kinds, ['records', 'records', 'records', 'raw', 'records']);
+  assert.deepEqual(ws.requests.map((m) => [m.request.args.socketId, m.request.args.implicit]),
+    [[1, BARE], [1, undefined], [2, BARE], [1, BARE + 1]]);
+  assert.deepEqual(ws.requests[1].bytes, Buffer.from(refLike));
+});
+
+test('implicit writes: before a message that names its request by reference, the shim says datachannel.explicit', async () => {
+  const shim = channelShim({ requests: true, implicitWrites: true });
+  const id = createSocket(shim, 1);
+  const port = shim.port();
+  let tcpId;
+  shim.chrome.sockets.tcp.create({}, (i) => { tcpId = i.socketId; });
+  port.reply({ id: port.requests().at(-1).id, args: [{ socketId: 7 }] });
+  const ws = shim.ws();
+  shim.chrome.socket.write(id, bytes(9000).buffer, () => {});
+  shim.chrome.sockets.tcp.send(tcpId, bytes(9000).buffer, () => {}); // bytes by reference (docs/protocol.md)
+  assert.deepEqual(ws.kinds, ['records', 'records', 'raw']);
+  assert.deepEqual(ws.requests[1].request, { op: 'datachannel.explicit' });
+  assert.equal(port.requests().at(-1).op, 'tcp.send');
+  shim.chrome.socket.write(id, bytes(9000).buffer, () => {});
+  assert.equal(ws.requests.at(-1).request.args.implicit, BARE, 'marked again: the host forgot the socket');
+});
+
+test('implicit writes cut off by the closing channel fail like a broken connection, in issue order', async () => {
+  const shim = channelShim({ requests: true, implicitWrites: true });
+  const id = createSocket(shim);
+  const order = [];
+  for (let i = 0; i < 3; i++) shim.chrome.socket.write(id, bytes(9000).buffer, (r) => order.push([i, r.bytesWritten]));
+  assert.deepEqual(shim.ws().kinds, ['records', 'raw', 'raw']);
+  shim.ws().serverClose();
+  await tick();
+  assert.deepEqual(plain(order), [[0, -2], [1, -2], [2, -2]]);
+});
+
+test('resocketOptions.implicitWrites = false: not asked for, and every write is a record', async () => {
+  // The host's answer says it would take them: the shim did not ask, so it does not use them.
+  const shim = channelShim({ requests: true, implicitWrites: true, knobs: { implicitWrites: false } });
+  assert.equal(shim.openArgs.implicitWrites, false);
+  const id = createSocket(shim);
+  for (let i = 0; i < 3; i++) shim.chrome.socket.write(id, bytes(9000).buffer, () => {});
+  assert.deepEqual(shim.ws().kinds, ['records', 'records', 'records']);
+  assert.equal(shim.ws().requests[0].request.args.implicit, undefined);
 });

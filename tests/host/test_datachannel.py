@@ -573,3 +573,143 @@ def test_without_implicit_data_every_push_is_announced(host: HostClient) -> None
         assert record["event"] == "socket.data" and data == piece
     for sock in (ws, conn, srv):
         sock.close()
+
+
+BARE = 2 ** 52  # where the shim starts the ids of its implicit writes (any id the client does not use will do)
+
+
+def peer_socket(host: HostClient) -> tuple[int, socket.socket, socket.socket]:
+    """A host socket connected to a listener here: (its id, the peer's end, the listener)."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    sid = host.call("create", type="tcp").value["socketId"]
+    pending = host.start("connect", socketId=sid, hostname="127.0.0.1", port=srv.getsockname()[1])
+    conn, _ = srv.accept()
+    assert pending.result().args == [0]
+    conn.settimeout(10)
+    return sid, conn, srv
+
+
+def received(conn: socket.socket, size: int) -> bytes:
+    got = b""
+    while len(got) < size:
+        more = conn.recv(1 << 20)
+        assert more, f"connection closed after {len(got)} of {size} bytes"
+        got += more
+    return got
+
+
+def test_implicit_writes_take_bare_messages_as_writes_to_the_marked_socket(host: HostClient) -> None:
+    """docs/protocol.md, "Implicit writes": a write record marked `implicit: B` makes every later message that
+    is no record a write of its bytes to that socket, with ids B, B+1, ..., answered on the channel; a marked
+    record of another socket moves them there; `datachannel.explicit` makes such messages references again."""
+    result = host.request("datachannel.open", implicitWrites=True)["result"]
+    assert result["implicitWrites"] is True
+    ws = Ws(result["url"], result["token"])
+    first, conn1, srv1 = peer_socket(host)
+    second, conn2, srv2 = peer_socket(host)
+    head = os.urandom(70000)
+    send_request(ws, {"id": 10, "op": "write", "args": {"socketId": first, "dataRef": 1, "implicit": BARE}}, head)
+    bare = [os.urandom(n) for n in (65536, 1, 7, 100000)]
+    for data in bare:
+        ws.send(data)
+    assert [recv_reply(ws)[0] for _ in range(5)] == [
+        {"id": i, "args": [{"bytesWritten": len(d)}]} for i, d in zip([10, BARE, BARE + 1, BARE + 2, BARE + 3],
+                                                                      [head, *bare])]
+    assert received(conn1, len(head) + sum(map(len, bare))) == head + b"".join(bare)
+    # A marked record of the second socket: bare messages now write there, their ids counting on from its mark.
+    send_request(ws, {"id": 11, "op": "write", "args": {"socketId": second, "dataRef": 2, "implicit": BARE + 10}},
+                 b"to second ")
+    ws.send(b"and more")
+    assert [recv_reply(ws)[0]["id"] for _ in range(2)] == [11, BARE + 10]
+    assert received(conn2, 18) == b"to second and more"
+    # An unmarked write record leaves them where they are.
+    send_request(ws, {"id": 12, "op": "write", "args": {"socketId": first, "dataRef": 3}}, b"plain ")
+    ws.send(b"bare")
+    assert [recv_reply(ws)[0]["id"] for _ in range(2)] == [12, BARE + 11]
+    assert received(conn1, 6) == b"plain "
+    assert received(conn2, 4) == b"bare"
+    # datachannel.explicit (a notice: no reply): a message that is no record names its request by reference.
+    send_request(ws, {"op": "datachannel.explicit"})
+    ws.send_data(77, b"by reference")
+    assert host.call("write", socketId=first, dataRef=77).value == {"bytesWritten": 12}
+    assert received(conn1, 12) == b"by reference"
+    on_native = [json.loads(f).get("id") for f in host.raw_frames]
+    assert not [i for i in on_native if isinstance(i, int) and i >= BARE], "bare writes are answered on the channel"
+    for sock in (ws, conn1, srv1, conn2, srv2):
+        sock.close()
+
+
+def test_behind_rides_along_with_implicit_writes(tmp_path: Path) -> None:
+    """A marked write with `behind: true` (write-behind) makes the bare writes behind ones too: their replies
+    say `behind` (and may wait, lazy, for the host's next message)."""
+    from resocket.grants import GrantStore
+
+    from tests.support.servers import ALL_RULES
+
+    GrantStore.open(tmp_path).grant(DEFAULT_ORIGIN, ALL_RULES)
+    host = HostClient(env={"RESOCKET_CONFIG_DIR": str(tmp_path)}, hello=False)
+    host.hello_result = host.request("hello", protocol=1, client="tests/1", batch=True, writeBehind=True)["result"]
+    result = host.request("datachannel.open", implicitWrites=True)["result"]
+    ws = Ws(result["url"], result["token"])
+    sid, conn, srv = peer_socket(host)
+    send_request(ws, {"id": 10, "op": "write", "args": {"socketId": sid, "dataRef": 1, "behind": True,
+                                                         "implicit": BARE}}, b"x" * 1000)
+    ws.send(b"y" * 1000)
+    replies = [recv_reply(ws)[0] for _ in range(2)]
+    assert replies == [{"id": 10, "args": [{"bytesWritten": 1000, "behind": True}]},
+                       {"id": BARE, "args": [{"bytesWritten": 1000, "behind": True}]}]
+    assert received(conn, 2000) == b"x" * 1000 + b"y" * 1000
+    for sock in (ws, conn, srv):
+        sock.close()
+    host.close()
+
+
+@pytest.mark.parametrize("mark", ["1", True, 0, -5, 2 ** 53, None])
+def test_a_bad_implicit_mark_starts_nothing_and_the_write_still_runs(host: HostClient, mark: object) -> None:
+    result = host.request("datachannel.open", implicitWrites=True)["result"]
+    ws = Ws(result["url"], result["token"])
+    sid, conn, srv = peer_socket(host)
+    send_request(ws, {"id": 10, "op": "write", "args": {"socketId": sid, "dataRef": 1, "implicit": mark}}, b"abc")
+    assert recv_reply(ws)[0] == {"id": 10, "args": [{"bytesWritten": 3}]}
+    ws.send_data(5, b"a reference, not a write")  # no implicit writes: the message waits for its request
+    assert host.call("write", socketId=sid, dataRef=5).value == {"bytesWritten": 24}
+    assert received(conn, 27) == b"abca reference, not a write"
+    for sock in (ws, conn, srv):
+        sock.close()
+
+
+def test_implicit_marks_mean_nothing_unless_asked_for_at_open(host: HostClient) -> None:
+    result = host.request("datachannel.open")["result"]
+    assert "implicitWrites" not in result
+    ws = Ws(result["url"], result["token"])
+    sid, conn, srv = peer_socket(host)
+    send_request(ws, {"id": 10, "op": "write", "args": {"socketId": sid, "dataRef": 1, "implicit": BARE}}, b"abc")
+    assert recv_reply(ws)[0] == {"id": 10, "args": [{"bytesWritten": 3}]}
+    ws.send_data(5, b"by reference")
+    assert host.call("write", socketId=sid, dataRef=5).value == {"bytesWritten": 12}
+    assert received(conn, 15) == b"abcby reference"
+    for sock in (ws, conn, srv):
+        sock.close()
+
+
+def test_ids_past_the_protocols_range_close_the_channel_and_the_host_keeps_serving(host: HostClient) -> None:
+    result = host.request("datachannel.open", implicitWrites=True)["result"]
+    ws = Ws(result["url"], result["token"])
+    sid, conn, srv = peer_socket(host)
+    last = 2 ** 53 - 1
+    send_request(ws, {"id": 10, "op": "write", "args": {"socketId": sid, "dataRef": 1, "implicit": last}}, b"a")
+    ws.send(b"b")
+    assert [recv_reply(ws)[0]["id"] for _ in range(2)] == [10, last]
+    ws.send(b"c")  # its id would be 2^53: no valid id is left, so the channel ends
+    try:
+        while True:
+            opcode, _ = ws.recv()
+            if opcode == 0x8:
+                break
+    except EOFError:
+        pass
+    assert received(conn, 2) == b"ab"
+    assert host.call("write", socketId=sid, data=b64(b"d")).value == {"bytesWritten": 1}
+    assert received(conn, 1) == b"d"
+    for sock in (ws, conn, srv):
+        sock.close()

@@ -197,7 +197,7 @@ def test_a_write_queued_behind_a_partly_sent_one_never_resends_its_bytes(host: H
 
 
 def test_the_new_arguments_refuse_wrong_types_and_the_host_keeps_serving(tmp_path: Path) -> None:
-    """writeBehind (hello), behind (write) and implicit (datachannel.open) are booleans; anything else is
+    """writeBehind (hello), behind (write), implicit and implicitWrites (datachannel.open) are booleans; anything else is
     bad_args naming the argument, and the next request is served. A `behind` from a client that did not ask
     for write-behind changes nothing."""
     client = HostClient(env={"RESOCKET_CONFIG_DIR": str(tmp_path)}, hello=False)
@@ -209,7 +209,8 @@ def test_the_new_arguments_refuse_wrong_types_and_the_host_keeps_serving(tmp_pat
     plain = open_host(tmp_path)
     try:
         for op, args, name in (("write", {"socketId": 1, "data": b64(b"x"), "behind": 1}, "behind"),
-                               ("datachannel.open", {"implicit": "on"}, "implicit")):
+                               ("datachannel.open", {"implicit": "on"}, "implicit"),
+                               ("datachannel.open", {"implicitWrites": 1}, "implicitWrites")):
             reply = plain.request(op, **args)
             assert reply["error"]["code"] == "bad_args" and name in reply["error"]["message"], reply
         srv = socket.create_server(("127.0.0.1", 0))
