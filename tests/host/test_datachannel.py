@@ -581,7 +581,9 @@ BARE = 2 ** 52  # where the shim starts the ids of its implicit writes (any id t
 def peer_socket(host: HostClient) -> tuple[int, socket.socket, socket.socket]:
     """A host socket connected to a listener here: (its id, the peer's end, the listener)."""
     srv = socket.create_server(("127.0.0.1", 0))
-    sid = host.call("create", type="tcp").value["socketId"]
+    created = host.call("create", type="tcp")
+    assert "socketId" in created.value, created
+    sid = created.value["socketId"]
     pending = host.start("connect", socketId=sid, hostname="127.0.0.1", port=srv.getsockname()[1])
     conn, _ = srv.accept()
     assert pending.result().args == [0]
@@ -712,4 +714,69 @@ def test_ids_past_the_protocols_range_close_the_channel_and_the_host_keeps_servi
     assert host.call("write", socketId=sid, data=b64(b"d")).value == {"bytesWritten": 1}
     assert received(conn, 1) == b"d"
     for sock in (ws, conn, srv):
+        sock.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_seeded_hostile_channel_traffic_never_ends_the_host(host: HostClient, seed: int) -> None:
+    """Records, marked and unmarked writes, bare messages, references, `datachannel.explicit`, JSON that does not
+    parse and hostile marks, in a seeded random order on a channel with implicit writes: the channel keeps
+    serving through all of it and closes on lengths that lie; the host never ends, no reply is an `internal`
+    error, and native messaging still serves."""
+    import random
+
+    rng = random.Random(seed)
+    result = host.request("datachannel.open", implicitWrites=True)["result"]
+    ws = Ws(result["url"], result["token"])
+    sid, conn, srv = peer_socket(host)
+    conn.setblocking(False)
+    # Ids are the client's to keep apart: the marks here never reach the few ids native messaging uses.
+    marks: list[object] = [BARE, BARE + 5, 10 ** 6, 0, -1, 2 ** 53, "x", 1.5, None, True, [1]]
+    kinds = ["marked", "plain", "bare", "bare", "bare", "explicit", "reference", "garbage"]
+    next_id = 100
+    for _ in range(300):
+        kind = rng.choice(kinds)
+        data = os.urandom(rng.choice([0, 1, 8, 100, 9000, 70000]))
+        if kind in ("marked", "plain"):
+            args: dict = {"socketId": rng.choice([sid, sid, 999, "s"]), "dataRef": rng.randrange(1, 50)}
+            if kind == "marked":
+                args["implicit"] = rng.choice(marks)
+            if rng.random() < 0.3:
+                args["behind"] = rng.choice([True, False, 1])
+            next_id += 1
+            ws.send(record({"id": next_id, "op": "write", "args": args}, data))
+        elif kind == "bare":  # 8 bytes at least: a shorter message closes the channel while no mark holds
+            ws.send(os.urandom(8) + data)
+        elif kind == "explicit":
+            ws.send(record({"op": "datachannel.explicit"}))
+        elif kind == "reference":
+            ws.send_data(rng.randrange(0, 2 ** 64), data)
+        else:
+            ws.send(struct.pack("!QII", REQUEST_REF, 5, 0) + b"{nope")
+        try:
+            conn.recv(1 << 20)  # keep the peer's window open
+        except BlockingIOError:
+            pass
+    # Still open after all of it: a write answered on the channel.
+    send_request(ws, {"id": 99, "op": "write", "args": {"socketId": sid, "dataRef": 1}}, b"end")
+    while (reply := recv_reply(ws)[0]).get("id") != 99:
+        pass
+    assert reply["args"] == [{"bytesWritten": 3}], reply
+    ws.send(struct.pack("!QII", REQUEST_REF, 2 ** 31, 0) + b"{}")  # lengths that lie: the channel ends
+    try:
+        while ws.recv()[0] != 0x8:
+            pass
+    except EOFError:
+        pass  # closed without a close frame: allowed too
+    ws.close()
+    assert host.proc.poll() is None, "the host is still running"
+    # Native messaging still serves: a new socket, and every reply so far well-formed and never `internal`.
+    sid2, conn2, srv2 = peer_socket(host)
+    assert host.call("write", socketId=sid2, data=b64(b"still here")).value == {"bytesWritten": 10}
+    assert received(conn2, 10) == b"still here"
+    for body in host.raw_frames:
+        reply = json.loads(body)
+        for one in reply.get("batch", [reply]):
+            assert (one.get("error") or {}).get("code") != "internal", one
+    for sock in (conn, srv, conn2, srv2):
         sock.close()
