@@ -1024,7 +1024,7 @@
     endBareWrites() {
       if (!this.bare) return;
       this.bare = null;
-      this.queueRecord(codec().enc.encode(JSON.stringify({ op: 'datachannel.explicit' })), undefined);
+      this.notice({ op: 'datachannel.explicit' }, 'channel');
       this.flushChannel();
     }
 

@@ -81,7 +81,7 @@ function fakeWebSocketClass(shim) {
 }
 
 /** A shim whose page has WebSocket; `open` says how far the channel gets: 'open' | 'answered' | 'refused'. */
-function channelShim({ open = 'open', knobs, requests = false, implicitWrites = false } = {}) {
+function channelShim({ open = 'open', knobs, requests = false, implicitWrites = false, hello } = {}) {
   const shim = loadExtensionShim();
   shim.sockets = [];
   shim.context.WebSocket = fakeWebSocketClass(shim);
@@ -90,7 +90,7 @@ function channelShim({ open = 'open', knobs, requests = false, implicitWrites = 
   if (knobs) shim.context.resocketOptions = knobs;
   shim.chrome.socket.getNetworkList(() => {}); // opens the port
   const port = shim.port();
-  port.hello();
+  port.hello(hello);
   const dc = port.sent.find((m) => m.op === 'datachannel.open');
   shim.openArgs = dc && dc.args;
   shim.ws = () => shim.sockets[shim.sockets.length - 1];
@@ -733,6 +733,25 @@ test('implicit writes: before a message that names its request by reference, the
   assert.equal(port.requests().at(-1).op, 'tcp.send');
   shim.chrome.socket.write(id, bytes(9000).buffer, () => {});
   assert.equal(ws.requests.at(-1).request.args.implicit, BARE, 'marked again: the host forgot the socket');
+});
+
+test('implicit writes: once the host says `behind`, the next write is marked anew with `behind`, the ones after it go bare', async () => {
+  const shim = channelShim({ requests: true, implicitWrites: true,
+    hello: { protocol: 1, host: 'resocket-host', version: '0.1.0', rules: [], writeBehind: { window: 512 * 1024 } } });
+  const id = createSocket(shim);
+  const ws = shim.ws();
+  const got = [];
+  shim.chrome.socket.write(id, bytes(9000).buffer, (r) => got.push(r.bytesWritten));
+  const first = ws.requests[0].request;
+  assert.deepEqual([first.args.implicit, first.args.behind], [BARE, undefined]);
+  ws.serverReply({ id: first.id, args: [{ bytesWritten: 9000, behind: true }] });
+  await tick();
+  shim.chrome.socket.write(id, bytes(9000).buffer, (r) => got.push(r.bytesWritten));
+  shim.chrome.socket.write(id, bytes(9000).buffer, (r) => got.push(r.bytesWritten));
+  assert.deepEqual(ws.kinds, ['records', 'records', 'raw'], 'the bare writes after the first mark had no `behind`');
+  assert.deepEqual([ws.requests[1].request.args.implicit, ws.requests[1].request.args.behind], [BARE, true]);
+  await tick();
+  assert.deepEqual(got, [9000, 9000, 9000], 'called back early, as write-behind does');
 });
 
 test('implicit writes cut off by the closing channel fail like a broken connection, in issue order', async () => {
