@@ -36,6 +36,8 @@
  *     to a chrome.socket TCP write says `behind`, that socket's writes are called back as the shim takes them,
  *     in issue order, while at most the host's window is called back and unanswered, as Chrome calls a write
  *     back once its data pipe took it. A failure met after such a callback is reported by the next write.
+ *     Both windows may be wide (docs/protocol.md, "Wide windows"): 4 MiB for the first two streams and writing
+ *     sockets, said in the replies that grant them, so acks and early-write replies are 8x rarer.
  */
 (function installResocket(global) {
   'use strict';
@@ -608,7 +610,8 @@
       this.channelImplicitWrites = false;
       this.bare = null;
       this.nextBareId = BARE_ID_BASE;
-      /** Bytes consumed per stream before an ack (half the host's window; 0: the host has no read-ahead). */
+      /** Bytes consumed per stream before an ack (a quarter of the host's window; 0: the host has no read-ahead).
+       * A stream granted a wide window acks every quarter of it instead (its `ackStep`). */
       this.aheadAck = 0;
       /** Write-behind (docs/protocol.md, "Write-behind"): bytes of a socket's writes that may have been called
        * back before the host answered them (0: the host does not offer it), and per socket ("socket hostId")
@@ -630,7 +633,7 @@
       // batch: the host may join small replies and events into one {batch: [...]} frame (docs/protocol.md).
       this.link.send({ id: this.helloId, op: 'hello',
         args: { protocol: PROTOCOL_VERSION, client: `resocket-extension/${SHIM_VERSION}`, batch: true,
-          writeBehind: channelOptions.writeBehind !== false } });
+          writeBehind: channelOptions.writeBehind !== false, wideWindows: channelOptions.wideWindows !== false } });
     }
 
     allocateId() { const id = this.nextId; this.nextId += 1; return id; }
@@ -690,6 +693,7 @@
       if (!state) return;
       state.capable = false;
       state.broken = null;
+      state.window = 0;
       state.epoch += 1; // failures of earlier writes no longer speak for this socket's next write
     }
 
@@ -707,7 +711,7 @@
     behindWrite(key, args, deliver) {
       let state = this.behind.get(key);
       if (!state) {
-        state = { capable: false, early: 0, queue: [], broken: null, epoch: 0 };
+        state = { capable: false, early: 0, queue: [], broken: null, epoch: 0, window: 0 };
         this.behind.set(key, state);
       }
       const size = args.data.byteLength;
@@ -728,8 +732,12 @@
         const first = values[0];
         if (first && typeof first === 'object' && first.behind === true) {
           state.capable = true;
+          // A wide window (docs/protocol.md, "Wide windows"): every `behind` reply of a socket that holds one
+          // says so, until its connection ends.
+          state.window = typeof first.window === 'number' && first.window > 0 ? first.window : 0;
           const copy = Object.assign({}, first);
           delete copy.behind;
+          delete copy.window;
           values = [copy].concat(values.slice(1));
         } else if (!entry.early) {
           state.capable = false; // a failure, UDP, an empty write: callbacks wait for the host again
@@ -752,7 +760,7 @@
     }
 
     mayCallBack(state, size) {
-      return state.capable && size > 0 && state.early + size <= this.behindWindow;
+      return state.capable && size > 0 && state.early + size <= Math.max(state.window, this.behindWindow);
     }
 
     callBackEarly(state, entry) {
@@ -857,7 +865,7 @@
       }
       ahead.bytes -= n;
       ahead.consumed += n;
-      if (ahead.consumed - ahead.acked >= this.aheadAck) {
+      if (ahead.consumed - ahead.acked >= ahead.ackStep) {
         ahead.acked = ahead.consumed;
         this.notice({ op: 'socket.ack', args: { socketId: ahead.socketId, stream: ahead.stream, consumed: ahead.consumed } },
           ahead.path);
@@ -872,10 +880,10 @@
     }
 
     /** The reply to a read that asked for read-ahead says the stream started (`stream`: its id). */
-    startAhead(entry, stream) {
+    startAhead(entry, stream, ackStep) {
       const socketId = entry.args.socketId;
       this.aheads.set(`socket ${socketId}`, { stream, path: entry.channelRequest ? 'channel' : 'native', chunks: [],
-        bytes: 0, consumed: 0, acked: 0, end: null, waiting: null, socketId });
+        bytes: 0, consumed: 0, acked: 0, end: null, waiting: null, socketId, ackStep: ackStep || this.aheadAck });
     }
 
     /** A `socket.data` or `socket.end` event: bytes for the socket's stream, or its end. */
@@ -1355,9 +1363,13 @@
       let first = args[0];
       if (entry.spec.name === 'read' && !entry.spec.ns && first && typeof first === 'object' &&
           typeof first.stream === 'number') {
-        this.startAhead(entry, first.stream);
+        // A wide window (docs/protocol.md, "Wide windows"): acknowledged every quarter of it instead.
+        const window = typeof first.window === 'number' && first.window > 0
+          ? Math.max(1, Math.floor(first.window * AHEAD_ACK_SHARE)) : 0;
+        this.startAhead(entry, first.stream, window);
         first = args[0] = Object.assign({}, first);
         delete first.stream;
+        delete first.window;
       }
       if (entry.spec.isRead && first && typeof first === 'object') {
         if (typeof first.dataRef === 'number' && channelBytes !== undefined) {
@@ -1474,6 +1486,7 @@
       implicitData: knobs.implicitData !== false,
       implicitWrites: knobs.implicitWrites !== false,
       writeBehind: knobs.writeBehind !== false,
+      wideWindows: knobs.wideWindows !== false,
       minBytes: typeof min === 'number' && min >= 0 ? min : DATA_CHANNEL_MIN_BYTES,
     };
   }

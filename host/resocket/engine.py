@@ -28,7 +28,10 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 from resocket.framing import RawJSON
 from resocket.netcodes import NetError, from_exception
 from resocket.protocol import (
+    BEHIND_WINDOW,
     TOO_MANY_SOCKETS,
+    WIDE_GRANTS,
+    WIDE_WINDOW,
     ahead_data_frames,
     ahead_event_json,
     api_reply,
@@ -76,16 +79,24 @@ class Call:
         if self._finish():
             self.engine.emit(api_reply(self.id, [_plain(arg) for arg in args], last_error))
 
-    def reply_written(self, n: int) -> None:
-        """A successful chrome.socket TCP/TLS write of `n` bytes. For a write-behind client the reply says
-        `behind` (docs/protocol.md, "Write-behind"); for a write it already called back, the reply may wait
-        to leave with the next message the client gets anyway."""
-        if not self.engine.write_behind:
+    def reply_written(self, n: int, sock: Any = None) -> None:
+        """A successful chrome.socket TCP/TLS write of `n` bytes (to `sock`). For a write-behind client the
+        reply says `behind` (docs/protocol.md, "Write-behind"), and `window` when the socket holds a wide one
+        ("Wide windows"); for a write it already called back, the reply may wait to leave with the next
+        message the client gets anyway."""
+        engine = self.engine
+        if not engine.write_behind:
             return self.reply({"bytesWritten": n})
+        # A grant starts only on a reply that leaves at once, so the client knows the window before the host
+        # holds replies for a quarter of it.
+        wide = sock is not None and engine.wide and engine.wide_behind(sock, grant=not self.lazy)
+        result: dict[str, Any] = {"bytesWritten": n, "behind": True, "window": WIDE_WINDOW} if wide else {
+            "bytesWritten": n, "behind": True}
         if not self.lazy:
-            return self.reply({"bytesWritten": n, "behind": True})
+            return self.reply(result)
         if self._finish():
-            self.engine.emit_lazy(api_reply(self.id, [{"bytesWritten": n, "behind": True}]), n)
+            # Weighed against the window's share: a wide socket's replies may wait for 8x the bytes.
+            engine.emit_lazy(api_reply(self.id, [result]), n * BEHIND_WINDOW // WIDE_WINDOW if wide else n)
 
     def answer(self, value: Any, quiet: bool) -> None:
         """`reply(value)`, or, when `quiet` (the socket is going away with no one waiting), only retire it."""
@@ -195,6 +206,11 @@ class Engine:
         #: `emit_lazy(reply, n)`: a success reply to a write of n bytes the client already called back; the
         #: host holds it for the next message to that client (below the window's share, for a short while).
         self.emit_lazy: Callable[[dict, int], None] = lambda message, n: self.emit(message)
+        #: Wide windows (docs/protocol.md): the client asked in hello; at most WIDE_GRANTS read-ahead streams and
+        #: WIDE_GRANTS sockets' write-behinds hold one at a time (each list: who was granted, pruned when asked).
+        self.wide = False
+        self._wide_aheads: list[tuple[Any, Any]] = []
+        self._wide_behinds: list[Any] = []
         self.rules = rules
         self.write_quota = write_quota
         self.max_sockets = max_sockets
@@ -363,6 +379,31 @@ class Engine:
         sock = sock_factory(sid)
         self.sockets[sid] = sock
         return sock
+
+    def wide_ahead(self, sock: TcpSocket, ahead: Any) -> bool:
+        """Grant `sock`'s new read-ahead stream `ahead` a wide window if fewer than WIDE_GRANTS live streams
+        hold one (a stream holds it until it ends: the socket's `ahead` is another, or its socket is gone)."""
+        held = [(s, a) for s, a in self._wide_aheads if s.ahead is a and self.sockets.get(s.id) is s]
+        self._wide_aheads = held
+        if not self.wide or len(held) >= WIDE_GRANTS:
+            return False
+        held.append((sock, ahead))
+        return True
+
+    def wide_behind(self, sock: TcpSocket, grant: bool) -> bool:
+        """Whether `sock`'s write-behind has a wide window; with `grant`, give it one if fewer than
+        WIDE_GRANTS live sockets hold one (a socket holds it until its connection ends: `_teardown`)."""
+        if sock.wide_behind:
+            return True
+        if not grant:
+            return False
+        held = [s for s in self._wide_behinds if s.wide_behind and self.sockets.get(s.id) is s]
+        self._wide_behinds = held
+        if len(held) >= WIDE_GRANTS:
+            return False
+        held.append(sock)
+        sock.wide_behind = True
+        return True
 
     def forget(self, sid: int) -> None:
         self.sockets.pop(sid, None)

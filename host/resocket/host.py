@@ -17,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import logging
 import os
@@ -552,8 +553,7 @@ class Host:
             from resocket.permissions import RuleSet
 
             try:
-                hello = Hello(hello.id, hello.client, normalize_origin(hello.origin), hello.relayed, hello.batch,
-                              hello.write_behind)
+                hello = dataclasses.replace(hello, origin=normalize_origin(hello.origin))
                 granted = GrantStore.open().rules_for(hello.origin)
             except GrantsCorrupt as exc:
                 log.error("grants file unreadable: %s", exc)
@@ -587,6 +587,7 @@ class Host:
             self.engine.emit_many = self.emit_many
             self.engine.emit_lazy = self.emit_lazy
             self.engine.write_behind = self.session.write_behind
+            self.engine.wide = self.session.wide
             self.engine.ahead_path = self._ahead_path
             self.engine.push_ahead = self._push_ahead
         except Exception as exc:

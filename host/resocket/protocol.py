@@ -79,6 +79,15 @@ BEHIND_WINDOW = 512 * 1024
 #: messaging, docs/performance.md): at most this long (seconds), and only while the bytes it answers with the
 #: others waiting stay below a quarter of BEHIND_WINDOW, so the client's room for early callbacks never runs out.
 LAZY_DELAY = 0.004
+#: Wide windows (docs/protocol.md, "Wide windows"): a client that asks in hello may get this window instead of
+#: AHEAD_WINDOW for a read-ahead stream, and instead of BEHIND_WINDOW for a socket's write-behind, while fewer
+#: than WIDE_GRANTS of its streams (and, separately, of its sockets' write-behinds) hold one. Its acks and lazy
+#: replies then come every quarter of 4 MiB instead of every 128 KiB: 2 small messages per MiB echoed instead
+#: of 16, which cost every thread of a page's echo 12-15% of its CPU (docs/performance.md, round 7). A budget
+#: per client rather than a bigger window for every socket: a page holds at most 512 KiB per socket it does not
+#: read plus WIDE_GRANTS x 4 MiB, however many sockets it has.
+WIDE_WINDOW = 4 * 1024 * 1024
+WIDE_GRANTS = 2
 
 #: What `hello` reports as the host's name.
 HOST_PROGRAM = "resocket-host"
@@ -132,7 +141,7 @@ _SID = _req("socketId", INT)
 #: Every operation of docs/protocol.md, "Operations", with its arguments in Chrome's order.
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _op("hello", _req("protocol", INT), _req("client", STR), _opt("origin", STR), _opt("batch", BOOL),
-        _opt("writeBehind", BOOL)),
+        _opt("writeBehind", BOOL), _opt("wideWindows", BOOL)),
     _op("ping"),
     _op("create", _req("type", SOCKET_TYPE), _opt("options", OBJECT)),
     _op("destroy", _SID),
@@ -301,6 +310,7 @@ class Hello:
     relayed: bool = field(default=False, compare=False)  # hello named the origin: it relays for a web page
     batch: bool = field(default=False, compare=False)  # the client reads batch frames (docs/protocol.md)
     write_behind: bool = field(default=False, compare=False)  # the client calls TCP writes back early
+    wide: bool = field(default=False, compare=False)  # the client takes wide windows (docs/protocol.md)
 
 
 @dataclass(frozen=True)
@@ -529,6 +539,7 @@ class Session:
         self.relayed = False  # hello named an origin (a page relayed by the extension)
         self.batch = False  # hello said the client reads batch frames
         self.write_behind = False  # hello said the client calls TCP writes back early (docs/protocol.md)
+        self.wide = False  # hello said the client takes wide windows (docs/protocol.md)
         self._in_flight: set[int] = set()
         self._lock = threading.Lock()
         self._chunks: dict[int, list[str]] = {}
@@ -611,12 +622,14 @@ class Session:
         self.relayed = hello.relayed
         self.batch = hello.batch
         self.write_behind = hello.write_behind
+        self.wide = hello.wide
+        wide = {"wide": WIDE_WINDOW, "wideGrants": WIDE_GRANTS} if hello.wide else {}
         result = {
             "protocol": PROTOCOL_VERSION, "host": HOST_PROGRAM, "version": __version__,
-            "origin": hello.origin, "rules": list(rules), "readAhead": {"window": AHEAD_WINDOW},
+            "origin": hello.origin, "rules": list(rules), "readAhead": {"window": AHEAD_WINDOW, **wide},
         }
         if hello.write_behind:
-            result["writeBehind"] = {"window": BEHIND_WINDOW}
+            result["writeBehind"] = {"window": BEHIND_WINDOW, **wide}
         return result_reply(hello.id, result)
 
     def retire(self, req_id: Any) -> None:
@@ -649,7 +662,7 @@ class Session:
                                    f"is {self.caller_origin} (trust a fork with RESOCKET_RELAY_ORIGINS)")
             origin = args["origin"]
         return [Hello(req_id, args["client"], origin, "origin" in args, bool(args.get("batch")),
-                      bool(args.get("writeBehind")))]
+                      bool(args.get("writeBehind")), bool(args.get("wideWindows")))]
 
     def _receive_chunk(self, req_id: int, event: dict) -> list[Action]:
         if req_id in self._failed:

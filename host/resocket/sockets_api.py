@@ -122,7 +122,7 @@ class _Shaped:
     def error_only(self, last_error: str) -> None:
         self.call.error_only(last_error)
 
-    def reply_written(self, n: int) -> None:  # chrome.sockets.tcp.send has no write-behind
+    def reply_written(self, n: int, sock: Any = None) -> None:  # chrome.sockets.tcp.send has no write-behind
         self.reply({"bytesWritten": n})
 
     def reply_data(self, data: bytes, **extra: Any) -> None:  # never used: receiving is pushed

@@ -9,7 +9,8 @@ Design rules:
 - Reads are pull style through a `Receiver`: one pending read asks for up to bufferSize bytes. A read that
   asks for it (`stream`) then starts *read-ahead* (docs/protocol.md, "Read-ahead"), Chrome's own model
   (its network service pumps a socket into a data pipe that reads are served from): the socket's bytes
-  are pushed to the client as they arrive, at most AHEAD_WINDOW of them unacknowledged, and the client
+  are pushed to the client as they arrive, at most the stream's window of them unacknowledged (AHEAD_WINDOW,
+  or WIDE_WINDOW for a client's first few streams, docs/protocol.md "Wide windows"), and the client
   answers later reads itself. The end of the stream is pushed too, but the socket stays connected until
   the client's next read (sent to us) collects it, as Chrome's stays until a read returns 0.
 - Writes are a FIFO queue drained by one writer coroutine; each reports its full length or -2.
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from resocket.channel import Channel, Receiver
 from resocket.netcodes import NetError, from_connect_errno, from_exception, from_ssl_error, net_error_string
-from resocket.protocol import AHEAD_STEP, AHEAD_WINDOW
+from resocket.protocol import AHEAD_STEP, AHEAD_WINDOW, WIDE_WINDOW
 from resocket.tls import TlsStream, make_context, tls_versions
 
 if TYPE_CHECKING:
@@ -52,10 +53,11 @@ LISTEN_BAD_ADDRESS = "Unknown error."
 class ReadAhead:
     """One socket's read-ahead stream: named by the id of the read that started it."""
 
-    __slots__ = ("congested", "consumed", "eof", "id", "path", "pushed")
+    __slots__ = ("congested", "consumed", "eof", "id", "path", "pushed", "window")
 
     def __init__(self, stream_id: int, path: str) -> None:
         self.id, self.path = stream_id, path
+        self.window = AHEAD_WINDOW  # unacknowledged bytes allowed: WIDE_WINDOW when granted (Engine.wide_ahead)
         self.pushed = self.consumed = 0
         self.eof = False  # the end was pushed; the next read request collects it
         self.congested = False  # its path holds too much for the browser (data channel): paused until drained
@@ -88,6 +90,7 @@ class TcpSocket:
         self.writer: asyncio.Task | None = None
         self.ahead: ReadAhead | None = None
         self._read_streams = False  # the pending read asked to start read-ahead
+        self.wide_behind = False  # write-behind holds a wide window (Engine.wide_behind) until _teardown
 
     @classmethod
     def accepted(cls, engine: Engine, sid: int, conn: socket.socket, addr: Any) -> TcpSocket:
@@ -132,6 +135,7 @@ class TcpSocket:
             self.channel.close()
         self.channel = self.stream = None
         self.connected, self.peer, self.local = False, None, None
+        self.wide_behind = False
 
     def _abort_pending(self, quiet: bool) -> None:
         """Answer connect / secure / accept cut short by disconnect or destroy (Chrome never calls back)."""
@@ -320,7 +324,7 @@ class TcpSocket:
         if ahead is not None:
             ahead.pushed += len(data)
             self.engine.push_ahead(ahead.path, self.id, ahead.id, data, None)
-            if ahead.pushed - ahead.consumed >= AHEAD_WINDOW and self.receiver is not None:
+            if ahead.pushed - ahead.consumed >= ahead.window and self.receiver is not None:
                 self.receiver.pause()
             return
         call, self.read_call = self.read_call, None
@@ -329,9 +333,12 @@ class TcpSocket:
         if not self._read_streams or self.receiver is None:
             return call.reply_data(data)
         # The read's own bytes first, then the stream; the client learns its id from the reply.
-        path = self.engine.ahead_path(call.id)
-        call.reply_data(data, stream=call.id)
-        self.ahead = ReadAhead(call.id, path)
+        ahead = self.ahead = ReadAhead(call.id, self.engine.ahead_path(call.id))
+        if self.engine.wide and self.engine.wide_ahead(self, ahead):
+            ahead.window = WIDE_WINDOW
+            call.reply_data(data, stream=call.id, window=WIDE_WINDOW)
+        else:
+            call.reply_data(data, stream=call.id)
         self.receiver.resume()
         self.receiver.run(AHEAD_STEP)
 
@@ -347,7 +354,7 @@ class TcpSocket:
         if ahead is None or ahead.id != stream or not ahead.congested:
             return
         ahead.congested = False
-        if ahead.pushed - ahead.consumed < AHEAD_WINDOW and self.receiver is not None:
+        if ahead.pushed - ahead.consumed < ahead.window and self.receiver is not None:
             self.receiver.resume()
 
     def ack_ahead(self, stream: int, consumed: int) -> None:
@@ -356,7 +363,7 @@ class TcpSocket:
         if ahead is None or ahead.id != stream or ahead.eof:
             return  # an old stream's ack, or one racing the stream's end: nothing to do
         ahead.consumed = min(max(ahead.consumed, consumed), ahead.pushed)
-        if ahead.pushed - ahead.consumed < AHEAD_WINDOW and not ahead.congested and self.receiver is not None:
+        if ahead.pushed - ahead.consumed < ahead.window and not ahead.congested and self.receiver is not None:
             self.receiver.resume()
 
     def break_connection(self) -> None:
@@ -404,7 +411,7 @@ class TcpSocket:
                 sent = 0  # the queued path below meets the error again and answers it as Chrome does
             if sent == len(data):
                 self.engine.return_quota(len(data))
-                return call.reply_written(len(data))
+                return call.reply_written(len(data), self)
         self.writes.append((call, data))
         if len(self.writes) == 1:
             # Only the head's own: a write queued behind it must not reset what the fast path above already
@@ -436,7 +443,7 @@ class TcpSocket:
                 return
             self.writes.popleft()
             self.engine.return_quota(len(data))
-            call.reply_written(len(data))
+            call.reply_written(len(data), self)
         if self.writer is asyncio.current_task():
             self.writer = None
 

@@ -182,6 +182,11 @@ def test_extension_page_echoes_8_mib_over_the_data_channel(browsers: BrowserPool
     # answered under the ids that follow the mark (from 2^52).
     bare = re.findall(r"-> #(\d+) write ", log)
     assert sum(int(i) >= 2 ** 52 for i in bare) >= 100, f"{len(bare)} writes, ids {bare[:5]}..."
+    # Wide windows (docs/protocol.md): the page's one socket got 4 MiB both ways, its stream in the read reply
+    # that started it, its write-behind in its write replies (most of which waited to ride with a push).
+    wide = [line for line in log.splitlines() if re.search(r'"window": ?4194304', line)]
+    assert any('"stream"' in line for line in wide), "no stream was granted a wide window"
+    assert sum("(lazy)" in line and '"bytesWritten": 65536' in line for line in wide) >= 100, len(wide)
 
 
 def test_refused_channel_falls_back_to_native_messaging_byte_for_byte(browsers: BrowserPool, setup) -> None:

@@ -99,6 +99,21 @@ test('consumed bytes are acknowledged with a socket.ack notice every quarter win
   assert.ok(acks.every((m) => !('id' in m)), 'a notice has no id and gets no reply');
 });
 
+test('a stream granted a wide window is acknowledged every quarter of it; no window field reaches the app', async () => {
+  const s = streamingShim({ window: 4000 });
+  const got = [];
+  s.shim.chrome.socket.read(s.id, 4096, (r) => got.push(plain(Object.keys(r))));
+  const req = s.port.requests().at(-1);
+  s.port.reply({ id: req.id, args: [{ resultCode: 2, data: b64('hi'), stream: req.id, window: 32000 }] });
+  await settle();
+  assert.deepEqual(got, [['resultCode', 'data']]);
+  push(s.port, req.id, 'x'.repeat(17000));
+  for (let i = 0; i < 17; i++) s.shim.chrome.socket.read(s.id, 1000, () => {});
+  await settle();
+  assert.deepEqual(s.port.sent.filter((m) => m.op === 'socket.ack').map((m) => m.args.consumed), [8000, 16000],
+    'a quarter of 32000, not of the hello\'s 4000');
+});
+
 test('the end goes to the host after the last byte, which answers 0; later reads go to the host too', async () => {
   const s = streamingShim();
   const stream = startStream(s);

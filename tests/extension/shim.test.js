@@ -41,7 +41,8 @@ test('sends hello first and queues calls until the hello is answered', () => {
   const port = shim.port();
   assert.equal(port.name, 'org.resocket.host');
   assert.deepEqual(port.sent.map((m) => m.op), ['hello']);
-  assert.deepEqual(port.sent[0].args, { protocol: 1, client: 'resocket-extension/0.1.0', batch: true, writeBehind: true });
+  assert.deepEqual(port.sent[0].args,
+    { protocol: 1, client: 'resocket-extension/0.1.0', batch: true, writeBehind: true, wideWindows: true });
   port.hello();
   assert.deepEqual(port.sent.map((m) => m.op), ['hello', 'create', 'getNetworkList']);
   assert.equal(shim.ports.length, 1, 'one native port serves every call');

@@ -99,6 +99,42 @@ test('the window: beyond it writes wait for the host, and later writes wait behi
   assert.deepEqual(got, [600, 500, 10, 999], 'answered bytes leave the window');
 });
 
+test('a socket granted a wide window calls back up to it; an answer makes room as in any window', async () => {
+  const s = behindShim({ window: 1000 });
+  const got = [];
+  const write = (n) => s.shim.chrome.socket.write(s.id, bytes(n), (w) => got.push(plain(w)));
+  write(10);
+  s.port.reply({ id: s.port.requests().at(-1).id, args: [{ bytesWritten: 10, behind: true, window: 8000 }] });
+  await settle();
+  assert.deepEqual(got, [{ bytesWritten: 10 }], 'no window field reaches the app');
+  for (let i = 0; i < 9; i += 1) write(900); // 8100 > 8000: the ninth waits for the host
+  await settle();
+  assert.equal(got.length, 1 + 8, 'eight called back early: 7200 bytes of 8000, the hello\'s 1000 is not the limit');
+  const sent = s.port.requests().filter((r) => r.op === 'write');
+  s.port.reply({ id: sent[1].id, args: [{ bytesWritten: 900, behind: true, window: 8000 }] });
+  await settle();
+  assert.equal(got.length, 1 + 9, 'an answer makes room for the ninth');
+});
+
+test('a wide window is forgotten with disconnect: the next `behind` reply without one brings the hello\'s back', async () => {
+  const s = behindShim({ window: 1000 });
+  const got = [];
+  const write = (n) => s.shim.chrome.socket.write(s.id, bytes(n), (w) => got.push(w.bytesWritten));
+  write(10);
+  s.port.reply({ id: s.port.requests().at(-1).id, args: [{ bytesWritten: 10, behind: true, window: 8000 }] });
+  await settle();
+  s.shim.chrome.socket.disconnect(s.id);
+  write(20); // no early callback after disconnect: it waits for the host
+  await settle();
+  assert.deepEqual(got, [10]);
+  s.port.reply({ id: s.port.requests().at(-1).id, args: [{ bytesWritten: 20, behind: true }] });
+  await settle();
+  write(900);
+  write(900); // 1800 > 1000: the hello's window again
+  await settle();
+  assert.deepEqual(got, [10, 20, 900]);
+});
+
 test('a write that failed after its callback: the next write reports -2 without being sent, then the host answers', async () => {
   const s = behindShim();
   await firstWrite(s);
