@@ -129,17 +129,17 @@ class Host:
             if final is not None:
                 self.writer.send(error_reply(final, INTERNAL, f"reply too large for Chrome: {exc}"))
 
-    def emit_lazy(self, message: dict, n: int) -> None:
+    def emit_lazy(self, message: RawJSON, n: int) -> None:
         """Engine hook: the success reply to a write of `n` bytes that the client already called back. It
         leaves with the next message to the client on its path, or after LAZY_DELAY (loop thread)."""
         if not self.session.batch or not self._on_loop():
             self.emit(message)
             return
-        final = message["id"]
+        final = message.reply_to
         if wire.isEnabledFor(logging.DEBUG):
             wire.debug("<- (lazy) %s", _summarize(message))
         self.session.retire(final)
-        text = json.dumps(message, separators=(",", ":"))
+        text = message.text
         if final in self._dc_replies:
             self._dc_replies.discard(final)
             channel = self.datachannel
