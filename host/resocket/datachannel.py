@@ -90,16 +90,16 @@ NUMPY_MIN = 2048
 _numpy: Any = None
 
 
-def unmask(mask: bytes, payload: bytes) -> bytes:
+def unmask(mask: bytes, payload: bytes | memoryview) -> bytes:
     """The payload XORed with the 4-byte mask (RFC 6455 5.3), with NumPy once `load_numpy` has found it."""
     np = _numpy
     if np is None or len(payload) < NUMPY_MIN:
-        return unmask_stdlib(mask, payload)
+        return unmask_stdlib(mask, bytes(payload))
     words, tail = divmod(len(payload), 4)
     out = np.bitwise_xor(np.frombuffer(payload, dtype=np.uint32, count=words),
                          np.frombuffer(mask, dtype=np.uint32)).tobytes()
     if tail:
-        out += unmask_stdlib(mask, payload[words * 4:])
+        out += unmask_stdlib(mask, bytes(payload[words * 4:]))
     return out
 
 
@@ -116,6 +116,82 @@ def load_numpy() -> None:
 
     if _numpy is None and os.environ.get("RESOCKET_NUMPY", "1") != "0":
         threading.Thread(target=load, name="resocket-numpy", daemon=True).start()
+
+
+class _Reader(asyncio.StreamReader):
+    """A connection's reader: a StreamReader for the upgrade request; then, once `frames` is called, every read
+    of the transport goes straight to a frame parser. Frames are unmasked from the bytes the OS read; only a
+    frame that straddles two reads is joined first. StreamReader copied every byte into its buffer and out
+    again (`readexactly`): ~20% of the host's time in a data-channel echo (docs/performance.md, round 7)."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self._parse: Callable[[memoryview], tuple[int, int]] | None = None
+        self._held: list[Any] = []  # the start of an incomplete frame (views into earlier reads)
+        self._held_size = 0
+        self._need = 0  # bytes that the held frame needs in all before it can be parsed further
+        self.ended: asyncio.Future | None = None
+
+    def frames(self, parse: Callable[[memoryview], tuple[int, int]]) -> asyncio.Future:
+        """From now on every byte read goes to `parse(view)`, which takes the complete frames at the start of
+        `view` and returns (bytes taken, bytes the next frame needs from there). The future ends with the
+        connection: None after `end(None)`, else the exception (a protocol error, EOF, a reset)."""
+        self.ended = asyncio.get_running_loop().create_future()
+        self._parse = parse
+        leftover = bytes(self._buffer)  # what came with the upgrade request
+        self._buffer.clear()
+        if leftover:
+            self.feed_data(leftover)
+        if self._exception is not None:
+            self.end(self._exception)
+        elif self._eof:
+            self.end(asyncio.IncompleteReadError(b"", None))
+        return self.ended
+
+    def end(self, exc: BaseException | None) -> None:
+        if self.ended is not None and not self.ended.done():
+            if exc is None:
+                self.ended.set_result(None)
+            else:
+                self.ended.set_exception(exc)
+
+    def feed_data(self, data: bytes) -> None:
+        if self._parse is None:
+            return super().feed_data(data)
+        if self.ended is None or self.ended.done():
+            return  # after a close frame or an error nothing more is read
+        try:
+            self._take(memoryview(data))
+        except BaseException as exc:  # noqa: BLE001 - a protocol error or a failing handler ends the channel
+            self.end(exc)
+
+    def _take(self, view: memoryview) -> None:
+        parse = self._parse
+        while view:
+            if self._held:
+                missing = self._need - self._held_size
+                if len(view) < missing:
+                    self._held.append(view)
+                    self._held_size += len(view)
+                    return
+                chunk = memoryview(b"".join([*self._held, view[:missing]]))
+                view = view[missing:]
+                self._held, self._held_size = [], 0
+            else:
+                chunk, view = view, view[:0]
+            used, need = parse(chunk)
+            if self.ended is None or self.ended.done():
+                return
+            if used < len(chunk):
+                self._held, self._held_size, self._need = [chunk[used:]], len(chunk) - used, need
+
+    def feed_eof(self) -> None:
+        super().feed_eof()
+        self.end(asyncio.IncompleteReadError(b"", None))
+
+    def set_exception(self, exc: BaseException) -> None:
+        super().set_exception(exc)
+        self.end(exc)
 
 
 class DataChannel:
@@ -143,6 +219,9 @@ class DataChannel:
         self.closed = False
         #: Implicit writes (docs/protocol.md): while set, a message that is not a record goes here whole.
         self.bare: Callable[[bytes], None] | None = None
+        self._reader: _Reader | None = None
+        self._parts: list[bytes] = []  # the frames of a fragmented message so far
+        self._size = 0
 
     @property
     def connected(self) -> bool:
@@ -171,7 +250,10 @@ class DataChannel:
         # A big limit: the reader then takes 64 KiB frames in few reads instead of pausing the transport
         # at 2 x limit; the handshake's own cap (MAX_REQUEST) is checked after `readuntil`.
         load_numpy()
-        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0, limit=READ_LIMIT)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: asyncio.StreamReaderProtocol(_Reader(READ_LIMIT, loop), self._connection, loop=loop),
+            "127.0.0.1", 0)
         port = self._server.sockets[0].getsockname()[1]
         self.url = f"ws://127.0.0.1:{port}/"
 
@@ -196,7 +278,9 @@ class DataChannel:
                       f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n").encode("ascii"))
         log.info("data channel connected from %s", peer)
         try:
-            await self._serve(reader, writer)
+            assert isinstance(reader, _Reader)
+            self._reader = reader
+            await reader.frames(self._frames)
         except (asyncio.IncompleteReadError, OSError) as exc:
             log.info("data channel ended: %s", exc)
         except asyncio.CancelledError:
@@ -250,58 +334,73 @@ class DataChannel:
             self.close()
 
     # -- messages -------------------------------------------------------------------------------------
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        parts: list[bytes] = []
-        size = 0
+    def _frames(self, view: memoryview) -> tuple[int, int]:
+        """The complete frames at the start of `view` (_Reader.frames): (bytes taken, bytes the next needs)."""
+        at, end = 0, len(view)
         while True:
-            b0, b1 = await reader.readexactly(2)
-            fin, opcode = b0 & 0x80, b0 & 0x0F
+            if end - at < 2:
+                return at, 2
+            b0, b1 = view[at], view[at + 1]
             if b0 & 0x70:
                 raise _ProtocolError(1002, "reserved bits set (no extension was negotiated)")
             if not b1 & 0x80:
                 raise _ProtocolError(1002, "client frame not masked")
             length = b1 & 0x7F
+            head = 8 if length == 126 else 14 if length == 127 else 6
+            if end - at < head:
+                return at, head
             if length == 126:
-                (length,) = struct.unpack("!H", await reader.readexactly(2))
+                (length,) = struct.unpack_from("!H", view, at + 2)
             elif length == 127:
-                (length,) = struct.unpack("!Q", await reader.readexactly(8))
+                (length,) = struct.unpack_from("!Q", view, at + 2)
+            fin, opcode = b0 & 0x80, b0 & 0x0F
             if opcode >= 0x8 and (length > 125 or not fin):
                 raise _ProtocolError(1002, "bad control frame")
-            if size + length > MAX_MESSAGE:
+            if self._size + length > MAX_MESSAGE:
                 raise _ProtocolError(1009, f"message over {MAX_MESSAGE} bytes")
-            mask = await reader.readexactly(4)
-            payload = unmask(mask, await reader.readexactly(length))
-            if opcode == 0x8:
-                self._send_close(1000)
-                return
-            if opcode == 0x9:
-                self._send(0xA, [payload])
-                continue
-            if opcode == 0xA:
-                continue
-            if opcode == 0x1:
-                raise _ProtocolError(1003, "text messages are not part of this protocol")
-            if opcode == 0x2:
-                if parts:
-                    raise _ProtocolError(1002, "new message inside a fragmented one")
-                parts = [payload]
-            elif opcode == 0x0:
-                if not parts:
-                    raise _ProtocolError(1002, "continuation without a message")
-                parts.append(payload)
-            else:
-                raise _ProtocolError(1002, f"unknown opcode {opcode}")
-            size += length
-            if fin:
-                message = parts[0] if len(parts) == 1 else b"".join(parts)
-                parts, size = [], 0
-                if self.bare is not None and message[:8] != REQUEST_REF_BYTES:
-                    self.bare(message)
-                    continue
-                if len(message) < REF.size:
-                    raise _ProtocolError(1002, "message shorter than its 8-byte reference")
-                (ref,) = REF.unpack_from(message)
-                self._on_data(ref, message[REF.size:])
+            if end - at < head + length:
+                return at, head + length
+            payload = unmask(bytes(view[at + head - 4:at + head]), view[at + head:at + head + length])
+            at += head + length
+            if self._frame(fin, opcode, payload):
+                return end, 0
+
+    def _frame(self, fin: int, opcode: int, payload: bytes) -> bool:
+        """One unmasked frame; True when it closed the channel (a close frame)."""
+        if opcode == 0x8:
+            self._send_close(1000)
+            if self._reader is not None:
+                self._reader.end(None)
+            return True
+        if opcode == 0x9:
+            self._send(0xA, [payload])
+            return False
+        if opcode == 0xA:
+            return False
+        if opcode == 0x1:
+            raise _ProtocolError(1003, "text messages are not part of this protocol")
+        if opcode == 0x2:
+            if self._parts:
+                raise _ProtocolError(1002, "new message inside a fragmented one")
+            self._parts = [payload]
+        elif opcode == 0x0:
+            if not self._parts:
+                raise _ProtocolError(1002, "continuation without a message")
+            self._parts.append(payload)
+        else:
+            raise _ProtocolError(1002, f"unknown opcode {opcode}")
+        self._size += len(payload)
+        if fin:
+            message = self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
+            self._parts, self._size = [], 0
+            if self.bare is not None and message[:8] != REQUEST_REF_BYTES:
+                self.bare(message)
+                return False
+            if len(message) < REF.size:
+                raise _ProtocolError(1002, "message shorter than its 8-byte reference")
+            (ref,) = REF.unpack_from(message)
+            self._on_data(ref, message[REF.size:])
+        return False
 
     def send_data(self, ref: int, data: bytes | memoryview) -> bool:
         """One binary message: `ref` then `data`. False when the channel is not connected."""
