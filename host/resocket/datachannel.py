@@ -14,7 +14,8 @@ Design rules (model: a minimal RFC 6455 server; no extensions, no subprotocols):
 - The token never leaves the native-messaging pipe, which only Chrome and this process hold: a local
   process cannot learn it, and a web page cannot forge the Origin header a browser sends.
 - Client frames must be masked (RFC 6455 5.1); text frames, oversized messages and protocol errors close
-  the channel. A closed channel never takes the host down: requests that were waiting for its data fail.
+  the channel. Frames are parsed from the transport's reads as they come (`_Reader`), not through a
+  StreamReader's buffer. A closed channel never takes the host down: requests that were waiting for its data fail.
 - Messages both ways: an 8-byte big-endian reference, then the payload (client -> host: the `dataRef` a
   write names; host -> client: the id of the read request whose data this is).
 """
@@ -247,8 +248,8 @@ class DataChannel:
             callback()
 
     async def start(self) -> None:
-        # A big limit: the reader then takes 64 KiB frames in few reads instead of pausing the transport
-        # at 2 x limit; the handshake's own cap (MAX_REQUEST) is checked after `readuntil`.
+        # The limit only bounds the upgrade request's `readuntil` (its own cap, MAX_REQUEST, is checked
+        # after it); frames then go straight to the parser (_Reader.frames), never into the reader's buffer.
         load_numpy()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
