@@ -76,7 +76,7 @@
   const DATA_CHANNEL_REQUEST_MIN_BYTES = 0;
   /** Read-ahead bytes are acknowledged (`socket.ack`) once this share of the host's window is consumed: a
    * quarter keeps the host reading across the ack's round trip (half stalled it: docs/performance.md) at one
-   * small message per 128 KiB with the host's 512 KiB window. */
+   * small message per 128 KiB with the host's 512 KiB window (per 1 MiB for a stream granted a wide one). */
   const AHEAD_ACK_SHARE = 0.25;
   /** Read-ahead pieces of at least this size that are a buffer of their own are read alone (takeAhead). */
   const WHOLE_PIECE_BYTES = 16 * 1024;
