@@ -83,9 +83,9 @@ LAZY_DELAY = 0.004
 #: AHEAD_WINDOW for a read-ahead stream, and instead of BEHIND_WINDOW for a socket's write-behind, while fewer
 #: than WIDE_GRANTS of its streams (and, separately, of its sockets' write-behinds) hold one. Its acks and lazy
 #: replies then come every quarter of 4 MiB instead of every 128 KiB: 2 small messages per MiB echoed instead
-#: of 16, which cost every thread of a page's echo 12-15% of its CPU (docs/performance.md, rounds 6 and 7). A budget
-#: per client rather than a bigger window for every socket: a page holds at most 512 KiB per socket it does not
-#: read plus WIDE_GRANTS x 4 MiB, however many sockets it has.
+#: of 16, which cost every thread of a page's echo 12-15% of its CPU (docs/performance.md, rounds 6 and 7).
+#: A budget per client rather than a bigger window for every socket: a page holds at most 512 KiB per socket
+#: it does not read plus WIDE_GRANTS x 4 MiB, however many sockets it has.
 WIDE_WINDOW = 4 * 1024 * 1024
 WIDE_GRANTS = 2
 
