@@ -30,7 +30,9 @@ def start(host: HostClient, sid: int, conn: socket.socket) -> dict:
 
 
 def drain(conn: socket.socket) -> threading.Thread:
-    """Read and drop everything `conn` gets until it closes (so the host's writes never wait for the peer)."""
+    """Read and drop everything `conn` gets until it closes, with a receive buffer as big as the kernel allows
+    (~400 KiB), so the host's writes are taken at once even while this thread waits for its turn."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     def run() -> None:
         try:
             while conn.recv(1 << 16):
