@@ -163,7 +163,7 @@ class _Reader(asyncio.StreamReader):
             return  # after a close frame or an error nothing more is read
         try:
             self._take(memoryview(data))
-        except BaseException as exc:  # noqa: BLE001 - a protocol error or a failing handler ends the channel
+        except Exception as exc:  # noqa: BLE001 - a protocol error or a failing handler ends the channel
             self.end(exc)
 
     def _take(self, view: memoryview) -> None:

@@ -92,7 +92,7 @@ class Call:
             return self.reply({"bytesWritten": n})
         # A grant starts only on a reply that leaves at once, so the client knows the window before the host
         # holds replies for a quarter of it.
-        wide = sock is not None and engine.wide and engine.wide_behind(sock, grant=not self.lazy)
+        wide = sock is not None and engine.wide_behind(sock, grant=not self.lazy)
         if not self.lazy:
             return self.reply({"bytesWritten": n, "behind": True, "window": WIDE_WINDOW} if wide else {
                 "bytesWritten": n, "behind": True})
@@ -386,21 +386,25 @@ class Engine:
         return sock
 
     def wide_ahead(self, sock: TcpSocket, ahead: Any) -> bool:
-        """Grant `sock`'s new read-ahead stream `ahead` a wide window if fewer than WIDE_GRANTS live streams
-        hold one (a stream holds it until it ends: the socket's `ahead` is another, or its socket is gone)."""
+        """Grant `sock`'s new read-ahead stream `ahead` a wide window if the client asked for them and fewer than
+        WIDE_GRANTS live streams hold one (a stream holds it until it ends: the socket's `ahead` is another, or
+        its socket is gone)."""
+        if not self.wide:
+            return False
         held = [(s, a) for s, a in self._wide_aheads if s.ahead is a and self.sockets.get(s.id) is s]
         self._wide_aheads = held
-        if not self.wide or len(held) >= WIDE_GRANTS:
+        if len(held) >= WIDE_GRANTS:
             return False
         held.append((sock, ahead))
         return True
 
     def wide_behind(self, sock: TcpSocket, grant: bool) -> bool:
         """Whether `sock`'s write-behind has a wide window; with `grant`, give it one if fewer than
-        WIDE_GRANTS live sockets hold one (a socket holds it until its connection ends: `_teardown`)."""
+        WIDE_GRANTS live sockets hold one (a socket holds it until its connection ends: `_teardown`); only for a
+        client that asked for them."""
         if sock.wide_behind:
             return True
-        if not grant:
+        if not grant or not self.wide:
             return False
         held = [s for s in self._wide_behinds if s.wide_behind and self.sockets.get(s.id) is s]
         self._wide_behinds = held

@@ -334,7 +334,7 @@ class TcpSocket:
             return call.reply_data(data)
         # The read's own bytes first, then the stream; the client learns its id from the reply.
         ahead = self.ahead = ReadAhead(call.id, self.engine.ahead_path(call.id))
-        if self.engine.wide and self.engine.wide_ahead(self, ahead):
+        if self.engine.wide_ahead(self, ahead):
             ahead.window = WIDE_WINDOW
             call.reply_data(data, stream=call.id, window=WIDE_WINDOW)
         else:

@@ -34,16 +34,23 @@ def client_frame(payload: bytes, opcode: int = 0x2, fin: bool = True) -> bytes:
     return header + mask + bytes(a ^ b for a, b in zip(payload, key))
 
 
+def channel_reader(got: list[tuple[int, bytes]]) -> tuple[DataChannel, _Reader]:
+    """A DataChannel appending every (reference, data) message to `got`, and the reader its connection would
+    get (call inside a running loop)."""
+    channel = DataChannel("chrome-extension://abc/", on_data=lambda ref, data: got.append((ref, bytes(data))),
+                          on_close=lambda: None)
+    reader = _Reader(READ_LIMIT, asyncio.get_running_loop())
+    channel._reader = reader
+    return channel, reader
+
+
 def run_reader(stream: bytes, cuts: list[int]) -> tuple[list[tuple[int, bytes]], Any]:
     """Feed `stream` in pieces of the sizes in `cuts` (cycled): (the messages taken, how it ended: "open",
     "closed" or the exception)."""
     got: list[tuple[int, bytes]] = []
 
     async def run() -> Any:
-        channel = DataChannel("chrome-extension://abc/", on_data=lambda ref, data: got.append((ref, bytes(data))),
-                              on_close=lambda: None)
-        reader = _Reader(READ_LIMIT, asyncio.get_running_loop())
-        channel._reader = reader
+        channel, reader = channel_reader(got)
         ended = reader.frames(channel._frames)
         at = i = 0
         while at < len(stream):
@@ -123,3 +130,23 @@ def test_protocol_errors_end_the_connection_with_their_close_code(frame: bytes, 
         got, how = run_reader(stream, cuts)
         assert got == [(5, b"ok")], got
         assert isinstance(how, _ProtocolError) and how.code == code and words in str(how), how
+
+
+def test_bytes_that_came_with_the_upgrade_request_are_parsed_once_it_switches_then_eof_ends_it() -> None:
+    """The client may send its first frames in the same read as the upgrade request: they wait in the
+    StreamReader's buffer behind it and are parsed when the reader switches to frames; an EOF already seen
+    then ends the connection as IncompleteReadError (the channel's "ended" log line)."""
+    got: list[tuple[int, bytes]] = []
+
+    async def run() -> Any:
+        channel, reader = channel_reader(got)
+        reader.feed_data(b"GET /token HTTP/1.1\r\n\r\n" + client_frame(struct.pack("!Q", 3) + b"early"))
+        assert await reader.readuntil(b"\r\n\r\n") == b"GET /token HTTP/1.1\r\n\r\n"
+        reader.feed_eof()
+        ended = reader.frames(channel._frames)
+        assert ended.done()
+        return ended.exception()
+
+    how = asyncio.run(run())
+    assert got == [(3, b"early")]
+    assert isinstance(how, asyncio.IncompleteReadError)

@@ -5,11 +5,15 @@ a wide socket's lazy write replies wait for 8x the bytes; a client that does not
 """
 from __future__ import annotations
 
+import queue
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from resocket.protocol import AHEAD_WINDOW, BEHIND_WINDOW, WIDE_GRANTS, WIDE_WINDOW
@@ -21,6 +25,14 @@ from tests.support.hostclient import DEFAULT_ORIGIN, HostClient, b64
 from tests.support.servers import ALL_RULES
 
 TIMEOUT = 10
+
+
+@pytest.fixture()
+def host(tmp_path: Path) -> Iterator[HostClient]:
+    """A host whose client asked for batch frames, write-behind and wide windows, as the shim does."""
+    client = open_host(tmp_path, batch=True, writeBehind=True, wideWindows=True)
+    yield client
+    client.close()
 
 
 def start(host: HostClient, sid: int, conn: socket.socket) -> dict:
@@ -65,98 +77,84 @@ def test_hello_announces_wide_windows_only_to_a_client_that_asks(tmp_path: Path,
         asking.close()
 
 
-def test_the_first_two_streams_get_the_wide_window_a_third_once_one_ended(tmp_path: Path,
+def test_the_first_two_streams_get_the_wide_window_a_third_once_one_ended(host: HostClient,
                                                                           peer: socket.socket) -> None:
-    host = open_host(tmp_path, batch=True, writeBehind=True, wideWindows=True)
-    try:
-        socks = [connect(host, peer) for _ in range(4)]
-        windows = [start(host, sid, conn).get("window") for sid, conn in socks[:3]]
-        assert windows == [WIDE_WINDOW, WIDE_WINDOW, None]
-        host.call("destroy", socketId=socks[0][0])  # its stream ends: the grant is free again
-        assert start(host, *socks[3]).get("window") == WIDE_WINDOW
-        for _, conn in socks:
-            conn.close()
-    finally:
-        host.close()
-
-
-def test_a_wide_stream_pushes_past_the_plain_window_and_stops_at_its_own(tmp_path: Path,
-                                                                         peer: socket.socket) -> None:
-    host = open_host(tmp_path, batch=True, writeBehind=True, wideWindows=True)
-    try:
-        sid, conn = connect(host, peer)
-        result = start(host, sid, conn)
-        stream = result["stream"]
-        assert result["window"] == WIDE_WINDOW
-        payload = bytes(range(256)) * (WIDE_WINDOW * 2 // 256)
-        sender = threading.Thread(target=lambda: conn.sendall(payload), daemon=True)
-        sender.start()
-        got = b""
-        deadline = time.monotonic() + TIMEOUT
-        while len(got) < WIDE_WINDOW and time.monotonic() < deadline:
-            try:
-                got += pushed_bytes([host.unsolicited.get(timeout=1)], stream)
-            except Exception:  # noqa: BLE001 - queue.Empty: stalled
-                break
-        assert len(got) >= WIDE_WINDOW, f"stalled at {len(got)} bytes, the plain window is {AHEAD_WINDOW}"
-        time.sleep(0.3)
-        while not host.unsolicited.empty():
-            got += pushed_bytes([host.unsolicited.get()], stream)
-        assert len(got) <= WIDE_WINDOW + 64 * 1024, "pushed past the wide window without an ack"
-        ack(host, sid, stream, len(got))
-        while len(got) < len(payload):
-            got += pushed_bytes([host.unsolicited.get(timeout=TIMEOUT)], stream)
-            ack(host, sid, stream, len(got))
-        assert got == payload
-        host.call("destroy", socketId=sid)
+    socks = [connect(host, peer) for _ in range(4)]
+    windows = [start(host, sid, conn).get("window") for sid, conn in socks[:3]]
+    assert windows == [WIDE_WINDOW, WIDE_WINDOW, None]
+    host.call("destroy", socketId=socks[0][0])  # its stream ends: the grant is free again
+    assert start(host, *socks[3]).get("window") == WIDE_WINDOW
+    for _, conn in socks:
         conn.close()
-    finally:
-        host.close()
+
+
+def test_a_wide_stream_pushes_past_the_plain_window_and_stops_at_its_own(host: HostClient,
+                                                                         peer: socket.socket) -> None:
+    sid, conn = connect(host, peer)
+    result = start(host, sid, conn)
+    stream = result["stream"]
+    assert result["window"] == WIDE_WINDOW
+    payload = bytes(range(256)) * (WIDE_WINDOW * 2 // 256)
+    sender = threading.Thread(target=lambda: conn.sendall(payload), daemon=True)
+    sender.start()
+    got = b""
+    deadline = time.monotonic() + TIMEOUT
+    while len(got) < WIDE_WINDOW and time.monotonic() < deadline:
+        try:
+            got += pushed_bytes([host.unsolicited.get(timeout=1)], stream)
+        except queue.Empty:  # stalled
+            break
+    assert len(got) >= WIDE_WINDOW, f"stalled at {len(got)} bytes, the plain window is {AHEAD_WINDOW}"
+    time.sleep(0.3)
+    while not host.unsolicited.empty():
+        got += pushed_bytes([host.unsolicited.get()], stream)
+    assert len(got) <= WIDE_WINDOW + 64 * 1024, "pushed past the wide window without an ack"
+    ack(host, sid, stream, len(got))
+    while len(got) < len(payload):
+        got += pushed_bytes([host.unsolicited.get(timeout=TIMEOUT)], stream)
+        ack(host, sid, stream, len(got))
+    assert got == payload
+    host.call("destroy", socketId=sid)
+    conn.close()
 
 
 def test_the_first_two_sockets_get_a_wide_write_behind_a_third_once_one_disconnected(
-        tmp_path: Path, peer: socket.socket) -> None:
-    host = open_host(tmp_path, batch=True, writeBehind=True, wideWindows=True)
-    try:
-        socks = [connect(host, peer) for _ in range(3)]
-        replies = [host.call("write", socketId=sid, data=b64(b"x")).args for sid, _ in socks]
-        wide = [{"bytesWritten": 1, "behind": True, "window": WIDE_WINDOW}]
-        assert replies == [wide, wide, [{"bytesWritten": 1, "behind": True}]]
-        # Every later reply of a wide socket says so; the third gets a grant once socket 1's connection ended.
-        assert host.call("write", socketId=socks[1][0], data=b64(b"y")).args == wide
-        assert host.call("disconnect", socketId=socks[0][0]).args == []
-        assert host.call("write", socketId=socks[2][0], data=b64(b"z")).args == wide
-        for _, conn in socks:
-            conn.close()
-    finally:
-        host.close()
+        host: HostClient, peer: socket.socket) -> None:
+    socks = [connect(host, peer) for _ in range(3)]
+    replies = [host.call("write", socketId=sid, data=b64(b"x")).args for sid, _ in socks]
+    wide = [{"bytesWritten": 1, "behind": True, "window": WIDE_WINDOW}]
+    assert replies == [wide, wide, [{"bytesWritten": 1, "behind": True}]]
+    # Every later reply of a wide socket says so; the third gets a grant once socket 1's connection ended.
+    assert host.call("write", socketId=socks[1][0], data=b64(b"y")).args == wide
+    assert host.call("disconnect", socketId=socks[0][0]).args == []
+    assert host.call("write", socketId=socks[2][0], data=b64(b"z")).args == wide
+    for _, conn in socks:
+        conn.close()
 
 
-def test_lazy_replies_of_a_wide_socket_wait_for_eight_times_the_bytes(tmp_path: Path,
+def test_lazy_replies_of_a_wide_socket_wait_for_eight_times_the_bytes(host: HostClient,
                                                                       peer: socket.socket) -> None:
     """Four early-called-back writes of 48 KiB each and a ping in one stdin read: a plain socket's replies leave
     after 128 KiB (a quarter of its window), a wide socket's all ride with the ping's reply."""
-    host = open_host(tmp_path, batch=True, writeBehind=True, wideWindows=True)
-    try:
-        socks = [connect(host, peer) for _ in range(3)]
-        for sid, conn in socks:
-            drain(conn)
-            host.call("write", socketId=sid, data=b64(b"x"))  # the grants: sockets 1 and 2 wide, 3 plain
-        data = b64(b"w" * 48 * 1024)
-        for sid, rid, expected in ((socks[0][0], 1000, [[1000, 1001, 1002, 1003, 1004]]),
-                                   (socks[2][0], 2000, [[2000, 2001, 2002], [2003, 2004]])):
-            start_at = len(host.raw_frames)
-            waits = [host.expect(rid + k) for k in range(5)]
-            host.send_raw(b"".join(frame({"id": rid + k, "op": "write",
-                                          "args": {"socketId": sid, "data": data, "behind": True}})
-                                   for k in range(4)) + frame({"id": rid + 4, "op": "ping"}))
-            for wait in waits:
-                wait.wait()
-            assert frames_holding(host, start_at, {rid + k for k in range(5)}) == expected
-        for _, conn in socks:
-            conn.close()
-    finally:
-        host.close()
+    socks = [connect(host, peer) for _ in range(3)]
+    for sid, conn in socks:
+        drain(conn)
+        host.call("write", socketId=sid, data=b64(b"x"))  # the grants: sockets 1 and 2 wide, 3 plain
+    data = b64(b"w" * 48 * 1024)
+    written = {"bytesWritten": 48 * 1024, "behind": True}
+    for sid, rid, expected, result in (
+            (socks[0][0], 1000, [[1000, 1001, 1002, 1003, 1004]], {**written, "window": WIDE_WINDOW}),
+            (socks[2][0], 2000, [[2000, 2001, 2002], [2003, 2004]], written)):
+        start_at = len(host.raw_frames)
+        waits = [host.expect(rid + k) for k in range(5)]
+        host.send_raw(b"".join(frame({"id": rid + k, "op": "write",
+                                      "args": {"socketId": sid, "data": data, "behind": True}})
+                               for k in range(4)) + frame({"id": rid + 4, "op": "ping"}))
+        assert [wait.wait()["args"] for wait in waits[:4]] == [[result]] * 4  # the held replies as sent alone
+        waits[4].wait()
+        assert frames_holding(host, start_at, {rid + k for k in range(5)}) == expected
+    for _, conn in socks:
+        conn.close()
 
 
 def test_wide_windows_must_be_a_boolean_and_a_client_that_did_not_ask_gets_none(tmp_path: Path,
