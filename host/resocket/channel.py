@@ -9,7 +9,10 @@ Design rules:
   with a socket opened in the same loop iteration: read, disconnect, connect sent together).
 - `shutdown(SHUT_RDWR)` before `close()`, so the peer sees the close at once.
 - `Receiver` asks the stream for bytes only while there is demand: pull style (`demand(n)`, one chunk
-  per call: chrome.socket's read) or push style (`run(n)` until `pause()`: chrome.sockets.*'s onReceive).
+  per call: chrome.socket's read) or push style (`run(n)` until `pause()`: chrome.sockets.*'s onReceive,
+  read-ahead). On a plain `Channel` it reads from a reader callback that stays registered while there is
+  demand (`Channel.watch`), not from a task that registers, waits on a future and unregisters per chunk:
+  that was two epoll_ctl calls, a future, a task step and an extra loop turn for every 64 KiB streamed.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ class ChannelClosed(OSError):
 
 
 class Channel:
-    __slots__ = ("_read_waiter", "_write_waiter", "closed", "fd", "loop", "sock")
+    __slots__ = ("_read_waiter", "_watcher", "_write_waiter", "closed", "fd", "loop", "sock")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
         sock.setblocking(False)
@@ -36,6 +39,7 @@ class Channel:
         self.closed = False
         self._read_waiter: asyncio.Future | None = None
         self._write_waiter: asyncio.Future | None = None
+        self._watcher: Callable[[], None] | None = None
 
     # -- readiness --------------------------------------------------------------------------------
     async def readable(self) -> None:
@@ -69,31 +73,58 @@ class Channel:
         if not fut.done():
             fut.set_result(None)
 
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever the socket is readable, until `unwatch()`. If the channel is closed
+        meanwhile, `callback` runs once more (soon) and finds `recv_now` raising ChannelClosed."""
+        if self.closed:
+            self.loop.call_soon(callback)
+            return
+        self._watcher = callback
+        self.loop.add_reader(self.fd, callback)
+
+    def unwatch(self) -> None:
+        if self._watcher is not None:
+            self._watcher = None
+            if not self.closed:
+                self.loop.remove_reader(self.fd)
+
     # -- stream operations ------------------------------------------------------------------------
     async def recv(self, size: int) -> bytes:
         """Up to `size` bytes: whatever is buffered once at least one byte (or EOF) is there."""
         while True:
+            data = self.recv_now(size)
+            if data is not None:
+                return data
+            await self.readable()
+
+    def recv_now(self, size: int) -> bytes | None:
+        """Up to `size` bytes buffered now (b"" at EOF), or None when there are none yet."""
+        if self.closed:
+            raise ChannelClosed()
+        while True:
             try:
                 first = self.sock.recv(size)
-            except (BlockingIOError, InterruptedError):
-                await self.readable()
+                break
+            except BlockingIOError:
+                return None
+            except InterruptedError:
                 continue
-            if not first or len(first) >= size:
-                return first
-            # Drain what else is already buffered, so one big read is one reply, not many.
-            parts, got = [first], len(first)
-            while got < size:
-                try:
-                    more = self.sock.recv(size - got)
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError:
-                    break  # reported by the next read
-                if not more:
-                    break
-                parts.append(more)
-                got += len(more)
-            return b"".join(parts)
+        if not first or len(first) >= size:
+            return first
+        # Drain what else is already buffered, so one big read is one reply, not many.
+        parts, got = [first], len(first)
+        while got < size:
+            try:
+                more = self.sock.recv(size - got)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break  # reported by the next read
+            if not more:
+                break
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts)
 
     async def sendall(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
@@ -135,6 +166,9 @@ class Channel:
         self.closed = True
         self.loop.remove_reader(self.fd)
         self.loop.remove_writer(self.fd)
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            self.loop.call_soon(watcher)  # it reads ChannelClosed, as a waiting reader would
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -152,11 +186,18 @@ class Receiver:
     read error, after which the receiver is spent. Pull style: `demand(n)` reads one chunk of at most
     n bytes. Push style (for chrome.sockets.*): `run(n)` keeps reading chunks of at most n bytes until
     `pause()`; `resume()` continues. `stop()` cancels a read in progress without calling anything.
+
+    A read in progress is a task awaiting `recv` or, given the plain `channel` itself, the channel's reader
+    callback (`_readable`). Both behave alike: the read that is waiting when `pause()` comes still delivers
+    its chunk (Chrome's onReceive does too), and reading stops after it.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, recv: Callable[[int], Awaitable[bytes]],
-                 deliver: Callable[[bytes], None], finish: Callable[[BaseException | None], None]) -> None:
+                 deliver: Callable[[bytes], None], finish: Callable[[BaseException | None], None],
+                 channel: Channel | None = None) -> None:
         self._loop, self._recv, self._deliver, self._finish = loop, recv, deliver, finish
+        self._channel = channel
+        self._watching = False
         self._want = 0
         self._continuous = False
         self._paused = False
@@ -181,17 +222,49 @@ class Receiver:
     @property
     def reading(self) -> bool:
         """A read is in progress: started and not finished, even if `pause()` came since (it still delivers)."""
-        return self._task is not None
+        return self._task is not None or self._watching
 
     def stop(self) -> None:
         self._spent = True
+        self._unwatch()
         if self._task is not None:
             self._task.cancel()
             self._task = None
 
     def _kick(self) -> None:
-        if self._task is None and not self._spent and self._want > 0 and not self._paused:
-            self._task = self._loop.create_task(self._pump())
+        if self._task is None and not self._watching and not self._spent and self._want > 0 and not self._paused:
+            if self._channel is not None:
+                self._watching = True
+                self._channel.watch(self._readable)
+            else:
+                self._task = self._loop.create_task(self._pump())
+
+    def _unwatch(self) -> None:
+        if self._watching:
+            self._watching = False
+            self._channel.unwatch()
+
+    def _readable(self) -> None:
+        """The channel's reader callback: what `_pump` does, without a task, a future or a re-registration."""
+        channel = self._channel
+        while self._watching:
+            try:
+                data = channel.recv_now(self._want)
+            except Exception as exc:  # noqa: BLE001 - every read error ends the stream
+                self._unwatch()
+                self._end(exc)
+                return
+            if data is None:
+                return  # nothing buffered: still watching, the read stays in progress
+            if not data:
+                self._unwatch()
+                self._end(None)
+                return
+            if not self._continuous:
+                self._want = 0
+            self._deliver(data)
+            if self._watching and (self._want <= 0 or self._paused or self._spent):
+                self._unwatch()
 
     async def _pump(self) -> None:
         me = self._task

@@ -109,7 +109,9 @@ class TcpSocket:
         self._new_receiver()
 
     def _new_receiver(self) -> None:
-        self.receiver = Receiver(self.loop, self.stream.recv, self._on_data, self._on_end)
+        stream = self.stream
+        self.receiver = Receiver(self.loop, stream.recv, self._on_data, self._on_end,
+                                 channel=stream if isinstance(stream, Channel) else None)
 
     def _teardown(self, read_code: int, *, quiet: bool = False) -> None:
         """Close the connection or listener; answer the pending read and the queued writes."""
