@@ -215,3 +215,84 @@ def test_random_bytes_never_crash_the_decoder(pieces: list) -> None:
     decoder.receive_eof()
     drain(decoder)
     assert decoder.next_event() is END_OF_INPUT
+
+
+# -- requests carrying a big `data` string: parsed around the string (framing._decode_with_data) --------------
+B64 = "QUJD" * 1500  # 6,000 characters: over DATA_SPLIT_MIN, as a 4.5 KiB write
+
+
+def reference(body: bytes):
+    """What json.loads makes of a frame body: the value, or FrameError when it is not JSON."""
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+    except ValueError:
+        return FrameError
+
+
+@pytest.mark.parametrize("text", [
+    '{"id":1,"op":"write","args":{"socketId":1,"data":"%s","behind":true}}',
+    '{"id":1,"op":"write","args":{"socketId":1,"data":"%s"}}',
+    '{"id":1,"op":"write","args":{"data":"%s","socketId":1}}',  # no comma before the key
+    '{"id":1,"op":"data","args":{"socketId":1,"data":"%s"}}',  # "data" elsewhere too
+    '{"id":1,"op":"write","args":{"socketId":1,"data":"%s","data":""}}',  # duplicate key: the last wins
+    '{"id":1,"op":"write","args":{"socketId":1,"data":"%s","data" : "QQ=="}}',
+    '{"id":1,"op":"write","args":{"socketId":1,"data":"%s","d\\u0061ta":"QQ=="}}',  # the key spelled escaped
+    '{"id":1,"op":"wr\\u0069te","args":{"socketId":1,"data":"%s"}}',  # an escape elsewhere
+    '{"id":1,"op":"write","args":{"socketId":1,"data":"%s\\n"}}',  # an escape in the data
+    '{"id":1,"op":"write","args":{"socketId":1,"x":"a,"data":"%s"}}',  # the key inside a string: not JSON
+    '{"id":1,"op":"write","args":{"socketId":1,"x":"a\\",\\"data\\":\\"%s"}}',  # and escaped: one string
+    '{"id":1,"op":"write","args":{"socketId":1,"opts":{"z":1,"data":"%s"}}}',  # not args' own key
+    '{"id":1,"data":"%s","args":{"socketId":1}}',
+    '["x","data":"%s"]',
+    '{"id":1,"op":"write","args":{"socketId":1,"data":"%s}}',  # unterminated
+    '{"id":1,"op":"write","args":{"socketId":1,"data":"%s"}',  # truncated
+    '{"id":1,"op":"write","args":{"socketId":1,"data":"%s"}}}',  # trailing garbage
+    '{"id":1,"op":"write", "args": {"socketId": 1, "data": "%s"}}',  # spaced out
+    '{"id":NaN,"op":"write","args":{"socketId":1,"data":"%s"}}',
+    '{"id":1,"op":"write","args":{"socketId":1,"data":"","pad":"%s"}}',
+    '{"id":1,"op":"write","args":{"socketId":1,"data":"%s","pad":"\u00e9\u4e2d"}}',
+])
+def test_a_frame_with_big_data_decodes_as_json_loads_does(text: str) -> None:
+    body = (text % B64).encode()
+    (event,) = decode_all(frame(body))
+    want = reference(body)
+    if want is FrameError:
+        assert isinstance(event, FrameError) and event.code == "bad_frame"
+    else:
+        assert event == want
+
+
+def test_big_data_that_is_not_utf8_is_a_bad_frame_and_decoding_continues() -> None:
+    body = b'{"id":1,"op":"write","args":{"socketId":1,"data":"' + B64.encode() + b'\xff"}}'
+    events = decode_all(frame(body) + frame(b'{"id":2}'))
+    assert isinstance(events[0], FrameError) and "UTF-8" in events[0].message
+    assert events[1] == {"id": 2}
+
+
+def test_a_raw_control_character_in_big_data_is_left_to_the_base64_check() -> None:
+    """Chrome escapes control characters; a peer that does not gets its request, whose data is no base64."""
+    body = ('{"id":1,"op":"write","args":{"socketId":1,"data":"' + B64 + '\x01"}}').encode()
+    (event,) = decode_all(frame(body))
+    assert event["args"]["data"] == B64 + "\x01"
+
+
+_edge = st.one_of(st.text(alphabet="ABCxyz019+/=", max_size=6), st.text(max_size=6))
+
+
+@settings(max_examples=150, deadline=None)
+@given(before=_edge, after=_edge, extra=st.dictionaries(st.sampled_from(["data", "x", "d\u0061ta", "socketId"]),
+                                              st.one_of(st.text(max_size=8), st.integers()), max_size=3),
+       first=st.booleans(), ascii_only=st.booleans(), spaced=st.booleans())
+def test_random_requests_with_big_data_decode_as_json_loads_does(before: str, after: str, extra: dict, first: bool,
+                                                                  ascii_only: bool, spaced: bool) -> None:
+    data = before + B64 + after
+    args = {"data": data, "socketId": 3, **extra} if first else {"socketId": 3, "data": data, **extra}
+    text = json.dumps({"id": 7, "op": "write", "args": args}, ensure_ascii=ascii_only,
+                      separators=(", ", ": ") if spaced else (",", ":"))
+    body = text.encode("utf-8", "surrogatepass")
+    (event,) = decode_all(frame(body))
+    want = reference(body)
+    if want is FrameError:
+        assert isinstance(event, FrameError)
+    else:
+        assert event == want
