@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import socket
 from collections.abc import Awaitable
 from typing import Any, Callable
+
+log = logging.getLogger(__name__)
 
 
 class ChannelClosed(OSError):
@@ -189,7 +192,8 @@ class Receiver:
 
     A read in progress is a task awaiting `recv` or, given the plain `channel` itself, the channel's reader
     callback (`_readable`). Both behave alike: the read that is waiting when `pause()` comes still delivers
-    its chunk (Chrome's onReceive does too), and reading stops after it.
+    its chunk (Chrome's onReceive does too), and reading stops after it. A `deliver` that raises is logged and
+    reading goes on as if it had returned.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, recv: Callable[[int], Awaitable[bytes]],
@@ -262,9 +266,15 @@ class Receiver:
                 return
             if not self._continuous:
                 self._want = 0
-            self._deliver(data)
+            self._hand_over(data)
             if self._watching and (self._want <= 0 or self._paused or self._spent):
                 self._unwatch()
+
+    def _hand_over(self, data: bytes) -> None:
+        try:
+            self._deliver(data)
+        except Exception:  # a bug behind `deliver`: said, and reading goes on as if it had been delivered
+            log.exception("delivering %d bytes read failed", len(data))
 
     async def _pump(self) -> None:
         me = self._task
@@ -282,7 +292,7 @@ class Receiver:
                     return
                 if not self._continuous:
                     self._want = 0
-                self._deliver(data)
+                self._hand_over(data)
         finally:
             if self._task is me:
                 self._task = None

@@ -179,3 +179,24 @@ def test_a_read_error_ends_the_stream_with_it(make):
         assert len(h.ended) == 1 and isinstance(h.ended[0], ConnectionResetError)
         assert not h.receiver.reading
     run(body, make)
+
+
+def test_a_delivery_that_raises_is_logged_and_reading_goes_on(make, caplog):
+    """A bug behind the delivery must neither stop the socket's reads nor turn the next bytes into an end."""
+    async def body(h: Harness) -> None:
+        def boom(data: bytes) -> None:
+            h.on_chunk = None
+            raise RuntimeError("engine bug")
+        h.on_chunk = boom
+        h.receiver.demand(5)
+        h.peer.sendall(b"first")
+        await h.settle()
+        assert h.chunks == [b"first"]
+        h.peer.sendall(b"second")
+        await h.settle()
+        assert h.ended == [] and h.chunks == [b"first"], "no demand, no read, no end"
+        h.receiver.demand(100)
+        await h.settle()
+        assert h.chunks == [b"first", b"second"] and h.ended == []
+        assert "delivering 5 bytes read failed" in caplog.text and "engine bug" in caplog.text
+    run(body, make)
