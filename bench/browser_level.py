@@ -380,6 +380,15 @@ def run(smoke: bool) -> list[Row]:
     def mbps(key: str) -> float:
         return median([s["mbps"] for s in samples[key]])
 
+    def paired(key: str, base_key: str) -> str:
+        """Each repeat against the baseline's of the same round (the contenders take turns): on a machine whose
+        speed drifts during the run, these ratios move less than the ratio of the two medians."""
+        ratios = sorted(a["mbps"] / b["mbps"] for a, b in zip(samples[key], samples[base_key]) if b["mbps"])
+        if not ratios:
+            return ""
+        return (f"each repeat against the baseline's of its round: median {median(ratios):.2f}x "
+                f"({ratios[0]:.2f}x-{ratios[-1]:.2f}x)")
+
     def lat(key: str, field: str) -> float:
         return median([t for s in samples[key] for t in s[field]])
 
@@ -399,7 +408,8 @@ def run(smoke: bool) -> list[Row]:
     ours_w, ours_e = lat("ours", "writeMs"), lat("ours", "echoMs")
     rows = [
         Row(SECTION, "chrome.socket echo throughput (resocket)", ours_t, "MB/s",
-            "(a) trivial native-messaging echo host", mbps("native"), target=">= 0.90x", note=size),
+            "(a) trivial native-messaging echo host", mbps("native"), target=">= 0.90x",
+            note=f"{size}; {paired('ours', 'native')}"),
         Row(SECTION, "chrome.socket echo throughput (resocket)", ours_t, "MB/s",
             "(b) binary WebSocket via websockify", mbps("ws")),
         Row(SECTION, "chrome.socket echo throughput (resocket)", ours_t, "MB/s",
@@ -407,7 +417,8 @@ def run(smoke: bool) -> list[Row]:
         Row(SECTION, "chrome.socket over the data channel, echo throughput", mbps("dc"), "MB/s",
             "(a) trivial native-messaging echo host", mbps("native"), target=">= 0.90x", note=size),
         Row(SECTION, "chrome.socket over the data channel, echo throughput", mbps("dc"), "MB/s",
-            "(b) binary WebSocket via websockify", mbps("ws"), target=">= 1x (reaches websockify)"),
+            "(b) binary WebSocket via websockify", mbps("ws"), target=">= 1x (reaches websockify)",
+            note=paired("dc", "ws")),
         Row(SECTION, "chrome.socket over the data channel, echo throughput", mbps("dc"), "MB/s",
             "(c) Chrome's own chrome.socket (Chrome App)", mbps("app"), target="> 1x (mission)"),
         Row(SECTION, "chrome.socket over the data channel, echo throughput", mbps("dc"), "MB/s",
