@@ -104,14 +104,10 @@ class Channel:
         """Up to `size` bytes buffered now (b"" at EOF), or None when there are none yet."""
         if self.closed:
             raise ChannelClosed()
-        while True:
-            try:
-                first = self.sock.recv(size)
-                break
-            except BlockingIOError:
-                return None
-            except InterruptedError:
-                continue
+        try:
+            first = self.sock.recv(size)
+        except (BlockingIOError, InterruptedError):
+            return None
         if not first or len(first) >= size:
             return first
         # Drain what else is already buffered, so one big read is one reply, not many.
@@ -250,31 +246,18 @@ class Receiver:
 
     def _readable(self) -> None:
         """The channel's reader callback: what `_pump` does, without a task, a future or a re-registration."""
-        channel = self._channel
         while self._watching:
             try:
-                data = channel.recv_now(self._want)
+                data = self._channel.recv_now(self._want)
             except Exception as exc:  # noqa: BLE001 - every read error ends the stream
-                self._unwatch()
                 self._end(exc)
                 return
             if data is None:
                 return  # nothing buffered: still watching, the read stays in progress
-            if not data:
-                self._unwatch()
-                self._end(None)
+            if not self._take(data):
                 return
-            if not self._continuous:
-                self._want = 0
-            self._hand_over(data)
             if self._watching and (self._want <= 0 or self._paused or self._spent):
                 self._unwatch()
-
-    def _hand_over(self, data: bytes) -> None:
-        try:
-            self._deliver(data)
-        except Exception:  # a bug behind `deliver`: said, and reading goes on as if it had been delivered
-            log.exception("delivering %d bytes read failed", len(data))
 
     async def _pump(self) -> None:
         me = self._task
@@ -287,17 +270,27 @@ class Receiver:
                 except Exception as exc:  # noqa: BLE001 - every read error ends the stream
                     self._end(exc)
                     return
-                if not data:
-                    self._end(None)
+                if not self._take(data):
                     return
-                if not self._continuous:
-                    self._want = 0
-                self._hand_over(data)
         finally:
             if self._task is me:
                 self._task = None
 
+    def _take(self, data: bytes) -> bool:
+        """One read's result, from either form: the end of the stream (False), or a chunk to deliver."""
+        if not data:
+            self._end(None)
+            return False
+        if not self._continuous:
+            self._want = 0
+        try:
+            self._deliver(data)
+        except Exception:  # a bug behind `deliver`: said, and reading goes on as if it had been delivered
+            log.exception("delivering %d bytes read failed", len(data))
+        return True
+
     def _end(self, exc: BaseException | None) -> None:
+        self._unwatch()
         self._spent, self._want = True, 0
         self._task = None
         self._finish(exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 
 import pytest
 from resocket.channel import Channel, ChannelClosed, Receiver
@@ -170,10 +171,20 @@ def test_closing_the_channel_under_a_read_ends_it_with_channel_closed(make):
     run(body, make)
 
 
+def test_a_read_on_a_channel_closed_before_it_started_ends_with_channel_closed(make):
+    async def body(h: Harness) -> None:
+        h.channel.close()
+        h.receiver.demand(100)
+        await h.settle()
+        assert len(h.ended) == 1 and isinstance(h.ended[0], ChannelClosed)
+        assert not h.receiver.reading
+    run(body, make)
+
+
 def test_a_read_error_ends_the_stream_with_it(make):
     async def body(h: Harness) -> None:
         await h.start_run(100)
-        h.peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        h.peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         h.peer.close()  # linger 0: a reset
         await h.until_ended()
         assert len(h.ended) == 1 and isinstance(h.ended[0], ConnectionResetError)
