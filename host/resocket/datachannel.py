@@ -215,6 +215,7 @@ class DataChannel:
         self._announced: Any = None  # (socket id, stream) of the last announcement
         self._lazy_bytes = 0  # bytes answered by the lazy write replies in _out
         self._lazy_timer: asyncio.TimerHandle | None = None
+        self._lazy_since = 0.0  # loop time the oldest lazy reply in _out was queued at
         self._drained: list[Callable[[], None]] = []  # who waits for the browser to catch up
         self._used = False
         self.closed = False
@@ -413,19 +414,32 @@ class DataChannel:
         "Write-behind") waits for the next message, at most LAZY_DELAY or a quarter of BEHIND_WINDOW."""
         if not self.connected:
             return False
-        self._lazy_bytes += lazy
         if not self._soon:
             loop = asyncio.get_running_loop()
+            if lazy and not self._lazy_bytes:
+                self._lazy_since = loop.time()
+            self._lazy_bytes += lazy
             if not lazy or self._lazy_bytes >= BEHIND_WINDOW // 4:
                 self._soon = True
                 loop.call_soon(self._flush)
             elif self._lazy_timer is None:
-                self._lazy_timer = loop.call_later(LAZY_DELAY, self._lazy_due)
+                self._lazy_timer = loop.call_at(self._lazy_since + LAZY_DELAY, self._lazy_due)
+        else:
+            self._lazy_bytes += lazy
         self._out += [RECORD_HEAD.pack(REQUEST_REF, len(text), len(data)), text, data]
         return True
 
     def _lazy_due(self) -> None:
+        """The timer of the oldest lazy reply waiting: the replies it was set for may have left with a message
+        since, and those waiting now get their own LAZY_DELAY (as `Host._lazy_due`)."""
         self._lazy_timer = None
+        if self._soon or not self._lazy_bytes:
+            return  # nothing waits, or it leaves this loop turn anyway
+        loop = asyncio.get_running_loop()
+        due = self._lazy_since + LAZY_DELAY
+        if loop.time() < due:
+            self._lazy_timer = loop.call_at(due, self._lazy_due)
+            return
         self._flush()
 
     def send_raw(self, text: bytes, data: bytes | memoryview, stream: Any = None) -> bool:

@@ -106,6 +106,7 @@ class Host:
         self._lazy: list[str] = []  # lazy write replies for native messaging (loop thread), see emit_lazy
         self._lazy_bytes = self._lazy_text = 0
         self._lazy_timer: Any = None
+        self._lazy_since = 0.0  # loop time the oldest waiting lazy reply was queued at
 
     def emit(self, message: dict | RawJSON) -> None:
         """Send one frame; thread-safe (the engine calls it from its workers). A final reply retires its id."""
@@ -145,16 +146,29 @@ class Host:
             channel = self.datachannel
             if channel is not None and channel.send_reply(text.encode(), lazy=n):
                 return
+        loop = self.engine.loop
+        if not self._lazy:
+            self._lazy_since = loop.time()
         self._lazy.append(text)
         self._lazy_bytes += n
         self._lazy_text += len(text) + 1
         if self._lazy_bytes >= BEHIND_WINDOW // 4 or self._lazy_text >= LAZY_TEXT_MAX:
             self.flush_lazy()
         elif self._lazy_timer is None:
-            self._lazy_timer = self.engine.loop.call_later(LAZY_DELAY, self._lazy_due)
+            self._lazy_timer = loop.call_at(self._lazy_since + LAZY_DELAY, self._lazy_due)
 
     def _lazy_due(self) -> None:
+        """The timer of the oldest waiting lazy reply. The replies it was set for may have left with a message
+        since; then those waiting now get their own LAZY_DELAY (flushing them at once made a third of an
+        echo's write replies messages of their own)."""
         self._lazy_timer = None
+        if not self._lazy:
+            return
+        due = self._lazy_since + LAZY_DELAY
+        loop = self.engine.loop
+        if loop.time() < due:
+            self._lazy_timer = loop.call_at(due, self._lazy_due)
+            return
         self.flush_lazy()
 
     def _take_lazy(self) -> list[str]:
