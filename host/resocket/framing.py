@@ -71,6 +71,30 @@ class RawJSON:
     reply_to: int | None = None
 
 
+@dataclass(frozen=True)
+class RawJSONParts:
+    """An already serialized JSON message as UTF-8 pieces, written as is: the frame's header and the pieces
+    leave with one `writev` (`FrameWriter`), never joined. For read-ahead pushes: `'{"event":...,"data":"'`,
+    the base64 bytes as the encoder returned them, `'"}]}'`. Building that frame as text cost ~150 us per
+    64 KiB (five copies of ~87 KB, and glibc giving the memory back and faulting it in again each time) where
+    the encoding itself takes ~3 us.
+
+    `reply_to` as in `RawJSON`.
+    """
+
+    parts: tuple[bytes, ...]
+    reply_to: int | None = None
+
+    @property
+    def size(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+    @property
+    def text(self) -> str:
+        """The JSON as one string (a copy: for logs and the rare paths that need it whole)."""
+        return b"".join(self.parts).decode("utf-8")
+
+
 Event = Union[Any, FrameError, _Sentinel]
 
 
@@ -228,9 +252,21 @@ def encode_frame(obj: Any) -> bytes:
     """One frame for a JSON-serializable value (or a `RawJSON`). The length counts UTF-8 bytes."""
     if isinstance(obj, RawJSON):
         return encode_raw_json(obj.text)
+    if isinstance(obj, RawJSONParts):
+        return b"".join(frame_buffers(obj))
     # ensure_ascii: any string (even one with a lone surrogate taken from a request) stays encodable.
     text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
     return _frame(text.encode("utf-8"))
+
+
+def frame_buffers(obj: Any) -> list[bytes]:
+    """One frame as buffers to write in order: [header, *parts] for a `RawJSONParts`, else [the frame]."""
+    if isinstance(obj, RawJSONParts):
+        size = obj.size
+        if size > OUTBOUND_LIMIT:
+            raise OutboundFrameTooLarge(f"outbound frame of {size} bytes is over Chrome's {OUTBOUND_LIMIT}-byte limit")
+        return [HEADER.pack(size), *obj.parts]
+    return [encode_frame(obj)]
 
 
 def encode_raw_json(text: str) -> bytes:

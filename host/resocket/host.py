@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from resocket import __version__
-from resocket.framing import OutboundFrameTooLarge, RawJSON, decode_body
+from resocket.framing import OutboundFrameTooLarge, RawJSON, RawJSONParts, decode_body
 from resocket.protocol import (
     BAD_ARGS,
     BAD_REQUEST,
@@ -78,6 +78,9 @@ BATCH_LIMIT = 256 * 1024
 #: Lazy write replies (protocol.LAZY_DELAY) waiting on native messaging leave at once past this much JSON.
 LAZY_TEXT_MAX = 16 * 1024
 
+#: Messages already serialized: written as they are, and they say the request they answer (`reply_to`).
+_RAW = (RawJSON, RawJSONParts)
+
 
 class Host:
     """One client: its session, and its engine once hello succeeded."""
@@ -108,9 +111,9 @@ class Host:
         self._lazy_timer: Any = None
         self._lazy_since = 0.0  # loop time the oldest waiting lazy reply was queued at
 
-    def emit(self, message: dict | RawJSON) -> None:
+    def emit(self, message: dict | RawJSON | RawJSONParts) -> None:
         """Send one frame; thread-safe (the engine calls it from its workers). A final reply retires its id."""
-        if isinstance(message, RawJSON):
+        if isinstance(message, _RAW):
             final = message.reply_to
         else:
             final = None if "chunk" in message else message.get("id")
@@ -188,6 +191,9 @@ class Host:
         if not self._lazy or not self._on_loop():
             return messages
         first = messages[0]
+        if isinstance(first, RawJSONParts):  # a push: its pieces stay as they are
+            head = ('{"batch":[' + ",".join(self._take_lazy()) + ",").encode()
+            return [RawJSONParts((head, *first.parts, b"]}"), first.reply_to), *messages[1:]]
         text = first.text if isinstance(first, RawJSON) else json.dumps(first, separators=(",", ":"),
                                                                          allow_nan=False)
         merged = RawJSON('{"batch":[' + ",".join([*self._take_lazy(), text]) + "]}", None)
@@ -197,13 +203,13 @@ class Host:
         engine = self.engine
         return engine is not None and threading.get_ident() == engine._thread_id
 
-    def emit_many(self, messages: list[dict | RawJSON]) -> None:
+    def emit_many(self, messages: list[dict | RawJSON | RawJSONParts]) -> None:
         """Send several frames with one write (thread-safe); the last one may retire its id."""
         if len(messages) == 1 or wire.isEnabledFor(logging.DEBUG):
             for message in messages:
                 self.emit(message)
             return
-        finals = [m.reply_to if isinstance(m, RawJSON) else (None if "chunk" in m else m.get("id"))
+        finals = [m.reply_to if isinstance(m, _RAW) else (None if "chunk" in m else m.get("id"))
                   for m in messages]
         try:
             for final in finals:
@@ -246,9 +252,13 @@ class Host:
         self.flush_batch()
         self._batch = None
 
-    def _write(self, message: dict | RawJSON) -> None:
+    def _write(self, message: dict | RawJSON | RawJSONParts) -> None:
         """One frame now, or into the current batch when it is small (loop thread only)."""
         if self._batch is None or not self._on_loop():
+            self.writer.send(self._with_lazy([message])[0])
+            return
+        if isinstance(message, RawJSONParts):  # pieces: a data frame, never small
+            self.flush_batch()
             self.writer.send(self._with_lazy([message])[0])
             return
         text = message.text if isinstance(message, RawJSON) else json.dumps(
@@ -459,12 +469,12 @@ class Host:
         if self.datachannel is not None:
             self.datachannel.close()
 
-    def _dc_send_reply(self, message: dict | RawJSON, data: bytes = b"") -> bool:
+    def _dc_send_reply(self, message: dict | RawJSON | RawJSONParts, data: bytes = b"") -> bool:
         """A final reply to a request that came on the channel goes back there (loop thread only)."""
         channel = self.datachannel
         if channel is None or not channel.connected:
             return False
-        text = message.text.encode() if isinstance(message, RawJSON) else json.dumps(
+        text = message.text.encode() if isinstance(message, _RAW) else json.dumps(
             message, separators=(",", ":")).encode()
         return channel.send_reply(text, data)
 
@@ -630,6 +640,10 @@ def _summarize(message: Any) -> str:
     """A log line for one message: JSON with each binary payload shown as its size, not its bytes."""
     import json
 
+    if isinstance(message, RawJSONParts):
+        if message.size > 4096:  # a read-ahead push: not joined and parsed just to log it
+            return f"read-ahead event ({message.size} bytes of JSON)"
+        message = RawJSON(message.text, message.reply_to)
     if isinstance(message, RawJSON):
         if len(message.text) > 4096:  # a pre-built data frame: don't parse big ones just to log them
             kind = "chunk" if message.reply_to is None else f"#{message.reply_to} data reply"

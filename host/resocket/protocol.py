@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from resocket import EXTENSION_ORIGIN, PROTOCOL_VERSION, __version__
-from resocket.framing import FrameError, RawJSON
+from resocket.framing import FrameError, RawJSON, RawJSONParts
 
 # -- error codes (docs/protocol.md: stable, only ever appended) -----------------------------------------
 BAD_FRAME = "bad_frame"
@@ -285,10 +285,12 @@ def ahead_event_json(sid: int, stream: int, data: str | None = None, code: int |
     return f'{{"event":"socket.data","args":[{{"socketId":{int(sid)},"stream":{int(stream)}{tail}}}]}}'
 
 
-def ahead_data_frames(sid: int, stream: int, data: bytes, piece: int = AHEAD_STEP) -> list[RawJSON]:
-    """Read-ahead bytes as native-messaging event frames of at most `piece` bytes each (< 90 KB of JSON)."""
+def ahead_data_frames(sid: int, stream: int, data: bytes, piece: int = AHEAD_STEP) -> list[RawJSONParts]:
+    """Read-ahead bytes as native-messaging event frames of at most `piece` bytes each (< 90 KB of JSON), each
+    in three pieces: the JSON before the base64, the base64 bytes as encoded, the JSON after it."""
     view = memoryview(data)
-    return [RawJSON(ahead_event_json(sid, stream, encode_base64(view[i: i + piece])), None)
+    head = b'{"event":"socket.data","args":[{"socketId":%d,"stream":%d,"data":"' % (int(sid), int(stream))
+    return [RawJSONParts((head, encode_base64_bytes(view[i: i + piece]), b'"}]}'), None)
             for i in range(0, len(data), piece)]
 
 
@@ -514,6 +516,14 @@ def decode_base64(text: str) -> bytes:
         except (binascii.Error, ValueError):
             pass
     return _decode_strict(text)
+
+
+def encode_base64_bytes(data: bytes | memoryview) -> bytes:
+    """Standard base64 as ASCII bytes, no newline (pybase64 where installed; else one binascii call)."""
+    fast = _Fast.get()
+    if fast is not None:
+        return fast.b64encode(data)
+    return binascii.b2a_base64(data, newline=False)
 
 
 def encode_base64(data: bytes | memoryview) -> str:

@@ -1,8 +1,9 @@
 """Stdio for native messaging: the one writer of stdout and the stdin reader loop.
 
 Design rules (model: websockets' sync send path, one lock around one write):
-- Every frame is written with one `write` + `flush` under one lock, so frames from the reader thread
-  and from every socket worker never interleave. Encoding happens before the lock is taken.
+- Every frame is written with one `write` + `flush` (or, for frames in pieces, one `writev`) under one
+  lock, so frames from the reader thread and from every socket worker never interleave. Encoding happens
+  before the lock is taken.
 - Once the browser is gone (EPIPE), sends become no-ops: a worker finishing late must not crash; the
   host notices the closed port through stdin EOF.
 - The reader hands every decoded event to the caller as soon as the bytes that complete it arrive (a
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from resocket.framing import END_OF_INPUT, NEED_DATA, FrameDecoder, encode_frame
+from resocket.framing import END_OF_INPUT, NEED_DATA, FrameDecoder, frame_buffers
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +35,61 @@ class FrameWriter:
         self._stream = stream
         self._lock = threading.Lock()
         self.closed = False
+        # Frames in pieces (`RawJSONParts`) go to the file descriptor with one writev; the stream is flushed
+        # after every write, so nothing of it can wait in its buffer meanwhile.
+        self._fd: int | None = None
+        if hasattr(os, "writev"):  # not on Windows: the pieces are joined there
+            try:
+                self._fd = stream.fileno()
+            except (AttributeError, OSError, ValueError):
+                pass  # an in-memory stream (tests)
 
     def send(self, message: Any) -> bool:
-        """Write one frame (a JSON value or a `RawJSON`). False when the reader end is gone."""
-        return self._write(encode_frame(message))
+        """Write one frame (a JSON value, a `RawJSON` or `RawJSONParts`). False when the reader end is gone."""
+        return self._write(frame_buffers(message))
 
     def send_all(self, messages: list[Any]) -> bool:
         """Write several frames with one write (a split read reply). False when the reader end is gone."""
-        return self._write(b"".join([encode_frame(m) for m in messages]))
+        buffers: list[bytes] = []
+        for message in messages:
+            buffers += frame_buffers(message)
+        return self._write(buffers)
 
-    def _write(self, data: bytes) -> bool:
+    def _write(self, buffers: list[bytes]) -> bool:
         with self._lock:
             if self.closed:
                 return False
             try:
-                self._stream.write(data)
-                self._stream.flush()
+                if len(buffers) == 1 or self._fd is None:
+                    self._stream.write(buffers[0] if len(buffers) == 1 else b"".join(buffers))
+                    self._stream.flush()
+                else:
+                    _writev_all(self._fd, buffers)
             except (BrokenPipeError, ConnectionResetError, ValueError, OSError) as exc:
                 # ValueError: the stream was closed under us during shutdown.
                 self.closed = True
                 log.info("stdout closed (%s); dropping further replies", exc)
                 return False
         return True
+
+
+#: Buffers per writev call (Linux's IOV_MAX is 1024).
+_IOV_MAX = 1024
+
+
+def _writev_all(fd: int, buffers: list[bytes]) -> None:
+    """Write every buffer, in order, with as few `writev` calls as the pipe allows (a call may write only
+    part when a signal interrupts it)."""
+    pending: list[Any] = list(buffers)
+    while pending:
+        written = os.writev(fd, pending[:_IOV_MAX])
+        done = 0
+        while done < len(pending) and written >= len(pending[done]):
+            written -= len(pending[done])
+            done += 1
+        del pending[:done]
+        if written:
+            pending[0] = memoryview(pending[0])[written:]
 
 
 def read_frames(stream: BinaryIO, decoder: FrameDecoder | None = None) -> Iterator[Any]:

@@ -16,8 +16,10 @@ from resocket.framing import (
     FrameError,
     OutboundFrameTooLarge,
     RawJSON,
+    RawJSONParts,
     encode_frame,
     encode_raw_json,
+    frame_buffers,
 )
 
 
@@ -166,6 +168,19 @@ def test_raw_json_is_written_as_is() -> None:
     assert encode_frame(RawJSON(text, reply_to=None)) == frame(text.encode())
     with pytest.raises(OutboundFrameTooLarge):
         encode_raw_json('"' + "A" * OUTBOUND_LIMIT + '"')
+
+
+def test_raw_json_parts_are_the_frame_of_their_joined_text_without_joining_them() -> None:
+    parts = (b'{"event":"socket.data","args":[{"socketId":1,"stream":2,"data":"', b"QUJD", b'"}]}')
+    text = b"".join(parts).decode()
+    message = RawJSONParts(parts)
+    assert frame_buffers(message) == [struct.pack("=I", len(text)), *parts]  # the pieces themselves
+    assert frame_buffers(message)[2] is parts[1]
+    assert encode_frame(message) == encode_frame(RawJSON(text)) == frame(text.encode())
+    assert message.text == text and message.size == len(text)
+    assert frame_buffers({"id": 1}) == [encode_frame({"id": 1})]
+    with pytest.raises(OutboundFrameTooLarge):
+        frame_buffers(RawJSONParts((b'"', b"A" * OUTBOUND_LIMIT, b'"')))
 
 
 def test_encoded_frames_decode_back() -> None:

@@ -1,6 +1,7 @@
 """RESOCKET_LOG=DEBUG writes what crossed the wire to the log (never stdout), payloads as sizes."""
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -22,6 +23,17 @@ def test_debug_log_shows_each_request_and_reply_with_payload_sizes(tmp_path: Pat
             secret = b"do-not-log-me"
             assert client.call("write", socketId=sid, data=b64(secret)).value == {"bytesWritten": len(secret)}
             assert client.call("read", socketId=sid).data() == secret  # the server echoes
+            # Read-ahead: the bytes the server sends after the read that starts it are pushed as events.
+            assert client.call("write", socketId=sid, data=b64(b"first")).value == {"bytesWritten": 5}
+            assert client.call("read", socketId=sid, bufferSize=5, stream=True).data() == b"first"
+            assert client.call("write", socketId=sid, data=b64(b"pushed")).value == {"bytesWritten": 6}
+            pushed = client.unsolicited.get(timeout=10)
+            assert pushed["event"] == "socket.data"
+            big = b"x" * 60000
+            assert client.call("write", socketId=sid, data=b64(big)).value == {"bytesWritten": len(big)}
+            got = b""
+            while len(got) < len(big):
+                got += base64.b64decode(client.unsolicited.get(timeout=10)["args"][0]["data"])
         finally:
             assert client.close() == 0
     text = log_file.read_text()
@@ -30,5 +42,8 @@ def test_debug_log_shows_each_request_and_reply_with_payload_sizes(tmp_path: Pat
     assert '-> #4 write {"socketId": 1, "data": "<13 bytes>"}' in text
     assert '<- {"id": 5, "args": [{"resultCode": 13, "data": "<13 bytes>"}]}' in text
     assert "do-not-log-me" not in text and b64(secret) not in text
+    stream = pushed["args"][0]["stream"]
+    assert f'<- {{"event": "socket.data", "args": [{{"socketId": {sid}, "stream": {stream}, "data": "<6 bytes>"}}]}}' in text
+    assert "<- read-ahead event (" in text and b64(b"pushed") not in text
     for frame in client.raw_frames:  # stdout stayed frames only
         json.loads(frame)
