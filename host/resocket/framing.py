@@ -75,9 +75,8 @@ class RawJSON:
 class RawJSONParts:
     """An already serialized JSON message as UTF-8 pieces, written as is: the frame's header and the pieces
     leave with one `writev` (`FrameWriter`), never joined. For read-ahead pushes: `'{"event":...,"data":"'`,
-    the base64 bytes as the encoder returned them, `'"}]}'`. Building that frame as text cost ~150 us per
-    64 KiB (five copies of ~87 KB, and glibc giving the memory back and faulting it in again each time) where
-    the encoding itself takes ~3 us.
+    the base64 bytes as the encoder returned them, `'"}]}'`. Building that frame as text copied its ~87 KB
+    five times per 64 KiB pushed (docs/performance.md, round 9).
 
     `reply_to` as in `RawJSON`.
     """
