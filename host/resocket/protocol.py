@@ -527,11 +527,8 @@ def encode_base64_bytes(data: bytes | memoryview) -> bytes:
 
 
 def encode_base64(data: bytes | memoryview) -> str:
-    """Standard base64 text, no newline (pybase64 where installed; else one binascii call)."""
-    fast = _Fast.get()
-    if fast is not None:
-        return fast.b64encode(data).decode("ascii")
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
+    """Standard base64 text, no newline."""
+    return encode_base64_bytes(data).decode("ascii")
 
 
 def _article(kind: str) -> str:
