@@ -273,23 +273,25 @@ def data_reply_frames(req_id: int, data: bytes, extra: Mapping[str, Any] | None 
     return frames
 
 
-def ahead_event_json(sid: int, stream: int, data: str | None = None, code: int | None = None,
-                     size: int | None = None) -> str:
-    """A read-ahead event (docs/protocol.md, "Read-ahead"): `socket.data` with `data` (base64, on native
-    messaging) or `size` (on the data channel: that many bytes follow as a message of their own), or
-    `socket.end` with `code`."""
+def _ahead_head(event: str, sid: int, stream: int) -> str:
+    return f'{{"event":"{event}","args":[{{"socketId":{int(sid)},"stream":{int(stream)}'
+
+
+def ahead_event_json(sid: int, stream: int, code: int | None = None, size: int | None = None) -> str:
+    """A read-ahead event (docs/protocol.md, "Read-ahead") without its bytes: `socket.data` with `size` (on the
+    data channel: that many bytes follow as a message of their own), or `socket.end` with `code`. On native
+    messaging the bytes travel inside the event: `ahead_data_frames`."""
     if code is not None:
-        return (f'{{"event":"socket.end","args":[{{"socketId":{int(sid)},"stream":{int(stream)},'
-                f'"resultCode":{int(code)}}}]}}')
-    tail = f',"data":"{data}"' if data is not None else f',"size":{int(size)}' if size is not None else ""
-    return f'{{"event":"socket.data","args":[{{"socketId":{int(sid)},"stream":{int(stream)}{tail}}}]}}'
+        return _ahead_head("socket.end", sid, stream) + f',"resultCode":{int(code)}}}]}}'
+    tail = f',"size":{int(size)}' if size is not None else ""
+    return _ahead_head("socket.data", sid, stream) + tail + "}]}"
 
 
 def ahead_data_frames(sid: int, stream: int, data: bytes, piece: int = AHEAD_STEP) -> list[RawJSONParts]:
-    """Read-ahead bytes as native-messaging event frames of at most `piece` bytes each (< 90 KB of JSON), each
-    in three pieces: the JSON before the base64, the base64 bytes as encoded, the JSON after it."""
+    """Read-ahead bytes as native-messaging `socket.data` events of at most `piece` bytes each (< 90 KB of JSON),
+    each in three pieces: the JSON before the base64, the base64 bytes as encoded, the JSON after it."""
     view = memoryview(data)
-    head = b'{"event":"socket.data","args":[{"socketId":%d,"stream":%d,"data":"' % (int(sid), int(stream))
+    head = (_ahead_head("socket.data", sid, stream) + ',"data":"').encode()
     return [RawJSONParts((head, encode_base64_bytes(view[i: i + piece]), b'"}]}'), None)
             for i in range(0, len(data), piece)]
 

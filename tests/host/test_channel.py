@@ -161,20 +161,14 @@ def test_stop_delivers_nothing_more_and_the_channel_stays_usable(make):
     run(body, make)
 
 
-def test_closing_the_channel_under_a_read_ends_it_with_channel_closed(make):
+@pytest.mark.parametrize("read_first", [True, False], ids=["closed-under-a-read", "closed-before-the-read"])
+def test_a_read_on_a_closed_channel_ends_with_channel_closed(make, read_first: bool):
     async def body(h: Harness) -> None:
-        await h.start_run(100)
+        if read_first:
+            await h.start_run(100)
         h.channel.close()
-        await h.settle()
-        assert len(h.ended) == 1 and isinstance(h.ended[0], ChannelClosed)
-        assert not h.receiver.reading
-    run(body, make)
-
-
-def test_a_read_on_a_channel_closed_before_it_started_ends_with_channel_closed(make):
-    async def body(h: Harness) -> None:
-        h.channel.close()
-        h.receiver.demand(100)
+        if not read_first:
+            h.receiver.demand(100)
         await h.settle()
         assert len(h.ended) == 1 and isinstance(h.ended[0], ChannelClosed)
         assert not h.receiver.reading
