@@ -12,6 +12,10 @@ One browser holds everything, so every figure and its baselines share the machin
   message, base64 with `toBase64`) and decodes the echo with `fromBase64`.
 - (b) a binary WebSocket from the same page through websockify to the same echo server.
 - (c) Chrome's own chrome.socket in a legacy Chrome App (tests/e2e/oracle.py), running the very same JS.
+- (d) the floor of any host: the trivial echo page's traffic through a minimal socket host (bench/nm_minimal.py)
+  that does only the socket work resocket-host must do for it (base64 in, a send to the same echo server, reads
+  of 64 KiB, base64 out as one message each) and none of a protocol. resocket against (a) is what the channel,
+  the socket hop and the host cost together; against (d), what resocket's protocol, host and shim add.
 - resocket in a granted web page (http://127.0.0.1:<port>: the MAIN-world shim -> relay.js -> the service
   worker -> native messaging, plus the page's own data channel), the very same JS again; and the same page
   with its channel off (`resocketOptions.dataChannel = false`: every byte through the relay).
@@ -45,6 +49,7 @@ from bench.echoserver import EchoServers
 SECTION = "browser"
 BATCH = 10
 ECHO_HOST_NAME = "org.resocket.bench_echo"
+MINIMAL_HOST_NAME = "org.resocket.bench_minimal"
 
 # -- the page-side benchmarks (plain JS; the socket one runs unchanged in the Chrome App) ----------------
 SOCKET_JS = r"""
@@ -271,15 +276,20 @@ def _websockify(target_port: int) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("websockify did not start")
 
 
-def _register_echo_host(user_data_dir: Path, root: Path, origin: str) -> None:
-    wrapper = root / "bench-echo-host"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{REPO / "bench" / "nm_echo.py"}"\n')
-    wrapper.chmod(0o755)
+def _register_echo_host(user_data_dir: Path, root: Path, origin: str, echo_port: int | None = None) -> None:
+    """The trivial echo host, and with `echo_port` the minimal socket host (`bench/nm_minimal.py`) too."""
     hosts = user_data_dir / "NativeMessagingHosts"
     hosts.mkdir(parents=True, exist_ok=True)
-    (hosts / f"{ECHO_HOST_NAME}.json").write_text(json.dumps({
-        "name": ECHO_HOST_NAME, "description": "resocket bench: trivial echo", "path": str(wrapper),
-        "type": "stdio", "allowed_origins": [origin]}))
+    made = [(ECHO_HOST_NAME, "trivial echo", f'"{REPO / "bench" / "nm_echo.py"}"')]
+    if echo_port is not None:
+        made.append((MINIMAL_HOST_NAME, "minimal socket host", f'"{REPO / "bench" / "nm_minimal.py"}" {echo_port}'))
+    for name, what, script in made:
+        wrapper = root / f"{name}.sh"
+        wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" {script}\n')
+        wrapper.chmod(0o755)
+        (hosts / f"{name}.json").write_text(json.dumps({
+            "name": name, "description": f"resocket bench: {what}", "path": str(wrapper),
+            "type": "stdio", "allowed_origins": [origin]}))
 
 
 def run(smoke: bool) -> list[Row]:
@@ -303,7 +313,7 @@ def run(smoke: bool) -> list[Row]:
     repeats = 1 if smoke else 5  # medians of 5: one repeat in 3 moved a ratio by up to 0.2 (docs/performance.md)
     connects = 2 if smoke else 10
     window = 1024 * 1024
-    samples: dict[str, list] = {k: [] for k in ("ours", "dc", "native", "ws", "app", "web", "webnm", "nowb")}
+    samples: dict[str, list] = {k: [] for k in ("ours", "dc", "native", "minimal", "ws", "app", "web", "webnm", "nowb")}
     with EchoServers() as servers, tempfile.TemporaryDirectory(prefix="resocket-bench-") as tmp:
         root = Path(tmp)
         ws_proc, ws_port = _websockify(servers.echo_port)
@@ -313,7 +323,7 @@ def run(smoke: bool) -> list[Row]:
         (root / "www" / "index.html").write_text("<!DOCTYPE html><title>bench</title>")
         site = StaticServer(root / "www")
         profile.grant(f"http://127.0.0.1:{site.port}", ["tcp-connect"])
-        _register_echo_host(profile.user_data_dir, root, EXTENSION_ORIGIN)
+        _register_echo_host(profile.user_data_dir, root, EXTENSION_ORIGIN, servers.echo_port)
         app = write_chrome_app(root / "oracle-app", ["tcp-connect"])
         ext = copy_extension(root / "extension")
         browser = Browser(profile.user_data_dir, extensions=[app, ext], env=profile.env)
@@ -344,6 +354,7 @@ def run(smoke: bool) -> list[Row]:
             _run(web_nm, SOCKET_JS, {**env, "latency": 5, "total": window})
             _run(no_wb, SOCKET_JS, {**env, "latency": 5, "total": 0})
             _run(page, NATIVE_ECHO_JS, {"hostName": ECHO_HOST_NAME, "latency": 5, "total": window, "window": window})
+            _run(page, NATIVE_ECHO_JS, {"hostName": MINIMAL_HOST_NAME, "latency": 0, "total": window, "window": window})
             meter = TreeCpu(browser.proc.pid, ws_proc.pid, servers.proc.pid)
 
             def measure(key: str, session: object, js: str, args: dict) -> None:
@@ -363,6 +374,8 @@ def run(smoke: bool) -> list[Row]:
                 measure("dc", dc_page, SOCKET_JS, sized)
                 measure("native", page, NATIVE_ECHO_JS, {"hostName": ECHO_HOST_NAME, "latency": latency,
                                                          "total": total, "window": window})
+                measure("minimal", page, NATIVE_ECHO_JS, {"hostName": MINIMAL_HOST_NAME, "latency": 0,
+                                                          "total": total, "window": window})
                 measure("ws", page, WEBSOCKET_JS, {"url": f"ws://127.0.0.1:{ws_port}", "latency": latency,
                                                    "total": total, "window": window})
                 measure("app", chrome_app, SOCKET_JS, sized)
@@ -411,6 +424,9 @@ def run(smoke: bool) -> list[Row]:
             "(a) trivial native-messaging echo host", mbps("native"), target=">= 0.90x",
             note=f"{size}; {paired('ours', 'native')}"),
         Row(SECTION, "chrome.socket echo throughput (resocket)", ours_t, "MB/s",
+            "(d) minimal socket host (the socket work, no protocol)", mbps("minimal"),
+            note=f"the trivial echo page's traffic through bench/nm_minimal.py; {paired('ours', 'minimal')}"),
+        Row(SECTION, "chrome.socket echo throughput (resocket)", ours_t, "MB/s",
             "(b) binary WebSocket via websockify", mbps("ws")),
         Row(SECTION, "chrome.socket echo throughput (resocket)", ours_t, "MB/s",
             "(c) Chrome's own chrome.socket (Chrome App)", mbps("app"), target="> 1x (mission)"),
@@ -429,6 +445,8 @@ def run(smoke: bool) -> list[Row]:
         cpu_row("CPU per MiB echoed, data channel (resocket)", "dc", "(c) Chrome's own chrome.socket (Chrome App)", "app"),
         cpu_row("CPU per MiB echoed (resocket, native messaging only)", "ours", "(a) trivial native-messaging echo host",
                 "native"),
+        cpu_row("CPU per MiB echoed (resocket, native messaging only)", "ours",
+                "(d) minimal socket host (the socket work, no protocol)", "minimal"),
         cpu_row("CPU per MiB echoed (resocket, granted web page, data channel)", "web",
                 "(b) binary WebSocket via websockify", "ws"),
         Row(SECTION, "write->callback latency, 64 B (resocket, data channel open)", lat("dc", "writeMs"), "ms",

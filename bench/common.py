@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from bench.nmframes import read_frames
+
 REPO = Path(__file__).resolve().parent.parent
 HEADER = struct.Struct("=I")
 BENCH_ORIGIN = "chrome-extension://benchbenchbenchbenchbenchbenchbe/"
@@ -160,22 +162,9 @@ class PipeHost:
         self.send_raw(frame(json.dumps(obj, separators=(",", ":")).encode()))
 
     def _read_loop(self) -> None:
-        buf = bytearray()
         try:
-            while True:
-                data = os.read(self._rout, 1 << 18)
-                if not data:
-                    return
-                buf += data
-                end = 0
-                while len(buf) - end >= 4:
-                    (n,) = HEADER.unpack_from(buf, end)
-                    if len(buf) - end - 4 < n:
-                        break
-                    body = bytes(buf[end + 4: end + 4 + n])
-                    end += 4 + n
-                    self.on_message(json.loads(body) if self.parse else body)
-                del buf[:end]
+            for body in read_frames(self._rout):
+                self.on_message(json.loads(body) if self.parse else body)
         finally:
             self.closed.set()
 
