@@ -566,7 +566,8 @@ class Session:
             return [Send(error_reply(None, event.code, event.message))]
         if not isinstance(event, dict):
             return self._error(None, BAD_REQUEST, f"a request must be a JSON object, not {_describe(event)}")
-        if "id" not in event and event.get("op") in NOTICE_OPERATIONS:
+        op_name = event.get("op")
+        if "id" not in event and isinstance(op_name, str) and op_name in NOTICE_OPERATIONS:
             return self._notice(event)
         req_id = _read_id(event.get("id"))
         if req_id is None:

@@ -140,6 +140,8 @@ def test_invalid_utf8_then_invalid_json_then_a_valid_request(env: dict[str, str]
     ({"op": "ping"}, None, "bad_request"),
     ({"id": "7", "op": "ping"}, None, "bad_request"),
     ({"id": 7, "op": 5}, 7, "bad_request"),
+    ({"op": {}}, None, "bad_request"),  # found by fuzz_protocol.py: an unhashable op took the host down
+    ({"op": ["socket.ack"]}, None, "bad_request"),
     ({"id": 7, "op": "teleport", "args": {}}, 7, "unknown_op"),
     ({"id": 7, "op": "create", "args": {"type": "tcp"}}, 7, "hello_required"),
 ])

@@ -87,6 +87,13 @@ def test_op_not_a_string_is_bad_request_with_id() -> None:
     assert error_of(ready_session().receive({"id": 4, "op": 3}))[:2] == (4, "bad_request")
 
 
+@pytest.mark.parametrize("op", [{}, {"op": "socket.ack"}, [], ["socket.ack"]])
+def test_an_object_or_array_op_without_id_is_bad_request_not_a_crash(op: object) -> None:
+    """Found by fuzz/fuzz_protocol.py: looking such an op up among the notices raised TypeError (unhashable)."""
+    for session in (Session(CALLER), ready_session()):
+        assert error_of(session.receive({"op": op}))[:2] == (None, "bad_request")
+
+
 def test_unknown_op_names_it() -> None:
     rid, code, message = error_of(ready_session().receive({"id": 4, "op": "frobnicate", "args": {}}))
     assert (rid, code) == (4, "unknown_op") and "frobnicate" in message
@@ -304,7 +311,7 @@ json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=
 requests = st.fixed_dictionaries(
     {}, optional={
         "id": st.integers(-2, 20) | json_scalars,
-        "op": st.sampled_from(sorted(OPERATIONS)) | json_scalars,
+        "op": st.sampled_from(sorted(OPERATIONS)) | json_values,
         "args": st.dictionaries(st.sampled_from(["socketId", "data", "type", "port", "hostname", "address",
                                                  "protocol", "client", "origin", "bufferSize", "enable"]),
                                 json_values, max_size=5) | json_values,
