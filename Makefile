@@ -52,6 +52,7 @@ fuzz: deps
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[fuzz]'
 	$(VENV)/bin/python fuzz/fuzz_framing.py -runs=1000000 -max_len=16384
 	$(VENV)/bin/python fuzz/fuzz_protocol.py -runs=1000000 -max_len=16384 fuzz/corpus/protocol
+	$(VENV)/bin/python fuzz/fuzz_data_split.py -runs=1000000 -max_len=4096 -dict=fuzz/data_split.dict fuzz/corpus/data_split
 	RESOCKET_FUZZ=long $(NETNS) $(VENV)/bin/pytest -q tests/fuzz
 
 load: deps
