@@ -21,7 +21,9 @@ from resocket.framing import FrameError, encode_frame
 from resocket.protocol import (
     ADMIN_OPERATIONS,
     BOOL,
+    COUNT,
     DATA,
+    DATACHANNEL_OPERATIONS,
     INT,
     MAX_ID,
     OBJECT,
@@ -43,7 +45,7 @@ EXTENSION = "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/"
 #: docs/protocol.md, "Protocol errors" (config_error and internal come from the host, not the session).
 CODES = {"bad_frame", "frame_too_large", "bad_request", "unknown_op", "bad_args", "hello_required",
          "protocol_mismatch", "origin_not_allowed", "duplicate_id", "chunks_too_large", "not_allowed"}
-ALL_OPERATIONS = {**OPERATIONS, **ADMIN_OPERATIONS, **SOCKETS_OPERATIONS}
+ALL_OPERATIONS = {**OPERATIONS, **ADMIN_OPERATIONS, **SOCKETS_OPERATIONS, **DATACHANNEL_OPERATIONS}
 ARG_NAMES = sorted({a.name for op in ALL_OPERATIONS.values() for a in op.args})
 
 scalars = (st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats() | st.text(max_size=10)
@@ -75,17 +77,20 @@ def readable_id(msg: Any) -> int | None:
 
 
 def check_call(call: Call) -> None:
-    op = OPERATIONS[call.op]
-    allowed = {a.name: a for a in op.args}
+    op = ALL_OPERATIONS[call.op]  # chrome.socket's, chrome.sockets.*'s or the data channel's
+    allowed = {a.name: a.kind for a in op.args}
+    if DATA in allowed.values():
+        allowed["dataRef"] = COUNT  # the payload comes on the data channel (docs/protocol.md)
     assert set(call.args) <= set(allowed), call
     for arg in op.args:
         if arg.required:
-            assert arg.name in call.args, call
+            assert arg.name in call.args or (arg.kind == DATA and "dataRef" in call.args), call
     for name, value in call.args.items():
-        kind = allowed[name].kind
-        expected = {INT: int, STR: str, BOOL: bool, OBJECT: dict, DATA: bytes, SOCKET_TYPE: str}[kind]
+        kind = allowed[name]
+        expected = {INT: int, COUNT: int, STR: str, BOOL: bool, OBJECT: dict, DATA: bytes, SOCKET_TYPE: str,
+                    SOCKETS_API: str}[kind]
         assert isinstance(value, expected), (name, value)
-        if kind == INT:
+        if kind in (INT, COUNT):
             assert not isinstance(value, bool)
         if kind == SOCKET_TYPE:
             assert value in ("tcp", "udp")
