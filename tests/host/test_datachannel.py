@@ -720,7 +720,7 @@ def test_ids_past_the_protocols_range_close_the_channel_and_the_host_keeps_servi
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_seeded_hostile_channel_traffic_never_ends_the_host(host: HostClient, seed: int) -> None:
     """Records, marked and unmarked writes, bare messages, references, `datachannel.explicit`, JSON that does not
-    parse and hostile marks, in a seeded random order on a channel with implicit writes: the channel keeps
+    parse or is no request, and hostile marks, in a seeded random order on a channel with implicit writes: the channel keeps
     serving through all of it and closes on lengths that lie; the host never ends, no reply is an `internal`
     error, and native messaging still serves."""
     import random
@@ -732,7 +732,10 @@ def test_seeded_hostile_channel_traffic_never_ends_the_host(host: HostClient, se
     conn.setblocking(False)
     # Ids are the client's to keep apart: the marks here never reach the few ids native messaging uses.
     marks: list[object] = [BARE, BARE + 5, 10 ** 6, 0, -1, 2 ** 53, "x", 1.5, None, True, [1]]
-    kinds = ["marked", "plain", "bare", "bare", "bare", "explicit", "reference", "garbage"]
+    kinds = ["marked", "plain", "bare", "bare", "bare", "explicit", "reference", "garbage", "odd"]
+    # JSON that parses but is no request: what took the host down through the channel before (`{"op":{}}`).
+    odd: list[object] = [{"op": {}}, {"op": ["datachannel.explicit"]}, {"id": 7, "op": {"x": 1}}, {"id": [1]},
+                         {"op": "socket.ack", "args": []}, {"op": "datachannel.explicit", "args": 5}, [1], "x", None]
     next_id = 100
     for _ in range(300):
         kind = rng.choice(kinds)
@@ -751,6 +754,8 @@ def test_seeded_hostile_channel_traffic_never_ends_the_host(host: HostClient, se
             ws.send(record({"op": "datachannel.explicit"}))
         elif kind == "reference":
             ws.send_data(rng.randrange(0, 2 ** 64), data)
+        elif kind == "odd":
+            ws.send(record(rng.choice(odd)))  # type: ignore[arg-type]
         else:
             ws.send(struct.pack("!QII", REQUEST_REF, 5, 0) + b"{nope")
         try:
