@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from resocket import datachannel
@@ -150,3 +152,35 @@ def test_bytes_that_came_with_the_upgrade_request_are_parsed_once_it_switches_th
     how = asyncio.run(run())
     assert got == [(3, b"early")]
     assert isinstance(how, asyncio.IncompleteReadError)
+
+
+# -- arbitrary client bytes (the page is the only peer the token lets in, but a page can be hostile) ------------
+def _outcome(how: Any) -> Any:
+    return ("error", how.code) if isinstance(how, _ProtocolError) else how
+
+
+_frame_parts = st.tuples(st.integers(0, 255), st.booleans(), st.sampled_from([0, 1, 125, 126, 127, 8, 9, 200]),
+                         st.binary(max_size=300))
+
+
+def _raw_frame(first: int, masked: bool, length_code: int, payload: bytes) -> bytes:
+    """A frame header as a hostile client may write it: any first byte, mask or not, any length form (the
+    extended length says the payload's real size, or lies when the payload is short)."""
+    second = (0x80 if masked else 0) | length_code
+    ext = (struct.pack("!H", len(payload)) if length_code == 126 else
+           struct.pack("!Q", len(payload)) if length_code == 127 else b"")
+    return bytes([first, second]) + ext + (os.urandom(4) if masked else b"") + payload
+
+
+@settings(max_examples=200, deadline=None)
+@given(frames=st.lists(st.one_of(_frame_parts.map(lambda p: _raw_frame(*p)),
+                                 st.binary(min_size=8, max_size=64).map(client_frame),
+                                 st.binary(max_size=40)), max_size=8),
+       cuts=st.lists(st.integers(1, 300), min_size=1, max_size=8))
+def test_any_client_bytes_end_in_messages_a_close_or_a_protocol_error_whatever_the_reads(
+        frames: list[bytes], cuts: list[int]) -> None:
+    stream = b"".join(frames)
+    whole_got, whole = run_reader(stream, [max(1, len(stream))])
+    got, how = run_reader(stream, cuts)
+    assert (got, _outcome(how)) == (whole_got, _outcome(whole))
+    assert how in ("open", "closed") or isinstance(how, _ProtocolError), how
