@@ -31,8 +31,11 @@ def tls_versions(options: Any) -> tuple[ssl.TLSVersion, ssl.TLSVersion]:
     versions = options.get("tlsVersion") if isinstance(options, dict) else None
     if not isinstance(versions, dict):
         versions = {}
-    low = _MIN_VERSIONS.get(versions.get("min"), ssl.TLSVersion.TLSv1_2)  # type: ignore[arg-type]
-    high = _MAX_VERSIONS.get(versions.get("max"), ssl.TLSVersion.TLSv1_3)  # type: ignore[arg-type]
+    # Only strings name versions (a client that skips the renderer's type checks may send anything: an object
+    # or array here once made the lookup raise, and the call end as an `internal` error).
+    low_name, high_name = versions.get("min"), versions.get("max")
+    low = _MIN_VERSIONS.get(low_name, ssl.TLSVersion.TLSv1_2) if isinstance(low_name, str) else ssl.TLSVersion.TLSv1_2
+    high = _MAX_VERSIONS.get(high_name, ssl.TLSVersion.TLSv1_3) if isinstance(high_name, str) else ssl.TLSVersion.TLSv1_3
     return low, high
 
 

@@ -79,6 +79,19 @@ def test_tls_version_options_are_honoured(host: HostClient, pki: Pki) -> None:
         assert host.call("getInfo", socketId=sid).last_error == "Socket not found"
 
 
+@pytest.mark.parametrize("versions", [{"min": [], "max": {}}, {"min": {"a": 1}}, {"max": ["tls1.2"]}, {"min": 5}])
+def test_version_names_that_are_not_strings_mean_the_defaults_not_an_internal_error(
+        host: HostClient, pki: Pki, versions: dict) -> None:
+    """The shim refuses such options as Chrome's renderer does; a client that skips it gets the defaults (an
+    object or array here once made the version lookup raise, and the call end as an `internal` error)."""
+    sid, res, server = secured(host, pki.good, options={"tlsVersion": versions})
+    with server:
+        assert res.args == [0]  # type: ignore[attr-defined]
+        host.call("write", socketId=sid, data=b64(b"y"))
+        assert host.call("read", socketId=sid).data() == b"y"
+        host.call("destroy", socketId=sid)
+
+
 def test_secure_with_a_pending_read_fails_and_destroys(host: HostClient, pki: Pki) -> None:
     server = TlsEchoServer(pki.good.cert, pki.good.key)
     with server:
