@@ -230,6 +230,9 @@
     'sockets.tcp.SocketProperties': SOCKET_PROPERTIES,
     'sockets.udp.SocketProperties': SOCKET_PROPERTIES,
     'sockets.tcpServer.SocketProperties': { persistent: 'boolean', name: 'string' },
+    // chrome.socket's own SecureOptions too: Chromium 156's Chrome App throws these words (tests/extension/shim.test.js).
+    'socket.SecureOptions': { tlsVersion: 'socket.TLSVersionConstraints' },
+    'socket.TLSVersionConstraints': { min: 'string', max: 'string' },
     'sockets.tcp.SecureOptions': { tlsVersion: 'sockets.tcp.TLSVersionConstraints' },
     'sockets.tcp.TLSVersionConstraints': { min: 'string', max: 'string' },
   };

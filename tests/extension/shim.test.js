@@ -123,6 +123,29 @@ test('wrong argument types or a missing callback throw Chrome\'s TypeError and s
   assert.deepEqual(shim.port().sent, []);
 });
 
+test('secure options of the wrong types throw the renderer\'s property errors, word for word, and send nothing', () => {
+  // Chromium 156's Chrome App threw exactly these, recorded 2026-12-03 through the oracle (tests/e2e/oracle.py).
+  const shim = readyShim();
+  const s = shim.chrome.socket;
+  const cb = () => {};
+  const sig = 'Error in invocation of socket.secure(integer socketId, optional socket.SecureOptions options, ' +
+    'function callback): Error at parameter \'options\': ';
+  const bad = [
+    [{ tlsVersion: 5 }, 'Error at property \'tlsVersion\': Invalid type: expected socket.TLSVersionConstraints, found integer.'],
+    [{ tlsVersion: { min: 5 } }, 'Error at property \'tlsVersion\': Error at property \'min\': Invalid type: expected string, found integer.'],
+    [{ tlsVersion: { max: [] } }, 'Error at property \'tlsVersion\': Error at property \'max\': Invalid type: expected string, found array.'],
+    [{ other: 1 }, 'Unexpected property: \'other\'.'],
+  ];
+  for (const [options, why] of bad) {
+    assert.throws(() => s.secure(1, options, cb), (err) => err.name === 'TypeError' && err.message === sig + why);
+  }
+  assert.deepEqual(shim.port().sent, []);
+  // null means absent, as in Chrome (which secured both of these).
+  s.secure(1, { tlsVersion: null }, cb);
+  s.secure(1, { tlsVersion: { min: null } }, cb);
+  assert.equal(shim.port().requests().length, 2);
+});
+
 test('each of Chrome\'s three error styles sets lastError only while the callback runs', () => {
   const shim = readyShim();
   const seen = [];
