@@ -98,7 +98,9 @@
    * calls with no socket, a comparable failure), so legacy code that only looks at the value sees a failure.
    */
   const SOCKET_API = [
-    { name: 'create', params: 'type:socket.SocketType options?:socket.CreateOptions', callback: true,
+    // create, getInfo and getNetworkList return a Promise when the callback is left out, as in Chromium 156 (its
+    // other chrome.socket methods require one: recorded through the Chrome App oracle, 2026-12-03).
+    { name: 'create', params: 'type:socket.SocketType options?:socket.CreateOptions', callback: 'optional',
       failure: () => [{ socketId: -1 }] },
     { name: 'destroy', params: 'socketId:integer', callback: false },
     { name: 'connect', params: 'socketId:integer hostname:string port:integer', callback: true,
@@ -121,8 +123,8 @@
       failure: () => [false] },
     { name: 'setNoDelay', params: 'socketId:integer noDelay:boolean', callback: true, failure: () => [false] },
     // getInfo and getNetworkList fail with lastError only (the callback gets undefined), as in Chrome.
-    { name: 'getInfo', params: 'socketId:integer', callback: true, failure: () => [] },
-    { name: 'getNetworkList', params: '', callback: true, failure: () => [] },
+    { name: 'getInfo', params: 'socketId:integer', callback: 'optional', failure: () => [] },
+    { name: 'getNetworkList', params: '', callback: 'optional', failure: () => [] },
     { name: 'joinGroup', params: 'socketId:integer address:string', callback: true, failure: () => [-1] },
     { name: 'leaveGroup', params: 'socketId:integer address:string', callback: true, failure: () => [-1] },
     { name: 'setMulticastTimeToLive', params: 'socketId:integer ttl:integer', callback: true,

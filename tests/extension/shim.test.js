@@ -99,8 +99,8 @@ test('wrong argument types or a missing callback throw Chrome\'s TypeError and s
   const bad = [
     [() => s.connect(1, 'localhost', '80', cb), 'socket.connect(integer socketId, string hostname, integer port, function callback)'],
     [() => s.connect(1, 'localhost', 80), 'socket.connect(integer socketId, string hostname, integer port, function callback)'],
-    [() => s.create('raw', cb), 'socket.create(socket.SocketType type, optional socket.CreateOptions options, function callback)'],
-    [() => s.create('tcp'), 'socket.create(socket.SocketType type, optional socket.CreateOptions options, function callback)'],
+    [() => s.create('raw', cb), 'socket.create(socket.SocketType type, optional socket.CreateOptions options, optional function callback)'],
+    [() => s.create('tcp', 5), 'socket.create(socket.SocketType type, optional socket.CreateOptions options, optional function callback)'],
     [() => s.destroy(1, cb), 'socket.destroy(integer socketId)'],
     [() => s.disconnect('1'), 'socket.disconnect(integer socketId)'],
     [() => s.read(1.5, cb), 'socket.read(integer socketId, optional integer bufferSize, function callback)'],
@@ -108,9 +108,11 @@ test('wrong argument types or a missing callback throw Chrome\'s TypeError and s
     [() => s.write(1, 'text', cb), 'socket.write(integer socketId, binary data, function callback)'],
     [() => s.write(1, new Uint8Array(4), cb), 'socket.write(integer socketId, binary data, function callback)'],
     [() => s.setNoDelay(1, 1, cb), 'socket.setNoDelay(integer socketId, boolean noDelay, function callback)'],
-    [() => s.getInfo(1, cb, cb), 'socket.getInfo(integer socketId, function callback)'],
-    [() => s.getInfo(2 ** 31, cb), 'socket.getInfo(integer socketId, function callback)'],
-    [() => s.getNetworkList(), 'socket.getNetworkList(function callback)'],
+    [() => s.getInfo(1, cb, cb), 'socket.getInfo(integer socketId, optional function callback)'],
+    [() => s.getInfo(2 ** 31, cb), 'socket.getInfo(integer socketId, optional function callback)'],
+    [() => s.getNetworkList(5), 'socket.getNetworkList(optional function callback)'],
+    [() => s.connect(1, 'localhost', 80), 'socket.connect(integer socketId, string hostname, integer port, function callback)'],
+    [() => s.secure(1), 'socket.secure(integer socketId, optional socket.SecureOptions options, function callback)'],
     [() => s.listen(1, '127.0.0.1', 80, 5, 6, cb), 'socket.listen(integer socketId, string address, integer port, optional integer backlog, function callback)'],
   ];
   for (const [call, signature] of bad) {
@@ -121,6 +123,23 @@ test('wrong argument types or a missing callback throw Chrome\'s TypeError and s
     });
   }
   assert.deepEqual(shim.port().sent, []);
+});
+
+test('create, getInfo and getNetworkList without a callback give a Promise, as in Chromium 156', async () => {
+  // Recorded through the Chrome App oracle, 2026-12-03: these three resolve or reject; every other method that
+  // takes a callback throws "No matching signature." without one (above).
+  const shim = readyShim();
+  const s = shim.chrome.socket;
+  const created = s.create('tcp');
+  assert.equal(typeof created.then, 'function');
+  shim.port().reply({ id: lastRequest(shim).id, args: [{ socketId: 4 }] });
+  const { socketId } = await created;
+  const list = s.getNetworkList();
+  shim.port().reply({ id: lastRequest(shim).id, args: [[]] });
+  assert.deepEqual(plain(await list), []);
+  const info = s.getInfo(socketId);
+  shim.port().reply({ id: lastRequest(shim).id, args: [], lastError: 'Socket not found' });
+  await assert.rejects(info, (err) => err.message === 'Socket not found');
 });
 
 test('secure options of the wrong types throw the renderer\'s property errors, word for word, and send nothing', () => {
