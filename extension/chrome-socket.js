@@ -232,7 +232,9 @@
     'sockets.tcp.SocketProperties': SOCKET_PROPERTIES,
     'sockets.udp.SocketProperties': SOCKET_PROPERTIES,
     'sockets.tcpServer.SocketProperties': { persistent: 'boolean', name: 'string' },
-    // chrome.socket's own SecureOptions too: Chromium 156's Chrome App throws these words (tests/extension/shim.test.js).
+    // chrome.socket's own CreateOptions (no properties at all) and SecureOptions too: Chromium 156's Chrome App
+    // throws these words (tests/extension/shim.test.js).
+    'socket.CreateOptions': {},
     'socket.SecureOptions': { tlsVersion: 'socket.TLSVersionConstraints' },
     'socket.TLSVersionConstraints': { min: 'string', max: 'string' },
     'sockets.tcp.SecureOptions': { tlsVersion: 'sockets.tcp.TLSVersionConstraints' },

@@ -158,11 +158,18 @@ test('secure options of the wrong types throw the renderer\'s property errors, w
   for (const [options, why] of bad) {
     assert.throws(() => s.secure(1, options, cb), (err) => err.name === 'TypeError' && err.message === sig + why);
   }
+  // CreateOptions has no properties: any is unexpected (also recorded); a number matches no signature.
+  const create = 'Error in invocation of socket.create(socket.SocketType type, optional socket.CreateOptions options, ' +
+    'optional function callback): ';
+  assert.throws(() => s.create('tcp', { foo: 1 }, cb),
+    (err) => err.message === `${create}Error at parameter 'options': Unexpected property: 'foo'.`);
+  assert.throws(() => s.create('tcp', 5, cb), (err) => err.message === `${create}No matching signature.`);
   assert.deepEqual(shim.port().sent, []);
-  // null means absent, as in Chrome (which secured both of these).
+  // null means absent, as in Chrome (which secured both of these, and created a socket for the third).
   s.secure(1, { tlsVersion: null }, cb);
   s.secure(1, { tlsVersion: { min: null } }, cb);
-  assert.equal(shim.port().requests().length, 2);
+  s.create('tcp', null, cb);
+  assert.equal(shim.port().requests().length, 3);
 });
 
 test('each of Chrome\'s three error styles sets lastError only while the callback runs', () => {
