@@ -122,3 +122,30 @@ def compare(pages: tuple, name: str, protocol: str, env: dict) -> None:
         diff = "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True),
                                             "chrome", "resocket"))
         pytest.fail(f"resocket differs from Chrome in {name}-{protocol}:\n{diff}")
+
+
+# The renderer's argument checks, asked of every method: a Symbol matches no signature, so each call throws
+# before anything runs, with the method's full signature in the message (which also tells whether its callback
+# is optional, i.e. whether it returns a Promise without one); and options of the wrong shapes.
+SIGNATURES_JS = r"""(() => {
+  const api = chrome.socket, out = {};
+  for (const name of Object.keys(api).sort()) {
+    if (typeof api[name] !== "function") continue;
+    try { api[name](Symbol("x"), () => {}); out[name] = "no throw"; } catch (e) { out[name] = String(e.message); }
+  }
+  const bad = [["secure", [1, {tlsVersion: 5}]], ["secure", [1, {tlsVersion: {min: 5}}]],
+               ["secure", [1, {tlsVersion: {max: []}}]], ["secure", [1, {other: 1}]],
+               ["create", ["tcp", {foo: 1}]], ["create", ["tcp", 5]], ["read", [1, "100"]]];
+  bad.forEach(([name, args], i) => {
+    try { api[name](...args, () => {}); out["bad " + i] = "no throw"; } catch (e) { out["bad " + i] = String(e.message); }
+  });
+  return out;
+})()"""
+
+
+def test_every_method_refuses_bad_arguments_in_chromes_words(pages) -> None:
+    chrome_page, resocket_page = pages
+    expected = chrome_page.evaluate(SIGNATURES_JS)
+    assert len([k for k in expected if not k.startswith("bad ")]) == 21
+    assert "optional function callback" in expected["create"]  # Chromium 156: create returns a Promise
+    assert resocket_page.evaluate(SIGNATURES_JS) == expected

@@ -114,6 +114,29 @@ def test_the_chrome_app_has_chrome_sockets_and_the_resocket_page_has_the_same_su
     assert resocket.evaluate(surface) == expected
 
 
+SIGNATURES_JS = r"""(() => {
+  const out = {};
+  for (const ns of ["tcp", "tcpServer", "udp"]) {
+    const api = chrome.sockets[ns];
+    for (const name of Object.keys(api).sort()) {
+      if (typeof api[name] !== "function") continue;
+      try { api[name](Symbol("x"), () => {}); out[ns + "." + name] = "no throw"; }
+      catch (e) { out[ns + "." + name] = String(e.message); }
+    }
+  }
+  return out;
+})()"""
+
+
+def test_every_method_refuses_a_bad_argument_with_chromes_signature(pages) -> None:
+    """The renderer's check of every chrome.sockets.* method: the signature in the message (its callback optional
+    or not, i.e. a Promise without one or a TypeError) is Chrome's, word for word."""
+    chrome, resocket = pages
+    expected = chrome.evaluate(SIGNATURES_JS)
+    assert "udp.send" in expected and "tcpServer.listen" in expected
+    assert resocket.evaluate(SIGNATURES_JS) == expected
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.xfail(reason=DELIBERATE[n], strict=True)]
                                                if n in DELIBERATE else []) for n in SCENARIO_NAMES])
 def test_resocket_sockets_transcript_equals_chrome(pages, env: dict, name: str) -> None:
