@@ -571,7 +571,7 @@ class Session:
             return self._notice(event)
         req_id = _read_id(event.get("id"))
         if req_id is None:
-            where = f"{_clip(event['op'])}: " if isinstance(event.get("op"), str) else ""
+            where = f"{_clip(op_name)}: " if isinstance(op_name, str) else ""
             what = "missing" if event.get("id") is None else f"{json.dumps(event.get('id'))[:40]} is not valid"
             return self._error(None, BAD_REQUEST, f"{where}request id {what}: it must be an integer 1..2^53-1")
         if "chunk" in event:
