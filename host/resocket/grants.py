@@ -26,7 +26,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -216,6 +215,8 @@ class GrantStore:
     def _write(self, grants: dict[str, list[str]]) -> None:
         body = {"version": FORMAT_VERSION, "origins": {origin: grants[origin] for origin in sorted(grants)}}
         data = (json.dumps(body, indent=2) + "\n").encode("utf-8")
+        import tempfile  # here, not at the top: resocket-host reads the grants at every start, writes them rarely
+
         fd, tmp = tempfile.mkstemp(dir=self.config_dir, prefix=".grants.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
