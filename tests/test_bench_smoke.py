@@ -38,6 +38,8 @@ def test_smoke_run_reports_every_section_with_numbers_and_baselines(tmp_path: Pa
     latest = json.loads((tmp_path / "latest.json").read_text())
     assert latest["smoke"] is True and latest["errors"] == {}
     assert set(SECTIONS) <= set(latest["sections"])
+    # Hosts start from bytecode, as installed ones do (not from source compiled at every spawn).
+    assert latest["machine"]["bytecode"].startswith("compiled "), latest["machine"]
     for name in SECTIONS:
         measured = [row for row in latest["sections"][name] if row["value"] is not None]
         assert measured, f"section {name} has no measured figure: {latest['sections'][name]}"
