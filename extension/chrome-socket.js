@@ -192,8 +192,19 @@
 
   const isPlainObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v) &&
     !isArrayBuffer(v);
-  /** Cross-realm ArrayBuffer test (a page's frames and the tests' vm contexts have their own constructors). */
-  const isArrayBuffer = (v) => Object.prototype.toString.call(v) === '[object ArrayBuffer]';
+  /** ArrayBuffer's own brand check, as Chrome's bindings make it: its byteLength getter throws for anything
+   * else (a SharedArrayBuffer, an object dressed up with ArrayBuffer.prototype or Symbol.toStringTag), and it
+   * answers buffers of other realms too (a page's frames, the tests' vm contexts). No string is built per call. */
+  const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get;
+  const isArrayBuffer = (v) => {
+    if (typeof v !== 'object' || v === null) return false;
+    try {
+      arrayBufferByteLength.call(v);
+      return true;
+    } catch (err) {
+      return false;
+    }
+  };
 
   /** Renderer type checks, keyed by the type names Chrome prints in signatures. */
   const TYPE_CHECKS = {
@@ -201,7 +212,8 @@
     integer: (v) => typeof v === 'number' && Number.isInteger(v) && v >= -2147483648 && v <= 2147483647,
     string: (v) => typeof v === 'string',
     boolean: (v) => typeof v === 'boolean',
-    binary: isArrayBuffer,
+    // Chromium 156 takes any ArrayBuffer view too (a Uint8Array, a DataView...): its bytes, not its buffer's.
+    binary: (v) => isArrayBuffer(v) || ArrayBuffer.isView(v),
     function: (v) => typeof v === 'function',
     'socket.SocketType': (v) => v === 'tcp' || v === 'udp',
     'socket.CreateOptions': isPlainObject,
@@ -284,7 +296,11 @@
     const shown = params.map((p) => `${p.optional ? 'optional ' : ''}${p.type} ${p.name}`);
     if (row.callback) shown.push(`${row.callback === 'optional' ? 'optional ' : ''}function callback`);
     const qualified = ns ? `sockets.${ns}.${row.name}` : `socket.${row.name}`;
-    return { name: row.name, params, callback: row.callback, failure: row.failure || (() => []),
+    // What parseArguments walks, built once per method: the parameters, then the callback, each with its check.
+    const slots = params.concat(row.callback
+      ? [{ name: 'callback', type: 'function', optional: row.callback === 'optional' }] : []).map((p) => Object.assign(
+      { check: TYPE_CHECKS[p.type], validated: p.type in DICTIONARIES || p.type.endsWith('.DnsQueryType') }, p));
+    return { name: row.name, params, slots, callback: row.callback, failure: row.failure || (() => []),
       ns, space: ns || 'socket', op: ns ? `${ns}.${row.name}` : row.name, qualified,
       chunked: (!ns && row.name === 'write') || (ns === 'tcp' && row.name === 'send'),
       carriesData: params.some((p) => p.type === 'binary'),
@@ -302,8 +318,7 @@
    * @throws {TypeError} with Chrome's wording when no signature matches
    */
   function parseArguments(spec, given) {
-    const slots = spec.params.concat(spec.callback
-      ? [{ name: 'callback', type: 'function', optional: spec.callback === 'optional' }] : []);
+    const slots = spec.slots;
     const fail = () => new TypeError(`Error in invocation of ${spec.signature}: No matching signature.`);
     if (given.length > slots.length) throw fail();
     let skips = slots.length - given.length;
@@ -312,7 +327,7 @@
     let callback;
     for (const slot of slots) {
       const value = given[index];
-      const matches = TYPE_CHECKS[slot.type](value);
+      const matches = slot.check(value);
       if (slot.optional && skips > 0 && !matches && value !== null && value !== undefined) {
         skips -= 1;
         continue;
@@ -323,7 +338,7 @@
         continue;
       }
       if (!matches) throw fail();
-      const why = slot.type in DICTIONARIES || slot.type.endsWith('.DnsQueryType') ? invalidValue(slot.type, value) : null;
+      const why = slot.validated ? invalidValue(slot.type, value) : null;
       if (why) throw new TypeError(`Error in invocation of ${spec.signature}: Error at parameter '${slot.name}': ${why}`);
       if (slot.name === 'callback') callback = value;
       else named[slot.name] = value;
@@ -1518,7 +1533,10 @@
     if ('socketId' in args) args.socketId = spaces[spec.space].hostId(args.socketId, conn);
     // A view, not a copy: every path uses the bytes before the call returns (base64, a channel record), and a
     // call held for later takes its own copy (HostConnection.route), so the caller may reuse its buffer.
-    if (args.data) args.data = new Uint8Array(args.data);
+    if (args.data) {
+      const d = args.data;
+      args.data = ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d);
+    }
     return args;
   }
 

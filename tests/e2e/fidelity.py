@@ -31,6 +31,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("tls", "tcp"),
     ("dns", "tcp"),
     ("matrix_gaps", "tcp"),
+    ("binary_views", "udp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]

@@ -135,7 +135,10 @@ SIGNATURES_JS = r"""(() => {
   }
   const bad = [["secure", [1, {tlsVersion: 5}]], ["secure", [1, {tlsVersion: {min: 5}}]],
                ["secure", [1, {tlsVersion: {max: []}}]], ["secure", [1, {other: 1}]],
-               ["create", ["tcp", {foo: 1}]], ["create", ["tcp", 5]], ["read", [1, "100"]]];
+               ["create", ["tcp", {foo: 1}]], ["create", ["tcp", 5]], ["read", [1, "100"]],
+               // binary: a view is taken (scenario binary_views), an object dressed up as a buffer is not
+               ["write", [1, new Uint8Array(4)]], ["write", [1, Object.create(ArrayBuffer.prototype)]],
+               ["write", [1, {[Symbol.toStringTag]: "ArrayBuffer", byteLength: 4}]]];
   bad.forEach(([name, args], i) => {
     try { api[name](...args, () => {}); out["bad " + i] = "no throw"; } catch (e) { out["bad " + i] = String(e.message); }
   });

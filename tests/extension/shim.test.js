@@ -106,7 +106,10 @@ test('wrong argument types or a missing callback throw Chrome\'s TypeError and s
     [() => s.read(1.5, cb), 'socket.read(integer socketId, optional integer bufferSize, function callback)'],
     [() => s.read(1, '100', cb), 'socket.read(integer socketId, optional integer bufferSize, function callback)'],
     [() => s.write(1, 'text', cb), 'socket.write(integer socketId, binary data, function callback)'],
-    [() => s.write(1, new Uint8Array(4), cb), 'socket.write(integer socketId, binary data, function callback)'],
+    // binary: a real ArrayBuffer or a view of one, never an object dressed up as one (Chromium 156)
+    [() => s.write(1, Object.create(ArrayBuffer.prototype), cb), 'socket.write(integer socketId, binary data, function callback)'],
+    [() => s.write(1, { [Symbol.toStringTag]: 'ArrayBuffer', byteLength: 4 }, cb), 'socket.write(integer socketId, binary data, function callback)'],
+    [() => s.write(1, [1, 2], cb), 'socket.write(integer socketId, binary data, function callback)'],
     [() => s.setNoDelay(1, 1, cb), 'socket.setNoDelay(integer socketId, boolean noDelay, function callback)'],
     [() => s.getInfo(1, cb, cb), 'socket.getInfo(integer socketId, optional function callback)'],
     [() => s.getInfo(2 ** 31, cb), 'socket.getInfo(integer socketId, optional function callback)'],
@@ -272,6 +275,20 @@ test('a write of up to 64 KiB is one frame with base64 data', () => {
   shim.chrome.socket.write(id, bytes.buffer, () => {});
   assert.equal(shim.port().sent.filter((m) => 'chunk' in m).length, 0);
   assert.ok(Buffer.from(lastRequest(shim).args.data, 'base64').equals(Buffer.from(bytes)));
+});
+
+test('a write or sendTo of an ArrayBuffer view sends the view\'s bytes, not its whole buffer (Chromium 156)', () => {
+  const shim = readyShim();
+  const id = createSocket(shim, 3);
+  const buf = new TextEncoder().encode('0123456789').buffer;
+  const sent = [];
+  for (const view of [new Uint8Array(buf, 2, 5), new DataView(buf, 1, 3), new Uint16Array(buf, 4, 2)]) {
+    shim.chrome.socket.write(id, view, () => {});
+    sent.push(Buffer.from(lastRequest(shim).args.data, 'base64').toString());
+  }
+  shim.chrome.socket.sendTo(id, new Uint8Array(buf, 8), '127.0.0.1', 9, () => {});
+  sent.push(Buffer.from(lastRequest(shim).args.data, 'base64').toString());
+  assert.deepEqual(sent, ['23456', '123', '4567', '89']);
 });
 
 test('a small write is one frame with base64 data', () => {
