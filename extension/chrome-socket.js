@@ -189,6 +189,12 @@
   };
   const ACKED_EVENTS = new Set(['onReceive', 'onAccept']);
   const DNS_QUERY_TYPES = ['any', 'ipv4', 'ipv6'];
+  /** Enum types, with their members in the order the renderer lists them. */
+  const ENUMS = {
+    'socket.SocketType': ['tcp', 'udp'],
+    'sockets.tcp.DnsQueryType': DNS_QUERY_TYPES,
+    'sockets.udp.DnsQueryType': DNS_QUERY_TYPES,
+  };
 
   const isPlainObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v) &&
     !isArrayBuffer(v);
@@ -215,7 +221,8 @@
     // Chromium 156 takes any ArrayBuffer view too (a Uint8Array, a DataView...): its bytes, not its buffer's.
     binary: (v) => isArrayBuffer(v) || ArrayBuffer.isView(v),
     function: (v) => typeof v === 'function',
-    'socket.SocketType': (v) => v === 'tcp' || v === 'udp',
+    // Enums match as strings; a string that is no member is the renderer's "Value must be one of" (ENUMS).
+    'socket.SocketType': (v) => typeof v === 'string',
     'socket.CreateOptions': isPlainObject,
     'socket.SecureOptions': isPlainObject,
     'sockets.tcp.SocketProperties': isPlainObject,
@@ -258,9 +265,8 @@
    * @param {string} type @param {*} value @returns {string|null}
    */
   function invalidValue(type, value) {
-    if (type.endsWith('.DnsQueryType')) {
-      return DNS_QUERY_TYPES.includes(value) ? null : `Value must be one of ${DNS_QUERY_TYPES.join(', ')}.`;
-    }
+    const members = ENUMS[type];
+    if (members) return members.includes(value) ? null : `Value must be one of ${members.join(', ')}.`;
     const fields = DICTIONARIES[type];
     if (!fields) return TYPE_CHECKS[type](value) ? null : `Invalid type: expected ${type}, found ${typeName(value)}.`;
     if (!isPlainObject(value)) return `Invalid type: expected ${type}, found ${typeName(value)}.`;
@@ -299,7 +305,7 @@
     // What parseArguments walks, built once per method: the parameters, then the callback, each with its check.
     const slots = params.concat(row.callback
       ? [{ name: 'callback', type: 'function', optional: row.callback === 'optional' }] : []).map((p) => Object.assign(
-      { check: TYPE_CHECKS[p.type], validated: p.type in DICTIONARIES || p.type.endsWith('.DnsQueryType') }, p));
+      { check: TYPE_CHECKS[p.type], validated: p.type in DICTIONARIES || p.type in ENUMS }, p));
     return { name: row.name, params, slots, callback: row.callback, failure: row.failure || (() => []),
       ns, space: ns || 'socket', op: ns ? `${ns}.${row.name}` : row.name, qualified,
       chunked: (!ns && row.name === 'write') || (ns === 'tcp' && row.name === 'send'),

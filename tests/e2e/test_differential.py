@@ -133,12 +133,28 @@ SIGNATURES_JS = r"""(() => {
     if (typeof api[name] !== "function") continue;
     try { api[name](Symbol("x"), () => {}); out[name] = "no throw"; } catch (e) { out[name] = String(e.message); }
   }
-  const bad = [["secure", [1, {tlsVersion: 5}]], ["secure", [1, {tlsVersion: {min: 5}}]],
-               ["secure", [1, {tlsVersion: {max: []}}]], ["secure", [1, {other: 1}]],
-               ["create", ["tcp", {foo: 1}]], ["create", ["tcp", 5]], ["read", [1, "100"]],
-               // binary: a view is taken (scenario binary_views), an object dressed up as a buffer is not
-               ["write", [1, new Uint8Array(4)]], ["write", [1, Object.create(ArrayBuffer.prototype)]],
-               ["write", [1, {[Symbol.toStringTag]: "ArrayBuffer", byteLength: 4}]]];
+  // NONE: no socket has that id, so a call Chrome takes only fails (lastError) and touches nothing.
+  const NONE = 987654;
+  const bad = [["secure", [NONE, {tlsVersion: 5}]], ["secure", [NONE, {tlsVersion: {min: 5}}]],
+               ["secure", [NONE, {tlsVersion: {max: []}}]], ["secure", [NONE, {other: 1}]],
+               ["create", ["tcp", {foo: 1}]], ["create", ["tcp", 5]], ["read", [NONE, "100"]],
+               // binary: a view is taken (scenario binary_views), an object dressed up as a buffer is not;
+               // then more shapes Chromium 156 takes or refuses (enums match as strings first)
+               ["write", [NONE, new Uint8Array(4)]], ["write", [NONE, Object.create(ArrayBuffer.prototype)]],
+               ["write", [NONE, {[Symbol.toStringTag]: "ArrayBuffer", byteLength: 4}]],
+               ["create", ["tcp", new Uint8Array(2)]], ["create", ["tcp", []]],
+               ["create", ["tcp", Object.create(null)]], ["create", ["tcp", new Date(0)]],
+               ["connect", [NONE, new String("localhost"), 80]], ["connect", [NONE, "localhost", 2 ** 31]],
+               ["connect", [NONE, "localhost", 80.5]], ["connect", [NONE, "localhost", -0]],
+               ["setKeepAlive", [NONE, true, "5"]], ["setKeepAlive", [NONE, 1, 5]],
+               ["setNoDelay", [NONE, new Boolean(true)]], ["sendTo", [NONE, new ArrayBuffer(1), "127.0.0.1", "80"]],
+               ["write", [NONE, new Float32Array(1)]], ["secure", [NONE, {tlsVersion: null}]],
+               ["secure", [NONE, {tlsVersion: {min: null}}]], ["secure", [NONE, {tlsVersion: {min: "tls1.2", extra: 1}}]],
+               ["secure", [NONE, []]], ["secure", [NONE, new Uint8Array(1)]],
+               ["read", [NONE, 2 ** 31]], ["read", [NONE, -1]], ["read", [NONE, NaN]], ["read", [NONE, Infinity]],
+               ["create", ["TCP"]], ["create", [new String("tcp")]], ["getInfo", ["1"]],
+               ["listen", [NONE, "127.0.0.1", 80, "5"]], ["joinGroup", [NONE, 5]],
+               ["setMulticastTimeToLive", [NONE, 1.5]], ["setMulticastLoopbackMode", [NONE, 0]]];
   bad.forEach(([name, args], i) => {
     try { api[name](...args, () => {}); out["bad " + i] = "no throw"; } catch (e) { out["bad " + i] = String(e.message); }
   });

@@ -124,6 +124,17 @@ SIGNATURES_JS = r"""(() => {
       catch (e) { out[ns + "." + name] = String(e.message); }
     }
   }
+  // Data as a view (taken, its own bytes), a look-alike (refused), enum values (matched as strings first).
+  // NONE: no socket has that id, so a call Chrome takes only fails (lastError) and touches nothing.
+  const NONE = 987654;
+  const bad = [["tcp", "send", [NONE, new Uint8Array(2)]], ["udp", "send", [NONE, new DataView(new ArrayBuffer(2)),
+               "127.0.0.1", 9]], ["tcp", "send", [NONE, {[Symbol.toStringTag]: "ArrayBuffer"}]],
+               ["tcp", "connect", [NONE, "127.0.0.1", 9, "IPV4"]], ["udp", "send", [NONE, new ArrayBuffer(1),
+               "127.0.0.1", 9, "v6"]], ["tcp", "connect", [NONE, "127.0.0.1", 9, 4]]];
+  bad.forEach(([ns, name, args], i) => {
+    try { chrome.sockets[ns][name](...args, () => {}); out["bad " + i] = "no throw"; }
+    catch (e) { out["bad " + i] = String(e.message); }
+  });
   return out;
 })()"""
 

@@ -99,7 +99,7 @@ test('wrong argument types or a missing callback throw Chrome\'s TypeError and s
   const bad = [
     [() => s.connect(1, 'localhost', '80', cb), 'socket.connect(integer socketId, string hostname, integer port, function callback)'],
     [() => s.connect(1, 'localhost', 80), 'socket.connect(integer socketId, string hostname, integer port, function callback)'],
-    [() => s.create('raw', cb), 'socket.create(socket.SocketType type, optional socket.CreateOptions options, optional function callback)'],
+    [() => s.create(5, cb), 'socket.create(socket.SocketType type, optional socket.CreateOptions options, optional function callback)'],
     [() => s.create('tcp', 5), 'socket.create(socket.SocketType type, optional socket.CreateOptions options, optional function callback)'],
     [() => s.destroy(1, cb), 'socket.destroy(integer socketId)'],
     [() => s.disconnect('1'), 'socket.disconnect(integer socketId)'],
@@ -124,6 +124,12 @@ test('wrong argument types or a missing callback throw Chrome\'s TypeError and s
       assert.equal(err.message, `Error in invocation of ${signature}: No matching signature.`);
       return true;
     });
+  }
+  // An enum matches as a string; one that is no member is a parameter error (Chromium 156).
+  for (const type of ['raw', 'TCP']) {
+    assert.throws(() => s.create(type, cb), (err) => err.name === 'TypeError' && err.message ===
+      'Error in invocation of socket.create(socket.SocketType type, optional socket.CreateOptions options, ' +
+      'optional function callback): Error at parameter \'type\': Value must be one of tcp, udp.');
   }
   assert.deepEqual(shim.port().sent, []);
 });
