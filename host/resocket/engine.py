@@ -141,11 +141,46 @@ def _plain(value: Any) -> Any:
 
 
 def format_ip(host: str) -> str:
-    """Chrome's IP string: IPv4 dotted, IPv6 compressed without brackets or scope."""
+    """Chrome's IP string: IPv4 dotted, IPv6 compressed without brackets or scope; a v4-mapped IPv6
+    address in hex groups ("::ffff:7f00:1", as Chrome 156 reports it; Python 3.13 would print the dotted
+    tail)."""
     try:
-        return str(ipaddress.ip_address(host.split("%", 1)[0]))
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         return host
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        tail = ip.packed[12:]
+        return f"::ffff:{int.from_bytes(tail[:2], 'big'):x}:{int.from_bytes(tail[2:], 'big'):x}"
+    return str(ip)
+
+
+def hostname_compliant(name: str) -> bool:
+    """Chromium's IsCanonicalizedHostCompliant (net/base/url_util.cc), on the lowercased name: labels of
+    [a-z0-9_-] separated by dots, the last one starting with a letter or digit, one final dot allowed, at
+    most 253 characters (254 with the dot). Chrome's resolver answers anything else ERR_NAME_NOT_RESOLVED
+    without a lookup: "" or " 127.0.0.1", "[::1]", "127.0.0.1:80", "127.0.0.1%lo"."""
+    if not name or len(name) > 254 or (len(name) == 254 and not name.endswith(".")):
+        return False
+    in_label = False
+    last_started_alnum = False
+    for c in name:
+        alnum = "a" <= c <= "z" or "0" <= c <= "9"
+        if not in_label:
+            if not alnum and c not in "-_":
+                return False
+            last_started_alnum = alnum
+            in_label = True
+        elif c == ".":
+            in_label = False
+        elif not alnum and c not in "-_":
+            return False
+    return last_started_alnum
+
+
+def is_localhost_name(host: str) -> bool:
+    """Chromium's IsLocalHostname: "localhost" and "*.localhost", with or without the final dot."""
+    name = host.lower().removesuffix(".")
+    return name == "localhost" or name.endswith(".localhost")
 
 
 def parse_ip_literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -418,12 +453,21 @@ class Engine:
         self.sockets.pop(sid, None)
 
     async def resolve(self, host: str, port: int, socktype: int) -> list[tuple[int, Any]]:
-        """(family, sockaddr) for every address of `host`; IP literals need no lookup. Raises DnsError."""
+        """(family, sockaddr) for every address of `host`, in Chrome's order. Raises DnsError.
+
+        As Chromium's HostResolverManager: IP literals need no lookup; a name that is not a valid host name
+        fails at once (-105, whether or not a network is up); localhost names are answered here, ::1 then
+        127.0.0.1, never from /etc/hosts or DNS (so connect tries both, and sendTo uses ::1); other names go
+        to the system resolver (getaddrinfo), as Chrome's does on Linux."""
         literal = parse_ip_literal(host)
         if literal is not None:
             if literal.version == 4:
                 return [(socket.AF_INET, (str(literal), port))]
             return [(socket.AF_INET6, (str(literal), port, 0, 0))]
+        if not hostname_compliant(host.lower()):
+            raise DnsError(NetError.NAME_NOT_RESOLVED)
+        if is_localhost_name(host):
+            return [(socket.AF_INET6, ("::1", port, 0, 0)), (socket.AF_INET, ("127.0.0.1", port))]
         fut: asyncio.Future = self.loop.create_future()
 
         def lookup() -> None:

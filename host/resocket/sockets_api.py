@@ -166,13 +166,6 @@ def _queried(hostname: str, dns_query_type: Any) -> str:
 DNS_QUERY_FAMILIES = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
 
 
-def is_localhost_name(host: str) -> bool:
-    """Chromium's IsLocalHostname: "localhost" and "*.localhost", with or without the final dot."""
-    name = host.lower()
-    name = name.removesuffix(".")
-    return name == "localhost" or name.endswith(".localhost")
-
-
 class _EngineView:
     """The engine as a chrome.sockets socket object sees it: `forget` removes from our table, not chrome.socket's."""
 
@@ -190,7 +183,7 @@ class _EngineView:
           127.0.0.1 (so connect("localhost", port, "ipv6") reaches only a server on ::1: -102 otherwise);
         - any other name: only the addresses of that family; none -> ERR_NAME_NOT_RESOLVED.
         """
-        from resocket.engine import DnsError, parse_ip_literal
+        from resocket.engine import DnsError, is_localhost_name, parse_ip_literal
 
         family = DNS_QUERY_FAMILIES.get(getattr(host, "dns_query_type", None) or "")
         if family is None:

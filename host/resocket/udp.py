@@ -264,7 +264,13 @@ class UdpSocket:
             return call.error_only(QUOTA_EXCEEDED)
         if epoch != self.epoch or not self.bound or self.channel is None:
             return call.reply({"bytesWritten": NetError.SOCKET_NOT_CONNECTED})
-        _family, address = addresses[0]  # only the first resolved address, as Chrome
+        family, address = addresses[0]  # only the first resolved address, as Chrome
+        own = self.channel.sock.family
+        if family != own:
+            if own == socket.AF_INET:
+                # Chrome 156: an IPv6 address (localhost's ::1 included) from an IPv4 socket.
+                return call.reply({"bytesWritten": NetError.ADDRESS_UNREACHABLE})
+            address = ("::ffff:" + address[0], address[1], 0, 0)  # IPv4 from "::": v4-mapped, as Chrome
         self._send(call, data, address)
 
     def _send(self, call: Call, data: bytes, address: Any) -> None:

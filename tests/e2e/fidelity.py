@@ -32,6 +32,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("dns", "tcp"),
     ("matrix_gaps", "tcp"),
     ("binary_views", "udp"),
+    ("host_forms", "tcp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]

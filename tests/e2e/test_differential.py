@@ -91,10 +91,7 @@ def narrow_pages(browsers: BrowserPool, world):
 
 
 # Deliberate differences (docs/compatibility.md), each a strict xfail: it fails loudly once the two agree.
-DELIBERATE = {
-    ("udp_localhost", "udp"): "docs/compatibility.md, sendTo('localhost'): Chrome resolves localhost to ::1 first "
-                              "and gives {bytesWritten: -109}; resocket uses getaddrinfo and delivers the datagram",
-}
+DELIBERATE: dict[tuple[str, str], str] = {}
 
 
 def _runs(runs: list[tuple[str, str]]) -> list:

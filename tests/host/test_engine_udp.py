@@ -38,7 +38,7 @@ def test_sending_with_bind_and_send_to(host: HostClient, echo: UdpEchoServer) ->
     assert host.call("setNoDelay", socketId=sid, noDelay=True).args == [False]
     assert host.call("setKeepAlive", socketId=sid, enable=True, delay=1000).args == [False]
     pending = host.start("recvFrom", socketId=sid)
-    sent = host.call("sendTo", socketId=sid, data=b64(ECHO_BODY), address="localhost", port=echo.port)
+    sent = host.call("sendTo", socketId=sid, data=b64(ECHO_BODY), address="127.1", port=echo.port)
     assert sent.args == [{"bytesWritten": len(ECHO_BODY)}]
     got = pending.result()
     assert got.value["resultCode"] == len(ECHO_BODY) and got.data() == ECHO_BODY
@@ -62,7 +62,7 @@ def test_pending_recv_from_then_disconnect_then_bind_are_applied_in_order(host: 
 
 def test_connected_udp_reads_and_writes(host: HostClient, echo: UdpEchoServer) -> None:
     sid = create(host)
-    assert host.call("connect", socketId=sid, hostname="localhost", port=echo.port).args == [0]
+    assert host.call("connect", socketId=sid, hostname="127.0.0.1", port=echo.port).args == [0]
     info = host.call("getInfo", socketId=sid).value
     assert info["connected"] is True and info["peerAddress"] == "127.0.0.1" and info["peerPort"] == echo.port
     assert host.call("connect", socketId=sid, hostname="127.0.0.1", port=echo.port).args == [-104]
@@ -229,3 +229,43 @@ def test_multicast_arrives_only_while_joined(host: HostClient) -> None:
     assert leave.result().args == [0]
     assert pending.result().value["resultCode"] == -100
     host.call("destroy", socketId=server)
+
+
+# -- address families (Chrome 156, tests/e2e/scenarios/host_forms.js and udp_localhost.js) ------------------
+
+def test_send_to_an_ipv6_address_from_an_ipv4_socket_is_unreachable_and_the_socket_keeps_serving(
+        host: HostClient, echo: UdpEchoServer) -> None:
+    sid = bound(host)
+    for address in ("::1", "::ffff:127.0.0.1", "localhost", "LOCALHOST.", "printer.localhost"):
+        sent = host.call("sendTo", socketId=sid, data=b64(b"x"), address=address, port=echo.port)
+        assert sent.args == [{"bytesWritten": -109}], address  # localhost is ::1 first, as Chrome's resolver
+    pending = host.start("recvFrom", socketId=sid)
+    assert host.call("sendTo", socketId=sid, data=b64(b"y"), address="127.0.0.1", port=echo.port).args == [
+        {"bytesWritten": 1}]
+    assert pending.result().data() == b"y"
+
+
+def test_send_to_an_ipv4_address_from_a_socket_bound_to_any_ipv6_goes_v4_mapped(
+        host: HostClient, echo: UdpEchoServer) -> None:
+    sid = create(host)
+    assert host.call("bind", socketId=sid, address="::", port=0).args == [0]
+    pending = host.start("recvFrom", socketId=sid)
+    assert host.call("sendTo", socketId=sid, data=b64(b"z"), address="127.0.0.1", port=echo.port).args == [
+        {"bytesWritten": 1}]
+    got = pending.result()
+    assert got.data() == b"z" and got.value["address"] == "::ffff:7f00:1" and got.value["port"] == echo.port
+
+
+def test_connect_to_localhost_takes_ipv6_loopback_first(host: HostClient, echo: UdpEchoServer) -> None:
+    sid = create(host)
+    assert host.call("connect", socketId=sid, hostname="localhost", port=echo.port).args == [0]
+    assert host.call("getInfo", socketId=sid).value["peerAddress"] == "::1"
+
+
+def test_names_no_resolver_would_take_fail_at_once_with_name_not_resolved(host: HostClient,
+                                                                             echo: UdpEchoServer) -> None:
+    sid = bound(host)
+    # In this loopback-only namespace a lookup that fails answers -106 (no network); these never get one.
+    for address in ("", " 127.0.0.1", "127.0.0.1 ", "[127.0.0.1]", "[::1]", "127.0.0.1:1", "127.0.0.1%lo"):
+        sent = host.call("sendTo", socketId=sid, data=b64(b"x"), address=address, port=echo.port)
+        assert (sent.args, sent.last_error) == ([-105], "DNS resolution failed"), address

@@ -1,0 +1,35 @@
+"""Host names as Chromium's resolver reads them (engine.hostname_compliant, is_localhost_name, format_ip).
+
+Pure checks of the rules; what Chrome 156 does with each form is recorded in
+tests/e2e/golden/chrome/host_forms-tcp.json and compared by tests/e2e/test_differential.py."""
+from __future__ import annotations
+
+import pytest
+from resocket.engine import format_ip, hostname_compliant, is_localhost_name
+
+
+@pytest.mark.parametrize("name", ["localhost", "localhost.", "printer.localhost", "a-b_c.example", "127.1",
+                                  "0x7f000001", "_srv.example", "x" * 63 + ".com", "a." * 126 + "b"])
+def test_names_the_resolver_may_look_up(name: str) -> None:
+    assert hostname_compliant(name)
+
+
+@pytest.mark.parametrize("name", ["", " 127.0.0.1", "127.0.0.1 ", "[::1]", "[127.0.0.1]", "127.0.0.1:80",
+                                  "127.0.0.1%lo", "a..b", ".a", "a.-", "a._b", "Localhost", "a/b", "é.com",
+                                  "a." * 127 + "bc"])
+def test_names_chrome_refuses_without_a_lookup(name: str) -> None:
+    assert not hostname_compliant(name)
+
+
+@pytest.mark.parametrize("name,local", [("localhost", True), ("LOCALHOST.", True), ("a.b.localhost", True),
+                                        ("localhost.localdomain", False), ("notlocalhost", False),
+                                        ("localhost..", False)])
+def test_localhost_names(name: str, local: bool) -> None:
+    assert is_localhost_name(name) is local
+
+
+@pytest.mark.parametrize("raw,shown", [("::ffff:127.0.0.1", "::ffff:7f00:1"), ("::ffff:10.1.2.3", "::ffff:a01:203"),
+                                       ("::1", "::1"), ("fe80::1%lo", "fe80::1"), ("127.0.0.1", "127.0.0.1"),
+                                       ("not an ip", "not an ip")])
+def test_addresses_are_shown_as_chrome_shows_them(raw: str, shown: str) -> None:
+    assert format_ip(raw) == shown
