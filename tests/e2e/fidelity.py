@@ -33,6 +33,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("matrix_gaps", "tcp"),
     ("binary_views", "udp"),
     ("host_forms", "tcp"),
+    ("bind_forms", "udp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]

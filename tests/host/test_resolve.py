@@ -5,7 +5,7 @@ tests/e2e/golden/chrome/host_forms-tcp.json and compared by tests/e2e/test_diffe
 from __future__ import annotations
 
 import pytest
-from resocket.engine import format_ip, hostname_compliant, is_localhost_name
+from resocket.engine import format_ip, hostname_compliant, is_localhost_name, parse_ip_literal
 
 
 @pytest.mark.parametrize("name", ["localhost", "localhost.", "printer.localhost", "a-b_c.example", "127.1",
@@ -33,3 +33,13 @@ def test_localhost_names(name: str, local: bool) -> None:
                                        ("not an ip", "not an ip")])
 def test_addresses_are_shown_as_chrome_shows_them(raw: str, shown: str) -> None:
     assert format_ip(raw) == shown
+
+
+@pytest.mark.parametrize("text,ip", [("127.1", "127.0.0.1"), ("0x7f.1", "127.0.0.1"), ("2130706433", "127.0.0.1"),
+                                     ("0", "0.0.0.0"), ("::ffff:127.0.0.1", "::ffff:7f00:1"), ("::", "::"),
+                                     ("::1%lo", None), ("[::]", None), ("", None), (" 0.0.0.0", None),
+                                     ("localhost", None)])
+def test_ip_literals_as_chrome_reads_them_for_bind_and_listen(text: str, ip: str | None) -> None:
+    # tests/e2e/golden/chrome/bind_forms-udp.json: the forms bind and listen take (others: -4).
+    literal = parse_ip_literal(text)
+    assert (format_ip(str(literal)) if literal is not None else None) == ip
