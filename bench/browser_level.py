@@ -16,6 +16,10 @@ One browser holds everything, so every figure and its baselines share the machin
   that does only the socket work resocket-host must do for it (base64 in, a send to the same echo server, reads
   of 64 KiB, base64 out as one message each) and none of a protocol. resocket against (a) is what the channel,
   the socket hop and the host cost together; against (d), what resocket's protocol, host and shim add.
+- (e) the data channel without the shim: an extension page that speaks resocket's protocol itself over the
+  channel, with the WebSocket page's loop (bare 64 KiB sends, bytes counted as they come; RAW_CHANNEL_JS).
+  The data channel against (b) is the whole path; (e) against (b) is resocket-host and its channel against
+  websockify; the data channel against (e), what chrome.socket's calls and callbacks in the page cost.
 - resocket in a granted web page (http://127.0.0.1:<port>: the MAIN-world shim -> relay.js -> the service
   worker -> native messaging, plus the page's own data channel), the very same JS again; and the same page
   with its channel off (`resocketOptions.dataChannel = false`: every byte through the relay).
@@ -221,6 +225,99 @@ async (env) => {
 }
 """
 
+RAW_CHANNEL_JS = r"""
+async (env) => {
+  // (e) resocket's data channel without the shim: the WebSocket page's own loop (bare 64 KiB sends, bytes
+  // counted as they come) spoken to resocket-host in its protocol (docs/protocol.md: requests on the channel,
+  // implicit writes and data, read-ahead acks), so the host and channel are measured without chrome.socket's
+  // calls and callbacks. One host and socket per page, kept across runs.
+  if (!window.benchRaw) {
+    const port = chrome.runtime.connectNative("org.resocket.host");
+    const waiting = new Map();
+    port.onMessage.addListener((m) => {
+      for (const one of (m && m.batch) || [m]) {
+        const w = waiting.get(one.id);
+        if (w) { waiting.delete(one.id); w(one); }
+      }
+    });
+    let nextId = 1;
+    const ask = (op, args) => new Promise((resolve) => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      port.postMessage({id, op, args});
+    });
+    // Batch frames: with them write replies may wait for the next message (lazy), as the shim's do.
+    await ask("hello", {protocol: 1, client: "bench-raw/1", batch: true, writeBehind: true, wideWindows: true});
+    const dc = (await ask("datachannel.open", {implicit: true, implicitWrites: true})).result;
+    const socketId = (await ask("create", {type: "tcp", options: {}})).args[0].socketId;
+    const connected = await ask("connect", {socketId, hostname: "127.0.0.1", port: env.echoPort});
+    if (connected.args[0] !== 0) throw new Error("connect gave " + JSON.stringify(connected));
+    const ws = new WebSocket(dc.url + dc.token);
+    ws.binaryType = "arraybuffer";
+    await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error("ws error")); });
+    window.benchRaw = {port, ws, socketId, writes: 0, stream: null, consumed: 0, acked: 0, announced: -1};
+  }
+  const R = window.benchRaw, ws = R.ws;
+  const enc = new TextEncoder(), dec = new TextDecoder();
+  const record = (obj, payload) => {  // 8 bytes 0xff, the JSON's and the payload's lengths, JSON, payload
+    const text = enc.encode(JSON.stringify(obj)), n = payload ? payload.byteLength : 0;
+    const out = new Uint8Array(16 + text.byteLength + n), v = new DataView(out.buffer);
+    v.setUint32(0, 0xffffffff); v.setUint32(4, 0xffffffff); v.setUint32(8, text.byteLength); v.setUint32(12, n);
+    out.set(text, 16);
+    if (payload) out.set(payload, 16 + text.byteLength);
+    return out;
+  };
+  const block = 65536, total = env.total, windowBytes = env.window;
+  const data = new Uint8Array(block);
+  crypto.getRandomValues(data);
+  data[0] = 0;  // never taken for a record
+  let written = 0, received = 0, wake = null, done = null;
+  const finished = new Promise((r) => { done = r; });
+  const got = (n) => {
+    received += n;
+    R.consumed += n;
+    if (R.stream !== null && R.consumed - R.acked >= 1 << 20) {
+      R.acked = R.consumed;
+      ws.send(record({op: "socket.ack", args: {socketId: R.socketId, stream: R.stream, consumed: R.consumed}}));
+    }
+    if (wake) { const w = wake; wake = null; w(); }
+    if (received >= total) done();
+  };
+  ws.onmessage = (ev) => {
+    const buf = ev.data;
+    if (R.announced >= 0) { R.announced = -1; got(buf.byteLength); return; }
+    const v = buf.byteLength >= 16 ? new DataView(buf) : null;
+    if (!v || v.getUint32(0) !== 0xffffffff || v.getUint32(4) !== 0xffffffff) { got(buf.byteLength); return; }
+    for (let at = 0; at + 16 <= buf.byteLength;) {
+      const size = v.getUint32(at + 8), length = v.getUint32(at + 12);
+      const msg = JSON.parse(dec.decode(new Uint8Array(buf, at + 16, size)));
+      at += 16 + size + length;
+      if (msg.id === 1) { R.stream = msg.args[0].stream; got(length); }  // the first read: its reply and bytes
+      else if (msg.event === "socket.data" && typeof msg.args[0].size === "number") R.announced = msg.args[0].size;
+    }
+  };
+  const t0 = performance.now();
+  if (R.writes === 0) {
+    ws.send(record({id: 1, op: "read", args: {socketId: R.socketId, bufferSize: block, stream: true, dataChannel: true}}));
+  }
+  while (written < total) {
+    while (written - received > windowBytes - block) await new Promise((r) => { wake = r; });
+    if (R.writes === 0) {  // answered at once: its reply grants the socket a wide write-behind window
+      ws.send(record({id: 2, op: "write", args: {socketId: R.socketId, dataRef: 1}}, data));
+    } else if (R.writes === 1) {  // marked: the messages after it that are no record are writes
+      ws.send(record({id: 3, op: "write", args: {socketId: R.socketId, dataRef: 2, implicit: 2 ** 52, behind: true}}, data));
+    } else {
+      ws.send(data);
+    }
+    R.writes += 1;
+    written += block;
+  }
+  await finished;
+  return {mbps: total / (performance.now() - t0) / 1000};
+}
+"""
+
+
 CONNECT_JS = r"""
 async (env) => {
   // A new host each time: hello, then (what an app's first call waits for) one `create`. The trivial echo
@@ -322,7 +419,8 @@ def run(smoke: bool) -> list[Row]:
     repeats = 1 if smoke else 5  # medians of 5: one repeat in 3 moved a ratio by up to 0.2 (docs/performance.md)
     connects = 2 if smoke else 10
     window = 1024 * 1024
-    samples: dict[str, list] = {k: [] for k in ("ours", "dc", "native", "minimal", "ws", "app", "web", "webnm", "nowb")}
+    samples: dict[str, list] = {k: [] for k in ("ours", "dc", "native", "minimal", "ws", "raw", "app", "web", "webnm",
+                                                   "nowb")}
     with EchoServers() as servers, tempfile.TemporaryDirectory(prefix="resocket-bench-") as tmp:
         root = Path(tmp)
         ws_proc, ws_port = _websockify(servers.echo_port)
@@ -354,6 +452,8 @@ def run(smoke: bool) -> list[Row]:
             no_wb = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
                                      ready="typeof chrome.socket === 'object'")
             no_wb.evaluate("window.resocketOptions = {dataChannel: false, writeBehind: false}; true")
+            raw_page = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
+                                        ready="typeof chrome.socket === 'object'")
             env = {"echoPort": servers.echo_port, "discardPort": servers.discard_port, "window": window}
             # Warm-up (JIT, first host spawn), then interleaved repeats so drift hits every contender alike.
             _run(page, SOCKET_JS, {**env, "latency": 5, "total": window})
@@ -364,6 +464,7 @@ def run(smoke: bool) -> list[Row]:
             _run(no_wb, SOCKET_JS, {**env, "latency": 5, "total": 0})
             _run(page, NATIVE_ECHO_JS, {"hostName": ECHO_HOST_NAME, "latency": 5, "total": window, "window": window})
             _run(page, NATIVE_ECHO_JS, {"hostName": MINIMAL_HOST_NAME, "latency": 0, "total": window, "window": window})
+            _run(raw_page, RAW_CHANNEL_JS, {"echoPort": servers.echo_port, "total": window, "window": window})
             meter = TreeCpu(browser.proc.pid, ws_proc.pid, servers.proc.pid)
 
             def measure(key: str, session: object, js: str, args: dict) -> None:
@@ -387,6 +488,8 @@ def run(smoke: bool) -> list[Row]:
                                                           "total": total, "window": window})
                 measure("ws", page, WEBSOCKET_JS, {"url": f"ws://127.0.0.1:{ws_port}", "latency": latency,
                                                    "total": total, "window": window})
+                measure("raw", raw_page, RAW_CHANNEL_JS, {"echoPort": servers.echo_port, "latency": 0,
+                                                          "total": total, "window": window})
                 measure("app", chrome_app, SOCKET_JS, sized)
                 measure("web", web_page, SOCKET_JS, sized)
                 measure("webnm", web_nm, SOCKET_JS, sized)
@@ -445,6 +548,12 @@ def run(smoke: bool) -> list[Row]:
             "(b) binary WebSocket via websockify", mbps("ws"), target=">= 1x (reaches websockify)",
             note=paired("dc", "ws")),
         Row(SECTION, "chrome.socket over the data channel, echo throughput", mbps("dc"), "MB/s",
+            "(e) the data channel without the shim", mbps("raw"),
+            note=f"what chrome.socket's calls and callbacks in the page cost; {paired('dc', 'raw')}"),
+        Row(SECTION, "data channel without the shim (e), echo throughput", mbps("raw"), "MB/s",
+            "(b) binary WebSocket via websockify", mbps("ws"),
+            note=f"resocket-host and its channel against websockify; {paired('raw', 'ws')}"),
+        Row(SECTION, "chrome.socket over the data channel, echo throughput", mbps("dc"), "MB/s",
             "(c) Chrome's own chrome.socket (Chrome App)", mbps("app"), target="> 1x (mission)"),
         Row(SECTION, "chrome.socket over the data channel, echo throughput", mbps("dc"), "MB/s",
             "resocket over native messaging only", ours_t),
@@ -452,6 +561,9 @@ def run(smoke: bool) -> list[Row]:
                 note="user + system time of the browser, its hosts, websockify and the echo server during the "
                      "throughput run, per MiB (median of the repeats)"),
         cpu_row("CPU per MiB echoed, data channel (resocket)", "dc", "(c) Chrome's own chrome.socket (Chrome App)", "app"),
+        cpu_row("CPU per MiB echoed, data channel (resocket)", "dc", "(e) the data channel without the shim", "raw"),
+        cpu_row("CPU per MiB echoed, data channel without the shim (e)", "raw", "(b) binary WebSocket via websockify",
+                "ws"),
         cpu_row("CPU per MiB echoed (resocket, native messaging only)", "ours", "(a) trivial native-messaging echo host",
                 "native"),
         cpu_row("CPU per MiB echoed (resocket, native messaging only)", "ours",
