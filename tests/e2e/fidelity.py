@@ -34,6 +34,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("binary_views", "udp"),
     ("host_forms", "tcp"),
     ("bind_forms", "udp"),
+    ("tls_versions", "tcp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]

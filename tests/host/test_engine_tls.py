@@ -79,6 +79,14 @@ def test_tls_version_options_are_honoured(host: HostClient, pki: Pki) -> None:
         assert host.call("getInfo", socketId=sid).last_error == "Socket not found"
 
 
+def test_a_min_version_above_the_max_is_a_protocol_error_and_the_socket_is_gone(host: HostClient, pki: Pki) -> None:
+    # Chrome 156 (tls_versions scenario): -107 + net::ERR_SSL_PROTOCOL_ERROR, not a version mismatch.
+    sid, res, server = secured(host, pki.good, options={"tlsVersion": {"min": "tls1.3", "max": "tls1.2"}})
+    with server:
+        assert (res.args, res.last_error) == ([-107], "net::ERR_SSL_PROTOCOL_ERROR")  # type: ignore[attr-defined]
+        assert host.call("getInfo", socketId=sid).last_error == "Socket not found"
+
+
 @pytest.mark.parametrize("versions", [{"min": [], "max": {}}, {"min": {"a": 1}}, {"max": ["tls1.2"]}, {"min": 5}])
 def test_version_names_that_are_not_strings_mean_the_defaults_not_an_internal_error(
         host: HostClient, pki: Pki, versions: dict) -> None:
