@@ -35,6 +35,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("host_forms", "tcp"),
     ("bind_forms", "udp"),
     ("tls_versions", "tcp"),
+    ("port_edges", "tcp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]
