@@ -326,12 +326,13 @@ async (env) => {
   for (let i = 0; i < env.count; i++) {
     const t0 = performance.now();
     const port = chrome.runtime.connectNative(env.hostName);
-    let handler = null;
-    port.onMessage.addListener((m) => handler(m));
+    let answer = null, fail = null;
+    port.onMessage.addListener((m) => answer(m));
+    port.onDisconnect.addListener(() => fail(new Error("disconnected: " +
+      (chrome.runtime.lastError && chrome.runtime.lastError.message))));
     const ask = (message) => new Promise((resolve, reject) => {
-      handler = resolve;
-      port.onDisconnect.addListener(() => reject(new Error("disconnected: " +
-        (chrome.runtime.lastError && chrome.runtime.lastError.message))));
+      answer = resolve;
+      fail = reject;
       port.postMessage(message);
     });
     const greeting = await ask({id: 1, op: "hello", args: {protocol: 1, client: "bench/1"}});

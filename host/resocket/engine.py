@@ -466,15 +466,16 @@ class Engine:
             if literal.version == 4:
                 return [(socket.AF_INET, (str(literal), port))]
             return [(socket.AF_INET6, (str(literal), port, 0, 0))]
-        if not hostname_compliant(host.lower()):
+        name = host.lower()
+        if not hostname_compliant(name):
             raise DnsError(NetError.NAME_NOT_RESOLVED)
-        if is_localhost_name(host):
+        if is_localhost_name(name):
             return [(socket.AF_INET6, ("::1", port, 0, 0)), (socket.AF_INET, ("127.0.0.1", port))]
         fut: asyncio.Future = self.loop.create_future()
 
         def lookup() -> None:
             try:
-                result: Any = socket.getaddrinfo(host.lower(), port, type=socktype)
+                result: Any = socket.getaddrinfo(name, port, type=socktype)
             except Exception as exc:  # noqa: BLE001 - handed to the loop
                 result = exc
             try:

@@ -178,24 +178,16 @@ class _EngineView:
     async def resolve(self, host: str, port: int, socktype: int) -> list[tuple[int, Any]]:
         """engine.resolve, honouring the DnsQueryType that came with `host` (Chromium's HostResolverManager).
 
-        - an IP literal of the other family: ERR_NAME_NOT_RESOLVED (HostResolverManager::ResolveAsIP);
-        - a localhost name: Chrome answers it itself, never from /etc/hosts: "ipv6" -> ::1, "ipv4" ->
-          127.0.0.1 (so connect("localhost", port, "ipv6") reaches only a server on ::1: -102 otherwise);
-        - any other name: only the addresses of that family; none -> ERR_NAME_NOT_RESOLVED.
+        Only engine.resolve's addresses of that family; none -> ERR_NAME_NOT_RESOLVED. So an IP literal of the
+        other family is ERR_NAME_NOT_RESOLVED (HostResolverManager::ResolveAsIP), and a localhost name is ::1
+        for "ipv6" and 127.0.0.1 for "ipv4", never from /etc/hosts (connect("localhost", port, "ipv6")
+        reaches only a server on ::1: -102 otherwise).
         """
-        from resocket.engine import DnsError, is_localhost_name, parse_ip_literal
+        from resocket.engine import DnsError
 
         family = DNS_QUERY_FAMILIES.get(getattr(host, "dns_query_type", None) or "")
         if family is None:
             return await self._engine.resolve(host, port, socktype)
-        literal = parse_ip_literal(host)
-        if literal is not None:
-            if (socket.AF_INET if literal.version == 4 else socket.AF_INET6) != family:
-                raise DnsError(NetError.NAME_NOT_RESOLVED)
-        elif is_localhost_name(host):
-            if family == socket.AF_INET6:
-                return [(family, ("::1", port, 0, 0))]
-            return [(family, ("127.0.0.1", port))]
         addresses = [a for a in await self._engine.resolve(str(host), port, socktype) if a[0] == family]
         if not addresses:
             raise DnsError(NetError.NAME_NOT_RESOLVED)
