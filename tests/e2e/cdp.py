@@ -262,5 +262,6 @@ class Session:
 
     def screenshot(self, path: Path) -> None:
         import base64
-        data = self.send("Page.captureScreenshot", {"format": "png"}, timeout=30)["data"]
+        # Short: a background page or app window never answers, and each wait adds to a failing test's time.
+        data = self.send("Page.captureScreenshot", {"format": "png"}, timeout=5)["data"]
         Path(path).write_bytes(base64.b64decode(data))

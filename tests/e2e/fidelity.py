@@ -36,6 +36,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("bind_forms", "udp"),
     ("tls_versions", "tcp"),
     ("port_edges", "tcp"),
+    ("peer_close", "tcp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]
