@@ -747,6 +747,7 @@
         const code = state.broken;
         state.broken = null;
         state.capable = false;
+        this.disconnectAtHost(args.socketId);
         Promise.resolve().then(() => deliver([{ bytesWritten: code }], undefined));
         return null;
       }
@@ -782,9 +783,23 @@
           entry.reply = { values, lastError };
           // A write that reports its own failure tells the app the connection broke: no -2 is owed any more.
           if (!(first && typeof first === 'object' && first.bytesWritten >= 0)) state.broken = null;
+          if (first && typeof first === 'object' && first.bytesWritten === -2) this.disconnectAtHost(args.socketId);
         }
         this.releaseWrites(state);
       };
+    }
+
+    /**
+     * The app is told a write failed (-2): from now on Chrome's socket is disconnected. A host that met the
+     * failure on a write it knew might be called back early (`behind`) keeps the socket connected until the app
+     * meets it (docs/protocol.md, "Write-behind"); this tells it so, with no callback and nothing else touched.
+     */
+    disconnectAtHost(socketId) {
+      if (!this.disconnectSpec) this.disconnectSpec = compileSpec(SOCKET_API.find((row) => row.name === 'disconnect'));
+      const id = this.allocateId();
+      const entry = { spec: this.disconnectSpec, args: { socketId }, deliver: () => {}, pieces: [], order: id };
+      this.pending.set(id, entry);
+      this.route(id, entry);
     }
 
     mayCallBack(state, size) {

@@ -91,6 +91,11 @@ class TcpSocket:
         self.ahead: ReadAhead | None = None
         self._read_streams = False  # the pending read asked to start read-ahead
         self.wide_behind = False  # write-behind holds a wide window (Engine.wide_behind) until _teardown
+        # A write the client may have called back already (`behind`) failed: as Chrome's closed send pipe, the
+        # socket stays connected (getInfo, options, reads) until the app meets the failure: its next write
+        # (-2, then disconnected), a read that reaches the end, or disconnect (the shim sends one when it
+        # answers that -2 itself). docs/compatibility.md, "a send error met after the write's callback".
+        self.write_failed = False
 
     @classmethod
     def accepted(cls, engine: Engine, sid: int, conn: socket.socket, addr: Any) -> TcpSocket:
@@ -138,6 +143,7 @@ class TcpSocket:
         self.channel = self.stream = None
         self.connected, self.peer, self.local = False, None, None
         self.wide_behind = False
+        self.write_failed = False
 
     def _abort_pending(self, quiet: bool) -> None:
         """Answer connect / secure / accept cut short by disconnect or destroy (Chrome never calls back)."""
@@ -396,6 +402,10 @@ class TcpSocket:
     def write(self, call: Call, data: bytes) -> None:
         if not self.connected or self.secure_call is not None:
             return call.reply({"bytesWritten": NetError.SOCKET_NOT_CONNECTED})
+        if self.write_failed:
+            # The failure met after an earlier write's callback, told to the app now (Chrome's closed pipe).
+            call.reply({"bytesWritten": NetError.FAILED})
+            return self._teardown(NetError.CONNECTION_CLOSED)
         if not data:
             return call.reply({"bytesWritten": 0})  # Chrome 156: a zero-length write reports 0
         if not self.engine.take_quota(len(data)):
@@ -439,7 +449,16 @@ class TcpSocket:
                 self.engine.return_quota(len(data))
                 self.writer = None
                 call.reply({"bytesWritten": NetError.FAILED})
-                self._teardown(NetError.CONNECTION_CLOSED)
+                if not call.lazy:
+                    self._teardown(NetError.CONNECTION_CLOSED)
+                    return
+                # Maybe called back already: only the send side is gone, as when Chrome's pipe closes.
+                self.write_failed = True
+                self.wide_behind = False  # a wide write-behind window ends with the send side
+                while self.writes:
+                    queued, data = self.writes.popleft()
+                    self.engine.return_quota(len(data))
+                    queued.reply({"bytesWritten": NetError.FAILED})
                 return
             if epoch != self.epoch or self.writer is not asyncio.current_task():
                 return

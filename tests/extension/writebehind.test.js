@@ -135,7 +135,7 @@ test('a wide window is forgotten with disconnect: the next `behind` reply withou
   assert.deepEqual(got, [10, 20, 900]);
 });
 
-test('a write that failed after its callback: the next write reports -2 without being sent, then the host answers', async () => {
+test('a write that failed after its callback: the next write reports -2 without being sent, the host is told, then it answers', async () => {
   const s = behindShim();
   await firstWrite(s);
   const got = [];
@@ -146,12 +146,14 @@ test('a write that failed after its callback: the next write reports -2 without 
   assert.deepEqual(got, [8, 8]);
   const [a, b] = s.port.requests();
   s.port.reply({ id: a.id, args: [{ bytesWritten: -2 }] }); // the peer reset the connection
-  s.port.reply({ id: b.id, args: [{ bytesWritten: -15 }] });
+  s.port.reply({ id: b.id, args: [{ bytesWritten: -2 }] }); // queued behind it on the host: failed as well
   s.port.sent.length = 0;
   write();
   await settle();
   assert.deepEqual(got, [8, 8, -2], 'Chrome: the next write after the pipe broke');
-  assert.equal(s.port.requests().length, 0);
+  // The host kept the socket connected until the app met the failure (Chrome's getInfo): now it is disconnected.
+  assert.deepEqual(s.port.requests().map((r) => [r.op, r.args]), [['disconnect', { socketId: 5 }]]);
+  s.port.sent.length = 0;
   write();
   await settle();
   assert.equal(got.length, 3, 'the one after goes to the host');
@@ -249,4 +251,27 @@ test('a write waiting in the queue that reports a failure itself settles the -2 
   assert.equal(s.port.requests().length, 1, 'sent to the host, not answered -2 here');
   s.port.reply({ id: s.port.requests()[0].id, args: [{ bytesWritten: -15 }] });
   assert.deepEqual(got, [80, -15, -15]);
+});
+
+test('a write the app waited for that reports -2 tells the host to disconnect the socket, as Chrome does', async () => {
+  const s = behindShim({ window: 100 });
+  await firstWrite(s);
+  const got = [];
+  const write = (n) => s.shim.chrome.socket.write(s.id, bytes(n), (w) => got.push(w.bytesWritten));
+  write(200); // over the window: waits for its reply, though sent with `behind`
+  await settle();
+  assert.deepEqual(got, []);
+  const [a] = s.port.requests();
+  assert.equal(a.args.behind, true);
+  s.port.sent.length = 0;
+  s.port.reply({ id: a.id, args: [{ bytesWritten: -2 }] }); // met a reset; the host may still say connected
+  await settle();
+  assert.deepEqual(got, [-2]);
+  assert.deepEqual(s.port.requests().map((r) => [r.op, r.args]), [['disconnect', { socketId: 5 }]]);
+  s.port.sent.length = 0;
+  write(1);
+  await settle();
+  assert.equal(s.port.requests().length, 1, 'no -2 owed: the host answers');
+  s.port.reply({ id: s.port.requests()[0].id, args: [{ bytesWritten: -15 }] });
+  assert.deepEqual(got, [-2, -15]);
 });

@@ -154,19 +154,62 @@ def test_failures_are_never_held_and_keep_their_order_behind_lazy_replies(host: 
     conn.close()
 
 
-def test_a_peer_that_resets_fails_a_later_write_and_disconnects_the_socket(host: HostClient,
-                                                                          peer: socket.socket) -> None:
-    """What the shim turns into Chrome's -2 on the next write: the host's reply to a write that met the reset."""
-    sid, conn = connect(host, peer)
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    conn.close()  # RST
+def write_until_it_fails(host: HostClient, sid: int, behind: bool) -> list[int]:
     codes = []
     for _ in range(20):
-        codes.append(host.call("write", socketId=sid, data=b64(b"x" * 1024), behind=True).value["bytesWritten"])
+        codes.append(host.call("write", socketId=sid, data=b64(b"x" * 1024),
+                               **({"behind": True} if behind else {})).value["bytesWritten"])
         if codes[-1] < 0:
             break
         time.sleep(0.05)
     assert codes[-1] == -2 and all(c == 1024 for c in codes[:-1]), codes
+    return codes
+
+
+def reset_peer(host: HostClient, peer: socket.socket) -> int:
+    sid, conn = connect(host, peer)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()  # RST
+    return sid
+
+
+def test_a_behind_write_that_meets_a_reset_leaves_the_socket_connected_until_the_next_write(
+        host: HostClient, peer: socket.socket) -> None:
+    """Chrome 156 (oracle peer_close, B and F): a send error met after the write's callback closes the send pipe
+    only; getInfo still says connected, with its addresses, and the options still apply, until the next write
+    fails -2 and disconnects the socket. The shim answers the app's -2 to the write that met the reset."""
+    sid = reset_peer(host, peer)
+    write_until_it_fails(host, sid, behind=True)
+    info = host.call("getInfo", socketId=sid).value
+    assert info["connected"] is True and info["peerAddress"] == "127.0.0.1" and info["peerPort"] > 0, info
+    assert host.call("setNoDelay", socketId=sid, noDelay=True).args == [True]
+    assert host.call("write", socketId=sid, data=b64(b"x"), behind=True).args == [{"bytesWritten": -2}]
+    assert host.call("getInfo", socketId=sid).value == {"socketType": "tcp", "connected": False}
+    assert host.call("write", socketId=sid, data=b64(b"x")).args == [{"bytesWritten": -15}]
+    assert host.call("read", socketId=sid).value["resultCode"] == -15
+
+
+def test_after_a_failed_behind_write_a_read_reaches_the_end_and_disconnect_ends_it(
+        host: HostClient, peer: socket.socket) -> None:
+    """Chrome 156 (oracle peer_close, E and F): the receive side is still there, so a read gets 0 (the reset),
+    then the socket is disconnected and writes get -15; disconnect ends the state too."""
+    sid = reset_peer(host, peer)
+    write_until_it_fails(host, sid, behind=True)
+    assert host.call("read", socketId=sid).value == {"resultCode": 0, "data": ""}
+    assert host.call("getInfo", socketId=sid).value["connected"] is False
+    assert host.call("write", socketId=sid, data=b64(b"x"), behind=True).args == [{"bytesWritten": -15}]
+    other = reset_peer(host, peer)
+    write_until_it_fails(host, other, behind=True)
+    host.call("disconnect", socketId=other)
+    assert host.call("getInfo", socketId=other).value["connected"] is False
+    assert host.call("write", socketId=other, data=b64(b"x"), behind=True).args == [{"bytesWritten": -15}]
+
+
+def test_a_write_the_client_waits_for_that_meets_a_reset_disconnects_at_once(host: HostClient,
+                                                                              peer: socket.socket) -> None:
+    """Without `behind` the app gets this -2 itself: the socket is disconnected now (Chrome's -2, then -15)."""
+    sid = reset_peer(host, peer)
+    write_until_it_fails(host, sid, behind=False)
     assert host.call("getInfo", socketId=sid).value["connected"] is False
     assert host.call("write", socketId=sid, data=b64(b"x")).args == [{"bytesWritten": -15}]
 

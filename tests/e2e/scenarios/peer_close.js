@@ -5,6 +5,7 @@
 //    semantics), and the socket counts as disconnected.
 // C: the peer closes with unread data (Linux sends RST): a pending read ends with 0, not -101.
 // D: a dual-stack "::" listener accepting an IPv4 client: the accepted socket's peerAddress.
+// E, F: after a write error met after the write's callback, what a read, the options and disconnect see.
 async (env) => {
   const t = transcript(env);
 
@@ -21,6 +22,18 @@ async (env) => {
     t.note("connect result", code);
     const peer = (await accepted).value.socketId;
     return {server, client, peer};
+  }
+
+  // The peer is destroyed; the first write draws its RST, the second meets it after its callback.
+  async function secondWriteMetTheReset() {
+    const sockets = await pair("127.0.0.1");
+    t.fire("destroy", sockets.peer);
+    await t.sleep(200);
+    await t.call("write", sockets.client, t.bytes("first"));
+    await t.sleep(200);
+    await t.call("write", sockets.client, t.bytes("second"));
+    await t.sleep(200);
+    return sockets;
   }
 
   // A
@@ -41,15 +54,35 @@ async (env) => {
 
   // B
   {
-    const {server, client, peer} = await pair("127.0.0.1");
-    t.fire("destroy", peer);
-    await t.sleep(200);
-    await t.call("write", client, t.bytes("first"));
-    await t.sleep(200);
-    await t.call("write", client, t.bytes("second"));
+    const {server, client} = await secondWriteMetTheReset();
+    await t.call("getInfo", client);
+    await t.call("write", client, t.bytes("third"));
+    await t.call("getInfo", client);
+    await t.call("read", client);
+    t.fire("destroy", client);
+    t.fire("destroy", server);
+  }
+
+  // E: as B, but a read comes first once the write error was met after its callback.
+  {
+    const {server, client} = await secondWriteMetTheReset();
+    await t.call("getInfo", client);
+    await t.call("read", client);
     await t.call("getInfo", client);
     await t.call("write", client, t.bytes("third"));
     await t.call("read", client);
+    t.fire("destroy", client);
+    t.fire("destroy", server);
+  }
+
+  // F: as B, but the socket options and a disconnect come in between.
+  {
+    const {server, client} = await secondWriteMetTheReset();
+    await t.call("setNoDelay", client, true);
+    await t.call("setKeepAlive", client, true, 1);
+    t.fire("disconnect", client);
+    await t.call("getInfo", client);
+    await t.call("write", client, t.bytes("third"));
     t.fire("destroy", client);
     t.fire("destroy", server);
   }
