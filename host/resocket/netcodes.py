@@ -21,13 +21,18 @@ class NetError(IntEnum):
     FAILED = -2
     ABORTED = -3
     INVALID_ARGUMENT = -4
-    INVALID_HANDLE = -6
+    INVALID_HANDLE = -5
+    FILE_NOT_FOUND = -6
     TIMED_OUT = -7
+    FILE_TOO_BIG = -8
     ACCESS_DENIED = -10
     NOT_IMPLEMENTED = -11
     INSUFFICIENT_RESOURCES = -12
     OUT_OF_MEMORY = -13
     SOCKET_NOT_CONNECTED = -15
+    FILE_EXISTS = -16
+    FILE_PATH_TOO_LONG = -17
+    FILE_NO_SPACE = -18
     SOCKET_IS_CONNECTED = -23
     UNEXPECTED = -9
     CONNECTION_CLOSED = -100
@@ -46,6 +51,7 @@ class NetError(IntEnum):
     NETWORK_ACCESS_DENIED = -138
     MSG_TOO_BIG = -142
     ADDRESS_IN_USE = -147
+    NO_BUFFER_SPACE = -176
     CERT_COMMON_NAME_INVALID = -200
     CERT_DATE_INVALID = -201
     CERT_AUTHORITY_INVALID = -202
@@ -66,7 +72,6 @@ _ERRNO_TO_NET: dict[int, NetError] = {
     errno.EAGAIN: NetError.IO_PENDING,
     errno.EWOULDBLOCK: NetError.IO_PENDING,
     errno.EACCES: NetError.ACCESS_DENIED,
-    errno.EPERM: NetError.ACCESS_DENIED,
     errno.ENETDOWN: NetError.INTERNET_DISCONNECTED,
     errno.ETIMEDOUT: NetError.TIMED_OUT,
     errno.ECONNRESET: NetError.CONNECTION_RESET,
@@ -79,20 +84,40 @@ _ERRNO_TO_NET: dict[int, NetError] = {
     errno.ENETUNREACH: NetError.ADDRESS_UNREACHABLE,
     errno.EAFNOSUPPORT: NetError.ADDRESS_UNREACHABLE,
     errno.EADDRNOTAVAIL: NetError.ADDRESS_INVALID,
-    errno.EADDRINUSE: NetError.ADDRESS_IN_USE,
     errno.EMSGSIZE: NetError.MSG_TOO_BIG,
     errno.ENOTCONN: NetError.SOCKET_NOT_CONNECTED,
     errno.EISCONN: NetError.SOCKET_IS_CONNECTED,
     errno.EINVAL: NetError.INVALID_ARGUMENT,
+    errno.EADDRINUSE: NetError.ADDRESS_IN_USE,
+    errno.E2BIG: NetError.INVALID_ARGUMENT,
     errno.EBADF: NetError.INVALID_HANDLE,
-    errno.EMFILE: NetError.INSUFFICIENT_RESOURCES,
-    errno.ENFILE: NetError.INSUFFICIENT_RESOURCES,
-    errno.ENOBUFS: NetError.OUT_OF_MEMORY,
-    errno.ENOMEM: NetError.OUT_OF_MEMORY,
+    errno.EBUSY: NetError.INSUFFICIENT_RESOURCES,
     errno.ECANCELED: NetError.ABORTED,
+    errno.EDEADLK: NetError.INSUFFICIENT_RESOURCES,
+    errno.EDQUOT: NetError.FILE_NO_SPACE,
+    errno.EEXIST: NetError.FILE_EXISTS,
+    errno.EFAULT: NetError.INVALID_ARGUMENT,
+    errno.EFBIG: NetError.FILE_TOO_BIG,
+    errno.EISDIR: NetError.ACCESS_DENIED,
+    errno.ENAMETOOLONG: NetError.FILE_PATH_TOO_LONG,
+    errno.ENFILE: NetError.INSUFFICIENT_RESOURCES,
+    errno.ENOBUFS: NetError.NO_BUFFER_SPACE,
+    errno.ENODEV: NetError.INVALID_ARGUMENT,  # e.g. IPV6_JOIN_GROUP with no route to the group
+    errno.ENOENT: NetError.FILE_NOT_FOUND,
+    errno.ENOLCK: NetError.INSUFFICIENT_RESOURCES,
+    errno.ENOMEM: NetError.OUT_OF_MEMORY,
+    errno.ENOSPC: NetError.FILE_NO_SPACE,
     errno.ENOSYS: NetError.NOT_IMPLEMENTED,
-    errno.EOPNOTSUPP: NetError.NOT_IMPLEMENTED,
+    errno.ENOTDIR: NetError.FILE_NOT_FOUND,
+    errno.ENOTSUP: NetError.NOT_IMPLEMENTED,
+    errno.EOPNOTSUPP: NetError.NOT_IMPLEMENTED,  # the same value as ENOTSUP on Linux
+    errno.EPERM: NetError.ACCESS_DENIED,
+    errno.EROFS: NetError.ACCESS_DENIED,
+    errno.ETXTBSY: NetError.ACCESS_DENIED,
+    errno.EMFILE: NetError.INSUFFICIENT_RESOURCES,
 }
+if hasattr(errno, "EUSERS"):  # not on every platform
+    _ERRNO_TO_NET[errno.EUSERS] = NetError.INSUFFICIENT_RESOURCES
 
 
 def from_errno(err: int | None) -> int:
