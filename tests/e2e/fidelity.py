@@ -37,6 +37,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("tls_versions", "tcp"),
     ("port_edges", "tcp"),
     ("peer_close", "tcp"),
+    ("multicast_families", "udp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]
