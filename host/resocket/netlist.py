@@ -1,7 +1,11 @@
 """getNetworkList: the host's non-loopback interface addresses, via getifaddrs(3) (standard library only).
 
 Chrome's net::GetNetworkList skips loopback and down interfaces (chrome-apps-oracle.md: the list is empty
-where only loopback exists). Each entry is {name, address, prefixLength}, one per IPv4/IPv6 address.
+where only loopback exists). Each entry is {address, name, prefixLength}, one per IPv4/IPv6 address.
+On Linux Chrome reads the addresses from netlink into a map keyed by address (AddressTrackerLinux), and keeps
+only links that are up, running and with carrier (IFF_UP, IFF_RUNNING, IFF_LOWER_UP): so the list comes
+sorted, IPv4 before IPv6, each family by its bytes, one entry per address (Chromium 156 through the Chrome App
+oracle, tests/e2e/test_network_list.py). Elsewhere Chrome walks getifaddrs in its order, as this does.
 Raises OSError when the platform has no getifaddrs (the engine answers "Network lookup failed or
 unsupported").
 """
@@ -16,6 +20,10 @@ from typing import Any
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
+IFF_RUNNING = 0x40
+IFF_LOWER_UP = 0x10000  # Linux
+_LINUX = sys.platform == "linux"
+_ONLINE = IFF_UP | IFF_RUNNING | IFF_LOWER_UP if _LINUX else IFF_UP
 
 
 class _IfAddrs(ctypes.Structure):
@@ -74,7 +82,7 @@ def network_list() -> list[dict]:
         while node:
             entry = node.contents
             node = entry.ifa_next
-            if not entry.ifa_addr or entry.ifa_flags & IFF_LOOPBACK or not entry.ifa_flags & IFF_UP:
+            if not entry.ifa_addr or entry.ifa_flags & IFF_LOOPBACK or entry.ifa_flags & _ONLINE != _ONLINE:
                 continue
             family = _family(entry.ifa_addr)
             if family not in (socket.AF_INET, socket.AF_INET6):
@@ -84,8 +92,18 @@ def network_list() -> list[dict]:
             if entry.ifa_netmask:
                 mask = int.from_bytes(_ip_bytes(entry.ifa_netmask, family), "big")
                 prefix = bin(mask).count("1")
-            result.append({"name": (entry.ifa_name or b"").decode(errors="replace"),
-                           "address": str(address), "prefixLength": prefix})
+            result.append({"address": str(address), "name": (entry.ifa_name or b"").decode(errors="replace"),
+                           "prefixLength": prefix})
     finally:
         lib.freeifaddrs(head)
+    if _LINUX:
+        return chrome_linux_order(result)
     return result
+
+
+def chrome_linux_order(entries: list[dict]) -> list[dict]:
+    """AddressTrackerLinux's map: one entry per address (the last one listed wins), sorted as net::IPAddress
+    sorts (IPv4 before IPv6, then by the bytes)."""
+    by_address = {entry["address"]: entry for entry in entries}
+    return sorted(by_address.values(), key=lambda e: (
+        ipaddress.ip_address(e["address"]).version, ipaddress.ip_address(e["address"]).packed))

@@ -49,7 +49,9 @@ class Browser:
     """One Chromium process with a fresh user-data-dir, driven over the debugging pipe."""
 
     def __init__(self, user_data_dir: Path, *, extensions: list[Path] = (), env: dict[str, str] | None = None,
-                 extra_flags: list[str] = (), headless: bool = True) -> None:
+                 extra_flags: list[str] = (), headless: bool = True, prefix: list[str] = ()) -> None:
+        """`prefix`: a command that execs its arguments (Chromium's command line), e.g. one that enters a
+        network namespace of its own first."""
         self.user_data_dir = Path(user_data_dir)
         self.user_data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.user_data_dir / "chromium.log"
@@ -70,7 +72,7 @@ class Browser:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - lives as long as the browser; closed in close()
         self.proc = subprocess.Popen(
             ["/bin/bash", "-c", f'exec "$@" 3<&{cmd_r} 4>&{out_w} {cmd_r}<&- {out_w}>&-', "chromium",
-             CHROMIUM, *flags, "about:blank"],
+             *prefix, CHROMIUM, *flags, "about:blank"],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=full_env,
             pass_fds=(cmd_r, out_w),
         )
