@@ -1572,6 +1572,23 @@
    * The callback arguments the page sees: new sockets adopted into the API's id space, host ids mapped.
    * @param {MethodSpec} spec @param {Array} values @param {HostConnection} conn @returns {Array}
    */
+  /**
+   * Chrome builds the objects it hands callbacks and listeners from base::Value dicts, whose keys are kept
+   * sorted, so the app sees them in that order (Object.keys, JSON.stringify, for...in; oracle key_order).
+   * The host and the shim write theirs in any order: sorted here, one level deep (arrays of objects too).
+   */
+  function chromeOrder(value) {
+    if (!value || typeof value !== 'object' || value instanceof ArrayBuffer) return value;
+    if (Array.isArray(value)) return value.map(chromeOrder);
+    const keys = Object.keys(value);
+    let i = 1;
+    while (i < keys.length && keys[i - 1] < keys[i]) i += 1;
+    if (i >= keys.length) return value;
+    const out = {};
+    for (const key of keys.sort()) out[key] = value[key];
+    return out;
+  }
+
   function pageValues(spec, values, conn) {
     const first = values[0];
     const space = spaces[spec.space];
@@ -1595,7 +1612,7 @@
       if (callback || spec.callback !== 'optional') {
         deliver = (values, lastError) => {
           if (!callback) return; // destroy, disconnect
-          if (!lastError) values = pageValues(spec, values, conn);
+          values = (lastError ? values : pageValues(spec, values, conn)).map(chromeOrder);
           try {
             withLastError(lastError, () => callback.apply(undefined, values));
           } catch (err) {
@@ -1607,7 +1624,7 @@
         promise = new Promise((resolve, reject) => {
           deliver = (values, lastError) => {
             if (lastError) reject(new Error(lastError));
-            else resolve(pageValues(spec, values, conn)[0]);
+            else resolve(chromeOrder(pageValues(spec, values, conn)[0]));
           };
         });
       }
@@ -1681,7 +1698,7 @@
     if (pageId === undefined) return; // closed by the page while the event was on its way
     info.socketId = pageId;
     if (name === 'onReceive') info.data = typeof raw.data === 'string' ? joinPieces([fromBase64(raw.data)]) : emptyBuffer();
-    event.dispatch(info);
+    event.dispatch(chromeOrder(info));
   }
 
   // ---- install ----

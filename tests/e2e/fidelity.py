@@ -38,6 +38,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("port_edges", "tcp"),
     ("peer_close", "tcp"),
     ("multicast_families", "udp"),
+    ("key_order", "tcp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]
