@@ -6,6 +6,8 @@ loopback servers.
 - Chrome's transcript must equal the committed one (golden/chrome/sockets_*.json): that pins what Chromium
   does. RESOCKET_UPDATE_GOLDEN=1 rewrites the files; review the diff.
 - resocket's transcript must equal Chrome's, call by call and, per socket, event by event (sockets_lib.js).
+- scenarios/narrow_sockets.js runs the same way where the permissions are narrow: a second Chrome App whose
+  "sockets" key is NARROW_SOCKETS_KEY, and a web page whose origin resocket granted the same rules.
 Deliberate differences are strict xfails with a row in docs/compatibility.md ("chrome.sockets").
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 
 from .cdp import Session
 from .conftest import BrowserPool
-from .fidelity import TlsWorld, open_tls_world
+from .fidelity import TlsWorld, attach_narrow_app, open_tls_world
 from .oracle import SCENARIOS, attach_background_page, write_chrome_app
 from .resocket_side import (
     ALL_RULES,
@@ -28,6 +30,7 @@ from .resocket_side import (
     EXTENSION_ORIGIN,
     SCENARIO_PAGE,
     ResocketProfile,
+    StaticServer,
     copy_extension,
     extension_available,
 )
@@ -38,6 +41,9 @@ GOLDEN = Path(__file__).parent / "golden" / "chrome"
 # The key of chrome-apps-oracle.md: everything on the loopback, multicast included.
 SOCKETS_KEY = {"tcp": {"connect": "*"}, "tcpServer": {"listen": "*"},
                "udp": {"bind": "*", "send": "*", "multicastMembership": ""}}
+# Narrow: hosts matched as given (before DNS), no tcpServer and no multicast key at all.
+NARROW_SOCKETS_KEY = {"tcp": {"connect": "localhost:*"}, "udp": {"bind": "127.0.0.1:*", "send": "localhost:*"}}
+NARROW_SOCKETS_RULES = ["tcp-connect:localhost:*", "udp-bind:127.0.0.1:*", "udp-send-to:localhost:*"]
 SCENARIO_NAMES = sorted(p.stem for p in SCENARIOS.glob("sockets_*.js") if p.stem != "sockets_lib")
 
 # Deliberate differences (docs/compatibility.md, "chrome.sockets"), each a strict xfail. None at the moment:
@@ -79,22 +85,49 @@ def tls_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsWorld]:
 
 
 @pytest.fixture(scope="module")
-def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory,
-          tls_world: TlsWorld) -> tuple[Session, Session]:
-    """One browser: the Chrome App and the resocket extension page; both trust the TLS test CA."""
+def world(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory, tls_world: TlsWorld):
+    """One browser: the Chrome App, the narrow Chrome App and the resocket extension (its page, and a web page
+    of a narrowly granted origin); both trust the TLS test CA."""
     root = tmp_path_factory.mktemp("sockets-differential")
     app = write_chrome_app(root / "oracle-app", rules=[], sockets=SOCKETS_KEY)
+    narrow = write_chrome_app(root / "narrow-app", rules=[], sockets=NARROW_SOCKETS_KEY)
+    manifest = json.loads((narrow / "manifest.json").read_text())
+    del manifest["key"]  # its ID comes from its path: attach_narrow_app tells the two apps apart by it
+    (narrow / "manifest.json").write_text(json.dumps(manifest))
     ext = copy_extension(root / "extension")
+    (root / "www").mkdir()
+    (root / "www" / "index.html").write_text('<!DOCTYPE html><meta charset="utf-8"><title>narrow</title>')
+    site = StaticServer(root / "www")
     profile = ResocketProfile(root / "profile")
     profile.grant(EXTENSION_ORIGIN, ALL_RULES)
-    browser = browsers.launch("sockets-differential", profile.user_data_dir, extensions=[app, ext],
+    profile.grant(f"http://127.0.0.1:{site.port}", NARROW_SOCKETS_RULES)
+    browser = browsers.launch("sockets-differential", profile.user_data_dir, extensions=[app, narrow, ext],
                               env={**profile.env, **tls_world.browser_env})
     browsers.host_logs.append(profile.host_log)
+    # Attached now: an app's background page with no debugger attached is unloaded when idle.
+    narrow_chrome = attach_narrow_app(browser)
+    browsers.pages.append(narrow_chrome)
+    yield browser, site, narrow_chrome
+    site.close()
+
+
+@pytest.fixture(scope="module")
+def pages(browsers: BrowserPool, world) -> tuple[Session, Session]:
+    browser = world[0]
     chrome = attach_background_page(browser)
     resocket = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
                                 ready="typeof chrome.sockets === 'object'")
     browsers.pages += [chrome, resocket]
     return chrome, resocket
+
+
+@pytest.fixture(scope="module")
+def narrow_pages(browsers: BrowserPool, world) -> tuple[Session, Session]:
+    browser, site, narrow_chrome = world
+    resocket = browser.new_page(f"http://127.0.0.1:{site.port}/",
+                                ready="typeof chrome === 'object' && typeof chrome.sockets === 'object'")
+    browsers.pages.append(resocket)
+    return narrow_chrome, resocket
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +184,14 @@ def test_every_method_refuses_a_bad_argument_with_chromes_signature(pages) -> No
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.xfail(reason=DELIBERATE[n], strict=True)]
                                                if n in DELIBERATE else []) for n in SCENARIO_NAMES])
 def test_resocket_sockets_transcript_equals_chrome(pages, env: dict, name: str) -> None:
+    compare(pages, env, name)
+
+
+def test_resocket_with_narrow_grants_equals_chrome_with_a_narrow_sockets_key(narrow_pages, env: dict) -> None:
+    compare(narrow_pages, env, "narrow_sockets")
+
+
+def compare(pages: tuple[Session, Session], env: dict, name: str) -> None:
     chrome_page, resocket_page = pages
     chrome = run(chrome_page, name, env)
     assert not [e for e in chrome if "threw" in e], chrome
