@@ -26,6 +26,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from resocket.framing import RawJSON
+from resocket.iplit import parse_ip_literal
 from resocket.netcodes import NetError, from_exception
 from resocket.protocol import (
     BEHIND_WINDOW,
@@ -181,50 +182,6 @@ def is_localhost_name(host: str) -> bool:
     """Chromium's IsLocalHostname: "localhost" and "*.localhost", with or without the final dot."""
     name = host.lower().removesuffix(".")
     return name == "localhost" or name.endswith(".localhost")
-
-
-def parse_ip_literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An IP literal as Chrome's IPAddress::AssignFromIPLiteral accepts it, else None (no hostnames).
-
-    A text with a colon must be IPv6; anything else goes through the URL standard's IPv4 parser, as in
-    Chrome: shorthand, hex and octal parts count ("237.132.100" is 237.132.0.100; Chrome 156 joins that
-    group, tests/e2e/scenarios/udp_states.js).
-    """
-    if ":" in text:
-        if "%" in text:
-            return None  # Chrome's IPv6 literals have no scope ("::1%lo": bind -4, connect -105)
-        try:
-            return ipaddress.IPv6Address(text)
-        except ValueError:
-            return None
-    return _parse_url_ipv4(text)
-
-
-def _parse_url_ipv4(text: str) -> ipaddress.IPv4Address | None:
-    parts = text.split(".")
-    if len(parts) > 1 and parts[-1] == "":
-        parts.pop()  # one trailing dot is allowed
-    if not 1 <= len(parts) <= 4:
-        return None
-    numbers = []
-    for part in parts:
-        base, digits = 10, part
-        if part[:2] in ("0x", "0X"):
-            base, digits = 16, part[2:]
-        elif len(part) > 1 and part[0] == "0":
-            base, digits = 8, part[1:]
-        if digits == "" and base == 10:
-            return None
-        allowed = "0123456789abcdefABCDEF"[: {8: 8, 10: 10, 16: 22}[base]]
-        if any(c not in allowed for c in digits):
-            return None
-        numbers.append(int(digits, base) if digits else 0)
-    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
-        return None
-    value = numbers[-1]
-    for i, n in enumerate(numbers[:-1]):
-        value += n << (8 * (3 - i))
-    return ipaddress.IPv4Address(value)
 
 
 class Engine:
@@ -494,18 +451,22 @@ class Engine:
         return addresses
 
     @staticmethod
-    def _dns_error_code(exc: BaseException) -> int:
+    def offline() -> bool:
+        """NetworkChangeNotifier::IsOffline as Chrome 156 showed it: no interface in getNetworkList's list
+        (a platform without that list counts as online)."""
+        from resocket import netlist
+
+        try:
+            return not netlist.network_list()
+        except OSError:
+            return False
+
+    @classmethod
+    def _dns_error_code(cls, exc: BaseException) -> int:
         # Chrome 156 answered -106 INTERNET_DISCONNECTED while no non-loopback interface was up
         # (chrome-apps-oracle.md), and -105 NAME_NOT_RESOLVED otherwise.
         if isinstance(exc, socket.gaierror):
-            from resocket import netlist
-
-            try:
-                if not netlist.network_list():
-                    return NetError.INTERNET_DISCONNECTED
-            except OSError:
-                pass
-            return NetError.NAME_NOT_RESOLVED
+            return NetError.INTERNET_DISCONNECTED if cls.offline() else NetError.NAME_NOT_RESOLVED
         return from_exception(exc)
 
     def tls_context(self, key: Any, factory: Callable[[], Any]) -> Any:

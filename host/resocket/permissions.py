@@ -34,6 +34,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from resocket.iplit import parse_url_ipv4
+
 #: Ops that take HOST and PORT (Chromium: SocketPermissionEntry::IsAddressBoundType).
 ADDRESS_OPS = frozenset({"tcp-connect", "tcp-listen", "udp-bind", "udp-send-to"})
 #: Ops that take no HOST:PORT (Chromium: socket_permission_data.cc StringToType).
@@ -61,26 +63,20 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 
 
 def is_ip_literal(host: str) -> bool:
-    """True if ``host`` is an IPv4 or IPv6 literal as a URL host parser would read it.
+    """True if ``host`` is an IP literal as url::CanonicalizeIPAddress reads it (SocketPermissionEntry::Check).
 
-    Chromium asks url::CanonicalizeIPAddress, which also reads IPv4 in WHATWG's loose forms
-    ("127.1", "0x7f.0.0.1", "2130706433") and bracketed IPv6. Following the URL standard's
-    "ends in a number" rule, a host whose last label is numeric counts as an IP literal even when
-    the number is out of range: such a host can never be a domain under a subdomain rule.
+    IPv4 in the URL standard's forms ("127.1", "0x7f.0.0.1", "2130706433", a final dot) and IPv6, bracketed
+    or not. A host that only ends in a number ("a.2.3", "1.2.3.999") is none: Chromium 156 lets "*.2.3"
+    match "a.2.3" (tests/e2e/scenarios/permission_rules.js) but never "4.1.2.3" or "1.2.3" (1.2.0.3).
     """
     candidate = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    try:
-        ipaddress.ip_address(candidate)
-        return True
-    except ValueError:
-        pass
-    labels = host.split(".")
-    if len(labels) > 1 and labels[-1] == "":
-        labels.pop()  # "1.2.3.4." is an IPv4 literal in URL parsing
-    last = labels[-1]
-    if _ASCII_DIGITS.fullmatch(last):
-        return True
-    return bool(re.fullmatch(r"0[xX][0-9a-fA-F]*", last))
+    if ":" in candidate:
+        try:
+            ipaddress.IPv6Address(candidate)
+            return True
+        except ValueError:
+            return False
+    return parse_url_ipv4(host) is not None
 
 
 @dataclass(frozen=True)

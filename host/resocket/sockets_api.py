@@ -548,7 +548,7 @@ class SocketsApi:
         address, port = args["address"], args["port"] & MAX_PORT_MASK
         if not self.engine.allows("tcp-listen", address, port):
             return call.error_only(TCP_PERMISSION)
-        from resocket.engine import parse_ip_literal
+        from resocket.iplit import parse_ip_literal
 
         if parse_ip_literal(address) is None:
             # Chrome 156: -4 before touching the socket; a listener already there keeps listening.

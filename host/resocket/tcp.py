@@ -212,6 +212,10 @@ class TcpSocket:
                 if epoch != self.epoch:
                     return
                 code = from_connect_errno(exc.errno)
+                if code == NetError.ADDRESS_UNREACHABLE and self.engine.offline():
+                    # TCPSocketPosix::HandleConnectCompleted: "a more specific error when the user is offline"
+                    # (Chrome 156: -106 for 10.1.2.3 in a loopback-only namespace, permission_rules.js).
+                    code = NetError.INTERNET_DISCONNECTED
                 channel.close()
                 self.trying = None
                 continue
@@ -233,7 +237,7 @@ class TcpSocket:
         call.reply(code)
 
     def listen(self, call: Call, address: str, port: int, backlog: int) -> None:
-        from resocket.engine import parse_ip_literal
+        from resocket.iplit import parse_ip_literal
 
         if self.is_tls:
             return call.reply(NetError.NOT_IMPLEMENTED, last_error=TLS_LISTEN)

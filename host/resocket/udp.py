@@ -147,7 +147,7 @@ class UdpSocket:
         call.reply(NetError.OK)
 
     def bind(self, call: Call, address: str, port: int) -> None:
-        from resocket.engine import parse_ip_literal
+        from resocket.iplit import parse_ip_literal
 
         if self.bound or self.connected or self.connecting is not None:
             return call.reply(NetError.CONNECTION_FAILED)
@@ -322,7 +322,7 @@ class UdpSocket:
 
     # -- multicast ------------------------------------------------------------------------------------
     def _membership(self, call: Call, address: str, join: bool) -> None:
-        from resocket.engine import parse_ip_literal
+        from resocket.iplit import parse_ip_literal
 
         ip = parse_ip_literal(address)
         if ip is None:

@@ -160,14 +160,16 @@ def test_a_server_process_that_is_killed_reads_as_eof_and_its_port_refuses_recon
 
 
 @pytest.mark.parametrize("address", ["10.255.255.1", "192.0.2.1", "2001:db8::1"])
-def test_connect_to_an_unroutable_address_is_address_unreachable(host: HostClient, address: str) -> None:
-    """In the test namespace only loopback has a route: the kernel answers ENETUNREACH at once, which
-    Chrome maps to -109 (net_errors_posix.cc). With a route but no answer it is -118: see the next test."""
+def test_connect_to_an_unroutable_address_while_offline_is_internet_disconnected(host: HostClient,
+                                                                                  address: str) -> None:
+    """In the test namespace only loopback has a route: the kernel answers ENETUNREACH at once (-109,
+    net_errors_posix.cc), and with no interface but loopback Chrome counts as offline and says -106 instead
+    (TCPSocketPosix::HandleConnectCompleted; Chromium 156, tests/e2e/scenarios/permission_rules.js)."""
     if any(name != "lo" for _, name in socket.if_nameindex()):
         pytest.skip("needs the loopback-only network namespace (tests/netns.sh)")
     sid = host.call("create", type="tcp").value["socketId"]
     result = host.call("connect", socketId=sid, hostname=address, port=80)
-    assert (result.args, result.last_error) == ([-109], None)
+    assert (result.args, result.last_error) == ([-106], None)
     assert host.call("getInfo", socketId=sid).value["connected"] is False
     host.call("destroy", socketId=sid)
 
@@ -191,6 +193,19 @@ def test_connect_to_a_peer_that_never_answers_times_out_as_chrome_does(tmp_path:
         assert (result.args, result.last_error) == ([-118], None)
         assert host.call("getInfo", socketId=sid).value["connected"] is False
         assert host.call("read", socketId=sid).value["resultCode"] == -15  # a failed connect counts as after
+    finally:
+        assert host.close() == 0
+
+
+def test_connect_to_an_unroutable_address_while_online_is_address_unreachable(tmp_path: Path) -> None:
+    """With a link up (SILENT_PEER's namespace: a route to 192.0.2.0/24 only) the same ENETUNREACH stays -109."""
+    host = start_host(tmp_path / "config", wrapper=SILENT_PEER)
+    try:
+        for address in ("10.255.255.1", "2001:db8::1"):
+            sid = host.call("create", type="tcp").value["socketId"]
+            result = host.call("connect", socketId=sid, hostname=address, port=80)
+            assert (result.args, result.last_error) == ([-109], None), address
+            host.call("destroy", socketId=sid)
     finally:
         assert host.close() == 0
 

@@ -142,6 +142,11 @@ MATCHING = [
     ("tcp-connect:*.1", "tcp-connect", "10.0.0.1", 80, False),
     ("tcp-connect:*.0.1", "tcp-connect", "127.0x0.1", 80, False),  # loose IPv4 forms too
     ("tcp-connect:*.1", "tcp-connect", "[::1.2.3.1]", 80, False),
+    ("tcp-connect:*.2.3", "tcp-connect", "1.2.3", 80, False),  # 1.2.0.3 in the URL standard's IPv4 forms
+    # ... and only an IP literal: a host that merely ends in a number is a domain (Chromium 156,
+    # tests/e2e/scenarios/permission_rules.js)
+    ("tcp-connect:*.2.3", "tcp-connect", "a.2.3", 80, True),
+    ("tcp-connect:*.3.999", "tcp-connect", "1.2.3.999", 80, True),  # 999 is out of range: no IPv4
     # ... but an exact host (even numeric) is compared as a string
     ("tcp-connect:*.0.1", "tcp-connect", "0.1", 80, True),
     # ports: equal, or wildcard; port 0 only matches a wildcard port

@@ -1,0 +1,63 @@
+"""Permission rules matched as Chrome matches them: a Chrome App whose manifest holds PERMISSION_RULES and a web
+page whose origin resocket granted the same rules run scenarios/permission_rules.js in one browser; the
+transcripts must be equal, and Chrome's must equal the recorded one (golden/chrome/permission_rules-tcp.json;
+RESOCKET_UPDATE_GOLDEN=1 rewrites it).
+
+The rules are ones both accept: the rules resocket refuses on purpose (docs/compatibility.md, "permission
+rules") never reach a grant.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+
+import pytest
+
+from .conftest import BrowserPool
+from .oracle import attach_background_page, run_scenario, write_chrome_app
+from .resocket_side import ResocketProfile, StaticServer, copy_extension, extension_available
+from .test_chrome_oracle import GOLDEN, dump_transcript
+
+PERMISSION_RULES = [
+    "tcp-connect:*.example.com:80", "tcp-connect:.example.org:*", "tcp-connect:Mixed.Case.test:*",
+    "tcp-connect:10.1.2.3:*", "tcp-connect:*.2.3:*", "tcp-connect:127.0.0.1:65535", "tcp-connect:localhost:7",
+    "udp-bind::*", "udp-send-to:*:9", "tcp-listen:127.0.0.1:",
+]
+
+pytestmark = pytest.mark.skipif(not extension_available(), reason="extension/ not there yet")
+
+
+@pytest.fixture(scope="module")
+def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("permission-rules")
+    app = write_chrome_app(root / "rules-app", PERMISSION_RULES)
+    ext = copy_extension(root / "extension")
+    (root / "www").mkdir()
+    (root / "www" / "index.html").write_text('<!DOCTYPE html><meta charset="utf-8"><title>rules</title>')
+    site = StaticServer(root / "www")
+    profile = ResocketProfile(root / "profile")
+    profile.grant(f"http://127.0.0.1:{site.port}", PERMISSION_RULES)
+    browser = browsers.launch("permission-rules", profile.user_data_dir, extensions=[app, ext], env=profile.env)
+    browsers.host_logs.append(profile.host_log)
+    chrome = attach_background_page(browser)
+    resocket = browser.new_page(f"http://127.0.0.1:{site.port}/",
+                                ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
+    browsers.pages += [chrome, resocket]
+    yield chrome, resocket
+    site.close()
+
+
+def test_requests_meet_the_rules_as_in_chrome(pages) -> None:
+    chrome_page, resocket_page = pages
+    env = {"protocol": "tcp", "ports": {}}
+    chrome = dump_transcript(run_scenario(chrome_page, "permission_rules", env))
+    golden = GOLDEN / "permission_rules-tcp.json"
+    if os.environ.get("RESOCKET_UPDATE_GOLDEN") == "1":
+        golden.write_text(chrome)
+    if chrome != golden.read_text():
+        pytest.fail("Chromium's permission_rules changed (see RESOCKET_UPDATE_GOLDEN):\n" + "".join(
+            difflib.unified_diff(golden.read_text().splitlines(True), chrome.splitlines(True), "golden", "chrome")))
+    resocket = dump_transcript(run_scenario(resocket_page, "permission_rules", env))
+    if resocket != chrome:
+        pytest.fail("resocket's rule matching differs from Chrome's:\n" + "".join(
+            difflib.unified_diff(chrome.splitlines(True), resocket.splitlines(True), "chrome", "resocket")))
