@@ -39,6 +39,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("peer_close", "tcp"),
     ("multicast_families", "udp"),
     ("key_order", "tcp"),
+    ("broadcast", "udp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]
