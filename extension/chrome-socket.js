@@ -844,7 +844,7 @@
         return false;
       }
       const size = args.bufferSize === undefined ? DEFAULT_READ_SIZE : args.bufferSize;
-      const later = (code, data) => Promise.resolve().then(() => deliver([{ resultCode: code, data }], undefined));
+      const later = (code, data) => Promise.resolve().then(() => deliver([{ data, resultCode: code }], undefined));
       if (ahead.waiting) { later(-1, emptyBuffer()); return true; }
       if (size <= 0) { later(-4, emptyBuffer()); return true; }
       if (ahead.bytes > 0) {
@@ -946,7 +946,7 @@
           const { entry, size } = ahead.waiting;
           ahead.waiting = null;
           const data = this.takeAhead(ahead, size);
-          entry.deliver([{ resultCode: data.byteLength, data }], undefined);
+          entry.deliver([{ data, resultCode: data.byteLength }], undefined);
         }
         return;
       }
