@@ -35,6 +35,23 @@ def test_addresses_are_shown_as_chrome_shows_them(raw: str, shown: str) -> None:
     assert format_ip(raw) == shown
 
 
+def test_a_v4_mapped_address_stays_in_hex_where_python_prints_it_dotted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.13 prints "::ffff:127.0.0.1"; Chrome 156 shows "::ffff:7f00:1" (oracle peer_close, bind_forms).
+    Made to print as 3.13 does, so that this fails on every Python if format_ip left the job to str()."""
+    import ipaddress
+
+    plain = ipaddress.IPv6Address.__str__
+
+    def dotted(self: ipaddress.IPv6Address) -> str:
+        mapped = self.ipv4_mapped
+        return f"::ffff:{mapped}" if mapped is not None else plain(self)
+
+    monkeypatch.setattr(ipaddress.IPv6Address, "__str__", dotted)
+    assert str(ipaddress.IPv6Address("::ffff:127.0.0.1")) == "::ffff:127.0.0.1"
+    assert format_ip("::ffff:127.0.0.1") == "::ffff:7f00:1"
+    assert format_ip("::ffff:10.1.2.3") == "::ffff:a01:203"
+
+
 @pytest.mark.parametrize("text,ip", [("127.1", "127.0.0.1"), ("0x7f.1", "127.0.0.1"), ("2130706433", "127.0.0.1"),
                                      ("0", "0.0.0.0"), ("::ffff:127.0.0.1", "::ffff:7f00:1"), ("::", "::"),
                                      ("::1%lo", None), ("[::]", None), ("", None), (" 0.0.0.0", None),
