@@ -1578,7 +1578,7 @@
    * The host and the shim write theirs in any order: sorted here, one level deep (arrays of objects too).
    */
   function chromeOrder(value) {
-    if (!value || typeof value !== 'object' || value instanceof ArrayBuffer) return value;
+    if (!value || typeof value !== 'object' || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return value;
     if (Array.isArray(value)) return value.map(chromeOrder);
     const keys = Object.keys(value);
     let i = 1;

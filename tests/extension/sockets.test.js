@@ -277,3 +277,27 @@ test('a throwing listener does not keep the others from the event', () => {
   assert.equal(shim.logged.length, 1);
   assert.match(shim.logged[0], /^Error in event handler: Error: app bug/);
 });
+
+test('objects reach the app with their keys in Chrome\'s (sorted) order: results, Promises, lists and events', async () => {
+  const shim = readyShim();
+  create(shim, 'tcp', 1);
+  const seen = [];
+  shim.chrome.sockets.tcp.getInfo(1, (info) => seen.push(Object.keys(info)));
+  answer(shim, [{ socketId: 1, persistent: false, paused: false, connected: true, peerPort: 80, peerAddress: 'a' }]);
+  shim.chrome.sockets.tcp.send(1, new ArrayBuffer(1), (info) => seen.push(Object.keys(info)));
+  answer(shim, [{ resultCode: 0, bytesSent: 1 }]);
+  shim.chrome.sockets.tcp.onReceiveError.addListener((info) => seen.push(Object.keys(info)));
+  shim.port().reply({ event: 'tcp.onReceiveError', args: [{ socketId: 1, resultCode: -100 }] });
+  const listed = shim.chrome.sockets.tcp.getSockets();
+  answer(shim, [[{ socketId: 1, paused: true, connected: false, persistent: false }]]);
+  seen.push((await listed).map((info) => Object.keys(info)));
+  shim.chrome.socket.getNetworkList((list) => seen.push(list.map((entry) => Object.keys(entry))));
+  answer(shim, [[{ name: 'eth0', prefixLength: 24, address: '10.0.0.2' }]]);
+  assert.deepEqual(plain(seen), [
+    ['connected', 'paused', 'peerAddress', 'peerPort', 'persistent', 'socketId'],
+    ['bytesSent', 'resultCode'],
+    ['resultCode', 'socketId'],
+    [['connected', 'paused', 'persistent', 'socketId']],
+    [['address', 'name', 'prefixLength']],
+  ]);
+});
