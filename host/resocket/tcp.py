@@ -96,6 +96,10 @@ class TcpSocket:
         # (-2, then disconnected), a read that reaches the end, or disconnect (the shim sends one when it
         # answers that -2 itself). docs/compatibility.md, "a send error met after the write's callback".
         self.write_failed = False
+        # Listeners of a second and later listen on a listening socket: Chrome 156 opens them and reports the
+        # latest in getInfo, but keeps accepting from the first (tests/e2e/scenarios/listen_twice.js). Nothing
+        # accepts from these; they hold their ports until disconnect or destroy.
+        self.idle_listeners: list[socket.socket] = []
 
     @classmethod
     def accepted(cls, engine: Engine, sid: int, conn: socket.socket, addr: Any) -> TcpSocket:
@@ -141,6 +145,9 @@ class TcpSocket:
         if self.channel is not None:
             self.channel.close()
         self.channel = self.stream = None
+        for idle in self.idle_listeners:
+            idle.close()
+        self.idle_listeners = []
         self.connected, self.peer, self.local = False, None, None
         self.wide_behind = False
         self.write_failed = False
@@ -243,9 +250,6 @@ class TcpSocket:
             return call.reply(NetError.NOT_IMPLEMENTED, last_error=TLS_LISTEN)
         if self.mode == "client":
             return call.reply(NetError.NOT_IMPLEMENTED, last_error=CONNECT_AND_LISTEN)
-        if self.channel is not None:
-            # Listening twice is undefined in Chrome (a DCHECK); answer like a port in use.
-            return call.reply(NetError.ADDRESS_IN_USE, last_error=LISTEN_FAILED)
         self.mode = "server"
         ip = parse_ip_literal(address)
         if ip is None:
@@ -272,7 +276,12 @@ class TcpSocket:
         except OSError as exc:
             sock.close()
             return call.reply(from_exception(exc), last_error=LISTEN_FAILED)
-        self.channel = Channel(self.loop, sock)
+        if self.channel is None:
+            self.channel = Channel(self.loop, sock)
+        else:
+            # Listening again (a DCHECK in Chrome's source): Chrome 156 answers 0 and getInfo shows the new
+            # port, but accepts keep coming from the first listener; the new one only holds its port.
+            self.idle_listeners.append(sock)
         self.local = (_ip(bound), bound[1])
         call.reply(NetError.OK)
 

@@ -40,6 +40,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("multicast_families", "udp"),
     ("key_order", "tcp"),
     ("broadcast", "udp"),
+    ("listen_twice", "tcp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]

@@ -132,6 +132,33 @@ def test_second_live_listener_fails_in_use_but_relisten_after_destroy_works(host
         host.call("destroy", socketId=sid)
 
 
+def test_listening_again_reports_the_new_port_but_accepts_from_the_first(host: HostClient) -> None:
+    """Chrome 156 (oracle listen_twice): a second listen answers 0 and getInfo shows its port, but accepts keep
+    taking connections from the first listener; both ports stay taken until disconnect frees them."""
+    server = create(host)
+    assert host.call("listen", socketId=server, address="127.0.0.1", port=0).args == [0]
+    first = host.call("getInfo", socketId=server).value["localPort"]
+    assert host.call("listen", socketId=server, address="127.0.0.1", port=0).args == [0]
+    second = host.call("getInfo", socketId=server).value["localPort"]
+    assert second != first
+    pending = host.start("accept", socketId=server)
+    to_second = connected(host, second)  # the kernel completes it; nothing accepts it
+    to_first = connected(host, first)
+    accepted = pending.result().value
+    assert accepted["resultCode"] == 0
+    peer_port = host.call("getInfo", socketId=accepted["socketId"]).value["peerPort"]
+    assert peer_port == host.call("getInfo", socketId=to_first).value["localPort"]
+    res = host.call("listen", socketId=server, address="127.0.0.1", port=first)
+    assert (res.args, res.last_error) == ([-147], "Could not listen on the specified port.")
+    host.call("disconnect", socketId=server)
+    for port in (first, second):
+        again = create(host)
+        assert host.call("listen", socketId=again, address="127.0.0.1", port=port).args == [0], port
+        host.call("destroy", socketId=again)
+    for sid in (server, to_first, to_second, accepted["socketId"]):
+        host.call("destroy", socketId=sid)
+
+
 def test_accepted_socket_and_client_exchange_data_both_ways(host: HostClient) -> None:
     server = create(host)
     host.call("listen", socketId=server, address="127.0.0.1", port=0, backlog=1)
