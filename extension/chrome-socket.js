@@ -1395,6 +1395,31 @@
       if (entry.socketKey !== undefined && !this.dead) this.release(entry.socketKey);
     }
 
+    /**
+     * The app disconnects or destroys chrome.socket socket `hostId` (a host id): Chrome never calls back a
+     * connect or an accept still waiting on it, nor a UDP socket's read (quirks 6 and 7, oracle pending_aborts).
+     * The host answers each request once, those it cut short with ERR_ABORTED (connect, accept) or -100 (the
+     * UDP read); such answers are dropped here. An answer the host gave before the disconnect reached it (a
+     * connect refused at once) still reaches the app, as in Chrome.
+     */
+    silencePending(hostId, kind) {
+      if (hostId === GONE_SOCKET_ID) return;
+      for (const entry of this.pending.values()) {
+        const { spec, args } = entry;
+        if (spec.ns || args.socketId !== hostId) continue;
+        let aborted = null;
+        if (spec.name === 'connect') aborted = (first) => first === -3;
+        else if (spec.name === 'accept') aborted = (first) => first && first.resultCode === -3;
+        else if (spec.name === 'read' && kind === 'udp') aborted = (first) => first && first.resultCode === -100;
+        if (aborted === null) continue;
+        const deliver = entry.deliver;
+        entry.deliver = (values, lastError) => {
+          if (!lastError && aborted(values[0])) return;
+          deliver(values, lastError);
+        };
+      }
+    }
+
     /** Deliver the final reply `msg` to `entry`. */
     settle(entry, msg, channelBytes) {
       if (msg.error) {
@@ -1483,10 +1508,10 @@
       this.byHost = new Map();
     }
 
-    adopt(conn, hostId) {
+    adopt(conn, hostId, kind) {
       const id = this.next;
       this.next += 1;
-      this.byPage.set(id, { connection: conn, hostId });
+      this.byPage.set(id, { connection: conn, hostId, kind });
       this.byHost.set(hostId, id);
       return id;
     }
@@ -1497,6 +1522,12 @@
     }
 
     pageId(hostId) { return this.byHost.get(hostId); }
+
+    /** 'tcp' or 'udp' for a chrome.socket id (its create's type; accepted sockets are tcp), else undefined. */
+    kind(pageId) {
+      const known = this.byPage.get(pageId);
+      return known ? known.kind : undefined;
+    }
 
     forget(pageId) {
       const known = this.byPage.get(pageId);
@@ -1589,12 +1620,13 @@
     return out;
   }
 
-  function pageValues(spec, values, conn) {
+  function pageValues(spec, values, conn, named) {
     const first = values[0];
     const space = spaces[spec.space];
     if (first && typeof first === 'object' && typeof first.socketId === 'number' &&
         (spec.name === 'create' || (spec.op === 'accept' && first.resultCode === 0))) {
-      return [Object.assign({}, first, { socketId: space.adopt(conn, first.socketId) })];
+      const kind = spec.name === 'create' ? (named && named.type) : 'tcp';
+      return [Object.assign({}, first, { socketId: space.adopt(conn, first.socketId, kind) })];
     }
     if (spec.ns && spec.name === 'getInfo') return [pageInfo(space, first)];
     if (spec.ns && spec.name === 'getSockets' && Array.isArray(first)) return [first.map((i) => pageInfo(space, i))];
@@ -1612,7 +1644,7 @@
       if (callback || spec.callback !== 'optional') {
         deliver = (values, lastError) => {
           if (!callback) return; // destroy, disconnect
-          values = (lastError ? values : pageValues(spec, values, conn)).map(chromeOrder);
+          values = (lastError ? values : pageValues(spec, values, conn, named)).map(chromeOrder);
           try {
             withLastError(lastError, () => callback.apply(undefined, values));
           } catch (err) {
@@ -1624,9 +1656,12 @@
         promise = new Promise((resolve, reject) => {
           deliver = (values, lastError) => {
             if (lastError) reject(new Error(lastError));
-            else resolve(chromeOrder(pageValues(spec, values, conn)[0]));
+            else resolve(chromeOrder(pageValues(spec, values, conn, named)[0]));
           };
         });
+      }
+      if (!spec.ns && (spec.name === 'disconnect' || spec.name === 'destroy')) {
+        conn.silencePending(args.socketId, spaces.socket.kind(named.socketId));
       }
       conn.request(spec, args, deliver);
       if (spec.name === 'destroy' || spec.name === 'close') spaces[spec.space].forget(named.socketId);

@@ -41,6 +41,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("key_order", "tcp"),
     ("broadcast", "udp"),
     ("listen_twice", "tcp"),
+    ("pending_aborts", "tcp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]

@@ -3,7 +3,7 @@
 // lastError, chunking, ordering, hello-first queueing, host failures and reconnection.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { loadExtensionShim, plain } = require('./harness.js');
+const { loadExtensionShim, plain, settle } = require('./harness.js');
 
 /** Shim with hello already answered. */
 function readyShim(options) {
@@ -500,4 +500,38 @@ test('a hello answered in time cancels the hello timeout', () => {
   shim.fireTimers();
   assert.deepEqual(seen, [], 'the call stays pending until the host replies');
   assert.ok(!shim.port().disconnected);
+});
+
+test('disconnect or destroy: a connect or accept the host cut short, and a UDP read, are never called back (quirks 6, 7)', async () => {
+  const shim = readyShim({ readAhead: false });
+  const port = shim.port();
+  const seen = [];
+  const reply = (req, args) => port.reply({ id: req.id, args });
+  const tcp = createSocket(shim, 1);
+  shim.chrome.socket.connect(tcp, '127.0.0.1', 9, (code) => seen.push(['connect', code]));
+  const connect = lastRequest(shim);
+  shim.chrome.socket.disconnect(tcp);
+  reply(connect, [-3]); // the host's answer to a connect its disconnect cut short: Chrome never calls back
+  const server = createSocket(shim, 2);
+  shim.chrome.socket.accept(server, (info) => seen.push(['accept', info.resultCode]));
+  const accept = lastRequest(shim);
+  shim.chrome.socket.destroy(server);
+  reply(accept, [{ resultCode: -3 }]);
+  const refused = createSocket(shim, 3);
+  shim.chrome.socket.connect(refused, '127.0.0.1', 9, (code) => seen.push(['refused', code]));
+  const early = lastRequest(shim);
+  shim.chrome.socket.disconnect(refused);
+  reply(early, [-102]); // answered before the disconnect reached the host: Chrome calls it back too
+  const udp = createSocket(shim, 4, 'udp');
+  shim.chrome.socket.read(udp, (r) => seen.push(['udp read', r.resultCode]));
+  const udpRead = lastRequest(shim);
+  shim.chrome.socket.disconnect(udp);
+  reply(udpRead, [{ resultCode: -100, data: '' }]);
+  const stream = createSocket(shim, 5);
+  shim.chrome.socket.read(stream, (r) => seen.push(['tcp read', r.resultCode]));
+  const tcpRead = lastRequest(shim);
+  shim.chrome.socket.disconnect(stream);
+  reply(tcpRead, [{ resultCode: -100, data: '' }]); // a TCP read is called back, as in Chrome
+  await settle();
+  assert.deepEqual(seen, [['refused', -102], ['tcp read', -100]]);
 });
