@@ -1397,9 +1397,9 @@
 
     /**
      * The app disconnects or destroys chrome.socket socket `hostId` (a host id): Chrome never calls back a
-     * connect or an accept still waiting on it, nor a UDP socket's read (quirks 6 and 7, oracle pending_aborts).
-     * The host answers each request once, those it cut short with ERR_ABORTED (connect, accept) or -100 (the
-     * UDP read); such answers are dropped here. An answer the host gave before the disconnect reached it (a
+     * connect, an accept or a secure() still waiting on it, nor a UDP socket's read (quirks 6 and 7, oracle
+     * pending_aborts). The host answers each request once, those it cut short with ERR_ABORTED (connect,
+     * accept, secure) or -100 (the UDP read); such answers are dropped here. An answer the host gave before the disconnect reached it (a
      * connect refused at once) still reaches the app, as in Chrome.
      */
     silencePending(hostId, kind) {
@@ -1408,13 +1408,16 @@
         const { spec, args } = entry;
         if (spec.ns || args.socketId !== hostId) continue;
         let aborted = null;
-        if (spec.name === 'connect') aborted = (first) => first === -3;
-        else if (spec.name === 'accept') aborted = (first) => first && first.resultCode === -3;
-        else if (spec.name === 'read' && kind === 'udp') aborted = (first) => first && first.resultCode === -100;
+        if (spec.name === 'connect') aborted = (first, le) => first === -3 && !le;
+        else if (spec.name === 'accept') aborted = (first, le) => first && first.resultCode === -3 && !le;
+        else if (spec.name === 'secure') aborted = (first, le) => first === -3 && le === 'net::ERR_ABORTED';
+        else if (spec.name === 'read' && kind === 'udp') {
+          aborted = (first, le) => first && first.resultCode === -100 && !le;
+        }
         if (aborted === null) continue;
         const deliver = entry.deliver;
         entry.deliver = (values, lastError) => {
-          if (!lastError && aborted(values[0])) return;
+          if (aborted(values[0], lastError)) return;
           deliver(values, lastError);
         };
       }

@@ -502,7 +502,7 @@ test('a hello answered in time cancels the hello timeout', () => {
   assert.ok(!shim.port().disconnected);
 });
 
-test('disconnect or destroy: a connect or accept the host cut short, and a UDP read, are never called back (quirks 6, 7)', async () => {
+test('disconnect or destroy: a connect, accept or secure the host cut short, and a UDP read, are never called back (quirks 6, 7)', async () => {
   const shim = readyShim({ readAhead: false });
   const port = shim.port();
   const seen = [];
@@ -532,6 +532,11 @@ test('disconnect or destroy: a connect or accept the host cut short, and a UDP r
   const tcpRead = lastRequest(shim);
   shim.chrome.socket.disconnect(stream);
   reply(tcpRead, [{ resultCode: -100, data: '' }]); // a TCP read is called back, as in Chrome
+  const tls = createSocket(shim, 6);
+  shim.chrome.socket.secure(tls, (code) => seen.push(['secure', code]));
+  const secure = lastRequest(shim);
+  shim.chrome.socket.destroy(tls);
+  port.reply({ id: secure.id, args: [-3], lastError: 'net::ERR_ABORTED' });
   await settle();
   assert.deepEqual(seen, [['refused', -102], ['tcp read', -100]]);
 });

@@ -42,6 +42,24 @@ async (env) => {
     for (const c of clients) if (!stuck || c !== stuck.c || how === "disconnect") t.fire("destroy", c);
     t.fire("destroy", s);
   }
+  // secure() whose handshake waits (the peer, an accepted socket of this page, never answers).
+  for (const how of ["disconnect", "destroy"]) {
+    const s = (await t.call("create", "tcp")).value.socketId;
+    await t.call("listen", s, "127.0.0.1", 0);
+    const port = (await t.call("getInfo", s)).value.localPort;
+    const accepted = t.start("accept", s);
+    const c = (await t.call("create", "tcp")).value.socketId;
+    await new Promise((r) => t.api.connect(c, "127.0.0.1", port, r));
+    const peer = (await accepted).value.socketId;
+    const securing = t.start("secure", c);
+    t.note(`secure waits (${how})`, (await t.within(securing, 300)) === undefined);
+    t.fire(how, c);
+    t.note(`secure when ${how} result`, await outcome(securing, 1000));
+    if (how === "disconnect") await t.call("getInfo", c);
+    if (how === "disconnect") t.fire("destroy", c);
+    t.fire("destroy", peer);
+    t.fire("destroy", s);
+  }
   // Quirk 6: a UDP read waiting when the socket is disconnected or destroyed; a recvFrom likewise.
   for (const how of ["disconnect", "destroy"]) {
     const u = (await t.call("create", "udp")).value.socketId;
