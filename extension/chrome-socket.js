@@ -1399,16 +1399,21 @@
      * The app disconnects or destroys chrome.socket socket `hostId` (a host id): Chrome never calls back a
      * connect, an accept or a secure() still waiting on it, nor a UDP socket's read (quirks 6 and 7, oracle
      * pending_aborts). The host answers each request once, those it cut short with ERR_ABORTED (connect,
-     * accept, secure) or -100 (the UDP read); such answers are dropped here. An answer the host gave before the disconnect reached it (a
+     * accept, secure) or -100 (the UDP read); such answers are dropped here. The same for chrome.sockets.tcp's
+     * connect and secure when the app calls tcp.disconnect or tcp.close (`ns` 'tcp'; oracle
+     * sockets_pending_aborts). An answer the host gave before the disconnect reached it (a
      * connect refused at once) still reaches the app, as in Chrome.
      */
-    silencePending(hostId, kind) {
+    silencePending(hostId, kind, ns) {
       if (hostId === GONE_SOCKET_ID) return;
       for (const entry of this.pending.values()) {
         const { spec, args } = entry;
-        if (spec.ns || args.socketId !== hostId) continue;
+        if ((spec.ns || '') !== ns || args.socketId !== hostId) continue;
         let aborted = null;
-        if (spec.name === 'connect') aborted = (first, le) => first === -3 && !le;
+        if (ns) {
+          // chrome.sockets.tcp.disconnect / close: connect and secure answer -3 + "net::ERR_ABORTED" there.
+          if (spec.name === 'connect' || spec.name === 'secure') aborted = (first, le) => first === -3 && le === 'net::ERR_ABORTED';
+        } else if (spec.name === 'connect') aborted = (first, le) => first === -3 && !le;
         else if (spec.name === 'accept') aborted = (first, le) => first && first.resultCode === -3 && !le;
         else if (spec.name === 'secure') aborted = (first, le) => first === -3 && le === 'net::ERR_ABORTED';
         else if (spec.name === 'read' && kind === 'udp') {
@@ -1664,7 +1669,9 @@
         });
       }
       if (!spec.ns && (spec.name === 'disconnect' || spec.name === 'destroy')) {
-        conn.silencePending(args.socketId, spaces.socket.kind(named.socketId));
+        conn.silencePending(args.socketId, spaces.socket.kind(named.socketId), '');
+      } else if (spec.ns === 'tcp' && (spec.name === 'disconnect' || spec.name === 'close')) {
+        conn.silencePending(args.socketId, 'tcp', 'tcp');
       }
       conn.request(spec, args, deliver);
       if (spec.name === 'destroy' || spec.name === 'close') spaces[spec.space].forget(named.socketId);

@@ -122,6 +122,13 @@ class _Shaped:
     def error_only(self, last_error: str) -> None:
         self.call.error_only(last_error)
 
+    def answer(self, value: Any, quiet: bool) -> None:
+        """As Call.answer: a connect or secure cut short by tcp.disconnect (quiet: by tcp.close)."""
+        if quiet:
+            self.done = True
+        else:
+            self.reply(value)
+
     def reply_written(self, n: int, sock: Any = None) -> None:  # chrome.sockets.tcp.send has no write-behind
         self.reply({"bytesWritten": n})
 

@@ -320,3 +320,34 @@ def test_a_connection_reset_is_on_receive_error_minus_100(host: HostClient) -> N
         peer.close()  # linger 0: RST instead of FIN
     assert events.wait("tcp.onReceiveError", sid) == {"socketId": sid, "resultCode": -100}
     assert host.call("tcp.getInfo", socketId=sid).value["paused"] is True
+
+
+@pytest.mark.parametrize("how", ["tcp.disconnect", "tcp.close"])
+def test_a_connect_cut_short_by_disconnect_or_close_is_answered_aborted(host: HostClient, how: str) -> None:
+    """A connect waiting on a full backlog, then tcp.disconnect or tcp.close: the connect is answered -3 +
+    "net::ERR_ABORTED" (the shim drops that answer: Chrome 156 never calls it back, sockets_pending_aborts), and
+    the host keeps serving. tcp.disconnect used to fail with an internal error here."""
+    server = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = server.getsockname()[1]
+    fillers = []
+    try:
+        sid = create(host)
+        pending = None
+        for _ in range(8):
+            waiting = host.start("tcp.connect", socketId=sid, peerAddress="127.0.0.1", peerPort=port)
+            try:
+                waiting.result(timeout=0.4)
+            except TimeoutError:
+                pending = waiting
+                break
+            fillers.append(sid)  # connected: its connection fills the backlog; try with a new socket
+            sid = create(host)
+        assert pending is not None, "no connect ever waited"
+        assert call(host, how, socketId=sid) == ([], None)
+        done = pending.result()
+        assert (done.args, done.last_error) == ([-3], "net::ERR_ABORTED")
+        assert host.call("tcp.getSockets").args[0] is not None  # still serving
+    finally:
+        for filler in fillers:
+            host.call("tcp.close", socketId=filler)
+        server.close()
