@@ -100,6 +100,8 @@ class Entry:
 class _Shaped:
     """A Call whose replies are reshaped by `shape(args, last_error) -> (args, last_error)`."""
 
+    lazy = False  # chrome.sockets' tcp.send has no write-behind (Call.lazy)
+
     def __init__(self, call: Call, shape: Callable[[tuple, str | None], tuple[list, str | None]]) -> None:
         self.call, self.shape = call, shape
 

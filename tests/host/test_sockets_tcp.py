@@ -351,3 +351,26 @@ def test_a_connect_cut_short_by_disconnect_or_close_is_answered_aborted(host: Ho
         for filler in fillers:
             host.call("tcp.close", socketId=filler)
         server.close()
+
+
+def test_a_send_that_meets_a_reset_fails_and_disconnects_the_socket(host: HostClient) -> None:
+    """A paused socket does not read, so the reset is met by tcp.send: it fails and the socket is disconnected
+    (chrome.sockets has no write-behind: Call.lazy is False for its sends)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        sid = create(host)
+        assert call(host, "tcp.setPaused", socketId=sid, paused=True) == ([], None)
+        assert call(host, "tcp.connect", socketId=sid, peerAddress="127.0.0.1",
+                    peerPort=listener.getsockname()[1]) == ([0], None)
+        peer, _ = listener.accept()
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.close()  # linger 0: RST instead of FIN
+    results = []
+    for _ in range(20):
+        args, _error = call(host, "tcp.send", socketId=sid, data=b64(b"x" * 1024))
+        results.append(args[0])
+        if args[0]["resultCode"] < 0:
+            break
+    assert results[-1]["resultCode"] == -2 and "bytesSent" not in results[-1], results
+    assert host.call("tcp.getInfo", socketId=sid).value["connected"] is False
