@@ -102,8 +102,12 @@ class _Shaped:
 
     lazy = False  # chrome.sockets' tcp.send has no write-behind (Call.lazy)
 
-    def __init__(self, call: Call, shape: Callable[[tuple, str | None], tuple[list, str | None]]) -> None:
+    def __init__(self, call: Call, shape: Callable[[tuple, str | None], tuple[list, str | None]],
+                 pipe: bool = False) -> None:
         self.call, self.shape = call, shape
+        #: a tcp.send: called back once its bytes fit in the socket's pipe (TcpSocket._answer_in_pipe)
+        self.pipe = pipe
+        self.early = False  # ... and it was, before the OS took them
 
     @property
     def id(self) -> int:
@@ -485,7 +489,7 @@ class SocketsApi:
     def tcp_send(self, call: Call, args: dict) -> None:
         entry = self._find(call, "tcp", args)
         if entry is not None:
-            entry.sock.write(_Shaped(call, _send_result), args["data"])
+            entry.sock.write(_Shaped(call, _send_result, pipe=True), args["data"])
 
     def tcp_setKeepAlive(self, call: Call, args: dict) -> None:
         entry = self._find(call, "tcp", args, missing=lambda c: c.reply(NetError.FAILED, last_error=NOT_FOUND))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from resocket.channel import Channel, Receiver
 from resocket.netcodes import NetError, from_connect_errno, from_exception, from_ssl_error, net_error_string
-from resocket.protocol import AHEAD_STEP, AHEAD_WINDOW, WIDE_WINDOW
+from resocket.protocol import AHEAD_STEP, AHEAD_WINDOW, BEHIND_WINDOW, WIDE_WINDOW
 from resocket.tls import TlsStream, make_context, tls_versions
 
 if TYPE_CHECKING:
@@ -141,6 +141,8 @@ class TcpSocket:
         while self.writes:
             call, data = self.writes.popleft()
             self.engine.return_quota(len(data))
+            if getattr(call, "early", False):
+                continue  # a chrome.sockets send already called back (_answer_in_pipe)
             call.answer({"bytesWritten": NetError.FAILED}, quiet)
         if self.channel is not None:
             self.channel.close()
@@ -443,8 +445,23 @@ class TcpSocket:
             # handed to the OS of the head (that resent those bytes: a duplicated stretch when two writes
             # arrived in one stdin read while the peer was slow).
             self._head_sent = sent
+        if getattr(call, "pipe", False):
+            self._answer_in_pipe()
         if self.writer is None:
             self.writer = self.engine.spawn(self._drain_writes(self.epoch))
+
+    def _answer_in_pipe(self) -> None:
+        """chrome.sockets' tcp.send, as Chrome 156 answers it: once its bytes fit in the socket's data pipe, before
+        the OS took them (oracle sockets_peer_close). The writes queued here stand for the pipe, BEHIND_WINDOW
+        bytes (the window the shim's write-behind gives chrome.socket); callbacks keep their order."""
+        held = 0
+        for call, data in self.writes:
+            held += len(data)
+            if held > BEHIND_WINDOW:
+                return
+            if getattr(call, "pipe", False) and not call.early:
+                call.early = True
+                call.reply_written(len(data))
 
     async def _drain_writes(self, epoch: int) -> None:
         while self.writes and epoch == self.epoch and self.stream is not None:
@@ -461,23 +478,30 @@ class TcpSocket:
                 self.writes.popleft()
                 self.engine.return_quota(len(data))
                 self.writer = None
-                call.reply({"bytesWritten": NetError.FAILED})
-                if not call.lazy:
+                early = getattr(call, "early", False)
+                if not early:
+                    call.reply({"bytesWritten": NetError.FAILED})
+                if not (call.lazy or early):
                     self._teardown(NetError.CONNECTION_CLOSED)
                     return
-                # Maybe called back already: only the send side is gone, as when Chrome's pipe closes.
+                # Called back already (or maybe, for a `behind` write): only the send side is gone, as when
+                # Chrome's pipe closes; the app meets it at its next write.
                 self.write_failed = True
                 self.wide_behind = False  # a wide write-behind window ends with the send side
                 while self.writes:
                     queued, data = self.writes.popleft()
                     self.engine.return_quota(len(data))
-                    queued.reply({"bytesWritten": NetError.FAILED})
+                    if not getattr(queued, "early", False):
+                        queued.reply({"bytesWritten": NetError.FAILED})
                 return
             if epoch != self.epoch or self.writer is not asyncio.current_task():
                 return
             self.writes.popleft()
             self.engine.return_quota(len(data))
-            call.reply_written(len(data), self)
+            if not getattr(call, "early", False):
+                call.reply_written(len(data), self)
+            if self.writes and getattr(self.writes[0][0], "pipe", False):
+                self._answer_in_pipe()
         if self.writer is asyncio.current_task():
             self.writer = None
 
