@@ -1399,12 +1399,22 @@
      * The app disconnects or destroys chrome.socket socket `hostId` (a host id): Chrome never calls back a
      * connect, an accept or a secure() still waiting on it, nor a UDP socket's read (quirks 6 and 7, oracle
      * pending_aborts). The host answers each request once, those it cut short with ERR_ABORTED (connect,
-     * accept, secure) or -100 (the UDP read); such answers are dropped here. The same for chrome.sockets.tcp's
+     * accept, secure) or -100 (the UDP read); such answers are dropped here, and so is a listen's answer (a
+     * UDP bind's, on destroy) that had not come back yet: the host is synchronous there, Chrome is not. The same for chrome.sockets.tcp's
      * connect and secure when the app calls tcp.disconnect or tcp.close (`ns` 'tcp'; oracle
      * sockets_pending_aborts). An answer the host gave before the disconnect reached it (a
      * connect refused at once) still reaches the app, as in Chrome.
      */
-    silencePending(hostId, kind, ns) {
+    /** Whether a chrome.socket `name` call on host socket `hostId` still waits for its answer. */
+    waiting(hostId, name) {
+      if (hostId === GONE_SOCKET_ID) return false;
+      for (const entry of this.pending.values()) {
+        if (!entry.spec.ns && entry.spec.name === name && entry.args.socketId === hostId) return true;
+      }
+      return false;
+    }
+
+    silencePending(hostId, kind, ns, how) {
       if (hostId === GONE_SOCKET_ID) return;
       for (const entry of this.pending.values()) {
         const { spec, args } = entry;
@@ -1414,6 +1424,11 @@
           // chrome.sockets.tcp.disconnect / close: connect and secure answer -3 + "net::ERR_ABORTED" there.
           if (spec.name === 'connect' || spec.name === 'secure') aborted = (first, le) => first === -3 && le === 'net::ERR_ABORTED';
         } else if (spec.name === 'connect') aborted = (first, le) => first === -3 && !le;
+        // A listen (or, on destroy, a UDP bind) whose answer had not come yet: Chrome's waits on the network
+        // service and is dropped with the socket; its checks in the browser (-4, -2, -11) still answer.
+        else if (spec.name === 'listen' || (spec.name === 'bind' && how === 'destroy')) {
+          aborted = (first) => first === 0 || first === -147;
+        }
         else if (spec.name === 'accept') aborted = (first, le) => first && first.resultCode === -3 && !le;
         else if (spec.name === 'secure') aborted = (first, le) => first === -3 && le === 'net::ERR_ABORTED';
         else if (spec.name === 'read' && kind === 'udp') {
@@ -1669,9 +1684,13 @@
         });
       }
       if (!spec.ns && (spec.name === 'disconnect' || spec.name === 'destroy')) {
-        conn.silencePending(args.socketId, spaces.socket.kind(named.socketId), '');
+        const kind = spaces.socket.kind(named.socketId);
+        // Chrome 156 runs a UDP disconnect at once, while a bind still waits on the network service: the
+        // disconnect finds nothing to close, then the bind completes and the socket stays bound.
+        if (spec.name === 'disconnect' && kind === 'udp' && conn.waiting(args.socketId, 'bind')) return promise;
+        conn.silencePending(args.socketId, kind, '', spec.name);
       } else if (spec.ns === 'tcp' && (spec.name === 'disconnect' || spec.name === 'close')) {
-        conn.silencePending(args.socketId, 'tcp', 'tcp');
+        conn.silencePending(args.socketId, 'tcp', 'tcp', spec.name);
       }
       conn.request(spec, args, deliver);
       if (spec.name === 'destroy' || spec.name === 'close') spaces[spec.space].forget(named.socketId);
