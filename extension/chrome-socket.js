@@ -1421,8 +1421,11 @@
         if ((spec.ns || '') !== ns || args.socketId !== hostId) continue;
         let aborted = null;
         if (ns) {
-          // chrome.sockets.tcp.disconnect / close: connect and secure answer -3 + "net::ERR_ABORTED" there.
+          // chrome.sockets.tcp.disconnect / close: connect and secure answer -3 + "net::ERR_ABORTED" there;
+          // tcpServer.disconnect / close, udp.close: a listen or bind whose answer had not come back is
+          // dropped, as Chrome 156 drops it (oracle sockets_pending_aborts).
           if (spec.name === 'connect' || spec.name === 'secure') aborted = (first, le) => first === -3 && le === 'net::ERR_ABORTED';
+          else if (spec.name === 'listen' || spec.name === 'bind') aborted = (first) => first === 0 || first === -147;
         } else if (spec.name === 'connect') aborted = (first, le) => first === -3 && !le;
         // A listen (or, on destroy, a UDP bind) whose answer had not come yet: Chrome's waits on the network
         // service and is dropped with the socket; its checks in the browser (-4, -2, -11) still answer.
@@ -1689,8 +1692,8 @@
         // disconnect finds nothing to close, then the bind completes and the socket stays bound.
         if (spec.name === 'disconnect' && kind === 'udp' && conn.waiting(args.socketId, 'bind')) return promise;
         conn.silencePending(args.socketId, kind, '', spec.name);
-      } else if (spec.ns === 'tcp' && (spec.name === 'disconnect' || spec.name === 'close')) {
-        conn.silencePending(args.socketId, 'tcp', 'tcp', spec.name);
+      } else if (spec.ns && (spec.name === 'disconnect' || spec.name === 'close')) {
+        conn.silencePending(args.socketId, spec.ns === 'udp' ? 'udp' : 'tcp', spec.ns, spec.name);
       }
       conn.request(spec, args, deliver);
       if (spec.name === 'destroy' || spec.name === 'close') spaces[spec.space].forget(named.socketId);
