@@ -595,6 +595,36 @@
    * @param {function(HostConnection, object): void} onEvent called with each event frame (chrome.sockets)
    * @param {{dataChannel: boolean, minBytes: number}} channelOptions
    */
+  /**
+   * For a call still waiting when the app disconnects, destroys or closes its socket (HostConnection
+   * .silencePending): how to tell the host's answer to it that Chrome 156 never calls back (oracle scenarios
+   * pending_aborts, sockets_pending_aborts), or null when every answer reaches the app.
+   * @param {string} name the waiting call @param {string} kind 'tcp' or 'udp' @param {string} ns '' for
+   * chrome.socket, else the chrome.sockets namespace @param {string} how disconnect, destroy or close
+   * @returns {?function(*, (string|undefined)): boolean}
+   */
+  function abortedAnswer(name, kind, ns, how) {
+    const cutShort = (first, le) => first === -3 && !le; // ERR_ABORTED, chrome.socket's way
+    const cutShortWithText = (first, le) => first === -3 && le === 'net::ERR_ABORTED';
+    // Answered by the host at once, where Chrome's call still waited on the network service; the browser-side
+    // refusals (-4, -2, -11) answer in Chrome too.
+    const wasWaiting = (first) => first === 0 || first === -147;
+    if (ns) {
+      if (name === 'connect' || name === 'secure') return cutShortWithText;
+      if (name === 'listen' || name === 'bind') return wasWaiting;
+      return null;
+    }
+    switch (name) {
+      case 'connect': return cutShort;
+      case 'accept': return (first, le) => Boolean(first) && first.resultCode === -3 && !le;
+      case 'secure': return cutShortWithText;
+      case 'listen': return wasWaiting;
+      case 'bind': return how === 'destroy' ? wasWaiting : null; // after a disconnect the bind completes
+      case 'read': return kind === 'udp' ? (first, le) => Boolean(first) && first.resultCode === -100 && !le : null;
+      default: return null;
+    }
+  }
+
   class HostConnection {
     constructor(openLink, onDead, onEvent, channelOptions = { dataChannel: false, minBytes: DATA_CHANNEL_MIN_BYTES,
       requestMinBytes: DATA_CHANNEL_REQUEST_MIN_BYTES }) {
@@ -1395,16 +1425,6 @@
       if (entry.socketKey !== undefined && !this.dead) this.release(entry.socketKey);
     }
 
-    /**
-     * The app disconnects or destroys chrome.socket socket `hostId` (a host id): Chrome never calls back a
-     * connect, an accept or a secure() still waiting on it, nor a UDP socket's read (quirks 6 and 7, oracle
-     * pending_aborts). The host answers each request once, those it cut short with ERR_ABORTED (connect,
-     * accept, secure) or -100 (the UDP read); such answers are dropped here, and so is a listen's answer (a
-     * UDP bind's, on destroy) that had not come back yet: the host is synchronous there, Chrome is not. The same for chrome.sockets.tcp's
-     * connect and secure when the app calls tcp.disconnect or tcp.close (`ns` 'tcp'; oracle
-     * sockets_pending_aborts). An answer the host gave before the disconnect reached it (a
-     * connect refused at once) still reaches the app, as in Chrome.
-     */
     /** Whether a chrome.socket `name` call on host socket `hostId` still waits for its answer. */
     waiting(hostId, name) {
       if (hostId === GONE_SOCKET_ID) return false;
@@ -1414,29 +1434,21 @@
       return false;
     }
 
+    /**
+     * The app disconnects, destroys or closes socket `hostId` (a host id) of API `ns` ('' for chrome.socket):
+     * Chrome 156 never calls back a connect, accept or secure() it cuts short, nor a UDP read (quirks 6 and 7),
+     * nor a listen (or, on destroy and close, a bind) still waiting on the network service (oracle scenarios
+     * pending_aborts, sockets_pending_aborts). The host answers each request once (ERR_ABORTED, -100, or the
+     * listen's own result, since it listens at once); abortedAnswer tells those answers, which are dropped
+     * here. An answer the host gave before the disconnect reached it (a connect refused at once) still
+     * reaches the app, as in Chrome.
+     */
     silencePending(hostId, kind, ns, how) {
       if (hostId === GONE_SOCKET_ID) return;
       for (const entry of this.pending.values()) {
         const { spec, args } = entry;
         if ((spec.ns || '') !== ns || args.socketId !== hostId) continue;
-        let aborted = null;
-        if (ns) {
-          // chrome.sockets.tcp.disconnect / close: connect and secure answer -3 + "net::ERR_ABORTED" there;
-          // tcpServer.disconnect / close, udp.close: a listen or bind whose answer had not come back is
-          // dropped, as Chrome 156 drops it (oracle sockets_pending_aborts).
-          if (spec.name === 'connect' || spec.name === 'secure') aborted = (first, le) => first === -3 && le === 'net::ERR_ABORTED';
-          else if (spec.name === 'listen' || spec.name === 'bind') aborted = (first) => first === 0 || first === -147;
-        } else if (spec.name === 'connect') aborted = (first, le) => first === -3 && !le;
-        // A listen (or, on destroy, a UDP bind) whose answer had not come yet: Chrome's waits on the network
-        // service and is dropped with the socket; its checks in the browser (-4, -2, -11) still answer.
-        else if (spec.name === 'listen' || (spec.name === 'bind' && how === 'destroy')) {
-          aborted = (first) => first === 0 || first === -147;
-        }
-        else if (spec.name === 'accept') aborted = (first, le) => first && first.resultCode === -3 && !le;
-        else if (spec.name === 'secure') aborted = (first, le) => first === -3 && le === 'net::ERR_ABORTED';
-        else if (spec.name === 'read' && kind === 'udp') {
-          aborted = (first, le) => first && first.resultCode === -100 && !le;
-        }
+        const aborted = abortedAnswer(spec.name, kind, ns, how);
         if (aborted === null) continue;
         const deliver = entry.deliver;
         entry.deliver = (values, lastError) => {
