@@ -600,26 +600,19 @@
    * .silencePending): how to tell the host's answer to it that Chrome 156 never calls back (oracle scenarios
    * pending_aborts, sockets_pending_aborts), or null when every answer reaches the app.
    * @param {string} name the waiting call @param {string} kind 'tcp' or 'udp' @param {string} ns '' for
-   * chrome.socket, else the chrome.sockets namespace @param {string} how disconnect, destroy or close
+   * chrome.socket, else the chrome.sockets namespace
    * @returns {?function(*, (string|undefined)): boolean}
    */
-  function abortedAnswer(name, kind, ns, how) {
+  function abortedAnswer(name, kind, ns) {
     const cutShort = (first, le) => first === -3 && !le; // ERR_ABORTED, chrome.socket's way
     const cutShortWithText = (first, le) => first === -3 && le === 'net::ERR_ABORTED';
-    // Answered by the host at once, where Chrome's call still waited on the network service; the browser-side
-    // refusals (-4, -2, -11) answer in Chrome too.
-    const wasWaiting = (first) => first === 0 || first === -147;
-    if (ns) {
-      if (name === 'connect' || name === 'secure') return cutShortWithText;
-      if (name === 'listen' || name === 'bind') return wasWaiting;
-      return null;
-    }
+    // Not a listen or bind followed in the same tick by disconnect or close: Chrome 156 usually drops those
+    // callbacks too, but under load it sometimes runs them; the host's own answer is one of Chrome's.
+    if (ns) return name === 'connect' || name === 'secure' ? cutShortWithText : null;
     switch (name) {
       case 'connect': return cutShort;
       case 'accept': return (first, le) => Boolean(first) && first.resultCode === -3 && !le;
       case 'secure': return cutShortWithText;
-      case 'listen': return wasWaiting;
-      case 'bind': return how === 'destroy' ? wasWaiting : null; // after a disconnect the bind completes
       case 'read': return kind === 'udp' ? (first, le) => Boolean(first) && first.resultCode === -100 && !le : null;
       default: return null;
     }
@@ -1425,30 +1418,19 @@
       if (entry.socketKey !== undefined && !this.dead) this.release(entry.socketKey);
     }
 
-    /** Whether a chrome.socket `name` call on host socket `hostId` still waits for its answer. */
-    waiting(hostId, name) {
-      if (hostId === GONE_SOCKET_ID) return false;
-      for (const entry of this.pending.values()) {
-        if (!entry.spec.ns && entry.spec.name === name && entry.args.socketId === hostId) return true;
-      }
-      return false;
-    }
-
     /**
      * The app disconnects, destroys or closes socket `hostId` (a host id) of API `ns` ('' for chrome.socket):
-     * Chrome 156 never calls back a connect, accept or secure() it cuts short, nor a UDP read (quirks 6 and 7),
-     * nor a listen (or, on destroy and close, a bind) still waiting on the network service (oracle scenarios
-     * pending_aborts, sockets_pending_aborts). The host answers each request once (ERR_ABORTED, -100, or the
-     * listen's own result, since it listens at once); abortedAnswer tells those answers, which are dropped
-     * here. An answer the host gave before the disconnect reached it (a connect refused at once) still
-     * reaches the app, as in Chrome.
+     * Chrome 156 never calls back a connect, accept or secure() it cuts short, nor a UDP read (quirks 6 and 7;
+     * oracle scenarios pending_aborts, sockets_pending_aborts). The host answers each request once
+     * (ERR_ABORTED, -100); abortedAnswer tells those answers, which are dropped here. An answer the host gave
+     * before the disconnect reached it (a connect refused at once) still reaches the app, as in Chrome.
      */
-    silencePending(hostId, kind, ns, how) {
+    silencePending(hostId, kind, ns) {
       if (hostId === GONE_SOCKET_ID) return;
       for (const entry of this.pending.values()) {
         const { spec, args } = entry;
         if ((spec.ns || '') !== ns || args.socketId !== hostId) continue;
-        const aborted = abortedAnswer(spec.name, kind, ns, how);
+        const aborted = abortedAnswer(spec.name, kind, ns);
         if (aborted === null) continue;
         const deliver = entry.deliver;
         entry.deliver = (values, lastError) => {
@@ -1699,13 +1681,9 @@
         });
       }
       if (!spec.ns && (spec.name === 'disconnect' || spec.name === 'destroy')) {
-        const kind = spaces.socket.kind(named.socketId);
-        // Chrome 156 runs a UDP disconnect at once, while a bind still waits on the network service: the
-        // disconnect finds nothing to close, then the bind completes and the socket stays bound.
-        if (spec.name === 'disconnect' && kind === 'udp' && conn.waiting(args.socketId, 'bind')) return promise;
-        conn.silencePending(args.socketId, kind, '', spec.name);
+        conn.silencePending(args.socketId, spaces.socket.kind(named.socketId), '');
       } else if (spec.ns && (spec.name === 'disconnect' || spec.name === 'close')) {
-        conn.silencePending(args.socketId, spec.ns === 'udp' ? 'udp' : 'tcp', spec.ns, spec.name);
+        conn.silencePending(args.socketId, spec.ns === 'udp' ? 'udp' : 'tcp', spec.ns);
       }
       conn.request(spec, args, deliver);
       if (spec.name === 'destroy' || spec.name === 'close') spaces[spec.space].forget(named.socketId);

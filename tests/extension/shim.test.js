@@ -540,28 +540,3 @@ test('disconnect or destroy: a connect, accept or secure the host cut short, and
   await settle();
   assert.deepEqual(seen, [['refused', -102], ['tcp read', -100]]);
 });
-
-test('listen then disconnect in one tick: no callback; a UDP bind then disconnect: the bind wins, as in Chrome 156', async () => {
-  const shim = readyShim();
-  const port = shim.port();
-  const seen = [];
-  const server = createSocket(shim, 1);
-  shim.chrome.socket.listen(server, '127.0.0.1', 0, (code) => seen.push(['listen', code]));
-  const listen = lastRequest(shim);
-  shim.chrome.socket.disconnect(server);
-  port.reply({ id: listen.id, args: [0] }); // the host listened, then the disconnect closed it
-  const bad = createSocket(shim, 2);
-  shim.chrome.socket.listen(bad, 'localhost', 0, (code) => seen.push(['bad listen', code]));
-  const badListen = lastRequest(shim);
-  shim.chrome.socket.destroy(bad);
-  port.reply({ id: badListen.id, args: [-4], lastError: 'Unknown error.' }); // Chrome's browser-side check
-  const udp = createSocket(shim, 3, 'udp');
-  shim.chrome.socket.bind(udp, '127.0.0.1', 0, (code) => seen.push(['bind', code]));
-  const bind = lastRequest(shim);
-  port.sent.length = 0;
-  shim.chrome.socket.disconnect(udp);
-  assert.deepEqual(port.requests(), [], 'the disconnect finds nothing to close: not sent');
-  port.reply({ id: bind.id, args: [0] });
-  await settle();
-  assert.deepEqual(seen, [['bad listen', -4], ['bind', 0]]);
-});

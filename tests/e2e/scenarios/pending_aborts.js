@@ -42,19 +42,6 @@ async (env) => {
     for (const c of clients) if (!stuck || c !== stuck.c || how === "disconnect") t.fire("destroy", c);
     t.fire("destroy", s);
   }
-  // listen (and a UDP bind) followed in the same tick by disconnect or destroy.
-  for (const how of ["disconnect", "destroy"]) {
-    const s = (await t.call("create", "tcp")).value.socketId;
-    const listening = t.start("listen", s, "127.0.0.1", 0);
-    t.fire(how, s);
-    t.note(`listen when ${how} at once result`, await outcome(listening, 1000));
-    if (how === "disconnect") { await t.call("getInfo", s); t.fire("destroy", s); }
-    const u = (await t.call("create", "udp")).value.socketId;
-    const binding = t.start("bind", u, "127.0.0.1", 0);
-    t.fire(how, u);
-    t.note(`bind when ${how} at once result`, await outcome(binding, 1000));
-    if (how === "disconnect") { await t.call("getInfo", u); t.fire("destroy", u); }
-  }
   // secure() whose handshake waits (the peer, an accepted socket of this page, never answers).
   for (const how of ["disconnect", "destroy"]) {
     const s = (await t.call("create", "tcp")).value.socketId;

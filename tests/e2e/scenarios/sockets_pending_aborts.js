@@ -1,5 +1,6 @@
 // chrome.sockets: a tcp.connect waiting on a full backlog when the app disconnects or closes the socket,
-// and tcpServer.listen / udp.bind followed in the same tick by disconnect or close.
+// a case where Chrome 156 never calls the connect back. (A listen or bind followed in the same tick by
+// disconnect or close is left out: Chrome races there, and under load it sometimes calls back.)
 async (env) => {
   const t = socketsTranscript(env);
   const {call} = t;
@@ -37,17 +38,5 @@ async (env) => {
     for (const e of await t.eventsOf("tcpServer", s, 1, 1000)) if (e.client !== undefined) await call("tcp.close", e.client);
     await call("tcpServer.close", s);
   }
-  // tcpServer.listen and udp.bind followed in the same tick by disconnect or close.
-  for (const how of ["disconnect", "close"]) {
-    const s = (await call("tcpServer.create")).value.socketId;
-    const listening = raw("tcpServer", "listen", s, "127.0.0.1", 0);
-    await call(`tcpServer.${how}`, s);
-    t.note(`listen when ${how} at once result`, await outcome(listening, 1000));
-    if (how === "disconnect") { await call("tcpServer.getInfo", s); await call("tcpServer.close", s); }
-  }
-  const u = (await call("udp.create")).value.socketId;
-  const binding = raw("udp", "bind", u, "127.0.0.1", 0);
-  await call("udp.close", u);
-  t.note("bind when close at once result", await outcome(binding, 1000));
   return t.done();
 }
