@@ -73,6 +73,10 @@ class Call:
     """One request in flight: it gets exactly one final reply."""
 
     __slots__ = ("done", "engine", "id", "lazy")
+    #: chrome.socket writes wait for the OS (or the shim's write-behind); chrome.sockets' tcp.send is called
+    #: back once it fits in the pipe (sockets_api._Shaped sets both, TcpSocket._answer_in_pipe `early`).
+    pipe = False
+    early = False
 
     def __init__(self, engine: Engine, req_id: int) -> None:
         self.engine, self.id, self.done = engine, req_id, False

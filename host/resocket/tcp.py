@@ -141,7 +141,7 @@ class TcpSocket:
         while self.writes:
             call, data = self.writes.popleft()
             self.engine.return_quota(len(data))
-            if getattr(call, "early", False):
+            if call.early:
                 continue  # a chrome.sockets send already called back (_answer_in_pipe)
             call.answer({"bytesWritten": NetError.FAILED}, quiet)
         if self.channel is not None:
@@ -445,7 +445,7 @@ class TcpSocket:
             # handed to the OS of the head (that resent those bytes: a duplicated stretch when two writes
             # arrived in one stdin read while the peer was slow).
             self._head_sent = sent
-        if getattr(call, "pipe", False):
+        if call.pipe:
             self._answer_in_pipe()
         if self.writer is None:
             self.writer = self.engine.spawn(self._drain_writes(self.epoch))
@@ -459,7 +459,7 @@ class TcpSocket:
             held += len(data)
             if held > BEHIND_WINDOW:
                 return
-            if getattr(call, "pipe", False) and not call.early:
+            if call.pipe and not call.early:
                 call.early = True
                 call.reply_written(len(data))
 
@@ -478,7 +478,7 @@ class TcpSocket:
                 self.writes.popleft()
                 self.engine.return_quota(len(data))
                 self.writer = None
-                early = getattr(call, "early", False)
+                early = call.early
                 if not early:
                     call.reply({"bytesWritten": NetError.FAILED})
                 if not (call.lazy or early):
@@ -491,16 +491,16 @@ class TcpSocket:
                 while self.writes:
                     queued, data = self.writes.popleft()
                     self.engine.return_quota(len(data))
-                    if not getattr(queued, "early", False):
+                    if not queued.early:
                         queued.reply({"bytesWritten": NetError.FAILED})
                 return
             if epoch != self.epoch or self.writer is not asyncio.current_task():
                 return
             self.writes.popleft()
             self.engine.return_quota(len(data))
-            if not getattr(call, "early", False):
+            if not call.early:
                 call.reply_written(len(data), self)
-            if self.writes and getattr(self.writes[0][0], "pipe", False):
+            if self.writes and self.writes[0][0].pipe:
                 self._answer_in_pipe()
         if self.writer is asyncio.current_task():
             self.writer = None

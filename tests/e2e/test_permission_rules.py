@@ -9,14 +9,13 @@ rules") never reach a grant.
 from __future__ import annotations
 
 import difflib
-import os
 
 import pytest
 
 from .conftest import BrowserPool
 from .oracle import attach_background_page, run_scenario, write_chrome_app
 from .resocket_side import ResocketProfile, StaticServer, copy_extension, extension_available
-from .test_chrome_oracle import GOLDEN, dump_transcript
+from .test_chrome_oracle import check_golden, dump_transcript
 
 PERMISSION_RULES = [
     "tcp-connect:*.example.com:80", "tcp-connect:.example.org:*", "tcp-connect:Mixed.Case.test:*",
@@ -50,13 +49,9 @@ def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
 def test_requests_meet_the_rules_as_in_chrome(pages) -> None:
     chrome_page, resocket_page = pages
     env = {"protocol": "tcp", "ports": {}}
-    chrome = dump_transcript(run_scenario(chrome_page, "permission_rules", env))
-    golden = GOLDEN / "permission_rules-tcp.json"
-    if os.environ.get("RESOCKET_UPDATE_GOLDEN") == "1":
-        golden.write_text(chrome)
-    if chrome != golden.read_text():
-        pytest.fail("Chromium's permission_rules changed (see RESOCKET_UPDATE_GOLDEN):\n" + "".join(
-            difflib.unified_diff(golden.read_text().splitlines(True), chrome.splitlines(True), "golden", "chrome")))
+    transcript = run_scenario(chrome_page, "permission_rules", env)
+    check_golden(transcript, "permission_rules", "tcp")  # RESOCKET_UPDATE_GOLDEN=1 rewrites it
+    chrome = dump_transcript(transcript)
     resocket = dump_transcript(run_scenario(resocket_page, "permission_rules", env))
     if resocket != chrome:
         pytest.fail("resocket's rule matching differs from Chrome's:\n" + "".join(
