@@ -17,6 +17,7 @@ import pytest
 from tests.support.servers import HttpEchoServer, UdpEchoServer, closed_port, free_port
 
 from .cdp import CHROMIUM, Browser, Session
+from .resocket_side import ResocketProfile
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -50,6 +51,19 @@ class BrowserPool:
         browser = Browser(user_data_dir or self.root / name, **kwargs)  # type: ignore[arg-type]
         self.browsers.append(browser)
         return browser
+
+    def launch_resocket(self, name: str, profile: ResocketProfile, extensions: list[Path],
+                        env: dict[str, str] | None = None, **kwargs: object) -> Browser:
+        """A browser whose resocket host is `profile`'s (its grants, its log kept with a failure's artifacts)."""
+        self.host_logs.append(profile.host_log)
+        return self.launch(name, profile.user_data_dir, extensions=extensions, env={**profile.env, **(env or {})},
+                           **kwargs)
+
+    def open_page(self, browser: Browser, url: str, api: str = "socket") -> Session:
+        """`url` in a new tab, once its `chrome.<api>` is there (the shim of a page, or Chrome's in an app)."""
+        page = browser.new_page(url, ready=f"typeof chrome === 'object' && typeof chrome.{api} === 'object'")
+        self.pages.append(page)
+        return page
 
     def save(self, test_name: str) -> None:
         dest = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)

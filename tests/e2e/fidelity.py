@@ -94,9 +94,10 @@ def with_tls_ports(env: dict, world: TlsWorld) -> dict:
     return env
 
 
-def write_narrow_app(directory: Path) -> Path:
-    """A Chrome App with only NARROW_RULES and no key (its ID is derived from its path)."""
-    write_chrome_app(directory, NARROW_RULES)
+def write_narrow_app(directory: Path, rules: list[str] = NARROW_RULES, sockets: dict | None = None) -> Path:
+    """A Chrome App with only `rules` (and the `sockets` key given) and no key: its ID is derived from its path,
+    which is how attach_narrow_app tells it from the main oracle app."""
+    write_chrome_app(directory, rules, sockets)
     manifest = json.loads((directory / "manifest.json").read_text())
     del manifest["key"]
     manifest["name"] = "resocket oracle (narrow)"

@@ -31,6 +31,8 @@ ALL_RULES = ["tcp-connect", "tcp-listen", "udp-send-to", "udp-bind", "udp-multic
 # The page the scenarios run in: it loads only the shim, as a converted app's page would.
 SCENARIO_PAGE = "e2e-scenario.html"
 SHIM = "chrome-socket.js"
+# The page of a granted web origin (tests.support.servers.StaticServer.of_pages): the extension adds the shim.
+BLANK_PAGE = '<!DOCTYPE html><meta charset="utf-8"><title>a web page</title>'
 
 
 def _venv_bin(name: str) -> str:

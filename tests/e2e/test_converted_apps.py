@@ -141,9 +141,8 @@ def tls_server(pki: Pki) -> Iterator[HttpsPageServer]:
 def browser(browsers: BrowserPool, profile: ResocketProfile, converted: dict[str, ConvertedApp],
             pki: Pki) -> Browser:
     # Chromium starts the host with its own environment: the grants dir, and the test CA for secure().
-    env = dict(profile.env, SSL_CERT_FILE=str(pki.ca))
-    return browsers.launch("converted", profile.user_data_dir, extensions=[a.out for a in converted.values()],
-                           env=env)
+    return browsers.launch_resocket("converted", profile, [a.out for a in converted.values()],
+                                    {"SSL_CERT_FILE": str(pki.ca)})
 
 
 def launch(browser: Browser, app: ConvertedApp, browsers: BrowserPool) -> Session:

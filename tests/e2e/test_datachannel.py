@@ -19,6 +19,7 @@ from tests.support.servers import TcpServer
 
 from .conftest import BrowserPool
 from .resocket_side import (
+    BLANK_PAGE,
     EXTENSION_ID,
     EXTENSION_ORIGIN,
     SHIM,
@@ -103,30 +104,21 @@ def expected_stream(total: int) -> bytes:
 @pytest.fixture(scope="module")
 def setup(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
     root: Path = tmp_path_factory.mktemp("datachannel")
-    (root / "www").mkdir()
-    (root / "www" / "index.html").write_text('<!DOCTYPE html><meta charset="utf-8"><title>a web page</title>')
+    pages = {"index.html": BLANK_PAGE}
     for mode in ("use", "capture"):  # web pages may replace WebSocket before their first call, inline
-        (root / "www" / f"dc-{mode}.html").write_text(
-            f'<!DOCTYPE html><meta charset="utf-8"><title>web data channel {mode}</title>'
-            f'<script>{WS_WRAPPER.replace("MODE", mode)}</script>')
-    site = StaticServer(root / "www")
+        pages[f"dc-{mode}.html"] = (f'<!DOCTYPE html><meta charset="utf-8"><title>web data channel {mode}</title>'
+                                    f'<script>{WS_WRAPPER.replace("MODE", mode)}</script>')
+    site = StaticServer.of_pages(root / "www", pages)
     profile = ResocketProfile(root / "profile")  # DEBUG: the wire log shows every request and reply
     profile.grant(EXTENSION_ORIGIN, ["tcp-connect"])
-    profile.grant(f"http://127.0.0.1:{site.port}", ["tcp-connect"])
+    profile.grant(site.origin, ["tcp-connect"])
     files: dict[str, str] = {}
     for mode in ("use", "spoil", "capture"):
         files.update(extension_files(mode))
     ext = copy_extension(root / "extension", files)
-    browser = browsers.launch("datachannel", profile.user_data_dir, extensions=[ext], env=profile.env)
-    browsers.host_logs.append(profile.host_log)
+    browser = browsers.launch_resocket("datachannel", profile, [ext])
     yield browser, profile, site
     site.close()
-
-
-def open_page(browsers: BrowserPool, browser, url: str):
-    page = browser.new_page(url, ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
-    browsers.pages.append(page)
-    return page
 
 
 def echo(page, total: int) -> tuple[dict, bytes]:
@@ -168,7 +160,7 @@ def start_host(page) -> None:
 
 def test_extension_page_echoes_8_mib_over_the_data_channel(browsers: BrowserPool, setup) -> None:
     browser, profile, _ = setup
-    page = open_page(browsers, browser, f"chrome-extension://{EXTENSION_ID}/dc-use.html")
+    page = browsers.open_page(browser, f"chrome-extension://{EXTENSION_ID}/dc-use.html")
     start_host(page)
     page.wait_for("window.__ws.open === true", timeout=30, what="the data channel to open")
     ws = echo_whole(page, profile)
@@ -191,7 +183,7 @@ def test_extension_page_echoes_8_mib_over_the_data_channel(browsers: BrowserPool
 
 def test_refused_channel_falls_back_to_native_messaging_byte_for_byte(browsers: BrowserPool, setup) -> None:
     browser, profile, _ = setup
-    page = open_page(browsers, browser, f"chrome-extension://{EXTENSION_ID}/dc-spoil.html")
+    page = browsers.open_page(browser, f"chrome-extension://{EXTENSION_ID}/dc-spoil.html")
     start_host(page)
     page.wait_for("window.__ws.closed === true", timeout=30, what="the spoiled channel connection to fail")
     ws = echo_whole(page, profile)  # read-ahead on native messaging
@@ -203,14 +195,14 @@ def test_refused_channel_falls_back_to_native_messaging_byte_for_byte(browsers: 
 def test_web_page_with_the_channel_url_is_refused_but_the_extension_page_connects(browsers: BrowserPool,
                                                                                   setup) -> None:
     browser, profile, site = setup
-    ext_page = open_page(browsers, browser, f"chrome-extension://{EXTENSION_ID}/dc-capture.html")
+    ext_page = browsers.open_page(browser, f"chrome-extension://{EXTENSION_ID}/dc-capture.html")
     start_host(ext_page)
     url = ext_page.wait_for("window.__ws.url", timeout=30, what="the channel URL")
     assert url.startswith("ws://127.0.0.1:")
-    web = browser.new_page(f"http://127.0.0.1:{site.port}/")
+    web = browser.new_page(f"{site.origin}/")
     browsers.pages.append(web)
     assert web.evaluate(f"({ATTEMPT_JS})({json.dumps(url)})") == "closed 1006"
-    origin = f"http://127.0.0.1:{site.port}"
+    origin = site.origin
     assert f"origin {origin!r} is not {EXTENSION_ORIGIN.rstrip('/')!r}" in profile.host_log_text()
     # The same URL from the extension's own page: the token was good, the Origin was the only problem.
     assert ext_page.evaluate(f"({ATTEMPT_JS})({json.dumps(url)})") == "open"
@@ -220,7 +212,7 @@ def test_granted_web_page_echoes_8_mib_over_its_own_data_channel(browsers: Brows
     """A granted page's shim opens the channel from the page's origin (relay -> service worker -> host), and
     its writes, reads and read-ahead bytes cross it."""
     browser, profile, site = setup
-    page = open_page(browsers, browser, f"http://127.0.0.1:{site.port}/dc-use.html")
+    page = browsers.open_page(browser, f"{site.origin}/dc-use.html")
     start_host(page)
     page.wait_for("window.__ws.open === true", timeout=30, what="the web page's data channel to open")
     ws = echo_whole(page)
@@ -230,7 +222,7 @@ def test_granted_web_page_echoes_8_mib_over_its_own_data_channel(browsers: Brows
 
 def test_a_web_pages_channel_refuses_every_other_origin(browsers: BrowserPool, setup) -> None:
     browser, profile, site = setup
-    page = open_page(browsers, browser, f"http://127.0.0.1:{site.port}/dc-capture.html")
+    page = browsers.open_page(browser, f"{site.origin}/dc-capture.html")
     start_host(page)
     url = page.wait_for("window.__ws.url", timeout=30, what="the channel URL")
     other = browser.new_page(f"http://localhost:{site.port}/")  # another origin, same server

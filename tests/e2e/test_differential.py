@@ -26,6 +26,7 @@ from .fidelity import (
 from .oracle import SCENARIO_RUNS, attach_background_page, run_scenario, write_chrome_app
 from .resocket_side import (
     ALL_RULES,
+    BLANK_PAGE,
     EXTENSION_ID,
     EXTENSION_ORIGIN,
     SCENARIO_PAGE,
@@ -53,15 +54,11 @@ def world(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory, tls_w
     app = write_chrome_app(root / "oracle-app")
     narrow = write_narrow_app(root / "narrow-app")
     ext = copy_extension(root / "extension")
-    (root / "www").mkdir()
-    (root / "www" / "index.html").write_text('<!DOCTYPE html><meta charset="utf-8"><title>narrow</title>')
-    site = StaticServer(root / "www")
+    site = StaticServer.of_pages(root / "www", {"index.html": BLANK_PAGE})
     profile = ResocketProfile(root / "profile")
     profile.grant(EXTENSION_ORIGIN, ALL_RULES)
-    profile.grant(f"http://127.0.0.1:{site.port}", NARROW_RULES)
-    browser = browsers.launch("differential", profile.user_data_dir, extensions=[app, narrow, ext],
-                              env={**profile.env, **tls_world.browser_env})
-    browsers.host_logs.append(profile.host_log)
+    profile.grant(site.origin, NARROW_RULES)
+    browser = browsers.launch_resocket("differential", profile, [app, narrow, ext], tls_world.browser_env)
     # Attach to the narrow app now: an app's background page with no debugger attached is unloaded
     # when idle, long before its test runs.
     narrow_chrome = attach_narrow_app(browser)
@@ -74,20 +71,15 @@ def world(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory, tls_w
 def pages(browsers: BrowserPool, world):
     browser = world[0]
     chrome = attach_background_page(browser)
-    resocket = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
-                                ready="typeof chrome.socket === 'object'")
-    browsers.pages += [chrome, resocket]
-    return chrome, resocket
+    browsers.pages.append(chrome)
+    return chrome, browsers.open_page(browser, f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}")
 
 
 @pytest.fixture(scope="module")
 def narrow_pages(browsers: BrowserPool, world):
     """Chrome: an app whose manifest has only NARROW_RULES; resocket: a web page granted the same."""
     browser, site, chrome = world
-    resocket = browser.new_page(f"http://127.0.0.1:{site.port}/",
-                                ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
-    browsers.pages.append(resocket)
-    return chrome, resocket
+    return chrome, browsers.open_page(browser, f"{site.origin}/")
 
 
 # Deliberate differences (docs/compatibility.md), each a strict xfail: it fails loudly once the two agree.

@@ -66,14 +66,11 @@ def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
     ext = copy_extension(root / "extension")
     profile = ResocketProfile(root / "profile")
     profile.grant(EXTENSION_ORIGIN, ALL_RULES)
-    browser = browsers.launch("network-list", profile.user_data_dir, extensions=[app, ext], env=profile.env,
-                              prefix=["unshare", "-n", "sh", "-c", INTERFACES + ' && exec "$@"', "netns"])
-    browsers.host_logs.append(profile.host_log)
+    browser = browsers.launch_resocket("network-list", profile, [app, ext],
+                                       prefix=["unshare", "-n", "sh", "-c", INTERFACES + ' && exec "$@"', "netns"])
     chrome = attach_background_page(browser)
-    resocket = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
-                                ready="typeof chrome.socket === 'object'")
-    browsers.pages += [chrome, resocket]
-    return chrome, resocket
+    browsers.pages.append(chrome)
+    return chrome, browsers.open_page(browser, f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}")
 
 
 def test_get_network_list_gives_what_chrome_gives(pages) -> None:

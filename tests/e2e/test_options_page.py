@@ -27,12 +27,9 @@ def site(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
     profile = ResocketProfile(root / "profile")
     profile.grant(PAGE_ORIGIN, ["tcp-connect:localhost:8080"])
     profile.grant(OTHER_ORIGIN, ["udp-send-to:*:*"])
-    (root / "www").mkdir()
-    (root / "www" / "index.html").write_text(WEB_PAGE)
-    server = StaticServer(root / "www")
+    server = StaticServer.of_pages(root / "www", {"index.html": WEB_PAGE})
     ext = copy_extension(root / "extension")
-    browser = browsers.launch("options", profile.user_data_dir, extensions=[ext], env=profile.env)
-    browsers.host_logs.append(profile.host_log)
+    browser = browsers.launch_resocket("options", profile, [ext])
     yield browser, profile, server
     server.close()
 

@@ -29,7 +29,6 @@ from resocket import HOST_NAME
 from tests.support.servers import HttpEchoServer
 
 from . import cdp
-from .cdp import Browser, Session
 from .conftest import BrowserPool
 from .resocket_side import EXTENSION_ID, EXTENSION_ORIGIN, SCENARIO_PAGE, copy_extension, extension_available
 
@@ -141,12 +140,6 @@ def host_argvs() -> list[list[str]]:
     return found
 
 
-def open_scenario_page(browsers: BrowserPool, browser: Browser) -> Session:
-    page = browser.new_page(SCENARIO_URL, ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
-    browsers.pages.append(page)
-    return page
-
-
 @pytest.fixture(scope="module")
 def echo() -> Iterator[HttpEchoServer]:
     server = HttpEchoServer()
@@ -181,7 +174,7 @@ def test_deb_installed_by_dpkg_serves_chromium_from_its_system_manifest_until_dp
     # registration this browser has.
     assert not list((udd / "NativeMessagingHosts").glob("*.json"))
 
-    page = open_scenario_page(browsers, browser)
+    page = browsers.open_page(browser, SCENARIO_URL)
     result = page.evaluate(ECHO_JS % {"port": echo.port, "body": json.dumps("hello from the .deb")})
     assert result.get("got", "").endswith("hello from the .deb"), result
     # The host that did it is the packaged binary at the path the shipped manifest names.
@@ -191,7 +184,7 @@ def test_deb_installed_by_dpkg_serves_chromium_from_its_system_manifest_until_dp
     dpkg(root, "-r", "resocket")
     assert not (root / "etc/chromium/native-messaging-hosts" / f"{HOST_NAME}.json").exists()
     assert not (root / "opt/resocket").exists()
-    page = open_scenario_page(browsers, browser)
+    page = browsers.open_page(browser, SCENARIO_URL)
     assert page.evaluate(HELLO_JS) == {"error": "Specified native messaging host not found."}
 
 
@@ -216,7 +209,7 @@ def test_packaged_cli_registers_the_packaged_host_for_a_user_data_dir_and_chromi
     assert granted.returncode == 0, granted.stderr
 
     browser = browsers.launch("deb-user", udd, extensions=[copy_extension(tmp_path / "extension")], env=env)
-    page = open_scenario_page(browsers, browser)
+    page = browsers.open_page(browser, SCENARIO_URL)
     result = page.evaluate(ECHO_JS % {"port": echo.port, "body": json.dumps("hello from the unpacked .deb")})
     assert result.get("got", "").endswith("hello from the unpacked .deb"), result
     assert [str(host), EXTENSION_ORIGIN] in [argv[:2] for argv in host_argvs()]

@@ -14,7 +14,7 @@ import pytest
 
 from .conftest import BrowserPool
 from .oracle import attach_background_page, run_scenario, write_chrome_app
-from .resocket_side import ResocketProfile, StaticServer, copy_extension, extension_available
+from .resocket_side import BLANK_PAGE, ResocketProfile, StaticServer, copy_extension, extension_available
 from .test_chrome_oracle import check_golden, dump_transcript
 
 PERMISSION_RULES = [
@@ -31,18 +31,13 @@ def pages(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("permission-rules")
     app = write_chrome_app(root / "rules-app", PERMISSION_RULES)
     ext = copy_extension(root / "extension")
-    (root / "www").mkdir()
-    (root / "www" / "index.html").write_text('<!DOCTYPE html><meta charset="utf-8"><title>rules</title>')
-    site = StaticServer(root / "www")
+    site = StaticServer.of_pages(root / "www", {"index.html": BLANK_PAGE})
     profile = ResocketProfile(root / "profile")
-    profile.grant(f"http://127.0.0.1:{site.port}", PERMISSION_RULES)
-    browser = browsers.launch("permission-rules", profile.user_data_dir, extensions=[app, ext], env=profile.env)
-    browsers.host_logs.append(profile.host_log)
+    profile.grant(site.origin, PERMISSION_RULES)
+    browser = browsers.launch_resocket("permission-rules", profile, [app, ext])
     chrome = attach_background_page(browser)
-    resocket = browser.new_page(f"http://127.0.0.1:{site.port}/",
-                                ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
-    browsers.pages += [chrome, resocket]
-    yield chrome, resocket
+    browsers.pages.append(chrome)
+    yield chrome, browsers.open_page(browser, f"{site.origin}/")
     site.close()
 
 

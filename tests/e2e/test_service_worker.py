@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from tests.support.servers import TcpServer
 
-from .cdp import Browser
+from .cdp import Browser, Session
 from .conftest import BrowserPool
 from .resocket_side import EXTENSION_ID, ResocketProfile, StaticServer, copy_extension, extension_available
 
@@ -75,23 +79,36 @@ def process_alive(pid: int) -> bool:
         return False
 
 
+class SocketPage(NamedTuple):
+    browser: Browser
+    page: Session
+    profile: ResocketProfile
+    echo: TcpServer
+    origin: str
+
+
+@contextmanager
+def socket_page(browsers: BrowserPool, root: Path, name: str, **more_pages: str) -> Iterator[SocketPage]:
+    """A browser with the extension and a page of a web origin granted tcp-connect to a TCP echo server,
+    PAGE_HELPERS loaded; `more_pages` (file name -> HTML) are served beside it."""
+    web = StaticServer.of_pages(root / "www", {"index.html": PAGE, **more_pages})
+    echo = TcpServer()
+    try:
+        profile = ResocketProfile(root / "profile")
+        profile.grant(web.origin, [f"tcp-connect:127.0.0.1:{echo.port}"])
+        browser = browsers.launch_resocket(name, profile, [copy_extension(root / "ext")])
+        page = browsers.open_page(browser, f"{web.origin}/")
+        page.evaluate(PAGE_HELPERS)
+        yield SocketPage(browser, page, profile, echo, web.origin)
+    finally:
+        echo.close()
+        web.close()
+
+
 def test_socket_outlives_the_worker_idle_timeout_and_closing_the_tab_ends_the_host(
         browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> None:
     root = tmp_path_factory.mktemp("sw")
-    (root / "www").mkdir()
-    (root / "www" / "index.html").write_text(PAGE)
-    web = StaticServer(root / "www")
-    echo = TcpServer()
-    try:
-        origin = f"http://127.0.0.1:{web.port}"
-        profile = ResocketProfile(root / "profile")
-        profile.grant(origin, [f"tcp-connect:127.0.0.1:{echo.port}"])
-        browsers.host_logs.append(profile.host_log)
-        browser = browsers.launch("sw", profile.user_data_dir, extensions=[copy_extension(root / "ext")],
-                                  env=profile.env)
-        page = browser.new_page(f"{origin}/", ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
-        browsers.pages.append(page)
-        page.evaluate(PAGE_HELPERS)
+    with socket_page(browsers, root, "sw") as (browser, page, profile, echo, origin):
         connected = page.evaluate(f"openSocket({echo.port})")
         assert connected == {"res": [0], "lastError": None}
         assert echo.connected.wait(10)
@@ -117,9 +134,6 @@ def test_socket_outlives_the_worker_idle_timeout_and_closing_the_tab_ends_the_ho
         browsers.pages.remove(page)
         assert echo.peer_closed.wait(15), "the server never saw the connection close after the tab closed"
         wait_until(lambda: not process_alive(pid), 15, f"resocket-host {pid} of the closed page to exit")
-    finally:
-        echo.close()
-        web.close()
 
 
 
@@ -128,21 +142,8 @@ def test_navigating_away_closes_the_pages_connection_and_host(
     """Leaving the page (even to a page of the same origin, which could keep the old one in the back/forward
     cache) ends its sockets and its host, as closing the tab does."""
     root = tmp_path_factory.mktemp("sw-nav")
-    (root / "www").mkdir()
-    (root / "www" / "index.html").write_text(PAGE)
-    (root / "www" / "next.html").write_text(PAGE.replace("socket page", "next page"))
-    web = StaticServer(root / "www")
-    echo = TcpServer()
-    try:
-        origin = f"http://127.0.0.1:{web.port}"
-        profile = ResocketProfile(root / "profile")
-        profile.grant(origin, [f"tcp-connect:127.0.0.1:{echo.port}"])
-        browsers.host_logs.append(profile.host_log)
-        browser = browsers.launch("sw-nav", profile.user_data_dir, extensions=[copy_extension(root / "ext")],
-                                  env=profile.env)
-        page = browser.new_page(f"{origin}/", ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
-        browsers.pages.append(page)
-        page.evaluate(PAGE_HELPERS)
+    next_page = PAGE.replace("socket page", "next page")
+    with socket_page(browsers, root, "sw-nav", **{"next.html": next_page}) as (_, page, profile, echo, origin):
         assert page.evaluate(f"openSocket({echo.port})") == {"res": [0], "lastError": None}
         assert page.evaluate("roundTrip('hello\\n')") == "hello\n"
         [pid] = host_pids_for(profile.host_log_text(), origin)
@@ -151,9 +152,6 @@ def test_navigating_away_closes_the_pages_connection_and_host(
         page.wait_for("document.title === 'next page'")
         assert echo.peer_closed.wait(15), "the server never saw the connection close after the page was left"
         wait_until(lambda: not process_alive(pid), 15, f"resocket-host {pid} of the left page to exit")
-    finally:
-        echo.close()
-        web.close()
 
 
 def test_worker_stopped_anyway_fails_pending_calls_closes_sockets_and_the_next_call_reconnects(
@@ -161,20 +159,7 @@ def test_worker_stopped_anyway_fails_pending_calls_closes_sockets_and_the_next_c
     """docs/extension.md: if the worker is stopped anyway (update, crash; here DevTools stops it), both ports
     close: the page's pending calls fail with the reason, its sockets close, and the next call gets a new host."""
     root = tmp_path_factory.mktemp("sw-stop")
-    (root / "www").mkdir()
-    (root / "www" / "index.html").write_text(PAGE)
-    web = StaticServer(root / "www")
-    echo = TcpServer()
-    try:
-        origin = f"http://127.0.0.1:{web.port}"
-        profile = ResocketProfile(root / "profile")
-        profile.grant(origin, [f"tcp-connect:127.0.0.1:{echo.port}"])
-        browsers.host_logs.append(profile.host_log)
-        browser = browsers.launch("sw-stop", profile.user_data_dir, extensions=[copy_extension(root / "ext")],
-                                  env=profile.env)
-        page = browser.new_page(f"{origin}/", ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
-        browsers.pages.append(page)
-        page.evaluate(PAGE_HELPERS)
+    with socket_page(browsers, root, "sw-stop") as (browser, page, profile, echo, origin):
         assert page.evaluate(f"openSocket({echo.port})") == {"res": [0], "lastError": None}
         [pid] = host_pids_for(profile.host_log_text(), origin)
         page.evaluate("window.pendingRead = call('read', window.sid, 4096); true")
@@ -192,6 +177,3 @@ def test_worker_stopped_anyway_fails_pending_calls_closes_sockets_and_the_next_c
         assert page.evaluate("call('getInfo', window.sid)") == {"res": [], "lastError": "Socket not found"}
         assert worker_running(browser)
         assert len(host_pids_for(profile.host_log_text(), origin) - {pid}) == 1
-    finally:
-        echo.close()
-        web.close()

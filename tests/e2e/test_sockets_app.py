@@ -51,8 +51,7 @@ def app(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> tupl
     assert proc.returncode == 0, f"convert-app failed: {proc.stderr}"
     launch_url = proc.stdout.strip().splitlines()[-1]
     ext_id = launch_url.split("/")[2]
-    browser = browsers.launch("web-server-sockets", profile.user_data_dir, extensions=[out], env=profile.env)
-    browsers.host_logs.append(profile.host_log)
+    browser = browsers.launch_resocket("web-server-sockets", profile, [out])
     window = launch(browser, launch_url, f"chrome-extension://{ext_id}/window.html")
     browsers.pages.append(window)
     window.evaluate("""(() => { document.getElementById('port').value = '0';

@@ -22,10 +22,11 @@ import pytest
 
 from .cdp import Session
 from .conftest import BrowserPool
-from .fidelity import TlsWorld, attach_narrow_app, open_tls_world
+from .fidelity import TlsWorld, attach_narrow_app, open_tls_world, write_narrow_app
 from .oracle import SCENARIOS, attach_background_page, write_chrome_app
 from .resocket_side import (
     ALL_RULES,
+    BLANK_PAGE,
     EXTENSION_ID,
     EXTENSION_ORIGIN,
     SCENARIO_PAGE,
@@ -90,20 +91,13 @@ def world(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory, tls_w
     of a narrowly granted origin); both trust the TLS test CA."""
     root = tmp_path_factory.mktemp("sockets-differential")
     app = write_chrome_app(root / "oracle-app", rules=[], sockets=SOCKETS_KEY)
-    narrow = write_chrome_app(root / "narrow-app", rules=[], sockets=NARROW_SOCKETS_KEY)
-    manifest = json.loads((narrow / "manifest.json").read_text())
-    del manifest["key"]  # its ID comes from its path: attach_narrow_app tells the two apps apart by it
-    (narrow / "manifest.json").write_text(json.dumps(manifest))
+    narrow = write_narrow_app(root / "narrow-app", rules=[], sockets=NARROW_SOCKETS_KEY)
     ext = copy_extension(root / "extension")
-    (root / "www").mkdir()
-    (root / "www" / "index.html").write_text('<!DOCTYPE html><meta charset="utf-8"><title>narrow</title>')
-    site = StaticServer(root / "www")
+    site = StaticServer.of_pages(root / "www", {"index.html": BLANK_PAGE})
     profile = ResocketProfile(root / "profile")
     profile.grant(EXTENSION_ORIGIN, ALL_RULES)
-    profile.grant(f"http://127.0.0.1:{site.port}", NARROW_SOCKETS_RULES)
-    browser = browsers.launch("sockets-differential", profile.user_data_dir, extensions=[app, narrow, ext],
-                              env={**profile.env, **tls_world.browser_env})
-    browsers.host_logs.append(profile.host_log)
+    profile.grant(site.origin, NARROW_SOCKETS_RULES)
+    browser = browsers.launch_resocket("sockets-differential", profile, [app, narrow, ext], tls_world.browser_env)
     # Attached now: an app's background page with no debugger attached is unloaded when idle.
     narrow_chrome = attach_narrow_app(browser)
     browsers.pages.append(narrow_chrome)
@@ -115,19 +109,14 @@ def world(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory, tls_w
 def pages(browsers: BrowserPool, world) -> tuple[Session, Session]:
     browser = world[0]
     chrome = attach_background_page(browser)
-    resocket = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
-                                ready="typeof chrome.sockets === 'object'")
-    browsers.pages += [chrome, resocket]
-    return chrome, resocket
+    browsers.pages.append(chrome)
+    return chrome, browsers.open_page(browser, f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}", "sockets")
 
 
 @pytest.fixture(scope="module")
 def narrow_pages(browsers: BrowserPool, world) -> tuple[Session, Session]:
     browser, site, narrow_chrome = world
-    resocket = browser.new_page(f"http://127.0.0.1:{site.port}/",
-                                ready="typeof chrome === 'object' && typeof chrome.sockets === 'object'")
-    browsers.pages.append(resocket)
-    return narrow_chrome, resocket
+    return narrow_chrome, browsers.open_page(browser, f"{site.origin}/", "sockets")
 
 
 @pytest.fixture(scope="module")

@@ -42,28 +42,18 @@ ECHO = """(port) => new Promise((resolve) => {
 @pytest.fixture(scope="module")
 def site(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("webpage")
-    (root / "www").mkdir()
-    (root / "www" / "index.html").write_text(PAGE)
-    (root / "www" / "bfcache.html").write_text(BFCACHE_PAGE)
-    server = StaticServer(root / "www")
+    server = StaticServer.of_pages(root / "www", {"index.html": PAGE, "bfcache.html": BFCACHE_PAGE})
     profile = ResocketProfile(root / "profile")
-    profile.grant(f"http://127.0.0.1:{server.port}", ALL_RULES)
+    profile.grant(server.origin, ALL_RULES)
     ext = copy_extension(root / "extension")
-    browser = browsers.launch("webpage", profile.user_data_dir, extensions=[ext], env=profile.env)
-    browsers.host_logs.append(profile.host_log)
+    browser = browsers.launch_resocket("webpage", profile, [ext])
     yield browser, server
     server.close()
 
 
-def open_page(browsers: BrowserPool, browser, url: str):
-    page = browser.new_page(url, ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
-    browsers.pages.append(page)
-    return page
-
-
 def test_granted_web_page_gets_chromes_tcp_transcript(browsers: BrowserPool, site, scenario_ports: dict) -> None:
     browser, server = site
-    page = open_page(browsers, browser, f"http://127.0.0.1:{server.port}/")
+    page = browsers.open_page(browser, f"{server.origin}/")
     # The page's own inline script already saw chrome.socket (the MAIN-world shim runs at document_start).
     assert page.evaluate("document.getElementById('status').textContent") == "object"
     transcript = run_scenario(page, "sending", make_env("tcp", **scenario_ports))
@@ -74,7 +64,7 @@ def test_origin_without_grant_gets_no_permission_and_no_connection(browsers: Bro
     browser, server = site
     listener = HttpEchoServer()
     try:
-        page = open_page(browsers, browser, f"http://localhost:{server.port}/")
+        page = browsers.open_page(browser, f"http://localhost:{server.port}/")
         result = page.evaluate("""new Promise((resolve) => {
             chrome.socket.create("tcp", {}, (c) => {
               chrome.socket.connect(c.socketId, "127.0.0.1", PORT, (r) => {
@@ -95,7 +85,7 @@ def test_page_restored_from_bfcache_fails_its_pending_read_and_reconnects(browse
     browser, server = site
     listener = HttpEchoServer()  # answers only after a request: the read below stays pending
     try:
-        page = open_page(browsers, browser, f"http://127.0.0.1:{server.port}/bfcache.html")
+        page = browsers.open_page(browser, f"{server.origin}/bfcache.html")
         page.evaluate("""new Promise((resolve) => chrome.socket.create("tcp", {}, (c) =>
             chrome.socket.connect(c.socketId, "127.0.0.1", PORT, (r) => {
               window.pendingRead = null;

@@ -14,7 +14,14 @@ import pytest
 from .conftest import BrowserPool
 from .fidelity import FIDELITY_RUNS, TlsWorld, open_tls_world
 from .oracle import SCENARIO_RUNS, run_scenario
-from .resocket_side import ALL_RULES, ResocketProfile, StaticServer, copy_extension, extension_available
+from .resocket_side import (
+    ALL_RULES,
+    BLANK_PAGE,
+    ResocketProfile,
+    StaticServer,
+    copy_extension,
+    extension_available,
+)
 from .test_chrome_oracle import GOLDEN, dump_transcript, scenario_env
 from .test_differential import DELIBERATE
 
@@ -32,19 +39,12 @@ def page(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory, tls_wo
     """One Chromium: the resocket extension, a page on http://127.0.0.1:PORT granted every rule; Chromium and
     the host it starts trust the TLS test CA (NSS db of $HOME, SSL_CERT_FILE)."""
     root = tmp_path_factory.mktemp("webpage-scenarios")
-    (root / "www").mkdir()
-    (root / "www" / "index.html").write_text('<!DOCTYPE html><meta charset="utf-8"><title>scenarios</title>')
-    server = StaticServer(root / "www")
+    server = StaticServer.of_pages(root / "www", {"index.html": BLANK_PAGE})
     profile = ResocketProfile(root / "profile")
-    profile.grant(f"http://127.0.0.1:{server.port}", ALL_RULES)
+    profile.grant(server.origin, ALL_RULES)
     ext = copy_extension(root / "extension")
-    browser = browsers.launch("webpage-scenarios", profile.user_data_dir, extensions=[ext],
-                              env={**profile.env, **tls_world.browser_env})
-    browsers.host_logs.append(profile.host_log)
-    session = browser.new_page(f"http://127.0.0.1:{server.port}/",
-                               ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
-    browsers.pages.append(session)
-    yield session
+    browser = browsers.launch_resocket("webpage-scenarios", profile, [ext], tls_world.browser_env)
+    yield browsers.open_page(browser, f"{server.origin}/")
     server.close()
 
 

@@ -99,15 +99,12 @@ def setup(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
     profile.grant(EXTENSION_ORIGIN, ["tcp-connect"])
     ext = copy_extension(root / "extension")
     app = write_chrome_app(root / "oracle-app", ["tcp-connect"])  # Chrome's own chrome.socket, the judge
-    browser = browsers.launch("writebehind", profile.user_data_dir, extensions=[app, ext], env=profile.env)
-    browsers.host_logs.append(profile.host_log)
+    browser = browsers.launch_resocket("writebehind", profile, [app, ext])
     return browser, profile
 
 
 def open_page(browsers: BrowserPool, browser, channel: bool):
-    page = browser.new_page(f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}",
-                            ready="typeof chrome.socket === 'object'")
-    browsers.pages.append(page)
+    page = browsers.open_page(browser, f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}")
     if not channel:
         page.evaluate("window.resocketOptions = {dataChannel: false}; true")
     return page

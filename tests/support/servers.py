@@ -276,8 +276,17 @@ class StaticServer:
 
         self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
         self.port: int = self.httpd.server_address[1]
+        self.origin = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
+
+    @classmethod
+    def of_pages(cls, directory: Path, pages: dict[str, str]) -> StaticServer:
+        """Writes `pages` (file name -> text) into `directory`, made here, and serves it."""
+        directory.mkdir(parents=True)
+        for name, text in pages.items():
+            (directory / name).write_text(text)
+        return cls(directory)
 
     def close(self) -> None:
         self.httpd.shutdown()
