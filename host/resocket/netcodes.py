@@ -189,8 +189,3 @@ def from_exception(exc: BaseException) -> int:
     if isinstance(exc, OSError):
         return from_errno(exc.errno)
     return NetError.FAILED
-
-
-def from_os_error(exc: BaseException) -> int:
-    """Alias named in docs/architecture.md."""
-    return from_exception(exc)
