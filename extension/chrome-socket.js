@@ -1364,6 +1364,17 @@
         for (const one of msg.batch) this.receive(one);
         return;
       }
+      try {
+        this.receiveOne(msg, channelBytes);
+      } catch (err) {
+        // Only a host that breaks the protocol gets here (bad base64, an event of the wrong shape): that one
+        // message is lost, loudly; the rest of its batch and every later message are still handled.
+        if (global.console) global.console.error(`resocket: a message from the host could not be handled: ${err}`);
+      }
+    }
+
+    /** One message of the host (not a batch): `receive` does the rest. */
+    receiveOne(msg, channelBytes) {
       if (msg.id === this.helloId && !this.ready) {
         global.clearTimeout(this.helloTimer);
         if (msg.error) {
@@ -1401,7 +1412,16 @@
       if (internal) { this.internal.delete(msg.id); internal(msg); return; }
       const entry = this.pending.get(msg.id);
       if (!entry) return;
-      if (typeof msg.chunk === 'string') { entry.pieces.push(fromBase64(msg.chunk)); return; }
+      if (typeof msg.chunk === 'string') {
+        try {
+          entry.pieces.push(fromBase64(msg.chunk));
+        } catch (err) {
+          this.pending.delete(msg.id); // the call fails now; the rest of its reply finds nothing pending
+          this.settled(entry);
+          this.malformed(entry, err);
+        }
+        return;
+      }
       this.pending.delete(msg.id);
       this.settled(entry);
       if (msg.error && entry.viaChannel && msg.error.code === 'bad_args') {
@@ -1413,7 +1433,11 @@
         this.sendPlain(id, entry);
         return;
       }
-      this.settle(entry, msg, channelBytes);
+      try {
+        this.settle(entry, msg, channelBytes);
+      } catch (err) {
+        this.malformed(entry, err); // decoding failed before the callback ran
+      }
       // The callback ran first: calls it made queue behind the held ones, which go now in issue order.
       if (entry.socketKey !== undefined && !this.dead) this.release(entry.socketKey);
     }
@@ -1481,6 +1505,12 @@
         args[0] = Object.assign({}, first, { data: pieces.length ? joinPieces(pieces) : emptyBuffer() });
       }
       entry.deliver(args, msg.lastError);
+    }
+
+    /** A reply the shim could not read (host bug): the call fails with its usual failure value. */
+    malformed(entry, err) {
+      if (global.console) global.console.error(`resocket: a reply from the host could not be read: ${err}`);
+      entry.deliver(entry.spec.failure(), `resocket host sent a malformed reply: ${(err && err.message) || err}`);
     }
 
     /** Fail every pending and queued call, in issue order, with `message`. */

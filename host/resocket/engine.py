@@ -348,17 +348,24 @@ class Engine:
         self.sockets.clear()
         self.loop.stop()
 
-    def spawn(self, coro: Any) -> asyncio.Task:
-        """Run a coroutine on the loop; its exceptions are logged, never lost."""
+    def spawn(self, coro: Any, call: Call | None = None) -> asyncio.Task:
+        """Run a coroutine on the loop; its exceptions are logged, never lost. `call`, the request the
+        coroutine answers: should it fail before answering, the client gets an `internal` error for it
+        rather than no answer at all."""
         task = self.loop.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        task.add_done_callback(lambda t: self._task_done(t, call))
         return task
 
-    def _task_done(self, task: asyncio.Task) -> None:
+    def _task_done(self, task: asyncio.Task, call: Call | None) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("engine task failed", exc_info=task.exception())
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("engine task failed", exc_info=exc)
+        if call is not None and not call.done:
+            call.done = True
+            self.emit(error_reply(call.id, "internal", f"{type(exc).__name__}: {exc}"))
 
     # -- shared services ----------------------------------------------------------------------------
     def allows(self, op: str, host: str, port: int) -> bool:

@@ -44,6 +44,8 @@ def parse_url_ipv4(text: str) -> ipaddress.IPv4Address | None:
         allowed = "0123456789abcdefABCDEF"[: {8: 8, 10: 10, 16: 22}[base]]
         if any(c not in allowed for c in digits):
             return None
+        if base == 10 and len(digits) > 10:
+            return None  # over 2**32 (no leading zero: that is octal), and past int()'s 4300-digit limit
         numbers.append(int(digits, base) if digits else 0)
     if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
         return None

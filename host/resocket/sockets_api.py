@@ -48,6 +48,8 @@ UDP_PERMISSION = "App does not have permission"
 
 #: socket.idl / sockets_*.idl: bufferSize defaults to 4096.
 DEFAULT_BUFFER_SIZE = 4096
+#: SocketProperties.name: Chrome takes any length, but getInfo/getSockets must fit Chrome's 1 MiB frame to the page.
+MAX_NAME = 64 * 1024
 #: Raw bytes per onReceive event at most: 48 KiB -> 64 KiB of base64, so every event frame stays below
 #: 70 KB like the read replies (docs/protocol.md). A larger bufferSize gives more events, never lost bytes.
 MAX_EVENT_DATA = 48 * 1024
@@ -333,6 +335,10 @@ class SocketsApi:
                 self.engine.emit(error_reply(call.id, BAD_ARGS,
                                              f"properties.{key} must be a {kind.__name__}, not {json.dumps(value)[:40]}"))
                 return False
+        if len(props.get("name") or "") > MAX_NAME:
+            call.done = True
+            self.engine.emit(error_reply(call.id, BAD_ARGS, f"properties.name is longer than {MAX_NAME} characters"))
+            return False
         if props.get("persistent") is not None:
             entry.persistent = props["persistent"]
         if props.get("name") is not None:

@@ -193,7 +193,7 @@ class TcpSocket:
             return call.reply(NetError.SOCKET_IS_CONNECTED)
         self.mode = "client"
         self.connect_call = call
-        self.connect_task = self.engine.spawn(self._connect(call, hostname, port, self.epoch))
+        self.connect_task = self.engine.spawn(self._connect(call, hostname, port, self.epoch), call)
 
     async def _connect(self, call: Call, hostname: str, port: int, epoch: int) -> None:
         from resocket.engine import DNS_FAILED, DnsError
@@ -291,7 +291,7 @@ class TcpSocket:
         if self.mode != "server" or self.channel is None or self.accept_call is not None:
             return call.reply({"resultCode": NetError.FAILED})
         self.accept_call = call
-        self.engine.spawn(self._accept(call, self.channel, self.epoch))
+        self.engine.spawn(self._accept(call, self.channel, self.epoch), call)
 
     async def _accept(self, call: Call, listener: Channel, epoch: int) -> None:
         try:
@@ -506,7 +506,7 @@ class TcpSocket:
             self.writer = None
 
     def send_to(self, call: Call, data: bytes, address: str, port: int) -> None:
-        self.engine.spawn(self._send_to(call, data, address, port))
+        self.engine.spawn(self._send_to(call, data, address, port), call)
 
     async def _send_to(self, call: Call, data: bytes, host: str, port: int) -> None:
         # sendTo on a TCP or TLS socket: DNS and the quota are checked first, then -2 (socket_api.cc).
@@ -576,7 +576,7 @@ class TcpSocket:
         # SNI and the name verified: the hostname given to connect(), canonicalized as Chrome's URL code
         # does (lowercase; "LocalHost" is sent as "localhost"). IP literals send no SNI (ssl module).
         server_name = self.hostname.lower()
-        self.engine.spawn(self._secure(call, TlsStream(self.channel, ctx, server_name), self.epoch))
+        self.engine.spawn(self._secure(call, TlsStream(self.channel, ctx, server_name), self.epoch), call)
 
     async def _secure(self, call: Call, stream: TlsStream, epoch: int) -> None:
         try:

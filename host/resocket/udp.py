@@ -115,7 +115,7 @@ class UdpSocket:
             return call.reply(NetError.CONNECTION_FAILED)
         self.options_used = True
         self.connecting = call
-        self.engine.spawn(self._connect(call, hostname, port, self.epoch))
+        self.engine.spawn(self._connect(call, hostname, port, self.epoch), call)
 
     async def _connect(self, call: Call, hostname: str, port: int, epoch: int) -> None:
         from resocket.engine import DNS_FAILED, DnsError
@@ -248,7 +248,7 @@ class UdpSocket:
 
     def send_to(self, call: Call, data: bytes, address: str, port: int) -> None:
         previous = self.last_send_to
-        self.last_send_to = self.engine.spawn(self._send_to(call, data, address, port, previous, self.epoch))
+        self.last_send_to = self.engine.spawn(self._send_to(call, data, address, port, previous, self.epoch), call)
 
     async def _send_to(self, call: Call, data: bytes, host: str, port: int,
                        previous: asyncio.Task | None, epoch: int) -> None:

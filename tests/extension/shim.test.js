@@ -540,3 +540,31 @@ test('disconnect or destroy: a connect, accept or secure the host cut short, and
   await settle();
   assert.deepEqual(seen, [['refused', -102], ['tcp read', -100]]);
 });
+
+test('a reply or event the shim cannot decode fails only that call or event; the rest of the batch is delivered', async () => {
+  const shim = readyShim({ readAhead: false });
+  const sid = createSocket(shim, 1);
+  const got = [];
+  shim.chrome.socket.read(sid, 10, (r) => got.push(['read', r.resultCode, shim.chrome.runtime.lastError?.message]));
+  const read = lastRequest(shim);
+  shim.chrome.socket.read(createSocket(shim, 2), 10, (r) => got.push(['chunked read', r.resultCode]));
+  const chunked = lastRequest(shim);
+  shim.chrome.socket.getInfo(sid, (i) => got.push(['getInfo', i.connected]));
+  const info = lastRequest(shim);
+  shim.chrome.sockets.tcp.create({}, () => {});
+  shim.port().reply({ id: lastRequest(shim).id, args: [{ socketId: 7 }] });
+  await settle();
+  shim.chrome.sockets.tcp.onReceive.addListener((i) => got.push(['onReceive', i.data.byteLength]));
+  shim.port().reply({ batch: [{ id: read.id, args: [{ resultCode: 3, data: '!!!' }] },
+    { id: chunked.id, chunk: '%%%' }, { id: chunked.id, args: [{ resultCode: 3, data: 'YWJj' }] },
+    { event: 'tcp.onReceive', args: [{ socketId: 7, data: '!!' }] },
+    { event: 'tcp.onReceive', args: [{ socketId: 7, data: 'YWJj' }] },
+    { id: info.id, args: [{ socketType: 'tcp', connected: true }] }] });
+  await settle();
+  assert.equal(got.length, 4, JSON.stringify(got));
+  assert.deepEqual([got[0].slice(0, 2), ...got.slice(1)],
+    [['read', -1], ['chunked read', -1], ['onReceive', 3], ['getInfo', true]]);
+  assert.match(got[0][2], /^resocket host sent a malformed reply: /);
+  const reported = shim.logged.filter((line) => line.startsWith('resocket: a '));
+  assert.equal(reported.length, 3, shim.logged.join('\n'));
+});

@@ -388,3 +388,36 @@ def test_a_browser_slow_to_read_stdout_does_not_stall_the_hosts_sockets(env: dic
         srv.close()
         proc.kill()
         proc.wait()
+
+
+def test_a_host_name_of_thousands_of_digits_is_answered_as_a_short_number_too_big_for_an_address(
+        env: dict[str, str]) -> None:
+    """A decimal IPv4 part past int()'s 4300-digit limit once raised in the IP literal parser: connect and
+    sendTo were never answered, bind, listen and joinGroup answered `internal`. Each now answers as for a
+    300-digit number: no address, and too long for a host name."""
+    grant(env, GRANTED, "tcp-connect:*:*", "tcp-connect:*.example.com:*", "tcp-listen:*:*", "udp-bind:*:*",
+          "udp-send-to:*:*", "udp-multicast-membership")
+
+    def answers(host: str) -> list:
+        c = HostClient(GRANTED, env=env)
+        try:
+            tcp, listener, udp = (c.call("create", type=t).value["socketId"] for t in ("tcp", "tcp", "udp"))
+            got = [c.request("connect", socketId=tcp, hostname=host, port=80),
+                   c.request("listen", socketId=listener, address=host, port=0),
+                   c.request("bind", socketId=udp, address=host, port=0),
+                   c.request("bind", socketId=udp, address="127.0.0.1", port=0),
+                   c.request("sendTo", socketId=udp, data="eA==", address=host, port=9),
+                   c.request("joinGroup", socketId=udp, address=host),
+                   c.request("tcp.create"),
+                   c.request("tcp.connect", socketId=1, peerAddress=host, peerPort=80),
+                   c.request("udp.create")]
+            got.append(c.request("udp.bind", socketId=1, address="127.0.0.1", port=0))
+            got.append(c.request("udp.send", socketId=1, data="eA==", address=host, port=9))
+            return [{k: v for k, v in reply.items() if k != "id"} for reply in got]
+        finally:
+            c.close()
+
+    short = answers("1" * 300)
+    assert not [a for a in short if "error" in a], short
+    assert answers("1" * 5000) == short
+

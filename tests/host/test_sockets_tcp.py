@@ -66,6 +66,20 @@ def test_get_info_shows_properties_only_when_set(host: HostClient) -> None:
     assert [i["socketId"] for i in host.call("tcp.getSockets").value] == [plain, named]
 
 
+def test_a_name_too_long_for_a_reply_is_refused_and_getsockets_keeps_working(host: HostClient) -> None:
+    """A name of 64 KiB is kept; a longer one is refused up front (bad_args): getInfo and getSockets must fit in
+    Chrome's 1 MiB frame to the page, which a 1 MB name broke with an `internal` error."""
+    longest = "n" * 64 * 1024
+    kept = create(host, name=longest)
+    for op, args in (("tcp.create", {"properties": {"name": longest + "n"}}),
+                     ("tcp.update", {"socketId": kept, "properties": {"name": "m" * 1_100_000}}),
+                     ("udp.create", {"properties": {"name": longest + "n"}})):
+        error = host.request(op, **args)["error"]
+        assert error == {"code": "bad_args", "message": "properties.name is longer than 65536 characters"}, op
+    assert host.call("tcp.getInfo", socketId=kept).value["name"] == longest
+    assert [i["socketId"] for i in host.call("tcp.getSockets").value] == [kept]
+
+
 @pytest.mark.parametrize("op,args,expected", [
     ("tcp.getInfo", {}, []), ("tcp.update", {"properties": {}}, []), ("tcp.setPaused", {"paused": True}, []),
     ("tcp.send", {"data": b64(b"x")}, []), ("tcp.disconnect", {}, []), ("tcp.close", {}, []),
