@@ -825,6 +825,14 @@
       this.route(id, entry);
     }
 
+    /**
+     * Destroy (chrome.socket) or close (chrome.sockets `ns`) a socket at the host, with no callback, as the app's
+     * own call would (its write-behind and read-ahead state end too).
+     */
+    removeAtHost(socketId, ns) {
+      this.request(compileSpec({ name: ns ? 'close' : 'destroy', params: '' }, ns), { socketId }, () => {});
+    }
+
     mayCallBack(state, size) {
       return state.capable && size > 0 && state.early + size <= Math.max(state.window, this.behindWindow);
     }
@@ -1464,6 +1472,22 @@
       }
     }
 
+    /**
+     * Whatever the host answers to the pending `name` requests of socket `hostId` (API `ns`, '' for
+     * chrome.socket) is never called back. Returns whether there was one.
+     */
+    dropPending(hostId, ns, name) {
+      let found = false;
+      if (hostId === GONE_SOCKET_ID) return found;
+      for (const entry of this.pending.values()) {
+        if ((entry.spec.ns || '') === ns && entry.args.socketId === hostId && entry.spec.name === name) {
+          entry.deliver = () => {};
+          found = true;
+        }
+      }
+      return found;
+    }
+
     /** Deliver the final reply `msg` to `entry`. */
     settle(entry, msg, channelBytes) {
       if (msg.error) {
@@ -1714,6 +1738,14 @@
         conn.silencePending(args.socketId, spaces.socket.kind(named.socketId), '');
       } else if (spec.ns && (spec.name === 'disconnect' || spec.name === 'close')) {
         conn.silencePending(args.socketId, spec.ns === 'udp' ? 'udp' : 'tcp', spec.ns);
+      } else if (spec.name === 'secure' && conn.dropPending(args.socketId, spec.ns || '', 'secure')) {
+        // Chrome 156: a secure() while another is in flight fails with -2 and removes the socket, and the first
+        // is never called back (oracle secure_twice, sockets_secure_twice). Decided here, where the calls are
+        // in the app's order: the host may already have finished the first handshake.
+        conn.removeAtHost(args.socketId, spec.ns);
+        spaces[spec.space].forget(named.socketId);
+        Promise.resolve().then(() => deliver([-2], 'net::ERR_FAILED'));
+        return promise;
       }
       conn.request(spec, args, deliver);
       if (spec.name === 'destroy' || spec.name === 'close') spaces[spec.space].forget(named.socketId);

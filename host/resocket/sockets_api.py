@@ -522,10 +522,11 @@ class SocketsApi:
             # Chrome 156 (golden/chrome/sockets_tls.json): secure() again on a TLS socket, paused or not.
             return call.reply(NetError.INVALID_ARGUMENT, last_error="Socket must be a connected client TCP socket.")
         reading = sock.receiver is not None and sock.receiver.reading
-        if not entry.paused or reading:
+        if not entry.paused or reading or sock.secure_call is not None:
             # Chrome 156: secure() needs a paused socket with no read in progress; otherwise it fails with -2
             # and removes the socket, and the read in progress ends with onReceiveError -100. Pausing after
-            # connect leaves the read that started at connect in progress (sockets_secure_reading).
+            # connect leaves the read that started at connect in progress (sockets_secure_reading). A secure()
+            # still in flight fails the same way and is never called back (sockets_secure_twice).
             self.tables["tcp"].pop(entry.id, None)
             self._destroy(entry)
             call.reply(NetError.FAILED, last_error=net_error_string(NetError.FAILED))

@@ -561,9 +561,11 @@ class TcpSocket:
         # With read-ahead the client holds the socket's pending read (`readPending`); the bytes it was
         # pushed and not consumed are dropped on its side, as Chrome drops its data pipe here.
         self.ahead = None
-        if (self.read_call is not None or read_pending or self.writes or self.local is None
-                or self.peer is None or not self.hostname):
-            # Chrome destroys the socket here (accepted sockets always land here: no local address).
+        if (self.read_call is not None or read_pending or self.writes or self.secure_call is not None
+                or self.local is None or self.peer is None or not self.hostname):
+            # Chrome destroys the socket here (accepted sockets always land here: no local address). A secure()
+            # still in flight is cut short, never called back (oracle secure_twice): its ERR_ABORTED answer
+            # is for the shim to drop.
             self.engine.forget(self.id)
             self.destroy()
             return call.reply(NetError.FAILED, last_error=net_error_string(NetError.FAILED))

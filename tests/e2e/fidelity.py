@@ -42,6 +42,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("broadcast", "udp"),
     ("listen_twice", "tcp"),
     ("pending_aborts", "tcp"),
+    ("secure_twice", "tcp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]

@@ -502,6 +502,33 @@ test('a hello answered in time cancels the hello timeout', () => {
   assert.ok(!shim.port().disconnected);
 });
 
+test('a second secure() while the first is in flight fails at once and removes the socket; the first is never called back (oracle secure_twice)', async () => {
+  const shim = readyShim({ readAhead: false });
+  const port = shim.port();
+  const seen = [];
+  const tls = createSocket(shim, 1);
+  shim.chrome.socket.secure(tls, (code) => seen.push(['first', code, shim.chrome.runtime.lastError?.message]));
+  const first = lastRequest(shim);
+  shim.chrome.socket.secure(tls, (code) => seen.push(['second', code, shim.chrome.runtime.lastError?.message]));
+  const destroy = lastRequest(shim);
+  assert.deepEqual([destroy.op, destroy.args], ['destroy', { socketId: 1 }]); // the second never reaches the host
+  await settle();
+  assert.deepEqual(seen, [['second', -2, 'net::ERR_FAILED']]);
+  port.reply({ id: first.id, args: [0] }); // the host finished the first handshake meanwhile: still dropped
+  port.reply({ id: destroy.id, args: [] });
+  const other = createSocket(shim, 2); // another socket's secure goes on as usual
+  shim.chrome.socket.secure(other, (code) => seen.push(['other', code]));
+  port.reply({ id: lastRequest(shim).id, args: [0] });
+  shim.chrome.sockets.tcp.create({}, () => {});
+  port.reply({ id: lastRequest(shim).id, args: [{ socketId: 5 }] });
+  await settle();
+  shim.chrome.sockets.tcp.secure(1, () => {});
+  shim.chrome.sockets.tcp.secure(1, (code) => seen.push(['sockets second', code, shim.chrome.runtime.lastError?.message]));
+  assert.deepEqual([lastRequest(shim).op, lastRequest(shim).args], ['tcp.close', { socketId: 5 }]);
+  await settle();
+  assert.deepEqual(seen, [['second', -2, 'net::ERR_FAILED'], ['other', 0], ['sockets second', -2, 'net::ERR_FAILED']]);
+});
+
 test('disconnect or destroy: a connect, accept or secure the host cut short, and a UDP read, are never called back (quirks 6, 7)', async () => {
   const shim = readyShim({ readAhead: false });
   const port = shim.port();

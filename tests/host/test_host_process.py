@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -421,3 +422,20 @@ def test_a_host_name_of_thousands_of_digits_is_answered_as_a_short_number_too_bi
     assert not [a for a in short if "error" in a], short
     assert answers("1" * 5000) == short
 
+
+def test_a_second_secure_while_the_first_is_in_flight_fails_and_removes_the_socket(env: dict[str, str]) -> None:
+    """Chrome 156 (oracle secure_twice): the second secure() gets -2 net::ERR_FAILED and the socket is gone;
+    the first is cut short (answered ERR_ABORTED, which the shim never calls back). It used to be lost."""
+    grant(env, GRANTED, "tcp-connect:*:*")
+    with socket.create_server(("127.0.0.1", 0)) as server:  # accepts, never speaks TLS
+        c = HostClient(GRANTED, env=env)
+        try:
+            sid = c.call("create", type="tcp").value["socketId"]
+            assert c.call("connect", socketId=sid, hostname="localhost", port=server.getsockname()[1]).value == 0
+            first, second = c.start("secure", socketId=sid), c.start("secure", socketId=sid)
+            cut, failed = first.result(), second.result()
+            assert (failed.args, failed.last_error) == ([-2], "net::ERR_FAILED")
+            assert (cut.args, cut.last_error) == ([-3], "net::ERR_ABORTED")
+            assert c.call("getInfo", socketId=sid).last_error == "Socket not found"
+        finally:
+            c.close()
