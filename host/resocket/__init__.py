@@ -17,3 +17,8 @@ PROTOCOL_VERSION = 1
 #: Only a client started for this origin may speak for web pages (hello.args.origin).
 EXTENSION_ID = "flgdmcpaemonpacjpigcafobmllikoco"
 EXTENSION_ORIGIN = f"chrome-extension://{EXTENSION_ID}/"
+
+#: The same extension's add-on ID in Firefox (its manifest's browser_specific_settings.gecko.id). Firefox
+#: starts a host with argv [<manifest path>, <add-on ID>] and lists add-on IDs, not origins, in manifests;
+#: the host takes this ID for EXTENSION_ORIGIN, so grants and the web-page relay are the same in both.
+FIREFOX_EXTENSION_ID = "resocket@resocket.org"

@@ -28,7 +28,7 @@ import types
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-from resocket import __version__
+from resocket import EXTENSION_ORIGIN, FIREFOX_EXTENSION_ID, __version__
 from resocket.framing import OutboundFrameTooLarge, RawJSON, RawJSONParts, decode_body
 from resocket.protocol import (
     BAD_ARGS,
@@ -693,12 +693,24 @@ def _on_sigterm(signum: int, frame: types.FrameType | None) -> None:
 
 
 def _parse_args(argv: list[str]) -> Any:
-    """argv as Chrome passes it (`<origin> [--parent-window=N]`) without argparse, which costs ~8 ms of
-    start-up; anything else (--help, --version, --log-file, mistakes) goes through argparse."""
+    """argv as Chrome passes it (`<origin> [--parent-window=N]`) or Firefox (`<manifest path> <add-on ID>`)
+    without argparse, which costs ~8 ms of start-up; anything else (--help, --version, --log-file, mistakes)
+    goes through argparse."""
     positional = [a for a in argv if not a.startswith("-")]
     if len(positional) == 1 and all(a == positional[0] or a.startswith("--parent-window") for a in argv):
         return types.SimpleNamespace(origin=positional[0], log_file=None, ignored=[])
+    if len(positional) == 2 and len(argv) == 2:
+        return types.SimpleNamespace(origin=caller_origin(*positional), log_file=None, ignored=[])
     return _parse_args_fully(argv)
+
+
+def caller_origin(first: str, addon: str | None = None) -> str:
+    """The caller as grants name it. Chrome gives its origin; Firefox the host manifest's path and the add-on
+    ID: resocket's own add-on is the resocket extension (EXTENSION_ORIGIN). Another add-on gets a name no
+    grant can have (`firefox-addon:<id>`): Firefox origins (moz-extension://<uuid>) differ per profile."""
+    if addon is None:
+        return first
+    return EXTENSION_ORIGIN if addon == FIREFOX_EXTENSION_ID else f"firefox-addon:{addon}"
 
 
 def _parse_args_fully(argv: list[str]) -> Any:
@@ -707,11 +719,14 @@ def _parse_args_fully(argv: list[str]) -> Any:
     parser = argparse.ArgumentParser(
         prog="resocket-host",
         description="Native messaging host for resocket (started by the browser, speaks frames on stdio).")
-    parser.add_argument("origin", help="the caller origin Chrome passes, chrome-extension://<id>/")
+    parser.add_argument("origin", help="the caller origin Chrome passes, chrome-extension://<id>/ (Firefox: the path "
+                                           "of the host manifest)")
+    parser.add_argument("addon", nargs="?", help="Firefox: the caller's add-on ID")
     parser.add_argument("--log-file", metavar="PATH", help="append logs here instead of stderr")
     parser.add_argument("--version", action="version", version=f"resocket-host {__version__}")
     args, extra = parser.parse_known_args(argv)
-    # Chrome on Windows adds --parent-window=<HWND>; Firefox would add more. None of it concerns us.
+    args.origin = caller_origin(args.origin, args.addon)
+    # Chrome on Windows adds --parent-window=<HWND>. None of it concerns us.
     args.ignored = [a for a in extra if not a.startswith("--parent-window")]
     return args
 

@@ -27,11 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from resocket import EXTENSION_ORIGIN, HOST_NAME, __version__, browsers
+from resocket import EXTENSION_ORIGIN, FIREFOX_EXTENSION_ID, HOST_NAME, __version__, browsers
 from resocket.browsers import CHROMIUM_FAMILY, Browser, Platform
 
-#: Firefox add-on ID of resocket (Firefox manifests list add-on IDs, not origins).
-FIREFOX_EXTENSION_ID = "resocket@resocket.org"
 DESCRIPTION = f"resocket {__version__}: chrome.socket over native messaging"
 HOST_EXECUTABLE = "resocket-host"
 

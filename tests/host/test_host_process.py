@@ -297,6 +297,23 @@ def test_windows_parent_window_argument_is_ignored(env: dict[str, str]) -> None:
         assert c.close() == 0
 
 
+@pytest.mark.parametrize("addon,allowed", [("resocket@resocket.org", True), ("other@example.org", False)])
+def test_firefox_arguments_name_the_caller_by_its_add_on_id(env: dict[str, str], addon: str, allowed: bool) -> None:
+    """Firefox starts a host with [<manifest path>, <add-on ID>]: resocket's add-on is the resocket extension
+    (its grants; it may speak for web pages), any other add-on has no grants."""
+    grant(env, EXTENSION_ORIGIN, "tcp-listen:127.0.0.1:*")
+    manifest = "/home/user/.mozilla/native-messaging-hosts/org.resocket.host.json"
+    c = HostClient(manifest, env={**env, "RESOCKET_LOG": "info"}, args=[addon])
+    try:
+        sid = c.call("create", type="tcp").value["socketId"]
+        listened = c.call("listen", socketId=sid, address="127.0.0.1", port=0)
+        assert (listened.value == 0) is allowed, listened
+    finally:
+        assert c.close() == 0
+    logged = c.stderr_text()
+    assert (f"for {EXTENSION_ORIGIN}" if allowed else "firefox-addon:other@example.org") in logged, logged
+
+
 def test_log_file_option_receives_the_logs(env: dict[str, str], tmp_path: Path) -> None:
     log = tmp_path / "host.log"
     done = run_host(message(HELLO), {**env, "RESOCKET_LOG": "info"}, args=("--log-file", str(log)))
