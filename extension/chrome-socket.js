@@ -1628,8 +1628,11 @@
     return {
       requestMinBytes: typeof requestMin === 'number' && requestMin >= 0 ? requestMin : DATA_CHANNEL_REQUEST_MIN_BYTES,
       // Web pages too (the host accepts their channel only with the page's own Origin, and only for an origin
-      // that holds a grant): a page's CSP or the browser may still refuse it, and then nothing changes.
-      dataChannel: typeof global.WebSocket === 'function' && knobs.dataChannel !== false,
+      // that holds a grant): a page's CSP or the browser may still refuse it, and then nothing changes. Not
+      // Firefox's extension pages: their origin (moz-extension://<uuid>) differs per profile, so the host
+      // could not check it, and Firefox turns their ws:// into wss:// (docs/extension.md, "Firefox").
+      dataChannel: typeof global.WebSocket === 'function' && knobs.dataChannel !== false &&
+        !(global.location && global.location.protocol === 'moz-extension:'),
       readAhead: knobs.readAhead !== false,
       implicitData: knobs.implicitData !== false,
       implicitWrites: knobs.implicitWrites !== false,

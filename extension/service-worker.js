@@ -16,7 +16,8 @@
  */
 'use strict';
 
-importScripts('origins.js');
+// Firefox runs this file as a background script, after origins.js (manifest background.scripts).
+if (typeof importScripts === 'function') importScripts('origins.js');
 
 /** Native messaging host name (host/resocket/__init__.py HOST_NAME). */
 const HOST_NAME = 'org.resocket.host';

@@ -4,6 +4,7 @@
 set -eu
 missing=""
 [ -x /usr/lib/chromium/chromium ] || missing="$missing chromium"
+[ -x /usr/bin/firefox-esr ] || missing="$missing firefox-esr"  # tests/e2e/test_firefox.py
 command -v certutil >/dev/null 2>&1 || missing="$missing libnss3-tools"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v ip >/dev/null 2>&1 || missing="$missing iproute2"

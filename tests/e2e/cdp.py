@@ -225,7 +225,33 @@ class Browser:
                 (dest / f"page{i}.error.txt").write_text(str(exc))
 
 
-class Session:
+class Polling:
+    """`wait_for` on top of the subclass's `evaluate(expression, timeout=)`, whose failures raise `error`
+    (a CDP session here, a WebDriver BiDi page in bidi.py)."""
+
+    error: type[Exception] = CDPError
+
+    def evaluate(self, expression: str, *, timeout: float = 60) -> Any:
+        raise NotImplementedError
+
+    def wait_for(self, expression: str, timeout: float = 30, what: str | None = None) -> Any:
+        """Poll until the JS `expression` (awaited if it is a promise) is truthy; return its value."""
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                value = self.evaluate(
+                    f"(async () => {{ try {{ return await ({expression}); }} catch (e) {{ return false; }} }})()",
+                    timeout=10)
+                if value:
+                    return value
+            except self.error as exc:  # the page may be navigating
+                last = exc
+            time.sleep(0.1)
+        raise self.error(f"timed out waiting for {what or repr(expression)} (last error: {last})")
+
+
+class Session(Polling):
     """A flattened CDP session attached to one target."""
 
     def __init__(self, browser: Browser, session_id: str, target_id: str) -> None:
@@ -246,21 +272,6 @@ class Session:
             raise CDPError(f"JS threw: {desc}")
         return res["result"].get("value")
 
-    def wait_for(self, expression: str, timeout: float = 30, what: str | None = None) -> Any:
-        """Poll until the JS `expression` (awaited if it is a promise) is truthy; return its value."""
-        deadline = time.monotonic() + timeout
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            try:
-                value = self.evaluate(
-                    f"(async () => {{ try {{ return await ({expression}); }} catch (e) {{ return false; }} }})()",
-                    timeout=10)
-                if value:
-                    return value
-            except CDPError as exc:  # the page may be navigating
-                last = exc
-            time.sleep(0.1)
-        raise CDPError(f"timed out waiting for {what or repr(expression)} (last error: {last})")
 
     def screenshot(self, path: Path) -> None:
         import base64

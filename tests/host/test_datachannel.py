@@ -7,7 +7,6 @@ wire format, not against a library that might share its assumptions.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import socket
@@ -24,84 +23,26 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.hostclient import DEFAULT_ORIGIN, HostClient, b64
 from tests.support.servers import start_host
+from tests.support.wsclient import WebSocketClient, WsRefused
 
 ORIGIN = DEFAULT_ORIGIN.rstrip("/")
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-class WsRefused(Exception):
-    pass
-
-
-class Ws:
-    """A minimal WebSocket client: handshake, masked binary frames, close."""
+class Ws(WebSocketClient):
+    """The data channel's client: the token as the path, the page's Origin, binary records."""
 
     def __init__(self, url: str, token: str, origin: str | None = ORIGIN, path: str | None = None) -> None:
         parts = urlparse(url)
-        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
-        key = base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET {path if path is not None else '/' + token} HTTP/1.1", f"Host: {parts.netloc}",
-                 "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
-                 "Sec-WebSocket-Version: 13"]
-        if origin is not None:
-            lines.append(f"Origin: {origin}")
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            more = self.sock.recv(4096)
-            if not more:
-                break
-            head += more
-        status = head.split(b"\r\n", 1)[0]
-        if b" 101 " not in status:
-            self.sock.close()
-            raise WsRefused(status.decode(errors="replace"))
-        expected = base64.b64encode(hashlib.sha1(key.encode() + GUID).digest())
-        assert b"Sec-WebSocket-Accept: " + expected in head
-        self.buffer = head.split(b"\r\n\r\n", 1)[1]
-
-    def send(self, payload: bytes, opcode: int = 0x2) -> None:
-        mask = os.urandom(4)
-        n = len(payload)
-        if n < 126:
-            header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-        elif n < 65536:
-            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-        else:
-            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-        key = (mask * (n // 4 + 1))[:n]
-        masked = (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
-        self.sock.sendall(header + mask + masked)
+        super().__init__(parts.hostname, parts.port, path if path is not None else "/" + token, origin=origin,
+                         netloc=parts.netloc)
 
     def send_data(self, ref: int, data: bytes) -> None:
         self.send(struct.pack("!Q", ref) + data)
-
-    def _exact(self, n: int) -> bytes:
-        while len(self.buffer) < n:
-            more = self.sock.recv(1 << 20)
-            if not more:
-                raise EOFError("data channel closed")
-            self.buffer += more
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        return out
-
-    def recv(self) -> tuple[int, bytes]:
-        b0, b1 = self._exact(2)
-        assert not b1 & 0x80, "server frames are never masked"
-        n = b1 & 0x7F
-        if n == 126:
-            (n,) = struct.unpack("!H", self._exact(2))
-        elif n == 127:
-            (n,) = struct.unpack("!Q", self._exact(8))
-        return b0 & 0x0F, self._exact(n)
 
     def recv_data(self) -> tuple[int, bytes]:
         opcode, payload = self.recv()
         assert opcode == 0x2, (opcode, payload)
         return struct.unpack("!Q", payload[:8])[0], payload[8:]
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class EchoServer:
