@@ -38,6 +38,10 @@ PREFS = {
     "browser.safebrowsing.malware.enabled": False, "browser.safebrowsing.phishing.enabled": False,
     "browser.safebrowsing.downloads.enabled": False, "media.gmp-manager.updateEnabled": False,
     "browser.newtabpage.enabled": False, "extensions.getAddons.cache.enabled": False,
+    # Pages in background tabs keep their timers: scenarios poll with setTimeout(10), which Firefox would
+    # stretch to 1 s and more in a hidden tab (a 5 s wait took minutes).
+    "dom.min_background_timeout_value": 4, "dom.min_background_timeout_value_without_budget_throttling": 4,
+    "dom.timeout.enable_budget_timer_throttling": False,
 }
 
 
@@ -49,15 +53,16 @@ class Firefox:
     """One headless Firefox with a fresh profile, the given extensions installed as temporary add-ons."""
 
     def __init__(self, profile: Path, *, extensions: dict[str, Path], env: dict[str, str] | None = None,
-                 timeout: float = 60) -> None:
-        """`extensions`: add-on ID -> folder; each gets a fixed UUID, see `extension_url`."""
+                 prefs: dict[str, object] | None = None, timeout: float = 60) -> None:
+        """`extensions`: add-on ID -> folder; each gets a fixed UUID, see `extension_url`. `prefs`: more
+        about:config values."""
         self.profile = Path(profile)
         self.profile.mkdir(parents=True, exist_ok=True)
         self.log_path = self.profile / "firefox.log"
         self.uuids = {addon: f"00000000-0000-4000-8000-{i + 1:012d}" for i, addon in enumerate(extensions)}
-        prefs = {**PREFS, "extensions.webextensions.uuids": json.dumps(self.uuids)}
+        all_prefs = {**PREFS, **(prefs or {}), "extensions.webextensions.uuids": json.dumps(self.uuids)}
         (self.profile / "user.js").write_text("".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n"
-                                                      for k, v in prefs.items()))
+                                                      for k, v in all_prefs.items()))
         port = free_port()
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen(

@@ -2,22 +2,27 @@
 extension/ installed as a temporary add-on and the host registered by `resocket install --browser firefox`.
 
 Firefox starts the host with argv [<manifest path>, resocket@resocket.org]; the host takes that add-on for the
-resocket extension, so the grants are the same as in Chrome. Every scenario of the Chrome App oracle runs in
-an extension page and in a granted web page (relay.js -> background script -> native messaging), and must give
-Chrome's transcript, the committed golden of test_chrome_oracle.py: the shim is Chrome's behaviour in Firefox
-too. No Chrome runs here.
+resocket extension, so the grants are the same as in Chrome. Every chrome.socket scenario of the Chrome App
+oracle, and every chrome.sockets one, runs in an extension page and in a granted web page (relay.js ->
+background script -> native messaging), and must give Chrome's transcript, the committed goldens of
+test_chrome_oracle.py and test_sockets_differential.py: the shim is Chrome's behaviour in Firefox too. No
+Chrome runs here.
 """
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from resocket import EXTENSION_ORIGIN, FIREFOX_EXTENSION_ID
+
+from tests.support.servers import TcpServer
 
 from .bidi import FIREFOX, Firefox, Page
 from .conftest import BrowserPool
@@ -34,6 +39,9 @@ from .resocket_side import (
     extension_available,
 )
 from .test_chrome_oracle import GOLDEN, dump_transcript, scenario_env
+from .test_sockets_differential import SCENARIO_NAMES as SOCKETS_SCENARIOS
+from .test_sockets_differential import dump as sockets_dump
+from .test_sockets_differential import run as run_sockets
 
 pytestmark = [
     pytest.mark.skipif(not extension_available(), reason="extension/ not there yet"),
@@ -48,20 +56,26 @@ def tls_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsWorld]:
     yield from open_tls_world(tmp_path_factory)
 
 
-@pytest.fixture(scope="module")
-def firefox(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory,
-            tls_world: TlsWorld) -> Iterator[tuple[Firefox, StaticServer, ResocketProfile]]:
-    root: Path = tmp_path_factory.mktemp("firefox")
+def registered_for_firefox(browsers: BrowserPool, root: Path) -> tuple[ResocketProfile, Path]:
+    """A config dir for grants and a $HOME whose ~/.mozilla holds the host manifest `resocket install` wrote."""
     home = root / "home"
     home.mkdir()
     profile = ResocketProfile(root / "resocket")
     subprocess.run([_venv_bin("resocket"), "install", "--browser", "firefox", "--host-path",
                     str(profile.root / "resocket-host-wrapper")],
                    env={**os.environ, **profile.env, "HOME": str(home)}, check=True, capture_output=True, timeout=60)
+    browsers.host_logs.append(profile.host_log)
+    return profile, home
+
+
+@pytest.fixture(scope="module")
+def firefox(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory,
+            tls_world: TlsWorld) -> Iterator[tuple[Firefox, StaticServer, ResocketProfile]]:
+    root: Path = tmp_path_factory.mktemp("firefox")
+    profile, home = registered_for_firefox(browsers, root)
     site = StaticServer.of_pages(root / "www", {"index.html": BLANK_PAGE})
     profile.grant(EXTENSION_ORIGIN, ALL_RULES)
     profile.grant(site.origin, ALL_RULES)
-    browsers.host_logs.append(profile.host_log)
     browser = Firefox(root / "profile", extensions={FIREFOX_EXTENSION_ID: copy_extension(root / "extension")},
                       env={**profile.env, **tls_world.browser_env, "HOME": str(home)})
     try:
@@ -106,6 +120,23 @@ def test_firefox_granted_web_page_gives_chromes_transcript(web_page: Page, firef
     check(web_page, firefox, "Firefox web page", name, protocol, scenario_ports, tls_world)
 
 
+@pytest.mark.parametrize("where", ["extension page", "web page"])
+@pytest.mark.parametrize("name", SOCKETS_SCENARIOS)
+def test_firefox_gives_chromes_chrome_sockets_transcript(extension_page: Page, web_page: Page, firefox,
+                                                        scenario_ports: dict, tls_world: TlsWorld, name: str,
+                                                        where: str) -> None:
+    """chrome.sockets.* (scenarios/sockets_*.js) against the goldens test_sockets_differential.py pins."""
+    page = extension_page if where == "extension page" else web_page
+    env = {"ports": {"tcpPort": scenario_ports["tcp_port"], "udpPort": scenario_ports["udp_port"],
+                     "closedPort": scenario_ports["closed"], "mcastPort": scenario_ports["mcast_port"],
+                     **tls_world.ports}}
+    expected = (GOLDEN / f"{name}.json").read_text()
+    actual = sockets_dump(run_sockets(page, name, env))
+    if actual != expected:
+        diff = "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True), "chrome", where))
+        pytest.fail(f"Firefox ({where}) differs from Chrome in {name}:\n{diff}\nhost log: {firefox[2].host_log}")
+
+
 def test_the_host_took_firefoxs_add_on_for_the_resocket_extension_and_the_page_for_its_origin(
         extension_page: Page, web_page: Page, firefox) -> None:
     """The hellos the host logged: the extension page's as the resocket extension (Firefox gave the host the
@@ -116,3 +147,52 @@ def test_the_host_took_firefoxs_add_on_for_the_resocket_extension_and_the_page_f
     for origin in (EXTENSION_ORIGIN, firefox[1].origin):
         assert re.search(r"INFO resocket\.host: hello from resocket-extension/\S+ for " + re.escape(origin) + ";",
                          log), log[-3000:]
+
+
+# Counts the background script's starts in storage.session (kept while Firefox runs, across suspensions).
+STARTS_JS = ("chrome.storage.session.get('starts')"
+             ".then((v) => chrome.storage.session.set({starts: (v.starts || 0) + 1}));\n")
+SOCKET_JS = """(async () => {
+  window.call = (name, ...args) => new Promise((resolve) => chrome.socket[name](...args, (...res) => {
+    const le = chrome.runtime.lastError; resolve({res, lastError: le ? le.message : null}); }));
+  window.roundTrip = async (text) => {
+    await call('write', window.sid, new TextEncoder().encode(text).buffer);
+    const r = await call('read', window.sid, 4096);
+    return r.lastError || new TextDecoder().decode(r.res[0].data);
+  };
+  window.sid = (await call('create', 'tcp', {})).res[0].socketId;
+  return call('connect', window.sid, '127.0.0.1', PORT);
+})()"""
+
+
+def test_firefox_keeps_the_background_script_while_a_pages_socket_is_open(
+        browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Firefox suspends an idle MV3 background script (after 30 s; 2 s here, by its own pref), which would
+    close the page's native port and with it the host and its sockets. Shown both ways: idle with no page, the
+    script is suspended (a page's call then starts it a second time); with a page's socket open it stays
+    through three idle timeouts without a message, and the socket still echoes."""
+    root: Path = tmp_path_factory.mktemp("firefox-idle")
+    profile, home = registered_for_firefox(browsers, root)
+    site = StaticServer.of_pages(root / "www", {"index.html": BLANK_PAGE})
+    ext = copy_extension(root / "extension", {"starts.js": STARTS_JS, "probe.html": BLANK_PAGE})
+    manifest = json.loads((ext / "manifest.json").read_text())
+    manifest["background"]["scripts"].append("starts.js")
+    (ext / "manifest.json").write_text(json.dumps(manifest))
+    with TcpServer() as echo:
+        profile.grant(site.origin, [f"tcp-connect:127.0.0.1:{echo.port}"])
+        browser = Firefox(root / "profile", extensions={FIREFOX_EXTENSION_ID: ext}, env={**profile.env, "HOME": str(home)},
+                          prefs={"extensions.background.idle.timeout": 2000})
+        try:
+            probe = browser.new_page(browser.extension_url(FIREFOX_EXTENSION_ID, "probe.html"))
+            starts = lambda: probe.evaluate("chrome.storage.session.get('starts').then((v) => v.starts || 0)")
+            assert starts() == 1
+            time.sleep(4)
+            page = browser.new_page(f"{site.origin}/", ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
+            assert page.evaluate(SOCKET_JS.replace("PORT", str(echo.port))) == {"res": [0], "lastError": None}
+            assert starts() == 2, "the idle background script was never suspended: the pref did not apply"
+            time.sleep(6)
+            assert page.evaluate("roundTrip('still here\\n')") == "still here\n"
+            assert starts() == 2 and not echo.peer_closed.is_set()
+        finally:
+            browser.close()
+            site.close()
