@@ -196,3 +196,25 @@ def test_firefox_keeps_the_background_script_while_a_pages_socket_is_open(
         finally:
             browser.close()
             site.close()
+
+
+def test_firefox_options_page_shows_the_host_and_the_grants_and_revokes_one(firefox) -> None:
+    """The options page (docs/extension.md, "Options page") in Firefox: host status, self-test, the grants list,
+    and Revoke, which the host's config dir then lacks (as `resocket grants` reads it)."""
+    browser, site, profile = firefox
+    other = "https://example.com"
+    profile.grant(other, ["udp-send-to:*:*"])
+    page = browser.new_page(browser.extension_url(FIREFOX_EXTENSION_ID, "options.html"),
+                            ready="document.getElementById('host-status').dataset.state !== 'checking' && "
+                                  "document.getElementById('grants-result').dataset.state !== 'checking'")
+    shown = lambda i: page.evaluate(f"document.getElementById('{i}').textContent")
+    assert page.evaluate("document.getElementById('host-status').dataset.state") == "ok", shown("host-status")
+    assert shown("protocol-status") == "1 (matches the extension)"
+    page.evaluate("document.getElementById('self-test').click() || true")
+    page.wait_for("document.getElementById('self-test-result').dataset.state !== 'running'")
+    assert page.evaluate("document.getElementById('self-test-result').dataset.state") == "ok", shown("self-test-result")
+    listed = page.evaluate("[...document.querySelectorAll('#grants-list li')].map((li) => li.dataset.origin)")
+    assert {site.origin, other} <= set(listed), listed
+    page.evaluate(f"document.querySelector('#grants-list li[data-origin=\"{other}\"] button.revoke-grant').click() || true")
+    page.wait_for(f"document.getElementById('grants-result').textContent === 'Revoked {other}: reload its pages'")
+    assert other not in profile.cli("grants") and site.origin in profile.cli("grants")
