@@ -1262,8 +1262,12 @@
         ws.onerror = () => {}; // a close follows
         ws.onclose = () => { if (this.ws === ws) this.channelClosed(); };
       });
-      this.link.send({ id, op: 'datachannel.open', args: { implicit: this.channelOptions.implicitData !== false,
-        implicitWrites: this.channelOptions.implicitWrites !== false } });
+      const args = { implicit: this.channelOptions.implicitData !== false,
+        implicitWrites: this.channelOptions.implicitWrites !== false };
+      // Firefox gives each extension page a moz-extension://<uuid> origin of its own per profile and tells the
+      // host only the add-on ID: the page names its origin, the Origin its WebSocket will send.
+      if (global.location && global.location.protocol === 'moz-extension:') args.origin = global.location.origin;
+      this.link.send({ id, op: 'datachannel.open', args });
     }
 
     /** Host -> client: the bytes of the read whose request id is the reference. */
@@ -1628,11 +1632,8 @@
     return {
       requestMinBytes: typeof requestMin === 'number' && requestMin >= 0 ? requestMin : DATA_CHANNEL_REQUEST_MIN_BYTES,
       // Web pages too (the host accepts their channel only with the page's own Origin, and only for an origin
-      // that holds a grant): a page's CSP or the browser may still refuse it, and then nothing changes. Not
-      // Firefox's extension pages: their origin (moz-extension://<uuid>) differs per profile, so the host
-      // could not check it, and Firefox turns their ws:// into wss:// (docs/extension.md, "Firefox").
-      dataChannel: typeof global.WebSocket === 'function' && knobs.dataChannel !== false &&
-        !(global.location && global.location.protocol === 'moz-extension:'),
+      // that holds a grant): a page's CSP or the browser may still refuse it, and then nothing changes.
+      dataChannel: typeof global.WebSocket === 'function' && knobs.dataChannel !== false,
       readAhead: knobs.readAhead !== false,
       implicitData: knobs.implicitData !== false,
       implicitWrites: knobs.implicitWrites !== false,

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -85,8 +86,11 @@ _RAW = (RawJSON, RawJSONParts)
 class Host:
     """One client: its session, and its engine once hello succeeded."""
 
-    def __init__(self, caller_origin: str, writer: FrameWriter, environ: Mapping[str, str]) -> None:
+    def __init__(self, caller_origin: str, writer: FrameWriter, environ: Mapping[str, str],
+                 addon: str | None = None) -> None:
         self.session = Session(caller_origin, relay_origins_from_env(environ))
+        #: Firefox: the caller's add-on ID (argv), which alone may name its pages' origin for the data channel
+        self.addon = addon
         self.writer = writer
         self.write_quota = _env_int(environ, "RESOCKET_WRITE_QUOTA", DEFAULT_WRITE_QUOTA)
         self.max_sockets = _env_int(environ, "RESOCKET_MAX_SOCKETS", DEFAULT_MAX_SOCKETS)
@@ -327,9 +331,13 @@ class Host:
                                                             f"{self.session.origin} holds none"))
             elif self.engine is None:
                 self.emit(error_reply(call.id, INTERNAL, f"{call.op}: {self.engine_error or 'no engine'}"))
+            elif "origin" in args and not self._may_name_origin(args["origin"]):
+                self.emit(error_reply(call.id, NOT_ALLOWED, f"{call.op}: only an extension page of resocket's "
+                                                            "Firefox add-on names its origin (moz-extension://"
+                                                            f"<uuid>), not {json.dumps(args['origin'])[:80]}"))
             else:
                 self.engine.loop.call_soon_threadsafe(self._open_data_channel, call.id, args.get("implicit") is True,
-                                                      args.get("implicitWrites") is True)
+                                                      args.get("implicitWrites") is True, args.get("origin"))
             return None
         if args.pop("dataChannel", False) and self.datachannel is not None and self.datachannel.connected:
             self._dc_reads.add(call.id)
@@ -347,7 +355,16 @@ class Host:
             args["data"] = data
         return Call(call.id, call.op, args)
 
-    def _open_data_channel(self, req_id: int, implicit: bool = False, implicit_writes: bool = False) -> None:
+    def _may_name_origin(self, origin: str) -> bool:
+        """Firefox gives an extension page a moz-extension://<uuid> origin of its own per profile, and tells the
+        host only the add-on ID: that page names its origin in datachannel.open, which the host believes from
+        the resocket add-on's own pages (not a relayed web page) and in that form only. The token still guards
+        the channel; a web page cannot send such an Origin header."""
+        return (self.addon == FIREFOX_EXTENSION_ID and not self.session.relayed
+                and _MOZ_EXTENSION_ORIGIN.fullmatch(origin) is not None)
+
+    def _open_data_channel(self, req_id: int, implicit: bool = False, implicit_writes: bool = False,
+                           page_origin: str | None = None) -> None:
         from resocket.datachannel import DataChannel
 
         if self.datachannel is not None and not self.datachannel.closed:
@@ -356,7 +373,7 @@ class Host:
             return
         # The one Origin the channel accepts: the extension's (or app's) own, or, for a web page the
         # extension relays for, that page's origin (Chrome's sender info, checked by the service worker).
-        origin = self.session.origin if self.session.relayed else self.session.caller_origin
+        origin = self.session.origin if self.session.relayed else page_origin or self.session.caller_origin
         channel = DataChannel(origin, self._dc_data_arrived, self._dc_closed, implicit=implicit)
         self.datachannel = channel
         self._implicit_writes = implicit_writes
@@ -698,10 +715,13 @@ def _parse_args(argv: list[str]) -> Any:
     goes through argparse."""
     positional = [a for a in argv if not a.startswith("-")]
     if len(positional) == 1 and all(a == positional[0] or a.startswith("--parent-window") for a in argv):
-        return types.SimpleNamespace(origin=positional[0], log_file=None, ignored=[])
+        return types.SimpleNamespace(origin=positional[0], addon=None, log_file=None, ignored=[])
     if len(positional) == 2 and len(argv) == 2:
-        return types.SimpleNamespace(origin=caller_origin(*positional), log_file=None, ignored=[])
+        return types.SimpleNamespace(origin=caller_origin(*positional), addon=positional[1], log_file=None, ignored=[])
     return _parse_args_fully(argv)
+
+
+_MOZ_EXTENSION_ORIGIN = re.compile(r"moz-extension://[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def caller_origin(first: str, addon: str | None = None) -> str:
@@ -802,7 +822,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.log_file, os.environ.get("RESOCKET_LOG", ""))
     if args.ignored:
         log.info("ignoring arguments %s", args.ignored)
-    host = Host(args.origin, FrameWriter(_claim_stdout()), os.environ)
+    host = Host(args.origin, FrameWriter(_claim_stdout()), os.environ, addon=args.addon)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     reason = "stdin closed"

@@ -220,7 +220,7 @@ ADMIN_OPERATIONS: dict[str, Operation] = {op.name: op for op in (
 
 #: The data channel (docs/protocol.md, "Data channel"): a loopback WebSocket for bulk data, opened on demand.
 DATACHANNEL_OPERATIONS: dict[str, Operation] = {op.name: op for op in (
-    _op("datachannel.open", _opt("implicit", BOOL), _opt("implicitWrites", BOOL)),
+    _op("datachannel.open", _opt("implicit", BOOL), _opt("implicitWrites", BOOL), _opt("origin", STR)),
 )}
 
 #: Notices (docs/protocol.md, "Read-ahead"): requests with no id that get no reply. A bad one is answered

@@ -137,16 +137,21 @@ def test_firefox_gives_chromes_chrome_sockets_transcript(extension_page: Page, w
         pytest.fail(f"Firefox ({where}) differs from Chrome in {name}:\n{diff}\nhost log: {firefox[2].host_log}")
 
 
-def test_the_host_took_firefoxs_add_on_for_the_resocket_extension_and_the_page_for_its_origin(
+def test_the_host_took_firefoxs_add_on_for_the_resocket_extension_and_both_pages_have_a_data_channel(
         extension_page: Page, web_page: Page, firefox) -> None:
     """The hellos the host logged: the extension page's as the resocket extension (Firefox gave the host the
-    add-on ID, not an origin), the web page's as its own origin, relayed by the background script."""
+    add-on ID, not an origin), the web page's as its own origin, relayed by the background script. Each of
+    the two hosts accepted its page's data channel: the web page's by its origin, the extension page's by
+    the moz-extension origin the page named (the host cannot know it otherwise)."""
     for page in (extension_page, web_page):
         assert page.evaluate("new Promise((r) => chrome.socket.getNetworkList(() => r(true)))")
     log = firefox[2].host_log_text()
+    channels = set(re.findall(r"resocket-host\[(\d+)\] INFO resocket\.datachannel: data channel connected", log))
     for origin in (EXTENSION_ORIGIN, firefox[1].origin):
-        assert re.search(r"INFO resocket\.host: hello from resocket-extension/\S+ for " + re.escape(origin) + ";",
-                         log), log[-3000:]
+        hosts = re.findall(r"resocket-host\[(\d+)\] INFO resocket\.host: hello from resocket-extension/\S+ for "
+                           + re.escape(origin) + ";", log)
+        assert hosts, log[-3000:]
+        assert set(hosts) <= channels, (origin, hosts, channels, log[-3000:])
 
 
 # Counts the background script's starts in storage.session (kept while Firefox runs, across suspensions).

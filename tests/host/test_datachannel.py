@@ -726,3 +726,48 @@ def test_seeded_hostile_channel_traffic_never_ends_the_host(host: HostClient, se
             assert (one.get("error") or {}).get("code") != "internal", one
     for sock in (conn, srv, conn2, srv2):
         sock.close()
+
+
+MOZ_PAGE = "moz-extension://0b7e0c55-5d1e-4d6b-9a62-6b6e2f7b1c3d"
+FIREFOX_MANIFEST = "/home/user/.mozilla/native-messaging-hosts/org.resocket.host.json"
+
+
+def test_a_firefox_extension_page_names_its_origin_and_only_that_origin_may_use_the_channel(tmp_path: Path) -> None:
+    """Firefox tells the host only the add-on ID; resocket's own add-on's pages name their moz-extension origin
+    in datachannel.open, and the channel then takes that Origin and no other (the token still needed)."""
+    client = HostClient(FIREFOX_MANIFEST, env={"RESOCKET_CONFIG_DIR": str(tmp_path)}, args=["resocket@resocket.org"])
+    try:
+        for bad in ("moz-extension://not-a-uuid", MOZ_PAGE + "/", "https://example.com", "chrome-extension://x"):
+            reply = client.request("datachannel.open", origin=bad)
+            assert reply["error"]["code"] == "not_allowed", reply
+        result = client.request("datachannel.open", origin=MOZ_PAGE)["result"]
+        another_page = "moz-extension://0b7e0c55-5d1e-4d6b-9a62-6b6e2f7b1c3e"
+        for other in (another_page, "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco", None):
+            with pytest.raises(WsRefused, match="403"):
+                Ws(result["url"], result["token"], origin=other)
+        Ws(result["url"], result["token"], origin=MOZ_PAGE).close()
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("who", ["chrome", "another add-on", "a relayed page"])
+def test_no_other_client_may_name_an_origin_for_its_channel(tmp_path: Path, who: str) -> None:
+    from resocket import EXTENSION_ORIGIN
+
+    config = {"RESOCKET_CONFIG_DIR": str(tmp_path)}
+    if who == "chrome":
+        client = HostClient(EXTENSION_ORIGIN, env=config)
+    elif who == "another add-on":
+        client = HostClient(FIREFOX_MANIFEST, env=config, args=["other@example.org"])
+    else:
+        from resocket.grants import GrantStore
+
+        GrantStore.open(str(tmp_path)).grant("http://localhost:8080", ["tcp-connect"])
+        client = HostClient(FIREFOX_MANIFEST, env=config, args=["resocket@resocket.org"], hello=False)
+        assert "result" in client.request("hello", protocol=1, client="tests/1", origin="http://localhost:8080")
+    try:
+        reply = client.request("datachannel.open", origin=MOZ_PAGE)
+        assert reply["error"]["code"] == "not_allowed" and "result" not in reply, reply
+        assert not listening_sockets(client.proc.pid)
+    finally:
+        client.close()
