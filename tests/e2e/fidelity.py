@@ -43,6 +43,7 @@ FIDELITY_RUNS: list[tuple[str, str]] = [
     ("listen_twice", "tcp"),
     ("pending_aborts", "tcp"),
     ("secure_twice", "tcp"),
+    ("secure_busy", "tcp"),
 ]
 
 NARROW_RULES = ["tcp-connect:localhost:*"]

@@ -529,6 +529,37 @@ test('a second secure() while the first is in flight fails at once and removes t
   assert.deepEqual(seen, [['second', -2, 'net::ERR_FAILED'], ['other', 0], ['sockets second', -2, 'net::ERR_FAILED']]);
 });
 
+test('calls while secure() is in flight get what Chrome gives a socket mid-upgrade, whatever the host already did (oracle secure_busy)', async () => {
+  const shim = readyShim({ readAhead: false });
+  const port = shim.port();
+  const seen = [];
+  const s = createSocket(shim, 1);
+  shim.chrome.socket.secure(s, (code) => seen.push(['secure', code]));
+  const secure = lastRequest(shim);
+  const sent = port.requests().length;
+  shim.chrome.socket.read(s, (r) => seen.push(['read', r.resultCode]));
+  shim.chrome.socket.write(s, new ArrayBuffer(3), (w) => seen.push(['write', w.bytesWritten]));
+  shim.chrome.socket.setNoDelay(s, true, (ok) => seen.push(['setNoDelay', ok]));
+  shim.chrome.socket.setKeepAlive(s, true, (ok) => seen.push(['setKeepAlive', ok]));
+  shim.chrome.socket.getInfo(s, (i) => seen.push(['getInfo', i.socketType, i.connected]));
+  const info = lastRequest(shim);
+  assert.equal(port.requests().length, sent + 1); // only getInfo reached the host
+  await settle();
+  port.reply({ id: info.id, args: [{ socketType: 'udp', connected: true }] }); // the handshake was already done
+  port.reply({ id: secure.id, args: [0] });
+  await settle();
+  assert.deepEqual(seen, [['read', -15], ['write', -15], ['setNoDelay', false], ['setKeepAlive', false],
+    ['getInfo', 'tcp', true], ['secure', 0]]);
+  // A disconnect the app made while its secure() was unanswered: never called back, even if the host succeeded.
+  const t = createSocket(shim, 2);
+  shim.chrome.socket.secure(t, (code) => seen.push(['cut secure', code]));
+  const cut = lastRequest(shim);
+  shim.chrome.socket.disconnect(t);
+  port.reply({ id: cut.id, args: [0] });
+  await settle();
+  assert.equal(seen.length, 6);
+});
+
 test('disconnect or destroy: a connect, accept or secure the host cut short, and a UDP read, are never called back (quirks 6, 7)', async () => {
   const shim = readyShim({ readAhead: false });
   const port = shim.port();

@@ -456,3 +456,23 @@ def test_a_second_secure_while_the_first_is_in_flight_fails_and_removes_the_sock
             assert c.call("getInfo", socketId=sid).last_error == "Socket not found"
         finally:
             c.close()
+
+
+def test_calls_while_secure_is_in_flight_answer_as_a_socket_mid_upgrade(env: dict[str, str]) -> None:
+    """Chrome 156 (oracle secure_busy): read and write -15, getInfo still "tcp"; setNoDelay and setKeepAlive
+    false (one of Chrome's racing outcomes). A read used to get -1."""
+    grant(env, GRANTED, "tcp-connect:*:*")
+    with socket.create_server(("127.0.0.1", 0)) as server:  # accepts, never speaks TLS: the handshake waits
+        c = HostClient(GRANTED, env={**env, "RESOCKET_TLS_HANDSHAKE_TIMEOUT": "5"})
+        try:
+            sid = c.call("create", type="tcp").value["socketId"]
+            assert c.call("connect", socketId=sid, hostname="localhost", port=server.getsockname()[1]).value == 0
+            c.start("secure", socketId=sid)
+            assert c.call("read", socketId=sid).value == {"resultCode": -15, "data": ""}
+            assert c.call("write", socketId=sid, data="eA==").value == {"bytesWritten": -15}
+            assert c.call("setNoDelay", socketId=sid, noDelay=True).value is False
+            assert c.call("setKeepAlive", socketId=sid, enable=True).value is False
+            info = c.call("getInfo", socketId=sid).value
+            assert (info["socketType"], info["connected"]) == ("tcp", True)
+        finally:
+            c.close()
