@@ -22,6 +22,14 @@ from tests.support.servers import TlsEchoServer
 
 from .cdp import Browser, Session
 from .oracle import CHROME_APP_ID, write_chrome_app
+from .resocket_side import (
+    ALL_RULES,
+    BLANK_PAGE,
+    EXTENSION_ORIGIN,
+    ResocketProfile,
+    StaticServer,
+    copy_extension,
+)
 
 FIDELITY_RUNS: list[tuple[str, str]] = [
     ("reads", "tcp"),
@@ -114,3 +122,23 @@ def attach_narrow_app(browser: Browser, timeout: float = 30) -> Session:
     session = browser.attach(target["targetId"])
     session.wait_for("document.readyState === 'complete'")
     return session
+
+
+def open_narrow_world(browsers: Any, root: Path, name: str, app: Path, narrow: Path, narrow_rules: list[str],
+                      tls_world: TlsWorld) -> Iterator[tuple[Browser, StaticServer, Session]]:
+    """Body of the module-scoped `world` fixtures of test_differential.py and test_sockets_differential.py: one
+    browser with the oracle app, the narrow app and the resocket extension, whose host grants the extension
+    every rule and a web page's origin only `narrow_rules`; both trust the TLS test CA (SSL_CERT_FILE for the
+    host, the NSS db of $HOME for Chromium). Yields the browser, the web page's server and the narrow app's
+    background page, attached at once: an app's background page with no debugger attached is unloaded when
+    idle, long before its test runs."""
+    ext = copy_extension(root / "extension")
+    site = StaticServer.of_pages(root / "www", {"index.html": BLANK_PAGE})
+    profile = ResocketProfile(root / "profile")
+    profile.grant(EXTENSION_ORIGIN, ALL_RULES)
+    profile.grant(site.origin, narrow_rules)
+    browser = browsers.launch_resocket(name, profile, [app, narrow, ext], tls_world.browser_env)
+    narrow_chrome = attach_narrow_app(browser)
+    browsers.pages.append(narrow_chrome)
+    yield browser, site, narrow_chrome
+    site.close()

@@ -19,20 +19,14 @@ from .fidelity import (
     NARROW_RULES,
     NARROW_RUNS,
     TlsWorld,
-    attach_narrow_app,
+    open_narrow_world,
     open_tls_world,
     write_narrow_app,
 )
 from .oracle import SCENARIO_RUNS, attach_background_page, run_scenario, write_chrome_app
 from .resocket_side import (
-    ALL_RULES,
-    BLANK_PAGE,
     EXTENSION_ID,
-    EXTENSION_ORIGIN,
     SCENARIO_PAGE,
-    ResocketProfile,
-    StaticServer,
-    copy_extension,
     extension_available,
 )
 from .test_chrome_oracle import dump_transcript, scenario_env
@@ -48,23 +42,10 @@ pytestmark = pytest.mark.skipif(not extension_available(),
 
 @pytest.fixture(scope="module")
 def world(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory, tls_world: TlsWorld):
-    """One browser: the oracle app, the narrow-permission app, and the resocket extension; the host trusts
-    the TLS test CA (SSL_CERT_FILE), Chromium trusts it through the NSS db of its $HOME."""
+    """One browser: the oracle app, the narrow-permission app, and the resocket extension (fidelity.py)."""
     root = tmp_path_factory.mktemp("differential")
-    app = write_chrome_app(root / "oracle-app")
-    narrow = write_narrow_app(root / "narrow-app")
-    ext = copy_extension(root / "extension")
-    site = StaticServer.of_pages(root / "www", {"index.html": BLANK_PAGE})
-    profile = ResocketProfile(root / "profile")
-    profile.grant(EXTENSION_ORIGIN, ALL_RULES)
-    profile.grant(site.origin, NARROW_RULES)
-    browser = browsers.launch_resocket("differential", profile, [app, narrow, ext], tls_world.browser_env)
-    # Attach to the narrow app now: an app's background page with no debugger attached is unloaded
-    # when idle, long before its test runs.
-    narrow_chrome = attach_narrow_app(browser)
-    browsers.pages.append(narrow_chrome)
-    yield browser, site, narrow_chrome
-    site.close()
+    yield from open_narrow_world(browsers, root, "differential", write_chrome_app(root / "oracle-app"),
+                                 write_narrow_app(root / "narrow-app"), NARROW_RULES, tls_world)
 
 
 @pytest.fixture(scope="module")

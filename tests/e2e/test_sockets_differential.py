@@ -22,17 +22,11 @@ import pytest
 
 from .cdp import Session
 from .conftest import BrowserPool
-from .fidelity import TlsWorld, attach_narrow_app, open_tls_world, write_narrow_app
+from .fidelity import TlsWorld, open_narrow_world, open_tls_world, write_narrow_app
 from .oracle import SCENARIOS, attach_background_page, write_chrome_app
 from .resocket_side import (
-    ALL_RULES,
-    BLANK_PAGE,
     EXTENSION_ID,
-    EXTENSION_ORIGIN,
     SCENARIO_PAGE,
-    ResocketProfile,
-    StaticServer,
-    copy_extension,
     extension_available,
 )
 
@@ -90,19 +84,10 @@ def world(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory, tls_w
     """One browser: the Chrome App, the narrow Chrome App and the resocket extension (its page, and a web page
     of a narrowly granted origin); both trust the TLS test CA."""
     root = tmp_path_factory.mktemp("sockets-differential")
-    app = write_chrome_app(root / "oracle-app", rules=[], sockets=SOCKETS_KEY)
-    narrow = write_narrow_app(root / "narrow-app", rules=[], sockets=NARROW_SOCKETS_KEY)
-    ext = copy_extension(root / "extension")
-    site = StaticServer.of_pages(root / "www", {"index.html": BLANK_PAGE})
-    profile = ResocketProfile(root / "profile")
-    profile.grant(EXTENSION_ORIGIN, ALL_RULES)
-    profile.grant(site.origin, NARROW_SOCKETS_RULES)
-    browser = browsers.launch_resocket("sockets-differential", profile, [app, narrow, ext], tls_world.browser_env)
-    # Attached now: an app's background page with no debugger attached is unloaded when idle.
-    narrow_chrome = attach_narrow_app(browser)
-    browsers.pages.append(narrow_chrome)
-    yield browser, site, narrow_chrome
-    site.close()
+    yield from open_narrow_world(browsers, root, "sockets-differential",
+                                 write_chrome_app(root / "oracle-app", rules=[], sockets=SOCKETS_KEY),
+                                 write_narrow_app(root / "narrow-app", rules=[], sockets=NARROW_SOCKETS_KEY),
+                                 NARROW_SOCKETS_RULES, tls_world)
 
 
 @pytest.fixture(scope="module")
