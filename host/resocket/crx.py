@@ -26,7 +26,9 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import struct
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,20 @@ KEY_BITS = 2048
 # zip's earliest representable time; used for every entry so the archive is reproducible.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
-CRYPTO_HINT = "this command needs the 'cryptography' package: pip install 'resocket[crypto]'"
+
+def crypto_hint() -> str:
+    """How to get `cryptography` back, for the way this resocket was installed. It is a dependency of every
+    install (pip, .deb, bundles), so it is missing only from a broken or hand-made environment."""
+    if getattr(sys, "frozen", False):
+        # PyInstaller bundle (.deb, tarball, zip): the CLI half carries cryptography (installer/resocket.spec).
+        return ("this command needs the 'cryptography' package, which this resocket bundle lacks: "
+                "reinstall resocket from its package (.deb, tarball or zip)")
+    # The interpreter running resocket, so pip installs into the same environment (venv, user or system).
+    python = sys.executable or "python3"
+    python = f'"{python}"' if os.name == "nt" and " " in python else shlex.quote(python)
+    # Double quotes: the requirement reads the same in sh, cmd.exe and PowerShell.
+    return ("this command needs the 'cryptography' package (a dependency of resocket, missing here): "
+            f'{python} -m pip install "cryptography>=41"')
 
 
 class CryptoMissing(RuntimeError):
@@ -115,7 +130,7 @@ def _crypto() -> Any:
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
     except ImportError:
-        raise CryptoMissing(CRYPTO_HINT) from None
+        raise CryptoMissing(crypto_hint()) from None
 
     class _Ns:
         pass
