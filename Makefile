@@ -13,7 +13,9 @@ PYTEST_ARGS ?=
 
 all: test
 
-deps: system-deps $(STAMP)
+WHEELHOUSE := $(VENV)/wheelhouse
+
+deps: system-deps $(STAMP) $(WHEELHOUSE)/.filled
 
 system-deps:
 	@tests/system-deps.sh
@@ -22,6 +24,14 @@ system-deps:
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,dist,bench,fast]'
+	@touch $@
+
+# resocket's runtime dependencies as wheels (pyproject's list, resolved for this Python): the tests install
+# the built wheel, .deb-free, into a fresh venv inside the network namespace, where pip then resolves the
+# real dependency list offline from here (tests/test_wheel.py, tests/e2e/test_user_install.py).
+$(WHEELHOUSE)/.filled: pyproject.toml | $(STAMP)
+	$(VENV)/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' >$(VENV)/runtime-requirements.txt
+	$(VENV)/bin/pip download -q --disable-pip-version-check --only-binary=:all: -d $(WHEELHOUSE) -r $(VENV)/runtime-requirements.txt
 	@touch $@
 
 # RESOCKET_NO_SKIP: everything the suite needs is installed above, so a skipped test is a failure.

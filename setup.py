@@ -1,28 +1,40 @@
-"""Build hook: ship the extension's chrome.socket shim inside the package.
+"""Build hook: ship the resocket extension inside the package, as resocket/data/extension/.
 
-extension/chrome-socket.js stays the one source of truth; `resocket convert-app` copies it into every
-converted app and looks for it at resocket/data/extension/chrome-socket.js when resocket is installed
-from a wheel (an editable install reads the checkout's extension/ directly).
+extension/ stays the one source (resocket/packaged_extension.py, Rule 1): the copy exists only in build
+output (wheels, and trees installed from them), never in the repository. `resocket extension-path` prints
+it, and `resocket convert-app` copies the shim from it into every converted app. An editable install
+copies nothing: both read the checkout's extension/ directly.
 """
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-SHIM = HERE / "extension" / "chrome-socket.js"
+EXTENSION = HERE / "extension"
+sys.path.insert(0, str(HERE / "host"))
+
+from resocket.packaged_extension import shipped_files  # stdlib only (its Rule 4)
 
 
-class BuildPyWithShim(build_py):
+class BuildPyWithExtension(build_py):
     def run(self) -> None:
         super().run()
-        if not self.editable_mode:
-            target = Path(self.build_lib) / "resocket" / "data" / "extension"
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(SHIM, target / SHIM.name)
+        if self.editable_mode:
+            return
+        if not (EXTENSION / "manifest.json").is_file():
+            raise SystemExit(f"setup.py: {EXTENSION}/manifest.json is missing: the package would ship no "
+                             "extension (an sdist must be made with MANIFEST.in's `graft extension`)")
+        target = Path(self.build_lib) / "resocket" / "data" / "extension"
+        if target.exists():
+            shutil.rmtree(target)  # a file removed from extension/ must not linger from an earlier build
+        for rel in shipped_files(EXTENSION):
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(EXTENSION / rel, target / rel)
 
 
-setup(cmdclass={"build_py": BuildPyWithShim})
+setup(cmdclass={"build_py": BuildPyWithExtension})

@@ -7,9 +7,14 @@
   tarball come from Linux, the macOS tarball from a Mac, the Windows zip from Windows.
 - deb (Linux, needs dpkg-deb): /opt/resocket/ (the bundle), /usr/bin links, the extension in
   /usr/share/resocket/extension, and system-wide native messaging manifests for every Chromium-family
-  browser and Firefox, shipped as files so dpkg removes them with the package.
-- tarball (Linux/macOS): the bundle, the extension and install.sh / uninstall.sh (`resocket install`).
-- zip (Windows): the bundle, the extension and install.ps1 / install.bat (HKCU keys + manifests).
+  browser and Firefox, shipped as files so dpkg removes them with the package; the license in
+  /usr/share/doc/resocket/copyright (Debian's machine-readable format).
+- tarball (Linux/macOS): the bundle, the extension, LICENSE and install.sh / uninstall.sh (`resocket install`).
+- zip (Windows): the bundle, the extension, LICENSE and install.ps1 / install.bat (HKCU keys + manifests).
+
+The bundle carries the extension in `_internal/resocket/data/extension` (`resocket extension-path` prints it).
+The .deb and the tarball show users one folder of their own (above): there the bundle's copy is a relative
+symlink to it, so each package holds the extension once and `extension-path` names the folder users see.
 
 Needs PyInstaller for `binaries` (pip install -e '.[dist]'). `--bundle DIR` reuses a built bundle.
 """
@@ -29,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "host"))
 
-from resocket import EXTENSION_ORIGIN, __version__, browsers, install
+from resocket import EXTENSION_ORIGIN, __version__, browsers, install, packaged_extension
 
 INSTALLER = REPO / "installer"
 BUNDLE_NAME = "resocket"
@@ -37,6 +42,9 @@ DEB_PREFIX = "/opt/resocket"
 DEB_HOST_PATH = f"{DEB_PREFIX}/resocket-host"
 DEB_EXTENSION_DIR = "/usr/share/resocket/extension"
 DEB_MAINTAINER = "resocket developers <resocket@resocket.org>"
+LICENSE = REPO / "LICENSE"
+#: Where the bundle keeps its extension (installer/resocket.spec), relative to the bundle folder.
+BUNDLE_EXTENSION = Path("_internal") / "resocket" / "data" / "extension"
 
 
 def log(msg: str) -> None:
@@ -70,7 +78,7 @@ def build_binaries(build_dir: Path) -> Path:
 
 def _ignore_private(_dir: str, names: list[str]) -> list[str]:
     # Never ship dotfiles (.git) or private keys someone left in the extension folder.
-    return [n for n in names if n.startswith(".") or n.lower().endswith(".pem") or n == "__pycache__"]
+    return [n for n in names if packaged_extension.is_private(n)]
 
 
 def copy_extension(dest: Path) -> None:
@@ -78,6 +86,35 @@ def copy_extension(dest: Path) -> None:
     if not (src / "manifest.json").exists():
         log(f"warning: {src}/manifest.json is missing; the package's extension folder is incomplete")
     shutil.copytree(src, dest, ignore=_ignore_private, dirs_exist_ok=True)
+
+
+def link_bundle_extension(bundle: Path, shown: Path) -> None:
+    """Replace the bundle's own copy of the extension by a relative symlink to `shown`, the folder the
+    package shows users: relative, so it also resolves in a root unpacked elsewhere (dpkg -x, a tarball
+    extracted anywhere)."""
+    inner = bundle / BUNDLE_EXTENSION
+    if not (inner / "manifest.json").exists():
+        raise SystemExit(f"build: {bundle} carries no extension in {BUNDLE_EXTENSION}: rebuild the bundle")
+    shutil.rmtree(inner)
+    inner.symlink_to(os.path.relpath(shown, inner.parent), target_is_directory=True)
+
+
+def deb_copyright() -> str:
+    """/usr/share/doc/resocket/copyright in Debian's machine-readable format 1.0 (DEP-5). Debian calls the
+    MIT license text resocket uses "Expat"; the text itself follows, blank lines written as " ."."""
+    text = LICENSE.read_text(encoding="utf-8").strip().splitlines()
+    notice = next(line for line in text if line.startswith("Copyright"))
+    body = text[text.index(notice) + 1:]
+    while body and not body[0].strip():
+        body.pop(0)
+    licence = "\n".join(f" {line}" if line.strip() else " ." for line in body)
+    return ("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+            "Upstream-Name: resocket\n"
+            "\n"
+            "Files: *\n"
+            f"Copyright: {notice.removeprefix('Copyright (c) ').removeprefix('Copyright ')}\n"
+            "License: Expat\n"
+            f"{licence}\n")
 
 
 def copy_bundle(bundle: Path, dest: Path) -> None:
@@ -151,6 +188,7 @@ def build_deb(bundle: Path, build_dir: Path, dist: Path, fast: bool = False) -> 
     for name in ("resocket", "resocket-host"):
         os.symlink(f"{DEB_PREFIX}/{name}", root / "usr/bin" / name)
     copy_extension(root / DEB_EXTENSION_DIR.lstrip("/"))
+    link_bundle_extension(root / DEB_PREFIX.lstrip("/"), root / DEB_EXTENSION_DIR.lstrip("/"))
     for path, body in system_manifests(DEB_HOST_PATH).items():
         target = root / path.relative_to("/")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +196,7 @@ def build_deb(bundle: Path, build_dir: Path, dist: Path, fast: bool = False) -> 
     doc = root / "usr/share/doc/resocket"
     doc.mkdir(parents=True)
     shutil.copy(INSTALLER / "unix" / "README.txt", doc / "README.txt")
+    (doc / "copyright").write_text(deb_copyright(), encoding="utf-8")
     size = sum(p.lstat().st_size for p in root.rglob("*") if not p.is_dir())
     debian = root / "DEBIAN"
     debian.mkdir()
@@ -189,8 +228,10 @@ def build_tarball(bundle: Path, build_dir: Path, dist: Path, fast: bool = False)
         shutil.rmtree(stage)
     copy_bundle(bundle, stage / BUNDLE_NAME)
     copy_extension(stage / "extension")
+    link_bundle_extension(stage / BUNDLE_NAME, stage / "extension")
     for script in ("install.sh", "uninstall.sh", "README.txt"):
         shutil.copy(INSTALLER / "unix" / script, stage / script)
+    shutil.copy(LICENSE, stage / "LICENSE")
     for script in ("install.sh", "uninstall.sh"):
         (stage / script).chmod(0o755)
     dist.mkdir(parents=True, exist_ok=True)
@@ -210,10 +251,12 @@ def build_zip(bundle: Path, build_dir: Path, dist: Path, fast: bool = False) -> 
     stage = build_dir / "zip" / name
     if stage.exists():
         shutil.rmtree(stage)
+    # No symlinks in a zip: the bundle keeps its own copy and `extension\` sits beside it for users.
     copy_bundle(bundle, stage / BUNDLE_NAME)
     copy_extension(stage / "extension")
     for script in (INSTALLER / "windows").iterdir():
         shutil.copy(script, stage / script.name)
+    shutil.copy(LICENSE, stage / "LICENSE.txt")
     dist.mkdir(parents=True, exist_ok=True)
     out = dist / f"{name}.zip"
     buf = io.BytesIO()

@@ -29,3 +29,29 @@ def pki(tmp_path_factory: pytest.TempPathFactory):  # -> tests.support.certs.Pki
     from tests.support.certs import make_pki
 
     return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+# -- resocket as users install it (tests/support/packages.py): one build of each per run, shared ----------
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory):  # -> pathlib.Path
+    """The wheel `pip install .` would build and install."""
+    from tests.support.packages import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="session")
+def user_venv(wheel, tmp_path_factory: pytest.TempPathFactory):  # -> pathlib.Path (the venv's bin/)
+    """A fresh venv holding that wheel and its dependencies only (no extras, no test tools)."""
+    from tests.support.packages import user_venv
+
+    return user_venv(wheel, tmp_path_factory.mktemp("user-venv") / "venv")
+
+
+@pytest.fixture(scope="session")
+def packages(tmp_path_factory: pytest.TempPathFactory):  # -> pathlib.Path
+    """installer/build.py all --fast: build/pyinstaller/dist/resocket (the bundle), dist/ (.deb, tarball)."""
+    pytest.importorskip("PyInstaller", reason="PyInstaller builds the packages: pip install -e '.[dist]'")
+    from tests.support.packages import build_packages
+
+    return build_packages(tmp_path_factory.mktemp("packages"))

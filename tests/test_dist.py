@@ -1,8 +1,10 @@
 """The packages: PyInstaller one-dir bundle, .deb and tarball, built by installer/build.py as `make dist`
-does, then unpacked and run.
+does, then unpacked and run. Each carries the extension once (`resocket extension-path` names it) and the
+license.
 
-Needs PyInstaller (pip install -e '.[dist]'); skipped without it. One build for the module: ~10 s for
-PyInstaller plus ~2 s of packaging on a 2-core machine (--fast: least compression).
+Needs PyInstaller (pip install -e '.[dist]'); skipped without it. One build for the test run (the session
+fixture `packages`, shared with tests/e2e/test_user_install.py): ~10 s for PyInstaller plus ~2 s of packaging
+on a 2-core machine (--fast: least compression).
 """
 from __future__ import annotations
 
@@ -12,12 +14,11 @@ import shutil
 import stat
 import struct
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
-from resocket import EXTENSION_ORIGIN, HOST_NAME, __version__
+from resocket import EXTENSION_ORIGIN, HOST_NAME, __version__, packaged_extension
 
 pytest.importorskip("PyInstaller", reason="PyInstaller is needed to build the packages: pip install -e '.[dist]'")
 
@@ -36,12 +37,9 @@ DEB_MANIFEST_DIRS = {
 
 
 @pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, str(REPO / "installer" / "build.py"), "all", "--fast",
-                    "--build", str(base / "build"), "--dist", str(base / "dist")],
-                   check=True, timeout=600, capture_output=True)
-    return base
+def dist(packages: Path) -> Path:
+    # One build for the whole run (tests/conftest.py `packages`): the browser journeys use the same packages.
+    return packages
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +65,22 @@ def deb_root(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def frame(obj: object) -> bytes:
     body = json.dumps(obj).encode()
     return struct.pack("=I", len(body)) + body
+
+
+def extension_path(cli: Path) -> Path:
+    """What `resocket extension-path` of a packaged CLI prints (no Python on PATH: the bundle needs none)."""
+    r = subprocess.run([str(cli), "extension-path"], capture_output=True, text=True, timeout=60, check=False,
+                       env={"PATH": "/nonexistent", "HOME": str(cli.parent)})
+    assert r.returncode == 0, r.stderr
+    return Path(r.stdout.strip())
+
+
+def assert_is_the_extension(folder: Path) -> None:
+    """`folder` holds exactly the files of extension/ a build ships, byte for byte."""
+    shipped = packaged_extension.shipped_files(REPO / "extension")
+    assert packaged_extension.shipped_files(folder) == shipped
+    for rel in shipped:
+        assert (folder / rel).read_bytes() == (REPO / "extension" / rel).read_bytes(), rel
 
 
 def first_reply(host: Path, request: dict) -> tuple[dict, subprocess.CompletedProcess]:
@@ -99,6 +113,12 @@ def test_bundled_cli_signs_packages(bundle: Path, tmp_path: Path):
                        text=True, timeout=60, check=False)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("extension ID: ")
+
+
+def test_bundled_cli_prints_the_extension_the_bundle_carries(bundle: Path):
+    folder = extension_path(bundle / "resocket")
+    assert folder == (bundle / "_internal/resocket/data/extension").resolve()
+    assert_is_the_extension(folder)
 
 
 def test_bundled_host_answers_hello_over_native_messaging(bundle: Path):
@@ -154,6 +174,34 @@ def test_deb_ships_the_extension_without_private_files(deb_root: Path):
     assert not [p for p in ext.rglob("*") if p.name.startswith(".") or p.suffix == ".pem"]
 
 
+def test_deb_carries_the_extension_once_and_its_cli_prints_that_folder(deb_root: Path):
+    shown = deb_root / "usr/share/resocket/extension"
+    assert_is_the_extension(shown)
+    # The bundle's own copy is a relative link to it, so it also resolves in this unpacked root.
+    inner = deb_root / "opt/resocket/_internal/resocket/data/extension"
+    assert inner.is_symlink() and not os.path.isabs(os.readlink(inner))
+    assert extension_path(deb_root / "opt/resocket/resocket") == shown.resolve()
+    manifests = [p for p in deb_root.rglob("manifest.json") if not p.is_symlink() and "extension" in p.parts]
+    assert [p.parent for p in manifests if p.resolve() == p] == [shown]
+
+
+def test_deb_copyright_is_the_mit_license_in_debians_machine_readable_format(deb_root: Path):
+    text = (deb_root / "usr/share/doc/resocket/copyright").read_text()
+    header, files = text.split("\n\n", 1)
+    assert header.splitlines()[0] == "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/"
+    assert "Upstream-Name: resocket" in header.splitlines()
+    lines = files.splitlines()
+    assert lines[0] == "Files: *"
+    assert lines[1] == "Copyright: 2026 resocket developers"
+    assert lines[2] == "License: Expat"
+    # The license text, as continuation lines (" ." for an empty line), is LICENSE's below its notice.
+    body = "\n".join("" if line == " ." else line[1:] for line in lines[3:])
+    license_text = (REPO / "LICENSE").read_text()
+    assert body.strip() and body.strip() in license_text
+    assert license_text.strip().endswith(body.strip())
+    assert all(line.startswith(" ") for line in lines[3:])
+
+
 def test_deb_host_runs_from_the_unpacked_root(deb_root: Path):
     reply, _ = first_reply(deb_root / "opt/resocket/resocket-host",
                            {"id": 7, "op": "hello", "args": {"protocol": 1, "client": "tests/1"}})
@@ -173,8 +221,12 @@ def test_tarball_holds_bundle_extension_and_executable_install_script(dist: Path
     assert all(m.uid == 0 and m.uname == "root" for m in members.values())
     root = tmp_path / top
     assert os.access(root / "resocket" / "resocket-host", os.X_OK)
-    assert (root / "extension").is_dir()
+    assert (root / "LICENSE").read_bytes() == (REPO / "LICENSE").read_bytes()
     assert "resocket/resocket\" install" in (root / "install.sh").read_text()
+    # One copy of the extension, beside the bundle; the bundle links to it and its CLI names it.
+    assert_is_the_extension(root / "extension")
+    assert (root / "resocket/_internal/resocket/data/extension").is_symlink()
+    assert extension_path(root / "resocket" / "resocket") == (root / "extension").resolve()
 
 
 def test_tarball_install_script_registers_the_extracted_host_for_the_user(dist: Path, tmp_path: Path):

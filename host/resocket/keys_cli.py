@@ -1,7 +1,7 @@
-"""`resocket extension-id`, `resocket keygen`, `resocket pack`: extension keys, IDs and CRX3 packages.
+"""`resocket extension-path`, `extension-id`, `keygen`, `pack`: the installed extension, keys, IDs and CRX3.
 
-The work is in `crx.py`; this module only parses arguments and prints. Output meant for scripts (the ID)
-goes to stdout alone; notes and errors go to stderr.
+The work is in `packaged_extension.py` and `crx.py`; this module only parses arguments and prints. Output
+meant for scripts (the folder, the ID) goes to stdout alone; notes and errors go to stderr.
 """
 from __future__ import annotations
 
@@ -12,13 +12,18 @@ import sys
 from pathlib import Path
 from urllib.parse import urljoin
 
-from resocket import crx
+from resocket import EXTENSION_ID, crx, packaged_extension
 
 UPDATES_FILE = "updates.xml"
 POLICY_FILE = "policy.json"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("extension-path", help="print the folder of the resocket extension to Load unpacked",
+                       description="Print the absolute path of the unpacked resocket extension that comes "
+                                   "with this install (in a source checkout: its extension/ folder).")
+    p.set_defaults(func=cmd_extension_path)
+
     p = sub.add_parser("extension-id", help="print the Chromium extension ID for a key",
                        description="Print the extension ID Chromium derives from a public key.")
     src = p.add_mutually_exclusive_group(required=True)
@@ -51,6 +56,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _fail(message: str) -> int:
     print(f"resocket: {message}", file=sys.stderr)
     return 1
+
+
+def cmd_extension_path(_args: argparse.Namespace) -> int:
+    try:
+        folder = packaged_extension.find()
+    except packaged_extension.ExtensionMissing as exc:
+        return _fail(str(exc))
+    print(folder)
+    print(f"Load it: chrome://extensions -> Developer mode -> Load unpacked -> this folder (ID {EXTENSION_ID}); "
+          "Firefox: about:debugging -> Load Temporary Add-on -> its manifest.json", file=sys.stderr)
+    return 0
 
 
 def cmd_extension_id(args: argparse.Namespace) -> int:
