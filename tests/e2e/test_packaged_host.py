@@ -11,7 +11,7 @@ chrome.socket TCP echo, registered both ways a user gets it.
    chromium --user-data-dir DIR` registers the packaged host next to it (no `--host-path`).
 
 Grants are written with the packaged `resocket grant` into a private config dir. One build of the bundle
-and the `.deb` for the module (installer/build.py --fast, as tests/test_dist.py does).
+and the `.deb` for the test run (installer/build.py --fast, shared with tests/test_dist.py).
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +34,6 @@ from .resocket_side import EXTENSION_ID, EXTENSION_ORIGIN, SCENARIO_PAGE, copy_e
 pytestmark = pytest.mark.skipif(not extension_available(), reason="extension/ not there yet")
 pytest.importorskip("PyInstaller", reason="PyInstaller is needed to build the .deb: pip install -e '.[dist]'")
 
-REPO = Path(__file__).resolve().parents[2]
 PACKAGED_HOST = "/opt/resocket/resocket-host"
 SCENARIO_URL = f"chrome-extension://{EXTENSION_ID}/{SCENARIO_PAGE}"
 # dpkg looks for ldconfig and start-stop-daemon on PATH before it installs anything.
@@ -92,12 +90,9 @@ HELLO_JS = """new Promise((resolve) => {
 
 
 @pytest.fixture(scope="module")
-def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("deb")
-    subprocess.run([sys.executable, str(REPO / "installer" / "build.py"), "deb", "--fast",
-                    "--build", str(base / "build"), "--dist", str(base / "dist")],
-                   check=True, timeout=600, capture_output=True)
-    (found,) = (base / "dist").glob("resocket_*.deb")
+def deb(packages: Path) -> Path:
+    # The run's one build (tests/conftest.py `packages`), shared with tests/test_dist.py.
+    (found,) = (packages / "dist").glob("resocket_*.deb")
     return found
 
 
