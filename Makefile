@@ -27,8 +27,8 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 # resocket's runtime dependencies as wheels (pyproject's list, resolved for this Python): the tests install
-# the built wheel, .deb-free, into a fresh venv inside the network namespace, where pip then resolves the
-# real dependency list offline from here (tests/test_wheel.py, tests/e2e/test_user_install.py).
+# the built wheel into a fresh venv inside the network namespace, where pip resolves the real dependency
+# list offline from here (tests/support/packages.py).
 $(WHEELHOUSE)/.filled: pyproject.toml | $(STAMP)
 	$(VENV)/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' >$(VENV)/runtime-requirements.txt
 	$(VENV)/bin/pip download -q --disable-pip-version-check --only-binary=:all: -d $(WHEELHOUSE) -r $(VENV)/runtime-requirements.txt
