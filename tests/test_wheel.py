@@ -12,6 +12,7 @@ import base64
 import json
 import struct
 import subprocess
+import sys
 import tarfile
 import zipfile
 from email.parser import Parser
@@ -64,6 +65,26 @@ def test_sdist_carries_the_extension_license_and_changelog_and_builds_the_same_w
     rebuilt = build_wheel(tmp_path / "from-sdist", source=tmp_path / "unpacked" / top)
     with zipfile.ZipFile(rebuilt) as zf:
         assert zf.read("resocket/data/extension/manifest.json") == (REPO / "extension" / "manifest.json").read_bytes()
+
+
+def extension_path_of_this_checkout(pre: str = "") -> subprocess.CompletedProcess:
+    code = f"{pre}\nimport sys\nfrom resocket.cli import main\nsys.exit(main(['extension-path']))"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_checkout_install_prints_the_checkouts_extension() -> None:
+    # The test venv has resocket installed editable (make deps): no copy, the source folder itself.
+    r = extension_path_of_this_checkout()
+    assert (r.returncode, r.stdout) == (0, f"{REPO / 'extension'}\n"), r.stderr
+
+
+def test_extension_path_without_an_extension_says_where_it_looked() -> None:
+    r = extension_path_of_this_checkout("from pathlib import Path\nfrom resocket import packaged_extension as p\n"
+                                        "p.PACKAGED = Path('/nonexistent/packaged')\n"
+                                        "p.CHECKOUT = Path('/nonexistent/checkout')")
+    assert r.returncode == 1 and r.stdout == ""
+    assert "/nonexistent/packaged" in r.stderr and "/nonexistent/checkout" in r.stderr
+    assert "reinstall resocket" in r.stderr
 
 
 # -- the wheel installed by pip into a fresh venv -------------------------------------------------------
