@@ -33,11 +33,20 @@ def pki(tmp_path_factory: pytest.TempPathFactory):  # -> tests.support.certs.Pki
 
 # -- resocket as users install it (tests/support/packages.py): one build of each per run, shared ----------
 @pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory):  # -> pathlib.Path
-    """The wheel `pip install .` would build and install."""
-    from tests.support.packages import build_wheel
+def sdist(tmp_path_factory: pytest.TempPathFactory):  # -> pathlib.Path
+    """The source distribution (resocket-<version>.tar.gz)."""
+    from tests.support.packages import build_sdist
 
-    return build_wheel(tmp_path_factory.mktemp("wheel"))
+    return build_sdist(tmp_path_factory.mktemp("sdist"))
+
+
+@pytest.fixture(scope="session")
+def wheel(sdist, tmp_path_factory: pytest.TempPathFactory):  # -> pathlib.Path
+    """The wheel built from that sdist alone, as a PEP 517 front end or `pip install <sdist>` builds it."""
+    from tests.support.packages import build_wheel, unpack_sdist
+
+    base = tmp_path_factory.mktemp("wheel")
+    return build_wheel(base / "dist", source=unpack_sdist(sdist, base / "src"))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
-"""resocket built the ways users get it, once per test run: the wheel, the sdist, a fresh venv with the wheel
-and nothing else, and installer/build.py's packages (bundle, .deb, tarball).
+"""resocket built the ways users get it, once per test run: the sdist, the wheel built from it (as PEP 517
+front ends and `pip install resocket-<v>.tar.gz` do: in a clean tree, so no stale build/ of the checkout
+can slip in), a fresh venv with the wheel and nothing else, and installer/build.py's packages (bundle,
+.deb, tarball).
 
 The session fixtures in tests/conftest.py call these, so every module that needs a build shares one (a
 PyInstaller build costs ~15 s+ on 2 cores). Builds run without network (the tests' namespace has none):
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +30,7 @@ def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 6
 
 
 def build_wheel(dest: Path, source: Path = REPO) -> Path:
-    """`pip wheel` of `source` (this checkout, or an unpacked sdist)."""
+    """`pip wheel` of `source` (an unpacked sdist, or this checkout)."""
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dest),
          str(source)])
     (wheel,) = dest.glob("resocket-*.whl")
@@ -40,6 +43,14 @@ def build_sdist(dest: Path) -> Path:
             "print(b.build_sdist(sys.argv[2]))")
     name = run([sys.executable, "-c", code, str(REPO), str(dest)]).strip().splitlines()[-1]
     return dest / name
+
+
+def unpack_sdist(sdist: Path, dest: Path) -> Path:
+    """Extract the sdist into `dest`; returns its top folder (resocket-<version>/)."""
+    with tarfile.open(sdist) as tf:
+        tf.extractall(dest, filter="data")
+    (top,) = dest.iterdir()
+    return top
 
 
 def clean_pip_env(**extra: str) -> dict[str, str]:
