@@ -347,7 +347,8 @@ def targets_for(selected: list[Browser], plat: Platform, scope: str, user_data_d
         dirs = (browsers.known_manifest_dirs(browser, plat, scope) if every
                 else browsers.manifest_dirs(browser, plat, scope, exists=_is_dir))
         if not dirs:
-            notes.append(f"{browser.label} has no known {scope} manifest location on {plat.os}")
+            if not every:  # uninstall looks everywhere: a browser with no location there is no news
+                notes.append(f"{browser.label} has no known {scope} manifest location on {plat.os}")
             continue
         keys = tuple(browsers.registry_keys(browser, scope)) if plat.os == "windows" else ()
         targets += [Target(browser, scope, d / name, keys) for d in dirs]
