@@ -353,6 +353,8 @@ def known_manifest_dirs(browser: Browser, plat: Platform, scope: str) -> list[Pa
         for folder in manifest_dirs(browser, variant, scope, exists=lambda _p: True):
             if folder not in found:
                 found.append(folder)
+    if plat.os == "linux":  # where doctor's Flatpak recipe registers the host
+        found += [d for d in (flatpak_manifest_dir(browser, plat, app_id) for app_id in browser.flatpak_ids) if d]
     return found
 
 
@@ -377,6 +379,14 @@ def _env_variants(browser: Browser, plat: Platform) -> list[Mapping[str, str]]:
     variants: list[Mapping[str, str]] = [dict(plat.env), {}]
     variants += [{key: plat.env[key]} for key in browser.config_home_envs if key in plat.env]
     return variants
+
+
+#: Where doctor's Flatpak recipe puts its wrapper, below ~/.var/app/<id> (the sandbox sees it at that path).
+FLATPAK_WRAPPER = "resocket/resocket-host"
+
+
+def flatpak_wrapper(plat: Platform, app_id: str) -> Path:
+    return plat.home / ".var/app" / app_id / FLATPAK_WRAPPER
 
 
 def flatpak_manifest_dir(browser: Browser, plat: Platform, app_id: str) -> Path | None:

@@ -280,10 +280,6 @@ def _portal_dirs(browser: Browser, plat: Platform) -> list[Path]:
     return [*browsers.manifest_dirs(browser, plat, "user"), *browsers.manifest_dirs(browser, plat, "system")]
 
 
-#: Where the Flatpak recipe puts the wrapper: below ~/.var/app/<id>, which the sandbox sees at the same path.
-FLATPAK_WRAPPER = "resocket/resocket-host"
-
-
 def flatpak_recipe(browser: Browser, plat: Platform, app_id: str, prog: str) -> str:
     """Commands that let the Flatpak `app_id` start resocket-host: allow it to talk to Flatpak, write a wrapper
     that runs the host on the host system (`flatpak-spawn --host`, as Flatpak documents), and register that
@@ -292,7 +288,7 @@ def flatpak_recipe(browser: Browser, plat: Platform, app_id: str, prog: str) -> 
         host = str(install.find_host_path(plat.os))
     except install.InstallError:
         host = "/usr/bin/resocket-host"
-    wrapper = plat.home / ".var/app" / app_id / FLATPAK_WRAPPER
+    wrapper = browsers.flatpak_wrapper(plat, app_id)
     folder = browsers.flatpak_manifest_dir(browser, plat, app_id)
     assert folder is not None
     script = ["#!/bin/sh", f'exec flatpak-spawn --host {shlex.quote(host)} "$@"']

@@ -421,7 +421,20 @@ def plan_uninstall(targets: list[Target], plat: Platform, registry: RegistryAdap
             continue
         removed.add(target.manifest)
         changes.append(Change("remove", target.browser.name, target.scope, str(target.manifest)))
+        wrapper = _flatpak_wrapper_of(target, plat)
+        if wrapper is not None:
+            changes.append(Change("remove", target.browser.name, target.scope, str(wrapper), "Flatpak wrapper"))
     return changes
+
+
+def _flatpak_wrapper_of(target: Target, plat: Platform) -> Path | None:
+    """The wrapper doctor's Flatpak recipe wrote for the manifest `target`, if that is what it names."""
+    host = (read_manifest(target.manifest) or {}).get("path")
+    for app_id in target.browser.flatpak_ids if isinstance(host, str) else ():
+        wrapper = browsers.flatpak_wrapper(plat, app_id)
+        if Path(host) == wrapper and (_read_bytes(wrapper) or b"").startswith(b"#!/bin/sh\nexec flatpak-spawn --host "):
+            return wrapper
+    return None
 
 
 RerunCommand = Callable[[str, str], str]

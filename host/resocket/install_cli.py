@@ -164,7 +164,7 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
     verbs = {"remove": removed, "remove-dir": removed,
              "delete-key": "would delete" if args.dry_run else "deleted", "keep": "kept"}
     for c in changes:
-        why = f" ({c.detail})" if c.action == "keep" or c.scope == "config" else ""
+        why = f" ({c.detail})" if c.detail and c.action != "delete-key" else ""  # a key's detail: its value
         print(f"{verbs.get(c.action, c.action):<12} {c.browser:<9} {c.scope:<6} {c.where}{why}")
     if not changes:
         print("nothing to remove: no manifest written by resocket was found"
