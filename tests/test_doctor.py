@@ -208,7 +208,7 @@ def test_doctor_checks_the_browsers_found_in_home_in_both_scopes(
 
 
 # -- sandboxes and policies --------------------------------------------------------
-def test_doctor_warns_nothing_about_a_flatpak_beside_a_working_native_browser(
+def test_a_flatpak_beside_a_working_native_browser_is_no_problem_and_its_recipe_a_note(
         capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path, root: Path) -> None:
     (private_home / ".var/app/com.google.Chrome").mkdir(parents=True)
     (private_home / ".config/google-chrome").mkdir(parents=True)
@@ -217,6 +217,8 @@ def test_doctor_warns_nothing_about_a_flatpak_beside_a_working_native_browser(
     code, report = run_doctor(capsys, root, "--no-selftest")
     assert (code, report["problems"]) == (0, [])
     assert report["browsers"][0]["sandboxed"] == ["flatpak"]
+    [note] = report["browsers"][0]["notes"]  # how the Flatpak one would reach the host, should it be used
+    assert "com.google.Chrome is installed too" in note and "flatpak override --user" in note
 
 
 def _policy(root: Path, name: str, content: dict, folder: str = "etc/chromium/policies/managed") -> Path:

@@ -214,7 +214,6 @@ def check_browser(browser: Browser, plat: Platform, opts: Options,
         problems.append(Problem(browser.name, f"the --user-data-dir folder {udd} does not exist: no browser has "
                                               "been started with it (a typo?)",
                                 f"mkdir -p {quote(udd)} && {install_command(opts.prog, browser, 'user', Path(udd))}"))
-        locations = [{**loc, "status": "missing"} for loc in locations]
     ok_scopes = {loc["scope"] for loc in locations if loc["status"] == "ok"}
     present = [(kind, path) for kind, path in browsers.sandbox_locations(browser, plat) if path.is_dir()]
     sandboxed = sorted({kind for kind, _path in present})
@@ -237,21 +236,22 @@ def check_browser(browser: Browser, plat: Platform, opts: Options,
         location, found = _check_location(browser, plat, {"scope": "user", "manifest": str(manifest),
                                                           "registry_key": None, "sandbox": f"flatpak {app_id}"},
                                           manifest, None, recipe)
-        if location["status"] == "missing":
-            if not native:
-                problems.append(Problem(browser.name, (
-                    f"{browser.label} is installed as a Flatpak ({app_id}): its sandbox cannot start programs of "
-                    "the host system by itself. The fix lets it ask Flatpak to (--talk-name=org.freedesktop.Flatpak, "
-                    "which lets the browser run any program as you), through a wrapper that runs "
-                    "`flatpak-spawn --host resocket-host`, registered where the sandbox looks. Or use a "
-                    f"{browser.label} from your distribution's package or the vendor's .deb/.rpm, then: "
-                    f"{opts.prog} install --browser {browser.name}"), recipe))
+        if location["status"] == "missing" and native:
+            notes.append(f"the Flatpak build {app_id} is installed too: it reaches resocket-host only through "
+                         f"flatpak-spawn, set up by: {recipe}")
+        elif location["status"] == "missing":
+            problems.append(Problem(browser.name, (
+                f"{browser.label} is installed as a Flatpak ({app_id}): its sandbox cannot start programs of "
+                "the host system by itself. The fix lets it ask Flatpak to (--talk-name=org.freedesktop.Flatpak, "
+                "which lets the browser run any program as you), through a wrapper that runs "
+                "`flatpak-spawn --host resocket-host`, registered where the sandbox looks. Or use a "
+                f"{browser.label} from your distribution's package or the vendor's .deb/.rpm, then: "
+                f"{opts.prog} install --browser {browser.name}"), recipe))
         else:
             locations.append(location)
             problems += found
             flatpak_ok = flatpak_ok or location["status"] == "ok"
-    other_sandboxes = [k for k in sandboxed if k == "snap" and not portal]
-    if other_sandboxes and not native:
+    if "snap" in sandboxed and not portal and not native:
         problems.append(Problem(browser.name, (
             f"{browser.label} is installed as a Snap package: its confinement cannot start programs of the host "
             "system and it does not use the WebExtensions portal, so it cannot reach resocket-host"),
@@ -286,7 +286,7 @@ def flatpak_recipe(browser: Browser, plat: Platform, app_id: str, prog: str) -> 
     wrapper in the manifest folder the sandbox reads."""
     try:
         host = str(install.find_host_path(plat.os))
-    except install.InstallError:
+    except install.InstallError:  # doctor reports that on its own; the .deb's link is the likeliest place
         host = "/usr/bin/resocket-host"
     wrapper = browsers.flatpak_wrapper(plat, app_id)
     folder = browsers.flatpak_manifest_dir(browser, plat, app_id)

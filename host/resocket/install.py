@@ -15,7 +15,7 @@ Design rules:
   (Default) value is such a file. A location another installed browser reads too is left in place. With no
   browser named it looks in every known location of every browser (browsers.known_manifest_dirs), found
   or not: a browser removed since the install still had a manifest written for it.
-- `purge_config` removes resocket's own files from the config dir by name (grants, app keys, saved
+- `plan_purge` lists resocket's own files from the config dir by name (grants, app keys, saved
   extension IDs): that dir may be one the user chose (RESOCKET_CONFIG_DIR), so nothing else is deleted.
 """
 from __future__ import annotations
