@@ -525,7 +525,7 @@ def test_doctor_gives_a_flatpak_browser_the_flatpak_spawn_recipe_and_the_recipe_
     assert result["error"] is None and result["version"] == __version__
     # uninstall knows the recipe's places too.
     assert cli.main(["uninstall"]) == 0
-    assert f"removed      {name:<9} user   {wrapper} (Flatpak wrapper)" in capsys.readouterr().out
+    assert f"removed      {name:<13} user   {wrapper} (Flatpak wrapper)" in capsys.readouterr().out
     assert not manifest.exists() and not wrapper.exists()
 
 

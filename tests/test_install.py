@@ -686,7 +686,7 @@ def test_uninstall_removes_every_resocket_manifest_even_of_browsers_no_longer_fo
     assert install.found_browsers(Platform.current()) == []
     code, out, _ = run_cli(capsys, "uninstall")
     assert code == 0
-    assert f"removed      firefox   user   {firefox}" in out and f"removed      edge-dev  user   {edge_dev}" in out
+    assert f"removed      firefox       user   {firefox}" in out and f"removed      edge-dev      user   {edge_dev}" in out
     assert not firefox.exists() and not edge_dev.exists() and neighbour.exists()
     code, out, _ = run_cli(capsys, "uninstall", "--scope", "system", "--root", str(root))
     assert code == 0 and str(system) in out and not system.exists()
@@ -710,8 +710,8 @@ def test_uninstall_purge_removes_grants_app_keys_and_saved_ids_and_says_what_it_
     config = _config_with_everything(capsys, tmp_path)
     code, out, _ = run_cli(capsys, "uninstall", "--purge", "--dry-run")
     assert code == 0 and config.exists()
-    assert f"would remove -         config {config / 'grants.json'} (grants)" in out
-    assert f"would remove -         config {config / 'app-keys'} (app keys)" in out
+    assert f"would remove -             config {config / 'grants.json'} (grants)" in out
+    assert f"would remove -             config {config / 'app-keys'} (app keys)" in out
     code, out, _ = run_cli(capsys, "uninstall", "--purge", "--json")
     report = json.loads(out)
     assert code == 0 and report["ok"] is True and report["warnings"] == []
@@ -730,7 +730,7 @@ def test_uninstall_purge_keeps_files_resocket_did_not_write_in_a_chosen_config_d
     (config / "notes.txt").write_text("mine")
     code, out, err = run_cli(capsys, "uninstall", "--purge")
     assert code == 0
-    assert f"removed      -         config {config / 'grants.json'} (grants)" in out
+    assert f"removed      -             config {config / 'grants.json'} (grants)" in out
     assert f"warning: kept {config / 'notes.txt'} in the config dir: resocket did not write it" in err
     assert sorted(p.name for p in config.iterdir()) == ["notes.txt"]
 

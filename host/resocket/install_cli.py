@@ -131,7 +131,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     print(f"host: {host_path}")
     for c in changes:
         points = f" -> {c.detail}" if c.action in ("set-key",) else ""
-        print(f"{verbs.get(c.action, c.action):<11} {c.browser:<9} {c.scope:<6} {c.where}{points}")
+        print(f"{verbs.get(c.action, c.action):<11} {c.browser:<{_NAME_WIDTH}} {c.scope:<6} {c.where}{points}")
     _print_warnings(warnings)
     return 0
 
@@ -165,7 +165,7 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
              "delete-key": "would delete" if args.dry_run else "deleted", "keep": "kept"}
     for c in changes:
         why = f" ({c.detail})" if c.detail and c.action != "delete-key" else ""  # a key's detail: its value
-        print(f"{verbs.get(c.action, c.action):<12} {c.browser:<9} {c.scope:<6} {c.where}{why}")
+        print(f"{verbs.get(c.action, c.action):<12} {c.browser:<{_NAME_WIDTH}} {c.scope:<6} {c.where}{why}")
     if not changes:
         print("nothing to remove: no manifest written by resocket was found"
               + (" and the config dir holds nothing of resocket's" if args.purge else ""))
@@ -188,6 +188,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
+#: The browser column of the text output: as wide as the longest name (chrome-canary).
+_NAME_WIDTH = max(len(name) for name in browsers.BROWSER_NAMES)
+
+
 def _fail(args: argparse.Namespace, message: str, code: int = 2) -> int:
     if args.json:
         print(json.dumps({"ok": False, "error": message}, indent=2))
@@ -204,7 +208,7 @@ def _write_failed(args: argparse.Namespace, exc: install.ApplyFailed, warnings: 
                           "problems": [p.as_json() for p in exc.problems], "warnings": warnings}, indent=2))
         return 1
     for c in exc.done:
-        print(f"{c.action:<11} {c.browser:<9} {c.scope:<6} {c.where}")
+        print(f"{c.action:<11} {c.browser:<{_NAME_WIDTH}} {c.scope:<6} {c.where}")
     for p in exc.problems:
         print(f"resocket: [{p.browser}] {p.problem}", file=sys.stderr)
         print(f"  fix: {p.fix}", file=sys.stderr)
