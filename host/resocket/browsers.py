@@ -35,7 +35,6 @@ FIREFOX_FAMILY = "firefox"
 _WINDOWS_USER_DIR = "AppData/Local/resocket/NativeMessagingHosts"
 _WINDOWS_SYSTEM_DIR = "ProgramData/resocket/NativeMessagingHosts"
 
-
 #: Environment variables that move browsers' per-user folders on Linux (see `Browser.config_home_envs`).
 ENV_KEYS = ("CHROME_CONFIG_HOME", "XDG_CONFIG_HOME")
 _CONFIG = "{config}/"
@@ -70,13 +69,14 @@ class Browser:
     name: str
     label: str
     family: str
-    #: os -> manifest folder relative to the home folder (None: the browser has no per-user folder there)
+    #: os -> manifest folder relative to the home folder, or to the config home when it starts with
+    #: "{config}/" (None: the browser has no per-user folder there)
     user_dirs: Mapping[str, str | None]
     #: os -> system-wide manifest folders relative to the root; several when installers disagree
     system_dirs: Mapping[str, tuple[str, ...]]
     #: Windows registry keys (below HKCU or HKLM) the browser reads, without the host name
     registry_keys: tuple[str, ...]
-    #: os -> the browser's own config folders (relative to home); one existing = the browser is installed
+    #: os -> the browser's own config folders (as user_dirs); one existing = the browser is used by this user
     config_dirs: Mapping[str, tuple[str, ...]]
     #: os -> files or folders (relative to the root) whose existence means the browser is installed on the
     #: machine: how a system-wide install (run by root, whose home has no browser profile) finds browsers
@@ -116,22 +116,20 @@ _PF, _PF86 = "Program Files", "Program Files (x86)"
 APP_PATHS_KEY = r"Software\Microsoft\Windows\CurrentVersion\App Paths"
 
 
-def _chrome_channel(channel: str, linux: str | None, mac: str, windows: str, aliases: tuple[str, ...] = ()) -> Browser:
+def _chrome_channel(channel: str, linux: str, mac: str, windows: str, aliases: tuple[str, ...] = ()) -> Browser:
     """Chrome Beta/Dev/Canary: folders named by channel (GetChannelSuffixForDataDir: "-beta", "-unstable"
     for Dev, "-canary"; macOS "Chrome <Channel>"; Windows "Chrome <Channel>", Canary "Chrome SxS"), and
     Chrome's own system folder, registry key and policies."""
     label = f"Google Chrome {channel}"
     return Browser(
         name=f"chrome-{channel.lower()}", label=label, family=CHROMIUM_FAMILY,
-        user_dirs={"linux": f"{_CONFIG}{linux}/NativeMessagingHosts" if linux else None,
-                   "macos": f"{_MAC}/Google/{mac}/NativeMessagingHosts"},
+        user_dirs={"linux": f"{_CONFIG}{linux}/NativeMessagingHosts", "macos": f"{_MAC}/Google/{mac}/NativeMessagingHosts"},
         system_dirs={"linux": (_CHROME_SYSTEM_LINUX,), "macos": ("Library/Google/Chrome/NativeMessagingHosts",)},
         registry_keys=(_CHROME_KEY,),
-        config_dirs={"linux": (f"{_CONFIG}{linux}",) if linux else (), "macos": (f"{_MAC}/Google/{mac}",),
+        config_dirs={"linux": (f"{_CONFIG}{linux}",), "macos": (f"{_MAC}/Google/{mac}",),
                      "windows": (f"{_WIN_LOCAL}/Google/{windows}/User Data",)},
         policy_dirs=_CHROME_POLICIES,
-        installed_paths={"linux": (f"usr/bin/{linux}", f"opt/google/{linux.removeprefix('google-')}/chrome")
-                         if linux else (),
+        installed_paths={"linux": (f"usr/bin/{linux}", f"opt/google/{linux.removeprefix('google-')}/chrome"),
                          "macos": (f"Applications/{label}.app",),
                          # Canary installs per user (under %LOCALAPPDATA%): its profile folder finds it.
                          "windows": () if windows.endswith("SxS") else
