@@ -158,6 +158,7 @@ def _edge_channel(channel: str, linux: bool) -> Browser:
         installed_paths={"linux": (f"usr/bin/{folder}", f"opt/microsoft/msedge-{channel.lower()}/msedge")
                          if linux else (),
                          "macos": (f"Applications/{label}.app",),
+                         # Canary installs per user (under %LOCALAPPDATA%): its profile folder finds it.
                          "windows": () if channel == "Canary" else
                          (f"{_PF86}/Microsoft/{win}/Application/msedge.exe",
                           f"{_PF}/Microsoft/{win}/Application/msedge.exe")},
