@@ -1,7 +1,8 @@
 """resocket doctor: each way a browser fails to reach the host is found, with a fix that works, and a good
 install passes with a live hello round trip to the real resocket-host.
 
-Temporary HOME and root everywhere: the machine's real browser folders and /etc policies are never read.
+Temporary HOME and root everywhere: the machine's real browser folders, programs and /etc policies are never
+read. PATH holds only the system's folders, so fixes spell `resocket` as a user without a venv on PATH sees it.
 """
 from __future__ import annotations
 
@@ -25,17 +26,16 @@ from resocket import (
 )
 from resocket.browsers import Platform
 
+from tests.support.machine import private_machine, profile_dir
+
 VENV_BIN = Path(sys.executable).parent
 MANIFEST = f"{HOST_NAME}.json"
 
 
 @pytest.fixture(autouse=True)
 def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("RESOCKET_CONFIG_DIR", str(tmp_path / "config"))
-    return home
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return private_machine(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ sys.stdin.buffer.read()
 
 # -- a good install ----------------------------------------------------------------------------------------
 def test_doctor_passes_a_good_install_and_says_hello_to_the_real_host(tmp_path: Path, root: Path) -> None:
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     resocket = str(VENV_BIN / "resocket")
     subprocess.run([resocket, "install", "--browser", "chromium", "--user-data-dir", str(udd)],
                    check=True, capture_output=True, timeout=60)
@@ -99,7 +99,7 @@ def test_doctor_passes_a_good_install_and_says_hello_to_the_real_host(tmp_path: 
 
 
 def test_doctor_text_output_names_the_problem_and_its_fix(tmp_path: Path, root: Path) -> None:
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     proc = subprocess.run([str(VENV_BIN / "resocket"), "doctor", "--user-data-dir", str(udd), "--root", str(root),
                            "--no-selftest"], check=False, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
@@ -164,7 +164,7 @@ def _edit(m: Path, **changes: object) -> None:
 ])
 def test_doctor_finds_a_broken_manifest_and_its_fix_repairs_it(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, root: Path, breakage, expected: str) -> None:
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     manifest = install_into(capsys, udd)
     breakage(manifest)
     code, report = run_doctor(capsys, root, "--user-data-dir", str(udd), "--no-selftest")
@@ -184,7 +184,7 @@ def test_doctor_finds_a_broken_manifest_and_its_fix_repairs_it(
 def test_doctor_finds_a_host_without_execute_permission_and_suggests_chmod(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, root: Path) -> None:
     host = script(tmp_path / "bin" / "resocket-host", "")
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     install_into(capsys, udd, "--host-path", str(host))
     host.chmod(0o644)
     code, report = run_doctor(capsys, root, "--user-data-dir", str(udd), "--no-selftest")
@@ -207,25 +207,8 @@ def test_doctor_checks_the_browsers_found_in_home_in_both_scopes(
     assert [(loc["scope"], loc["status"]) for loc in chromium] == [("user", "ok"), ("system", "missing")]
 
 
-def test_doctor_with_no_browser_found_says_so(capsys: pytest.CaptureFixture[str], root: Path) -> None:
-    code, report = run_doctor(capsys, root, "--no-selftest")
-    assert code == 1
-    assert "no supported browser found" in report["problems"][0]["problem"]
-
-
-# -- things the host cannot fix: sandboxes and policies --------------------------------------------------------
-def test_doctor_explains_that_a_snap_browser_cannot_reach_the_host(
-        capsys: pytest.CaptureFixture[str], private_home: Path, root: Path) -> None:
-    (private_home / "snap/chromium/current").mkdir(parents=True)
-    code, report = run_doctor(capsys, root, "--no-selftest")
-    assert code == 1
-    [problem] = report["problems"]
-    assert problem["browser"] == "chromium"
-    assert "Snap" in problem["problem"] and "cannot reach resocket-host" in problem["problem"]
-    assert report["browsers"][0]["sandboxed"] == ["snap"]
-
-
-def test_doctor_warns_nothing_about_a_flatpak_beside_a_working_native_browser(
+# -- sandboxes and policies --------------------------------------------------------
+def test_a_flatpak_beside_a_working_native_browser_is_no_problem_and_its_recipe_a_note(
         capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path, root: Path) -> None:
     (private_home / ".var/app/com.google.Chrome").mkdir(parents=True)
     (private_home / ".config/google-chrome").mkdir(parents=True)
@@ -234,6 +217,8 @@ def test_doctor_warns_nothing_about_a_flatpak_beside_a_working_native_browser(
     code, report = run_doctor(capsys, root, "--no-selftest")
     assert (code, report["problems"]) == (0, [])
     assert report["browsers"][0]["sandboxed"] == ["flatpak"]
+    [note] = report["browsers"][0]["notes"]  # how the Flatpak one would reach the host, should it be used
+    assert "com.google.Chrome is installed too" in note and "flatpak override --user" in note
 
 
 def _policy(root: Path, name: str, content: dict, folder: str = "etc/chromium/policies/managed") -> Path:
@@ -246,7 +231,7 @@ def _policy(root: Path, name: str, content: dict, folder: str = "etc/chromium/po
 @pytest.mark.parametrize("blocked", ["*", HOST_NAME])
 def test_doctor_reports_a_policy_blocklist_that_blocks_the_host(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, root: Path, blocked: str) -> None:
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     install_into(capsys, udd)
     policy = _policy(root, "lockdown.json", {"NativeMessagingBlocklist": [blocked]})
     code, report = run_doctor(capsys, root, "--user-data-dir", str(udd), "--no-selftest")
@@ -278,13 +263,27 @@ def test_doctor_reports_user_level_hosts_disabled_with_only_a_user_install(
     assert (code, report["problems"]) == (0, [])
 
 
-def test_doctor_reports_an_unparseable_policy_file(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path, root: Path) -> None:
-    udd = tmp_path / "profile"
+@pytest.mark.parametrize(("name", "content", "expected", "fix"), [
+    # A file Chrome cannot parse is dropped whole: a syntax error at its line, not a permissions problem.
+    ("lockdown.json", '{\n  "NativeMessagingBlocklist": ["*"]\n  "NativeMessagingAllowlist": []\n}\n',
+     ("is not valid JSON: Expecting ',' delimiter at line 3, column 3; Chromium ignores the whole file, so none "
+      "of the policies in it apply"), "administrator: correct line 3 of {policy} (sudo -e {policy})"),
+    # Chrome applies a file with trailing commas, and reads every file of the folder (enterprise-policy probe).
+    ("lockdown", '{"NativeMessagingBlocklist": ["*", ], "Other": "a, ]",}',
+     f"blocks native messaging host {HOST_NAME} (NativeMessagingBlocklist: ['*'])",
+     f'administrator: add "{HOST_NAME}" to "NativeMessagingAllowlist" in {{policy}}'),
+])
+def test_doctor_reads_policy_files_as_chrome_does(capsys: pytest.CaptureFixture[str], tmp_path: Path, root: Path,
+                                                  name: str, content: str, expected: str, fix: str) -> None:
+    udd = profile_dir(tmp_path)
     install_into(capsys, udd)
-    _policy(root, "x.json", {}).write_text("{not json")
+    policy = _policy(root, name, {})
+    policy.write_text(content)
     code, report = run_doctor(capsys, root, "--user-data-dir", str(udd), "--no-selftest")
-    assert code == 1 and "cannot be read" in report["problems"][0]["problem"]
+    assert code == 1
+    [problem] = report["problems"]
+    assert problem["problem"] == f"policy file {policy} {expected}"
+    assert problem["fix"] == fix.format(policy=policy)
 
 
 # -- Windows (the registry is a dict here; only the layout logic runs on this machine) ----------------------
@@ -359,7 +358,7 @@ def test_selftest_reports_a_host_that_exits_at_once_with_its_stderr(tmp_path: Pa
 def test_a_failing_selftest_fails_the_doctor_with_a_command_to_see_the_error(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, root: Path) -> None:
     host = script(tmp_path / "bin" / "resocket-host", "import sys\nsys.exit('boom: broken install')\n")
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     install_into(capsys, udd, "--host-path", str(host))
     code, report = run_doctor(capsys, root, "--user-data-dir", str(udd))
     assert code == 1 and report["selftest"]["ok"] is False
@@ -391,7 +390,7 @@ def test_doctor_names_a_file_where_the_manifest_folder_should_be_and_its_fix_wor
 
 def test_doctor_names_a_folder_at_the_manifest_path_instead_of_suggesting_chmod(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, root: Path) -> None:
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     manifest = udd / "NativeMessagingHosts" / MANIFEST
     manifest.mkdir(parents=True)
     code, report = run_doctor(capsys, root, "--user-data-dir", str(udd), "--no-selftest")
@@ -402,21 +401,33 @@ def test_doctor_names_a_folder_at_the_manifest_path_instead_of_suggesting_chmod(
     assert problem["fix"].startswith(f"mv {manifest} {manifest}.moved-aside && ")
 
 
-def test_doctor_with_no_browser_offers_runnable_install_commands_installed_browsers_first(
+def test_doctor_checks_a_browser_installed_but_never_started_and_its_fix_provisions_it(
         capsys: pytest.CaptureFixture[str], private_home: Path, root: Path) -> None:
     (root / "usr/bin").mkdir(parents=True)
     (root / "usr/bin/firefox").write_text("")
     code, report = run_doctor(capsys, root, "--no-selftest")
     assert code == 1
     [problem] = report["problems"]
-    assert "installed on this machine but never started by this user: Firefox" in problem["problem"]
+    assert problem["problem"].startswith("no resocket manifest where Firefox looks")
     assert problem["fix"] == "resocket install --browser firefox"
-    assert "resocket install --browser chromium" in problem["alternatives"]
-    for command in [problem["fix"], *problem["alternatives"]]:
-        argv = shlex.split(command)
-        assert argv[0] == "resocket" and cli.build_parser().parse_args(argv[1:]).command == "install"
-    assert cli.main(shlex.split(problem["fix"])[1:]) == 0
+    assert [b["browser"] for b in report["browsers"]] == ["firefox"] and report["browsers"][0]["installed"] is True
+    assert cli.main(shlex.split(problem["fix"])[1:] + ["--root", str(root)]) == 0
+    capsys.readouterr()
     assert (private_home / ".mozilla/native-messaging-hosts" / MANIFEST).exists()
+    code, report = run_doctor(capsys, root, "--no-selftest")
+    assert (code, report["problems"]) == (0, [])
+
+
+def test_doctor_with_no_browser_at_all_offers_an_install_command_for_each(
+        capsys: pytest.CaptureFixture[str], root: Path) -> None:
+    code, report = run_doctor(capsys, root, "--no-selftest")
+    assert code == 1
+    [problem] = report["problems"]
+    assert problem["problem"].startswith("no supported browser found for this user")
+    commands = [problem["fix"], *problem["alternatives"]]
+    assert commands == [f"resocket install --browser {name}" for name in browsers.BROWSER_NAMES]
+    for command in commands:
+        assert cli.build_parser().parse_args(shlex.split(command)[1:]).command == "install"
 
 
 def test_user_level_hosts_policy_is_no_problem_when_a_sound_system_manifest_serves_the_browser(
@@ -440,3 +451,183 @@ def test_doctor_reads_vivaldis_policy_folders(capsys: pytest.CaptureFixture[str]
     policy = _policy(root, "lockdown.json", {"NativeMessagingBlocklist": ["*"]}, folder)
     code, report = run_doctor(capsys, root, "--no-selftest")
     assert code == 1 and str(policy) in report["problems"][0]["problem"]
+
+
+# -- Snap and Flatpak builds: how each can reach the host ------------------------------------------------------------
+def test_doctor_says_how_firefoxs_snap_reaches_the_host_and_its_fix_is_the_ordinary_install(
+        capsys: pytest.CaptureFixture[str], private_home: Path, root: Path) -> None:
+    (private_home / "snap/firefox/common/.mozilla/firefox").mkdir(parents=True)
+    code, report = run_doctor(capsys, root, "--no-selftest")
+    assert code == 1
+    [firefox] = report["browsers"]
+    assert firefox["sandboxed"] == ["snap"]
+    [note] = firefox["notes"]
+    assert "WebExtensions portal" in note and str(private_home / ".mozilla/native-messaging-hosts") in note
+    [problem] = report["problems"]
+    assert "no resocket manifest where Firefox looks" in problem["problem"] and "impossible" not in problem["problem"]
+    assert problem["fix"] == "resocket install --browser firefox"
+    # `resocket install` alone finds the snap too: the portal reads ~/.mozilla/native-messaging-hosts.
+    assert cli.main(["install", "--root", str(root)]) == 0
+    text = capsys.readouterr().out
+    assert str(private_home / ".mozilla/native-messaging-hosts" / MANIFEST) in text
+    code, report = run_doctor(capsys, root, "--no-selftest")
+    assert (code, report["problems"]) == (0, [])
+    assert "WebExtensions portal" in doctor.format_text(report)
+    # Chromium's snap does not use the portal: that one cannot reach the host.
+    (private_home / "snap/chromium/current").mkdir(parents=True)
+    code, report = run_doctor(capsys, root, "--no-selftest")
+    [problem] = report["problems"]
+    assert (code, problem["browser"]) == (1, "chromium")
+    assert "does not use the WebExtensions portal, so it cannot reach resocket-host" in problem["problem"]
+    assert report["browsers"][0]["sandboxed"] == ["snap"]
+
+
+def _fake_flatpak_tools(bin_dir: Path) -> Path:
+    """`flatpak` that records its arguments, and `flatpak-spawn` that runs its command here, as the real one
+    runs it on the host system (it drops --host)."""
+    script(bin_dir / "flatpak", "import sys, pathlib\n"
+           "pathlib.Path(__file__).with_name('flatpak.args').write_text(' '.join(sys.argv[1:]))\n")
+    (bin_dir / "flatpak-spawn").write_text('#!/bin/sh\n[ "$1" = --host ] && shift\nexec "$@"\n')
+    (bin_dir / "flatpak-spawn").chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize(("name", "app_id", "manifest_dir"), [
+    ("chrome", "com.google.Chrome", "config/google-chrome/NativeMessagingHosts"),
+    ("firefox", "org.mozilla.firefox", ".mozilla/native-messaging-hosts"),
+])
+def test_doctor_gives_a_flatpak_browser_the_flatpak_spawn_recipe_and_the_recipe_works(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path, root: Path,
+        monkeypatch: pytest.MonkeyPatch, name: str, app_id: str, manifest_dir: str) -> None:
+    (private_home / ".var/app" / app_id).mkdir(parents=True)
+    code, report = run_doctor(capsys, root, "--no-selftest")
+    assert code == 1
+    [problem] = report["problems"]
+    assert f"installed as a Flatpak ({app_id})" in problem["problem"]
+    assert "flatpak-spawn --host" in problem["problem"] and "--talk-name=org.freedesktop.Flatpak" in problem["problem"]
+    recipe = problem["fix"]
+    assert recipe.startswith(f"flatpak override --user --talk-name=org.freedesktop.Flatpak {app_id} && ")
+    # Run the recipe as a user pastes it; `flatpak` and `flatpak-spawn` are stand-ins on PATH.
+    tools = _fake_flatpak_tools(tmp_path / "tools")
+    env = {**os.environ, "PATH": f"{tools}:{VENV_BIN}:/usr/bin:/bin"}
+    subprocess.run(["sh", "-c", recipe], check=True, env=env, capture_output=True, timeout=60)
+    assert (tools / "flatpak.args").read_text() == f"override --user --talk-name=org.freedesktop.Flatpak {app_id}"
+    manifest = private_home / ".var/app" / app_id / manifest_dir / MANIFEST
+    wrapper = Path(json.loads(manifest.read_text())["path"])
+    assert wrapper.is_relative_to(private_home / ".var/app" / app_id)  # the sandbox sees it at that path
+    code, report = run_doctor(capsys, root, "--no-selftest")
+    assert (code, report["problems"]) == (0, [])
+    [location] = [loc for loc in report["browsers"][0]["locations"] if loc.get("sandbox")]
+    assert (location["manifest"], location["status"]) == (str(manifest), "ok")
+    # The wrapper starts the real host through flatpak-spawn, and the host answers hello.
+    monkeypatch.setenv("PATH", env["PATH"])
+    result = doctor.self_test(wrapper, timeout=30)
+    assert result["error"] is None and result["version"] == __version__
+    # uninstall knows the recipe's places too.
+    assert cli.main(["uninstall"]) == 0
+    assert f"removed      {name:<13} user   {wrapper} (Flatpak wrapper)" in capsys.readouterr().out
+    assert not manifest.exists() and not wrapper.exists()
+
+
+# -- the reply is read with the host's own codec ------------------------------------------------------------------
+def test_selftest_reads_the_reply_with_the_hosts_frame_codec(tmp_path: Path) -> None:
+    # A frame whose JSON holds NaN: Python's json would take it, the host's codec (and Chrome) does not.
+    body = '{"id": 1, "result": {"protocol": NaN}}'
+    host = script(tmp_path / "host", "import struct, sys\nsys.stdin.buffer.read(4)\n"
+                  f"body = {body!r}.encode()\n"
+                  "sys.stdout.buffer.write(struct.pack('=I', len(body)) + body)\nsys.stdout.buffer.flush()\n"
+                  "sys.stdin.buffer.read()\n")
+    result = doctor.self_test(host, timeout=30)
+    assert result["ok"] is False
+    assert result["error"] == "the host's reply is not UTF-8 JSON: frame is not valid JSON (NaN is not valid JSON)"
+    assert "framing" in doctor.__doc__ and not hasattr(doctor, "struct")
+
+
+# -- channels and config homes in the doctor -----------------------------------------------------------------------
+def test_doctor_checks_chrome_beta_where_it_looks_and_applies_chromes_policies_to_it(
+        capsys: pytest.CaptureFixture[str], private_home: Path, root: Path) -> None:
+    (private_home / ".config/google-chrome-beta").mkdir(parents=True)
+    assert cli.main(["install", "--root", str(root)]) == 0
+    capsys.readouterr()
+    code, report = run_doctor(capsys, root, "--no-selftest")
+    assert (code, report["problems"]) == (0, [])
+    [beta] = report["browsers"]
+    assert beta["locations"][0]["manifest"] == str(private_home / ".config/google-chrome-beta/NativeMessagingHosts"
+                                                   / MANIFEST)
+    _policy(root, "policy.json", {"NativeMessagingUserLevelHosts": False}, "etc/opt/chrome/policies/managed")
+    code, report = run_doctor(capsys, root, "--no-selftest")
+    [problem] = report["problems"]
+    assert problem["fix"] == "sudo resocket install --browser chrome-beta --scope system"
+
+
+def test_doctor_follows_chrome_config_home(capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path,
+                                           root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chrome_home = tmp_path / "chrome-home"
+    (chrome_home / "chromium").mkdir(parents=True)
+    monkeypatch.setenv("CHROME_CONFIG_HOME", str(chrome_home))
+    code, report = run_doctor(capsys, root, "--no-selftest", "--scope", "user")
+    [problem] = report["problems"]
+    assert str(chrome_home / "chromium/NativeMessagingHosts" / MANIFEST) in problem["problem"]
+    assert cli.main(shlex.split(problem["fix"])[1:]) == 0
+    capsys.readouterr()
+    code, report = run_doctor(capsys, root, "--no-selftest", "--scope", "user")
+    assert (code, report["problems"]) == (0, [])
+    assert not (private_home / ".config").exists()
+
+
+def test_doctor_for_a_user_data_dir_that_does_not_exist_says_so(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, root: Path) -> None:
+    missing = tmp_path / "profle"
+    code, report = run_doctor(capsys, root, "--user-data-dir", str(missing), "--no-selftest")
+    assert code == 1
+    [problem] = report["problems"]
+    assert problem["problem"].startswith(f"the --user-data-dir folder {missing} does not exist")
+    assert problem["fix"] == f"mkdir -p {missing} && resocket install --browser chromium --user-data-dir {missing}"
+    mkdir, reinstall = problem["fix"].split(" && ")
+    subprocess.run(shlex.split(mkdir), check=True)
+    assert cli.main(shlex.split(reinstall)[1:]) == 0
+    capsys.readouterr()
+    code, report = run_doctor(capsys, root, "--user-data-dir", str(missing), "--no-selftest")
+    assert (code, report["problems"]) == (0, [])
+
+
+# -- fixes spell `resocket` the way this installation runs ------------------------------------------------------------
+def test_fixes_name_resocket_as_the_user_can_run_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chrome = browsers.get("chrome")
+    venv = make_program(tmp_path / "venv/bin")
+    monkeypatch.setattr(sys, "argv", [str(venv)])
+    # Not on PATH: the full path, so the fix can be pasted as is.
+    assert doctor.program_name() == str(venv)
+    # On PATH (an activated venv): the bare name, but sudo's own PATH does not hold the venv.
+    monkeypatch.setenv("PATH", f"{venv.parent}:/usr/bin:/bin")
+    assert doctor.program_name() == "resocket"
+    assert doctor.install_command("resocket", chrome, "user", None) == "resocket install --browser chrome"
+    assert doctor.install_command("resocket", chrome, "system", None) == (
+        f"sudo {venv} install --browser chrome --scope system")
+    # `python -m resocket`: the same interpreter, the same module.
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "site-packages/resocket/__main__.py")])
+    assert doctor.program_name() == f"{sys.executable} -m resocket"
+
+
+def test_fixes_name_a_bundled_resocket_by_its_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A PyInstaller bundle started through a link on PATH (the .deb's /usr/bin/resocket): argv[0] is "resocket".
+    bundle = make_program(tmp_path / "opt/resocket")
+    links = tmp_path / "usr/bin"
+    links.mkdir(parents=True)
+    (links / "resocket").symlink_to(bundle)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(bundle))
+    monkeypatch.setattr(sys, "argv", ["resocket"])
+    monkeypatch.setenv("PATH", f"{links}:/usr/bin:/bin")
+    assert doctor.program_name() == "resocket"
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert doctor.program_name() == str(bundle)
+    assert doctor.reinstall_command() == f"unpack the matching resocket bundle over {bundle.parent}"
+
+
+def make_program(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    program = folder / "resocket"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    return program

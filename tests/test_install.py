@@ -1,8 +1,9 @@
 """resocket install / uninstall: manifest locations per browser and OS, the files written, repair, uninstall.
 
-Every test runs with a temporary HOME (and a temporary root for system-wide paths); nothing touches the
-machine's real browser folders. macOS and Windows layouts are computed here from the same table, with a
-dict-backed registry standing in for Windows's.
+Every test runs with a temporary HOME and an empty temporary root for system-wide paths (the machine's own
+browsers are not seen unless a test puts their programs under that root); nothing touches the machine's
+real browser folders. macOS and Windows layouts are computed here from the same table, with a dict-backed
+registry standing in for Windows's.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import pytest
 from resocket import EXTENSION_ORIGIN, HOST_NAME, browsers, cli, install
 from resocket.browsers import Platform
 
+from tests.support.machine import private_machine, profile_dir
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 OTHER_ID = "abcdefghijklmnopabcdefghijklmnop"
@@ -26,11 +29,7 @@ MANIFEST = f"{HOST_NAME}.json"
 
 @pytest.fixture(autouse=True)
 def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("RESOCKET_CONFIG_DIR", str(tmp_path / "config"))
-    return home
+    return private_machine(tmp_path, monkeypatch)
 
 
 def make_host(folder: Path, name: str = "resocket-host") -> Path:
@@ -127,7 +126,7 @@ def test_manifest_templates_match_what_the_installer_writes() -> None:
 
 # -- the public contract ---------------------------------------------------------------------------------
 def test_install_for_a_custom_user_data_dir_writes_the_manifest_chromium_reads(tmp_path: Path) -> None:
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     proc = subprocess.run([str(VENV_BIN / "resocket"), "install", "--browser", "chromium", "--user-data-dir", str(udd)],
                           check=False, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -165,7 +164,7 @@ def test_install_with_no_browser_found_says_how_to_name_one(capsys: pytest.Captu
 
 def test_reinstall_repairs_a_moved_host_and_reports_an_unchanged_one(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     manifest = udd / "NativeMessagingHosts" / MANIFEST
     old, new = make_host(tmp_path / "old"), make_host(tmp_path / "new")
     assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(old))[0] == 0
@@ -178,7 +177,7 @@ def test_reinstall_repairs_a_moved_host_and_reports_an_unchanged_one(
 
 
 def test_install_rewrites_a_manifest_with_a_bom_and_a_wrong_name(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     manifest = udd / "NativeMessagingHosts" / MANIFEST
     manifest.parent.mkdir(parents=True)
     manifest.write_bytes(b"\xef\xbb\xbf" + json.dumps({"name": "org.resocket.hots", "path": "resocket-host"}).encode())
@@ -189,7 +188,7 @@ def test_install_rewrites_a_manifest_with_a_bom_and_a_wrong_name(capsys: pytest.
 
 
 def test_extension_ids_are_added_and_kept_by_later_installs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    udd, host = tmp_path / "profile", make_host(tmp_path / "bin")
+    udd, host = profile_dir(tmp_path), make_host(tmp_path / "bin")
     manifest = udd / "NativeMessagingHosts" / MANIFEST
     assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(host),
                    "--extension-id", OTHER_ID)[0] == 0
@@ -199,11 +198,11 @@ def test_extension_ids_are_added_and_kept_by_later_installs(capsys: pytest.Captu
 
 
 def test_an_invalid_extension_id_is_refused_and_nothing_is_written(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     code, _, err = run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path",
                            str(make_host(tmp_path / "bin")), "--extension-id", "not-an-id")
     assert code == 2 and "not-an-id" in err
-    assert not udd.exists()
+    assert list(udd.iterdir()) == []
 
 
 def test_granted_extension_origins_are_allowed_but_web_origins_are_not(
@@ -212,13 +211,13 @@ def test_granted_extension_origins_are_allowed_but_web_origins_are_not(
     store = grants.GrantStore.open()
     store.grant(OTHER_ORIGIN, ["tcp-connect"])
     store.grant("https://example.com", ["tcp-connect"])
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(make_host(tmp_path / "bin")))[0] == 0
     assert load(udd / "NativeMessagingHosts" / MANIFEST)["allowed_origins"] == [EXTENSION_ORIGIN, OTHER_ORIGIN]
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     code, out, _ = run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path",
                            str(make_host(tmp_path / "bin")), "--dry-run", "--json")
     assert code == 0
@@ -226,11 +225,11 @@ def test_dry_run_prints_the_plan_and_writes_nothing(capsys: pytest.CaptureFixtur
     assert report["dry_run"] is True
     assert [c["action"] for c in report["changes"]] == ["write"]
     assert report["changes"][0]["where"] == str(udd / "NativeMessagingHosts" / MANIFEST)
-    assert not udd.exists()
+    assert list(udd.iterdir()) == []
 
 
 def test_user_data_dir_is_refused_for_firefox(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, _, err = run_cli(capsys, "install", "--browser", "firefox", "--user-data-dir", str(tmp_path / "p"),
+    code, _, err = run_cli(capsys, "install", "--browser", "firefox", "--user-data-dir", str(profile_dir(tmp_path)),
                            "--host-path", str(make_host(tmp_path / "bin")))
     assert code == 2 and "Chromium-family" in err
 
@@ -239,7 +238,7 @@ def test_a_host_path_that_is_not_executable_is_refused_with_the_chmod_fix(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     host = make_host(tmp_path / "bin")
     host.chmod(0o644)
-    code, _, err = run_cli(capsys, "install", "--user-data-dir", str(tmp_path / "p"), "--host-path", str(host))
+    code, _, err = run_cli(capsys, "install", "--user-data-dir", str(profile_dir(tmp_path)), "--host-path", str(host))
     assert code == 2 and f"chmod +x {host}" in err
 
 
@@ -396,7 +395,7 @@ def test_a_write_failure_for_one_browser_still_installs_the_others(
 
 def test_a_folder_at_the_manifest_path_is_reported_and_no_temp_file_is_left(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    udd = tmp_path / "profile"
+    udd = profile_dir(tmp_path)
     (udd / "NativeMessagingHosts" / MANIFEST).mkdir(parents=True)
     code, report = _install_json(capsys, "--user-data-dir", str(udd), "--host-path", str(make_host(tmp_path / "bin")))
     assert code == 1
@@ -439,9 +438,24 @@ def test_system_scope_without_browser_finds_browsers_installed_on_the_machine(
     for folder in ("etc/chromium/native-messaging-hosts", "etc/opt/chrome/native-messaging-hosts",
                    "usr/lib/mozilla/native-messaging-hosts"):
         assert load(root / folder / MANIFEST)["name"] == HOST_NAME
-    # The user scope still goes by this user's profiles only.
-    code, _out, err = run_cli(capsys, "install", "--root", str(root), "--host-path", str(make_host(tmp_path / "bin")))
-    assert code == 2 and "no supported browser found for this user" in err
+
+
+
+def test_a_browser_installed_but_never_started_gets_its_manifest_in_user_scope(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path) -> None:
+    # A provisioning script runs before the user's first login: programs installed, no profile folder yet.
+    root = tmp_path / "root"
+    make_host(root / "usr/bin", "chromium")
+    make_host(root / "usr/bin", "google-chrome-beta")
+    make_host(root / "usr/lib/firefox", "firefox")
+    assert list(private_home.iterdir()) == []
+    code, report = _install_json(capsys, "--root", str(root), "--host-path", str(make_host(tmp_path / "bin")))
+    assert code == 0, report
+    assert [c["browser"] for c in report["changes"]] == ["chrome-beta", "chromium", "firefox"]
+    for folder in (".config/google-chrome-beta/NativeMessagingHosts", ".config/chromium/NativeMessagingHosts",
+                   ".mozilla/native-messaging-hosts"):
+        assert load(private_home / folder / MANIFEST)["name"] == HOST_NAME
+    assert not (root / "etc").exists()  # user scope: nothing system-wide
 
 
 def test_installed_browsers_are_found_on_macos_and_windows_too(tmp_path: Path) -> None:
@@ -452,7 +466,8 @@ def test_installed_browsers_are_found_on_macos_and_windows_too(tmp_path: Path) -
     make_host(win.root / "Program Files/Mozilla Firefox", "firefox.exe")
     registry = install.MemoryRegistry({("HKLM", rf"{browsers.APP_PATHS_KEY}\msedge.exe"): r"C:\x\msedge.exe"})
     assert [b.name for b in install.found_browsers(win, "system", registry)] == ["edge", "firefox"]
-    assert install.found_browsers(win, "user", registry) == []
+    # A user install too: a browser installed on the machine reads the per-user key once the user starts it.
+    assert [b.name for b in install.found_browsers(win, "user", registry)] == ["edge", "firefox"]
 
 
 # -- allowed origins are recomputed: revoked apps lose access, --extension-id extras stay -------------------------
@@ -461,7 +476,7 @@ def test_reinstall_drops_the_origin_of_a_revoked_app_and_keeps_explicit_extensio
     grants = pytest.importorskip("resocket.grants")
     app = "chrome-extension://ponmlkjihgfedcbaponmlkjihgfedcba/"
     grants.GrantStore.open().grant(app, ["tcp-connect"])
-    udd, host = tmp_path / "profile", make_host(tmp_path / "bin")
+    udd, host = profile_dir(tmp_path), make_host(tmp_path / "bin")
     manifest = udd / "NativeMessagingHosts" / MANIFEST
     assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(host),
                    "--extension-id", OTHER_ID)[0] == 0
@@ -473,7 +488,7 @@ def test_reinstall_drops_the_origin_of_a_revoked_app_and_keeps_explicit_extensio
 
 
 def test_an_origin_written_into_the_manifest_by_hand_is_not_kept(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    udd, host = tmp_path / "profile", make_host(tmp_path / "bin")
+    udd, host = profile_dir(tmp_path), make_host(tmp_path / "bin")
     manifest = udd / "NativeMessagingHosts" / MANIFEST
     assert run_cli(capsys, "install", "--user-data-dir", str(udd), "--host-path", str(host))[0] == 0
     data = load(manifest)
@@ -494,3 +509,241 @@ def test_revoke_removes_the_apps_origin_from_installed_manifests_at_once(
     code, out, _ = run_cli(capsys, "revoke", OTHER_ORIGIN)
     assert code == 0 and f"Removed {OTHER_ORIGIN} from allowed_origins in: {manifest}" in out
     assert load(manifest)["allowed_origins"] == [EXTENSION_ORIGIN]
+
+
+# -- release channels: each its own profile folder; the stable browser's system folder and registry key ---------
+CHANNELS = ("chrome-beta", "chrome-dev", "chrome-canary", "edge-beta", "edge-dev", "edge-canary")
+
+
+def test_chrome_and_edge_channels_have_their_own_user_folders_on_linux_and_macos(tmp_path: Path) -> None:
+    linux = Platform("linux", tmp_path / "h", tmp_path / "r")
+    user = {name: browsers.manifest_dirs(browsers.get(name), linux, "user") for name in CHANNELS}
+    config = linux.home / ".config"
+    assert user == {
+        "chrome-beta": [config / "google-chrome-beta/NativeMessagingHosts"],
+        "chrome-dev": [config / "google-chrome-unstable/NativeMessagingHosts"],  # Linux Dev is "unstable"
+        "chrome-canary": [config / "google-chrome-canary/NativeMessagingHosts"],
+        "edge-beta": [config / "microsoft-edge-beta/NativeMessagingHosts"],
+        "edge-dev": [config / "microsoft-edge-dev/NativeMessagingHosts"],
+        "edge-canary": [],  # no Linux build
+    }
+    mac = Platform("macos", tmp_path / "h", tmp_path / "r")
+    support = mac.home / "Library/Application Support"
+    assert {name: browsers.manifest_dirs(browsers.get(name), mac, "user") for name in CHANNELS} == {
+        "chrome-beta": [support / "Google/Chrome Beta/NativeMessagingHosts"],
+        "chrome-dev": [support / "Google/Chrome Dev/NativeMessagingHosts"],
+        "chrome-canary": [support / "Google/Chrome Canary/NativeMessagingHosts"],
+        "edge-beta": [support / "Microsoft Edge Beta/NativeMessagingHosts"],
+        "edge-dev": [support / "Microsoft Edge Dev/NativeMessagingHosts"],
+        "edge-canary": [support / "Microsoft Edge Canary/NativeMessagingHosts"],
+    }
+    for plat in (linux, mac):
+        for name in CHANNELS:
+            stable = browsers.get(name.split("-")[0])
+            assert browsers.manifest_dirs(browsers.get(name), plat, "system") == browsers.manifest_dirs(
+                stable, plat, "system")
+    assert browsers.get("google-chrome-unstable") is browsers.get("chrome-unstable") is browsers.get("chrome-dev")
+
+
+def test_channels_on_windows_read_the_stable_registry_key_and_are_found_by_their_profile(tmp_path: Path) -> None:
+    for name in CHANNELS:
+        stable = name.split("-")[0]
+        for scope in browsers.SCOPES:
+            assert browsers.registry_keys(browsers.get(name), scope) == browsers.registry_keys(browsers.get(stable), scope)
+    win = Platform("windows", tmp_path / "home", tmp_path / "root")
+    (win.home / "AppData/Local/Google/Chrome SxS/User Data").mkdir(parents=True)  # Canary
+    (win.home / "AppData/Local/Microsoft/Edge Dev/User Data").mkdir(parents=True)
+    registry = install.MemoryRegistry()
+    found = install.found_browsers(win, "user", registry)
+    assert [b.name for b in found] == ["chrome-canary", "edge-dev"]
+    targets, _ = install.targets_for(found, win, "user")
+    changes, contents, _ = install.plan_install(targets, make_host(tmp_path / "bin", "resocket-host.exe"), [], registry)
+    install.apply(changes, contents, registry)
+    manifest = str(win.home / "AppData/Local/resocket/NativeMessagingHosts/chromium" / MANIFEST)
+    assert registry.values == {
+        ("HKCU", rf"software\google\chrome\nativemessaginghosts\{HOST_NAME}"): manifest,
+        ("HKCU", rf"software\microsoft\edge\nativemessaginghosts\{HOST_NAME}"): manifest,
+    }
+
+
+def test_channels_installed_on_the_machine_are_found_by_their_programs(tmp_path: Path) -> None:
+    linux = Platform("linux", tmp_path / "h", tmp_path / "linux")
+    make_host(linux.root / "opt/google/chrome-unstable", "chrome")
+    make_host(linux.root / "usr/bin", "microsoft-edge-beta")
+    make_host(linux.root / "usr/bin", "google-chrome-canary")
+    assert [b.name for b in install.found_browsers(linux, "user")] == ["chrome-dev", "chrome-canary", "edge-beta"]
+    mac = Platform("macos", tmp_path / "h", tmp_path / "mac")
+    (mac.root / "Applications/Google Chrome Canary.app").mkdir(parents=True)
+    (mac.root / "Applications/Microsoft Edge Dev.app").mkdir(parents=True)
+    assert [b.name for b in install.found_browsers(mac, "system")] == ["chrome-canary", "edge-dev"]
+    win = Platform("windows", tmp_path / "h", tmp_path / "win")
+    make_host(win.root / "Program Files (x86)/Microsoft/Edge Beta/Application", "msedge.exe")
+    make_host(win.root / "Program Files/Google/Chrome Beta/Application", "chrome.exe")
+    assert [b.name for b in install.found_browsers(win, "system", install.MemoryRegistry())] == [
+        "chrome-beta", "edge-beta"]
+
+
+def test_uninstalling_stable_chrome_keeps_the_system_manifest_its_beta_still_reads(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_host(root / "usr/bin", "google-chrome")
+    make_host(root / "usr/bin", "google-chrome-beta")
+    args = ("--scope", "system", "--root", str(root))
+    assert run_cli(capsys, "install", *args, "--host-path", str(make_host(tmp_path / "bin")))[0] == 0
+    shared = root / "etc/opt/chrome/native-messaging-hosts" / MANIFEST
+    code, out, _ = run_cli(capsys, "uninstall", "--browser", "chrome", *args)
+    assert code == 0 and shared.exists() and "also read by Google Chrome Beta" in out
+
+
+# -- XDG_CONFIG_HOME and CHROME_CONFIG_HOME, as each browser reads them -----------------------------------------
+def test_config_home_variables_move_the_linux_user_folders_of_the_browsers_that_read_them(tmp_path: Path) -> None:
+    xdg, chrome_home = tmp_path / "xdg", tmp_path / "chrome-home"
+    plat = Platform("linux", tmp_path / "h", tmp_path / "r", {"XDG_CONFIG_HOME": str(xdg),
+                                                              "CHROME_CONFIG_HOME": str(chrome_home)})
+
+    def user(name: str, where: Platform = plat) -> Path:
+        [folder] = browsers.manifest_dirs(browsers.get(name), where, "user")
+        return folder
+
+    # Chromium's chrome_paths_linux.cc: CHROME_CONFIG_HOME first, then XDG_CONFIG_HOME (Chrome and Chromium).
+    assert user("chrome") == chrome_home / "google-chrome/NativeMessagingHosts"
+    assert user("chrome-dev") == chrome_home / "google-chrome-unstable/NativeMessagingHosts"
+    assert user("chromium") == chrome_home / "chromium/NativeMessagingHosts"
+    # Brave replaces that function and reads XDG_CONFIG_HOME only; Edge, Vivaldi and Opera: XDG_CONFIG_HOME.
+    assert user("brave") == xdg / "BraveSoftware/Brave-Browser/NativeMessagingHosts"
+    assert user("edge-beta") == xdg / "microsoft-edge-beta/NativeMessagingHosts"
+    assert user("vivaldi") == xdg / "vivaldi/NativeMessagingHosts"
+    assert user("opera") == xdg / "opera/NativeMessagingHosts"
+    assert user("firefox") == plat.home / ".mozilla/native-messaging-hosts"  # Firefox reads no variable for it
+    xdg_only = Platform("linux", plat.home, plat.root, {"XDG_CONFIG_HOME": str(xdg)})
+    assert user("chrome", xdg_only) == xdg / "google-chrome/NativeMessagingHosts"
+    # The XDG spec: a relative value is invalid and ignored.
+    relative = Platform("linux", plat.home, plat.root, {"XDG_CONFIG_HOME": "conf"})
+    assert user("chromium", relative) == plat.home / ".config/chromium/NativeMessagingHosts"
+    assert browsers.manifest_dirs(browsers.get("chrome"), plat, "system") == [plat.root / "etc/opt/chrome/native-messaging-hosts"]
+
+
+def test_install_finds_and_writes_below_the_config_homes_set_now(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    xdg, chrome_home = tmp_path / "xdg", tmp_path / "chrome-home"
+    (xdg / "BraveSoftware/Brave-Browser").mkdir(parents=True)
+    (chrome_home / "chromium").mkdir(parents=True)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    monkeypatch.setenv("CHROME_CONFIG_HOME", str(chrome_home))
+    code, report = _install_json(capsys, "--host-path", str(make_host(tmp_path / "bin")))
+    assert code == 0, report
+    assert [c["where"] for c in report["changes"]] == [str(chrome_home / "chromium/NativeMessagingHosts" / MANIFEST),
+                                                        str(xdg / "BraveSoftware/Brave-Browser/NativeMessagingHosts" / MANIFEST)]
+    assert not (private_home / ".config").exists()
+
+
+# -- Firefox 147+'s XDG layout ---------------------------------------------------------------------------------
+def test_firefox_with_the_xdg_profile_layout_is_found_and_gets_both_manifest_folders(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path) -> None:
+    (private_home / ".config/mozilla/firefox").mkdir(parents=True)
+    host = make_host(tmp_path / "bin")
+    code, report = _install_json(capsys, "--host-path", str(host))
+    assert code == 0, report
+    # ~/.mozilla/native-messaging-hosts is where Firefox reads manifests (MDN); the XDG folder is where newer
+    # builds with that layout are reported to look.
+    legacy = private_home / ".mozilla/native-messaging-hosts" / MANIFEST
+    xdg = private_home / ".config/mozilla/native-messaging-hosts" / MANIFEST
+    assert [c["where"] for c in report["changes"]] == [str(legacy), str(xdg)]
+    assert load(legacy) == load(xdg) and load(xdg)["allowed_extensions"] == [install.FIREFOX_EXTENSION_ID]
+    assert run_cli(capsys, "uninstall")[0] == 0
+    assert not legacy.exists() and not xdg.exists()
+
+
+def test_firefox_xdg_layout_follows_xdg_config_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    xdg = tmp_path / "xdg"
+    (xdg / "mozilla/firefox").mkdir(parents=True)
+    plat = Platform("linux", tmp_path / "h", tmp_path / "r", {"XDG_CONFIG_HOME": str(xdg)})
+    assert install.found_browsers(plat) == [browsers.get("firefox")]
+    targets, _ = install.targets_for([browsers.get("firefox")], plat, "user")
+    assert [t.manifest for t in targets] == [plat.home / ".mozilla/native-messaging-hosts" / MANIFEST,
+                                             xdg / "mozilla/native-messaging-hosts" / MANIFEST]
+
+
+# -- uninstall: every known place; --purge --------------------------------------------------------------------
+def test_uninstall_removes_every_resocket_manifest_even_of_browsers_no_longer_found(
+        capsys: pytest.CaptureFixture[str], private_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = make_host(tmp_path / "bin")
+    (private_home / ".mozilla/firefox").mkdir(parents=True)
+    (private_home / ".config/microsoft-edge-dev").mkdir(parents=True)
+    assert run_cli(capsys, "install", "--host-path", str(host))[0] == 0
+    firefox = private_home / ".mozilla/native-messaging-hosts" / MANIFEST
+    edge_dev = private_home / ".config/microsoft-edge-dev/NativeMessagingHosts" / MANIFEST
+    neighbour = firefox.parent / "com.example.other.json"
+    neighbour.write_text(json.dumps({"name": "com.example.other", "path": "/bin/true"}))
+    root = tmp_path / "root"
+    make_host(root / "usr/bin", "chromium")
+    assert run_cli(capsys, "install", "--scope", "system", "--root", str(root), "--host-path", str(host))[0] == 0
+    system = root / "etc/chromium/native-messaging-hosts" / MANIFEST
+    # Since then: Firefox's profiles are gone, XDG_CONFIG_HOME now points elsewhere, Chromium was removed.
+    (private_home / ".mozilla/firefox").rmdir()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    (root / "usr/bin/chromium").unlink()
+    assert install.found_browsers(Platform.current()) == []
+    code, out, _ = run_cli(capsys, "uninstall")
+    assert code == 0
+    assert f"removed      firefox       user   {firefox}" in out and f"removed      edge-dev      user   {edge_dev}" in out
+    assert not firefox.exists() and not edge_dev.exists() and neighbour.exists()
+    code, out, _ = run_cli(capsys, "uninstall", "--scope", "system", "--root", str(root))
+    assert code == 0 and str(system) in out and not system.exists()
+
+
+def _config_with_everything(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Path:
+    grants = pytest.importorskip("resocket.grants")
+    grants.GrantStore.open().grant(OTHER_ORIGIN, ["tcp-connect"])
+    config = Path(os.environ["RESOCKET_CONFIG_DIR"])
+    (config / "app-keys").mkdir()
+    (config / "app-keys/hello-world-0123abcd.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    assert run_cli(capsys, "install", "--user-data-dir", str(profile_dir(tmp_path)), "--host-path",
+                   str(make_host(tmp_path / "bin")), "--extension-id", OTHER_ID)[0] == 0
+    assert sorted(p.name for p in config.iterdir()) == ["app-keys", "extra-extensions.json", "grants.json",
+                                                         "grants.json.lock"]
+    return config
+
+
+def test_uninstall_purge_removes_grants_app_keys_and_saved_ids_and_says_what_it_removed(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = _config_with_everything(capsys, tmp_path)
+    code, out, _ = run_cli(capsys, "uninstall", "--purge", "--dry-run")
+    assert code == 0 and config.exists()
+    assert f"would remove -             config {config / 'grants.json'} (grants)" in out
+    assert f"would remove -             config {config / 'app-keys'} (app keys)" in out
+    code, out, _ = run_cli(capsys, "uninstall", "--purge", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ok"] is True and report["warnings"] == []
+    assert [(c["action"], c["where"]) for c in report["changes"]] == [
+        ("remove-dir", str(config / "app-keys")), ("remove", str(config / "extra-extensions.json")),
+        ("remove", str(config / "grants.json")), ("remove", str(config / "grants.json.lock")),
+        ("remove-dir", str(config))]
+    assert not config.exists()
+    assert run_cli(capsys, "grants", "--json")[0] == 0  # resocket works on, with no grants
+    assert run_cli(capsys, "uninstall", "--purge")[1].startswith("nothing to remove")
+
+
+def test_uninstall_purge_keeps_files_resocket_did_not_write_in_a_chosen_config_dir(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = _config_with_everything(capsys, tmp_path)
+    (config / "notes.txt").write_text("mine")
+    code, out, err = run_cli(capsys, "uninstall", "--purge")
+    assert code == 0
+    assert f"removed      -             config {config / 'grants.json'} (grants)" in out
+    assert f"warning: kept {config / 'notes.txt'} in the config dir: resocket did not write it" in err
+    assert sorted(p.name for p in config.iterdir()) == ["notes.txt"]
+
+
+# -- --user-data-dir must name an existing folder -----------------------------------------------------------------
+def test_install_for_a_user_data_dir_that_does_not_exist_says_so_and_writes_nothing(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "profle"
+    host = make_host(tmp_path / "bin")
+    code, _out, err = run_cli(capsys, "install", "--user-data-dir", str(missing), "--host-path", str(host))
+    assert code == 2
+    assert f"--user-data-dir {missing} is not a folder (it does not exist)" in err and f"mkdir -p {missing}" in err
+    assert not missing.exists() and not install.extras_path().exists()
+    code, report = _install_json(capsys, "--user-data-dir", str(missing), "--host-path", str(host))
+    assert code == 2 and report["ok"] is False and "does not exist" in report["error"]
+    assert not missing.exists()

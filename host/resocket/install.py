@@ -12,7 +12,11 @@ Design rules:
 - Failures are reported, not raised mid-way: `apply` tries every change, removes its temporary files, and
   raises `ApplyFailed` with one `WriteProblem` (what is wrong, the command that fixes it) per failed place.
 - Uninstall removes only what resocket wrote: files whose `name` is org.resocket.host, registry keys whose
-  (Default) value is such a file. A location another installed browser reads too is left in place.
+  (Default) value is such a file. A location another installed browser reads too is left in place. With no
+  browser named it looks in every known location of every browser (browsers.known_manifest_dirs), found
+  or not: a browser removed since the install still had a manifest written for it.
+- `plan_purge` lists resocket's own files from the config dir by name (grants, app keys, saved
+  extension IDs): that dir may be one the user chose (RESOCKET_CONFIG_DIR), so nothing else is deleted.
 """
 from __future__ import annotations
 
@@ -301,14 +305,21 @@ class Change:
 
 
 def found_browsers(plat: Platform, scope: str = "user", registry: RegistryAdapter | None = None) -> list[Browser]:
-    """The browsers install/uninstall act on by default. User scope: those with a config folder for this
-    user. System scope: also those installed on the machine (their program files, or on Windows their App
-    Paths registry key), since root, who runs a system install, has no browser profile of its own."""
+    """The browsers install acts on by default: those with a config folder for this user, those installed
+    on the machine (their program files, or on Windows their App Paths registry key) even if this user never
+    started them (provisioning scripts run before the first login; root has no browser profile of its own),
+    and a Snap build that reaches hosts through the WebExtensions portal (it reads the usual folders)."""
     found = [b for b in browsers.BROWSERS if any(_is_dir(d) for d in browsers.config_dirs(b, plat))]
-    if scope == "system":
-        found += [b for b in installed_browsers(plat, registry) if b not in found]
-        found.sort(key=browsers.BROWSERS.index)
+    found += [b for b in installed_browsers(plat, registry) if b not in found]
+    found += [b for b in browsers.BROWSERS if b not in found and portal_snap(b, plat)]
+    found.sort(key=browsers.BROWSERS.index)
     return found
+
+
+def portal_snap(browser: Browser, plat: Platform) -> bool:
+    """Whether a Snap build of `browser` that starts hosts through the WebExtensions portal is present."""
+    return browser.snap_portal and any(kind == "snap" and _is_dir(path)
+                                       for kind, path in browsers.sandbox_locations(browser, plat))
 
 
 def installed_browsers(plat: Platform, registry: RegistryAdapter | None = None) -> list[Browser]:
@@ -322,9 +333,10 @@ def installed_browsers(plat: Platform, registry: RegistryAdapter | None = None) 
     return found
 
 
-def targets_for(selected: list[Browser], plat: Platform, scope: str,
-                user_data_dir: Path | None = None) -> tuple[list[Target], list[str]]:
-    """(targets, notes about browsers with no location for this OS/scope)."""
+def targets_for(selected: list[Browser], plat: Platform, scope: str, user_data_dir: Path | None = None,
+                every: bool = False) -> tuple[list[Target], list[str]]:
+    """(targets, notes about browsers with no location for this OS/scope). `every`: all the places an
+    install may ever have written (browsers.known_manifest_dirs), for uninstall."""
     name = browsers.manifest_file_name()
     if user_data_dir is not None:
         folder = browsers.user_data_dir_manifest_dir(Path(os.path.abspath(user_data_dir)))
@@ -332,9 +344,11 @@ def targets_for(selected: list[Browser], plat: Platform, scope: str,
     targets: list[Target] = []
     notes: list[str] = []
     for browser in selected:
-        dirs = browsers.manifest_dirs(browser, plat, scope)
+        dirs = (browsers.known_manifest_dirs(browser, plat, scope) if every
+                else browsers.manifest_dirs(browser, plat, scope, exists=_is_dir))
         if not dirs:
-            notes.append(f"{browser.label} has no known {scope} manifest location on {plat.os}")
+            if not every:  # uninstall looks everywhere: a browser with no location there is no news
+                notes.append(f"{browser.label} has no known {scope} manifest location on {plat.os}")
             continue
         keys = tuple(browsers.registry_keys(browser, scope)) if plat.os == "windows" else ()
         targets += [Target(browser, scope, d / name, keys) for d in dirs]
@@ -400,14 +414,27 @@ def plan_uninstall(targets: list[Target], plat: Platform, registry: RegistryAdap
             sharing = []
         else:
             sharing = [b.label for b in others
-                       if target.manifest.parent in browsers.manifest_dirs(b, plat, target.scope)]
+                       if target.manifest.parent in browsers.manifest_dirs(b, plat, target.scope, exists=_is_dir)]
         if sharing:
             changes.append(Change("keep", target.browser.name, target.scope, str(target.manifest),
                                   f"also read by {', '.join(sharing)}"))
             continue
         removed.add(target.manifest)
         changes.append(Change("remove", target.browser.name, target.scope, str(target.manifest)))
+        wrapper = _flatpak_wrapper_of(target, plat)
+        if wrapper is not None:
+            changes.append(Change("remove", target.browser.name, target.scope, str(wrapper), "Flatpak wrapper"))
     return changes
+
+
+def _flatpak_wrapper_of(target: Target, plat: Platform) -> Path | None:
+    """The wrapper doctor's Flatpak recipe wrote for the manifest `target`, if that is what it names."""
+    host = (read_manifest(target.manifest) or {}).get("path")
+    for app_id in target.browser.flatpak_ids if isinstance(host, str) else ():
+        wrapper = browsers.flatpak_wrapper(plat, app_id)
+        if Path(host) == wrapper and (_read_bytes(wrapper) or b"").startswith(b"#!/bin/sh\nexec flatpak-spawn --host "):
+            return wrapper
+    return None
 
 
 RerunCommand = Callable[[str, str], str]
@@ -486,6 +513,12 @@ def _apply_one(change: Change, contents: dict[Path, bytes], registry: RegistryAd
             _unlink_quietly(tmp)
     elif change.action == "remove":
         Path(change.where).unlink()
+    elif change.action == "remove-dir":
+        path = Path(change.where)
+        if change.scope == "config" and path.name in PURGED_DIRS:
+            shutil.rmtree(path)
+        else:
+            path.rmdir()  # only ever an emptied config dir: never removes anything else
     elif change.action in ("set-key", "delete-key"):
         assert registry is not None
         hive, key = change.where.split("\\", 1)
@@ -544,14 +577,56 @@ def _read_bytes(path: Path) -> bytes | None:
         return None
 
 
+# -- uninstall --purge: resocket's own files in the config dir ---------------------------------------------
+#: What resocket keeps in its config dir (grants.py, convert_cli.py, this module), removed by name. The lock
+#: file is removed last: only an uninstall may drop it (grants.py keeps it for every other writer).
+PURGED_FILES = ("grants.json", EXTRAS_FILE, "grants.json.lock")
+PURGED_DIRS = ("app-keys",)
+#: Temp files an interrupted atomic write of the files above leaves (grants.py, save_extra_ids).
+_PURGED_TEMP = re.compile(r"^\.(grants\..*|extra-extensions\.json\..*)\.tmp$")
+
+
+def config_dir() -> Path:
+    from resocket.grants import default_config_dir
+
+    return default_config_dir()
+
+
+def plan_purge(folder: Path) -> tuple[list[Change], list[str]]:
+    """(the removals `uninstall --purge` makes in the config dir, the other entries it leaves there)."""
+    changes: list[Change] = []
+    try:
+        entries = sorted(folder.iterdir())
+    except FileNotFoundError:
+        return [], []
+    except OSError as exc:
+        raise InstallError(f"cannot read the config dir {folder}: {exc.strerror or exc}") from None
+    kept: list[str] = []
+    for entry in entries:
+        kind = ("app keys" if entry.name in PURGED_DIRS else "grants" if entry.name.startswith(("grants", ".grants"))
+                else "extension IDs given with --extension-id" if entry.name == EXTRAS_FILE else "")
+        if entry.name in PURGED_DIRS and _is_dir(entry) and not entry.is_symlink():
+            changes.append(Change("remove-dir", "-", "config", str(entry), kind))
+        elif entry.name in PURGED_FILES or _PURGED_TEMP.match(entry.name):
+            changes.append(Change("remove", "-", "config", str(entry), kind or "unfinished write"))
+        else:
+            kept.append(str(entry))
+    changes.sort(key=lambda c: c.where.endswith(".lock"))
+    if not kept:
+        changes.append(Change("remove-dir", "-", "config", str(folder), "the config dir, then empty"))
+    return changes, kept
+
+
 # -- refreshing what is installed (convert-app, revoke) ------------------------------------------------------
 def installed_targets(plat: Platform, registry: RegistryAdapter | None,
                       scopes: Iterable[str] = browsers.SCOPES) -> list[Target]:
-    """Every place, in any scope and for any browser, that holds a resocket manifest now."""
+    """Every place, in any scope and for any browser, that holds a resocket manifest now (each file once)."""
     found: list[Target] = []
+    seen: set[Path] = set()
     for scope in scopes:
-        targets, _ = targets_for(list(browsers.BROWSERS), plat, scope)
-        found += [t for t in targets if is_resocket_manifest(t.manifest)]
+        targets, _ = targets_for(list(browsers.BROWSERS), plat, scope, every=True)
+        found += [t for t in targets if is_resocket_manifest(t.manifest) and t.manifest not in seen]
+        seen.update(t.manifest for t in found)
     return found
 
 

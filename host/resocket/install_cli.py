@@ -6,7 +6,9 @@ it; with --json the report stays JSON); 2 usage errors and refusals before anyth
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -27,10 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_install)
 
     p = sub.add_parser("uninstall", help="remove the manifests and registry keys resocket wrote",
-                       description="Remove resocket's manifests (and registry keys). Files resocket did not "
-                                   "write are left alone.")
+                       description="Remove resocket's manifests (and registry keys) from every place any "
+                                   "browser reads them, found or not. Files resocket did not write are left alone.")
     _common(p)
     p.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    p.add_argument("--purge", action="store_true",
+                   help="also remove grants, app keys and saved extension IDs (resocket's config dir)")
     p.set_defaults(func=cmd_uninstall)
 
     p = sub.add_parser("doctor", help="check that browsers can start resocket-host; exit 1 on any problem",
@@ -58,11 +62,12 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _platform(args: argparse.Namespace) -> Platform:
     plat = Platform.current()
     if args.root is not None:
-        plat = Platform(plat.os, plat.home, args.root)
+        plat = dataclasses.replace(plat, root=args.root)
     return plat
 
 
-def _selected(args: argparse.Namespace, plat: Platform) -> list[browsers.Browser]:
+def _selected(args: argparse.Namespace, plat: Platform, every: bool = False) -> list[browsers.Browser]:
+    """The browsers named, or the default: every browser found (install, doctor), every browser (`every`)."""
     selected = [browsers.get(name) for name in args.browser]
     if args.user_data_dir is not None:
         selected = selected or [browsers.get("chromium")]
@@ -71,6 +76,8 @@ def _selected(args: argparse.Namespace, plat: Platform) -> list[browsers.Browser
             raise install.InstallError(f"--user-data-dir is a Chromium-family option; not for {', '.join(firefox)}")
         if args.scope == "system":
             raise install.InstallError("--user-data-dir and --scope system exclude each other")
+    if not selected and every:
+        return list(browsers.BROWSERS)
     if not selected:
         scope = args.scope or "user"
         selected = install.found_browsers(plat, scope, install.default_registry(plat))
@@ -92,6 +99,13 @@ def cmd_install(args: argparse.Namespace) -> int:
     registry = install.default_registry(plat)
     try:
         selected = _selected(args, plat)
+        if args.user_data_dir is not None and not args.user_data_dir.is_dir():
+            # A typo here would register the host for a profile no browser uses, and say "wrote".
+            udd = os.path.abspath(args.user_data_dir)
+            raise install.InstallError(
+                f"--user-data-dir {udd} is not a folder ({'a file' if args.user_data_dir.exists() else 'it does not exist'}); "
+                "give the folder the browser is started with (--user-data-dir=DIR); to register the host before "
+                f"the browser first creates it: mkdir -p {doctor.quote(udd)}")
         host_path = install.find_host_path(plat.os, args.host_path)
         targets, notes = install.targets_for(selected, plat, args.scope or "user", args.user_data_dir)
         changes, contents, warnings = install.plan_install(targets, host_path, args.extension_id, registry)
@@ -117,7 +131,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     print(f"host: {host_path}")
     for c in changes:
         points = f" -> {c.detail}" if c.action in ("set-key",) else ""
-        print(f"{verbs.get(c.action, c.action):<11} {c.browser:<9} {c.scope:<6} {c.where}{points}")
+        print(f"{verbs.get(c.action, c.action):<11} {c.browser:<{_NAME_WIDTH}} {c.scope:<6} {c.where}{points}")
     _print_warnings(warnings)
     return 0
 
@@ -126,26 +140,35 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
     plat = _platform(args)
     registry = install.default_registry(plat)
     try:
-        selected = _selected(args, plat)
-        targets, notes = install.targets_for(selected, plat, args.scope or "user", args.user_data_dir)
+        selected = _selected(args, plat, every=True)
+        named = bool(args.browser) or args.user_data_dir is not None
+        targets, notes = install.targets_for(selected, plat, args.scope or "user", args.user_data_dir,
+                                             every=not named)
         changes = install.plan_uninstall(targets, plat, registry)
+        kept: list[str] = []
+        if args.purge:
+            purge, kept = install.plan_purge(install.config_dir())
+            changes += purge
         if not args.dry_run:
             install.apply(changes, {}, registry, _rerun(args))
     except install.ApplyFailed as exc:
         return _write_failed(args, exc, notes)
     except (install.InstallError, ValueError) as exc:
         return _fail(args, str(exc))
+    notes = [*notes, *(f"kept {k} in the config dir: resocket did not write it" for k in kept)]
     if args.json:
         print(json.dumps({"ok": True, "dry_run": args.dry_run, "changes": [c.as_json() for c in changes],
                           "warnings": notes}, indent=2))
         return 0
-    verbs = {"remove": "would remove" if args.dry_run else "removed",
+    removed = "would remove" if args.dry_run else "removed"
+    verbs = {"remove": removed, "remove-dir": removed,
              "delete-key": "would delete" if args.dry_run else "deleted", "keep": "kept"}
     for c in changes:
-        why = f" ({c.detail})" if c.action == "keep" else ""
-        print(f"{verbs.get(c.action, c.action):<12} {c.browser:<9} {c.scope:<6} {c.where}{why}")
+        why = f" ({c.detail})" if c.detail and c.action != "delete-key" else ""  # a key's detail: its value
+        print(f"{verbs.get(c.action, c.action):<12} {c.browser:<{_NAME_WIDTH}} {c.scope:<6} {c.where}{why}")
     if not changes:
-        print("nothing to remove: no manifest written by resocket was found")
+        print("nothing to remove: no manifest written by resocket was found"
+              + (" and the config dir holds nothing of resocket's" if args.purge else ""))
     _print_warnings(notes)
     return 0
 
@@ -165,6 +188,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
+#: The browser column of the text output: as wide as the longest name (chrome-canary).
+_NAME_WIDTH = max(len(name) for name in browsers.BROWSER_NAMES)
+
+
 def _fail(args: argparse.Namespace, message: str, code: int = 2) -> int:
     if args.json:
         print(json.dumps({"ok": False, "error": message}, indent=2))
@@ -181,7 +208,7 @@ def _write_failed(args: argparse.Namespace, exc: install.ApplyFailed, warnings: 
                           "problems": [p.as_json() for p in exc.problems], "warnings": warnings}, indent=2))
         return 1
     for c in exc.done:
-        print(f"{c.action:<11} {c.browser:<9} {c.scope:<6} {c.where}")
+        print(f"{c.action:<11} {c.browser:<{_NAME_WIDTH}} {c.scope:<6} {c.where}")
     for p in exc.problems:
         print(f"resocket: [{p.browser}] {p.problem}", file=sys.stderr)
         print(f"  fix: {p.fix}", file=sys.stderr)

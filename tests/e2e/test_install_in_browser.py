@@ -116,6 +116,7 @@ def setup(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory) -> It
     shutil.copy2(_venv_bin("resocket-host"), own_host)  # a console script: absolute shebang, runs anywhere
     env = {"RESOCKET_CONFIG_DIR": str(root / "config"), "RESOCKET_LOG": "DEBUG"}  # host logs go to chromium.log
     udd = root / "udd"
+    udd.mkdir()  # install refuses a --user-data-dir that does not exist (a typo would register nothing)
     s = Setup(None, browsers, udd, env, own_host)  # type: ignore[arg-type]
     s.install()
     s.browser = browsers.launch("install", udd, extensions=[copy_extension(root / "extension")], env=env)

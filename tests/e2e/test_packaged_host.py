@@ -190,6 +190,7 @@ def test_packaged_cli_registers_the_packaged_host_for_a_user_data_dir_and_chromi
     cli, host = root / "opt/resocket/resocket", root / "opt/resocket/resocket-host"
     config, home, udd = tmp_path / "config", tmp_path / "home", tmp_path / "udd"
     home.mkdir()
+    udd.mkdir()  # install refuses a --user-data-dir that does not exist
     env = {"RESOCKET_CONFIG_DIR": str(config), "HOME": str(home)}
 
     installed = packaged_cli(cli, "install", "--browser", "chromium", "--user-data-dir", str(udd), env=env)
