@@ -309,9 +309,11 @@ def not_granted_message(origin: str, op: str, args: Mapping[str, Any], grantable
     if not grantable:
         return (f"resocket: {_clip(origin)} cannot be granted socket access (only the resocket extension, the "
                 "web pages it serves and Chrome extensions can be), so its socket calls are refused")
+    # An extension (a converted app) is also started the host only once the host manifests list it, which
+    # `resocket install` does for every granted extension.
+    then = "then reload the page" if page else "then `resocket install` and reload the app"
     return (f"resocket: {origin} holds no grant, so its socket calls are refused: run `resocket grant {origin} "
-            f"{suggest_rule(op, dict(args))}` (the rules it needs), then reload the "
-            f"{'page' if page else 'app or page'}")
+            f"{suggest_rule(op, dict(args))}` (the rules it needs), {then}")
 
 
 # -- actions --------------------------------------------------------------------------------------------
