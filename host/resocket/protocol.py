@@ -309,7 +309,7 @@ def not_granted_message(origin: str, op: str, args: Mapping[str, Any], grantable
     if not grantable:
         return (f"resocket: {_clip(origin)} cannot be granted socket access (only the resocket extension, the "
                 "web pages it serves and Chrome extensions can be), so its socket calls are refused")
-    # An extension (a converted app) is also started the host only once the host manifests list it, which
+    # Chrome starts the host for an extension (a converted app) only once the host manifests list it, which
     # `resocket install` does for every granted extension.
     then = "then reload the page" if page else "then `resocket install` and reload the app"
     return (f"resocket: {origin} holds no grant, so its socket calls are refused: run `resocket grant {origin} "
