@@ -38,6 +38,9 @@
  *     back once its data pipe took it. A failure met after such a callback is reported by the next write.
  *     Both windows may be wide (docs/protocol.md, "Wide windows"): 4 MiB for the first two streams and writing
  *     sockets, said in the replies that grant them, so acks and early-write replies are 8x rarer.
+ *  8. Ungranted means refused (docs/grants.md): the host answers every call of an origin with no grant
+ *     `not_granted`; the call fails with the table's `failure` values and the host's message as lastError, which
+ *     names the `resocket grant` command for the page's exact origin. No data channel is asked for then.
  */
 (function installResocket(global) {
   'use strict';
@@ -1425,7 +1428,8 @@
         const queued = this.queue;
         this.queue = [];
         for (const frame of queued) this.link.send(frame);
-        if (this.channelOptions.dataChannel) this.openDataChannel();
+        // An origin with no grant gets no channel (the host would refuse it): no request for nothing.
+        if (this.channelOptions.dataChannel && this.helloResult.granted !== false) this.openDataChannel();
         return;
       }
       if (typeof msg.event === 'string' && !('id' in msg)) {
@@ -1518,8 +1522,10 @@
     /** Deliver the final reply `msg` to `entry`. */
     settle(entry, msg, channelBytes) {
       if (msg.error) {
-        // A protocol error on an API call: a host limit (too_many_sockets, chunks_too_large) or a shim bug.
-        entry.deliver(entry.spec.failure(), `resocket: ${msg.error.code}: ${msg.error.message}`);
+        // An origin with no grant (not_granted): the host's message is the lastError, as it names the fix. Any
+        // other protocol error on an API call is a host limit (too_many_sockets, chunks_too_large) or a shim bug.
+        entry.deliver(entry.spec.failure(), msg.error.code === 'not_granted' ? String(msg.error.message)
+          : `resocket: ${msg.error.code}: ${msg.error.message}`);
         return;
       }
       const args = Array.isArray(msg.args) ? msg.args : [];

@@ -507,3 +507,133 @@ def test_cli_names_a_system_manifest_it_cannot_write_and_the_command_that_update
     assert str(system) in note and "Permission denied" in note
     assert "run `sudo resocket install --browser chromium --scope system` to let the system-wide host accept this app" in note
     assert not [p for p in system.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- one app, one ID (appkeys) ------------------------------------------------------------------------------
+def write_app(folder: Path, rules: list[str], version: str = "1.0", body: str = "") -> Path:
+    """A keyless app named "Hello World!", as two unrelated samples were."""
+    manifest = app_manifest(name="Hello World!", version=version, permissions=[{"socket": rules}])
+    for path, data in app_files(manifest, **({"bg.js": body} if body else {})).items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(data)
+    return folder
+
+
+def converted_id(out: Path) -> str:
+    return json.loads((out / "resocket" / "report.json").read_text())["id"]
+
+
+def kept_keys(config_dir: Path) -> list[str]:
+    keys = config_dir / "app-keys"
+    return sorted(p.name for p in keys.iterdir()) if keys.exists() else []
+
+
+def test_two_different_apps_with_the_same_name_never_share_an_id_or_grants(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from resocket.grants import GrantStore
+
+    tcp_app = write_app(tmp_path / "tcp-app", ["tcp-connect:localhost:8080"])
+    udp_app = write_app(tmp_path / "udp-app", ["udp-send-to:*:5353"], body="chrome.socket.create('udp', {});")
+    code, _, _ = run_cli(["convert-app", str(tcp_app), str(tmp_path / "out-tcp"), "--yes"], capsys, monkeypatch)
+    assert code == 0
+    tcp_id = converted_id(tmp_path / "out-tcp")
+    [tcp_key] = [k for k in kept_keys(config_dir) if k.endswith(".pem")]
+
+    # Same name, other app: not converted, and told how to choose; nothing written.
+    before = kept_keys(config_dir)
+    code, lines, err = run_cli(["convert-app", str(udp_app), str(tmp_path / "out-udp"), "--yes"], capsys, monkeypatch)
+    assert code == 1 and lines == [], lines
+    assert f"an app named 'Hello World!' was converted before, and nothing says this one ({udp_app}) is that app" \
+        in err, err
+    assert f"--key {config_dir / 'app-keys' / tcp_key} (app 1)" in err and "--new-key" in err, err
+    assert kept_keys(config_dir) == before and not (tmp_path / "out-udp").exists()
+
+    code, _, _ = run_cli(["convert-app", str(udp_app), str(tmp_path / "out-udp"), "--yes", "--new-key"],
+                         capsys, monkeypatch)
+    assert code == 0
+    udp_id = converted_id(tmp_path / "out-udp")
+    assert udp_id != tcp_id
+    store = GrantStore.open(config_dir)
+    assert store.rules_for(f"chrome-extension://{tcp_id}/") == ["tcp-connect:localhost:8080"]
+    assert store.rules_for(f"chrome-extension://{udp_id}/") == ["udp-send-to:*:5353"]
+    # From now on each is known by where it came from: converting either again asks nothing and keeps its ID.
+    for app, out, ext_id in ((udp_app, "out-udp", udp_id), (tcp_app, "out-tcp", tcp_id)):
+        code, lines, err = run_cli(["convert-app", str(app), str(tmp_path / out), "--yes"], capsys, monkeypatch)
+        assert (code, converted_id(tmp_path / out)) == (0, ext_id), err
+        assert lines[-1] == f"chrome-extension://{ext_id}/resocket/launch.html"
+
+
+def test_a_newer_version_of_the_same_app_keeps_its_id(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    app = write_app(tmp_path / "app", ["tcp-connect"])
+    assert run_cli(["convert-app", str(app), str(tmp_path / "out"), "--yes"], capsys, monkeypatch)[0] == 0
+    first = converted_id(tmp_path / "out")
+    # Updated in place (a new version in the same folder): same source, same ID, nothing asked.
+    write_app(app, ["tcp-connect", "udp-bind"], version="1.1", body="chrome.socket.create('udp', {});")
+    code, _, err = run_cli(["convert-app", str(app), str(tmp_path / "out"), "--yes"], capsys, monkeypatch)
+    assert (code, converted_id(tmp_path / "out")) == (0, first), err
+    # The same files from somewhere else (a zip of that folder): same files, same ID.
+    packed = tmp_path / "app-1.1.zip"
+    packed.write_bytes(zip_bytes({p.relative_to(app).as_posix(): p.read_bytes() for p in app.rglob("*") if p.is_file()}))
+    code, _, err = run_cli(["convert-app", str(packed), str(tmp_path / "out"), "--yes"], capsys, monkeypatch)
+    assert (code, converted_id(tmp_path / "out")) == (0, first), err
+    # A version 1.2 downloaded elsewhere: only the user knows; answering 1 keeps the ID, and it is remembered.
+    newer = write_app(tmp_path / "download" / "app-1.2", ["tcp-connect"], version="1.2", body="// 1.2")
+    code, _, err = run_cli(["convert-app", str(newer), str(tmp_path / "out")], capsys, monkeypatch, stdin="1\ny\n")
+    assert (code, converted_id(tmp_path / "out")) == (0, first), err
+    assert "Is it that app? Its number keeps that ID" in err
+    code, _, err = run_cli(["convert-app", str(newer), str(tmp_path / "out"), "--yes"], capsys, monkeypatch)
+    assert (code, converted_id(tmp_path / "out")) == (0, first), err
+    # Answering "new" gives a different app its own ID.
+    other = write_app(tmp_path / "other", ["udp-bind"], body="// another app")
+    code, _, err = run_cli(["convert-app", str(other), str(tmp_path / "out-other")], capsys, monkeypatch,
+                           stdin="new\nn\n")
+    assert code == 0 and converted_id(tmp_path / "out-other") != first, err
+
+
+def test_a_refused_conversion_leaves_no_generated_key_behind(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    app = write_app(tmp_path / "app", ["tcp-connect"])
+    # Bad input: OUT is someone's folder; an app with a resocket/ folder of its own; an extension, not an app.
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    assert run_cli(["convert-app", str(app), str(taken), "--yes"], capsys, monkeypatch)[0] == 1
+    clash = write_app(tmp_path / "clash", ["tcp-connect"])
+    (clash / "resocket").mkdir()
+    (clash / "resocket" / "x.js").write_text("")
+    assert run_cli(["convert-app", str(clash), str(tmp_path / "out"), "--yes"], capsys, monkeypatch)[0] == 1
+    extension = tmp_path / "extension"
+    extension.mkdir()
+    (extension / "manifest.json").write_text(json.dumps({"manifest_version": 2, "name": "Hello World!",
+                                                          "version": "1", "background": {"scripts": ["b.js"]}}))
+    assert run_cli(["convert-app", str(extension), str(tmp_path / "out"), "--yes"], capsys, monkeypatch)[0] == 1
+    assert kept_keys(config_dir) == []
+    # The user does not say which app it is (no answer, a wrong one): not converted, no key either.
+    assert run_cli(["convert-app", str(app), str(tmp_path / "out"), "--yes"], capsys, monkeypatch)[0] == 0
+    before = kept_keys(config_dir)
+    other = write_app(tmp_path / "other", ["udp-bind"], body="// another app")
+    for answer in ("", "no\n", "7\n"):
+        code, _, err = run_cli(["convert-app", str(other), str(tmp_path / "out-other")], capsys, monkeypatch,
+                               stdin=answer)
+        assert code == 1 and "not converted: the answer did not say which app it is" in err, err
+        assert kept_keys(config_dir) == before and not (tmp_path / "out-other").exists()
+
+
+def test_a_key_of_the_older_per_name_store_is_never_taken_without_asking(
+        tmp_path: Path, config_dir: Path, rsa_key: object, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from resocket import appkeys
+
+    legacy = appkeys.legacy_key_path("Hello World!")
+    legacy.parent.mkdir(parents=True)
+    crx.write_private_key(legacy, rsa_key)
+    old_id = crx.extension_id(crx.public_key_der(rsa_key))
+    app = write_app(tmp_path / "app", ["tcp-connect"])
+    code, _, err = run_cli(["convert-app", str(app), str(tmp_path / "out"), "--yes"], capsys, monkeypatch)
+    assert code == 1 and f"--key {legacy} (app 1)" in err and "a source resocket did not record" in err, err
+    code, _, err = run_cli(["convert-app", str(app), str(tmp_path / "out"), "--yes", "--key", str(legacy)],
+                           capsys, monkeypatch)
+    assert (code, converted_id(tmp_path / "out")) == (0, old_id), err
+    code, _, err = run_cli(["convert-app", str(app), str(tmp_path / "out"), "--yes"], capsys, monkeypatch)
+    assert (code, converted_id(tmp_path / "out")) == (0, old_id), err  # --key taught the store this source

@@ -5,17 +5,17 @@ with them, where the host was registered, and last the launch URL alone on its l
 `tail -n 1`). Questions and warnings go to stderr.
 
 Exit codes: 0 converted (even if the rules were not granted: the report says so); 1 the app cannot be
-converted or a file could not be written; 2 usage errors.
+converted, a file could not be written, or its ID could not be chosen (an app of the same name was converted
+before and the user did not say whether this is it); 2 usage errors. Whenever the exit code is not 0, no key
+is left behind (appkeys: a key is written only once the extension is).
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
-import re
 import sys
 from pathlib import Path
 
-from resocket import convert
+from resocket import appkeys, convert
 from resocket.convert import ConvertError
 
 EXIT_OK = 0
@@ -37,8 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", metavar="OUT", help="folder to write the extension to (replaced if it holds an "
                                               "earlier conversion)")
     p.add_argument("--yes", "-y", action="store_true", help="grant the app's socket rules without asking")
-    p.add_argument("--key", metavar="PEM", help="private (or public) key giving the extension its ID, for apps "
-                                               "whose manifest and package carry no key")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--key", metavar="PEM", help="private (or public) key giving the extension its ID, for apps "
+                                                   "whose manifest and package carry no key (a key convert-app kept "
+                                                   "converts this app as the app it was made for)")
+    which.add_argument("--new-key", action="store_true",
+                       help="give an app with no key of its own a new ID, even if an app of the same name was "
+                            "converted before")
     p.add_argument("--user-data-dir", metavar="DIR",
                    help="also register the host for Chromium started with --user-data-dir=DIR")
     p.add_argument("--host-path", metavar="PATH", help="resocket-host executable to register with --user-data-dir")
@@ -50,9 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _cmd_convert(args: argparse.Namespace) -> int:
     try:
         source = convert.read_source(args.src)
-        key, key_note = _fallback_key(source, args.key)
-        conversion = convert.convert(source, runtime_files(), key=key, key_source=key_note)
+        convert.translate_manifest(source.manifest)  # not an app: say so before asking anything about its ID
+        choice = _choose_key(source, args)
+        conversion = convert.convert(source, runtime_files(), key=choice.spki if choice else None,
+                                     key_source=choice.note if choice else "")
         convert.write_extension(conversion, args.out)
+        if choice is not None:
+            choice.keep()
     except ConvertError as exc:
         print(f"resocket convert-app: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -86,33 +95,51 @@ def shim_source() -> Path:
 
 
 # -- the key ----------------------------------------------------------------------------------------------
-def _fallback_key(source: convert.AppSource, key_file: str | None) -> tuple[bytes | None, str]:
-    """The SPKI for an app with no key of its own: --key, else one kept per app in the config dir so that
-    converting the same app again gives the same ID (and its storage and grants carry over)."""
+def _choose_key(source: convert.AppSource, args: argparse.Namespace) -> appkeys.Choice | None:
+    """The key of an app with none of its own (appkeys): --key, --new-key, else the one kept for this app; when
+    an app of the same name was converted before and nothing says this is it, the user is asked (or, with
+    --yes, the conversion is refused). None: the app's manifest or CRX has a key."""
     from resocket import crx
 
     if convert.key_from_manifest(source.manifest) is not None or source.crx_key:
-        return None, ""
+        return None
+    name = str(source.manifest.get("name", "app"))
+    where = str(Path(args.src).resolve())
     try:
-        if key_file:
-            return crx.spki_from_pem_file(key_file), f"key from {key_file}"
-        path = app_key_path(str(source.manifest.get("name", "app")))
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            crx.write_private_key(path, crx.generate_private_key())
-            return crx.public_key_der(crx.load_private_key(path)), f"new key, kept in {path}"
-        return crx.public_key_der(crx.load_private_key(path)), f"key kept in {path}"
+        if args.key:
+            return appkeys.given_key(name, args.key, where, source.files)
+        if args.new_key:
+            return appkeys.new_key(name, where, source.files)
+        try:
+            return appkeys.choose(name, where, source.files)
+        except appkeys.Unsure as unsure:
+            return _ask_which_app(unsure, where, source, args.yes)
+    except appkeys.KeyStoreError as exc:
+        raise ConvertError(str(exc)) from None
     except (crx.CryptoMissing, crx.ExtensionKeyError) as exc:
         raise ConvertError(f"the app has no key, so one must be made or given with --key: {exc}") from None
 
 
-def app_key_path(app_name: str) -> Path:
-    """<config dir>/app-keys/<slug>-<hash>.pem, one per app name."""
-    from resocket.grants import default_config_dir
-
-    slug = re.sub(r"[^a-z0-9]+", "-", app_name.lower()).strip("-")[:40] or "app"
-    digest = hashlib.sha256(app_name.encode("utf-8")).hexdigest()[:8]
-    return default_config_dir() / "app-keys" / f"{slug}-{digest}.pem"
+def _ask_which_app(unsure: appkeys.Unsure, where: str, source: convert.AppSource, yes: bool) -> appkeys.Choice:
+    """Same name, not known to be the same app: a newer version of one converted before keeps its ID, a
+    different app gets its own; only the user can tell which, so they are asked (never with --yes)."""
+    known = unsure.candidates
+    that = "that app" if len(known) == 1 else "one of those apps"
+    listing = [f"an app named {unsure.name!r} was converted before, and nothing says this one ({where}) is {that}:"]
+    listing += [f"  {i}. {record.describe()}" for i, record in enumerate(known, 1)]
+    keep = " or ".join(f"--key {record.key} (app {i})" for i, record in enumerate(known, 1))
+    how = (f"Choose its ID: to convert it as a newer version of {that} (same ID, grants and storage), {keep}; "
+           "as a different app with an ID of its own, --new-key")
+    if yes:
+        raise ConvertError("\n".join([*listing, how]))
+    print("\n".join(listing), file=sys.stderr)
+    answer = _answer(f"Is it {that}? Its number keeps that ID (a newer version of it); 'new' gives it an ID of "
+                     "its own: ")
+    if answer == "new":
+        return appkeys.new_key(unsure.name, where, source.files)
+    if answer.isdigit() and 1 <= int(answer) <= len(known):
+        return appkeys.choice_for(known[int(answer) - 1], where, source.files)
+    raise ConvertError(f"not converted: the answer did not say which app it is. {how}")
 
 
 # -- grants and host registration -------------------------------------------------------------------------
@@ -143,12 +170,16 @@ def _grant(conversion: convert.Conversion, yes: bool) -> bool:
 
 
 def _ask(question: str) -> bool:
+    return _answer(question) in ("y", "yes")
+
+
+def _answer(question: str) -> str:
+    """The user's answer on stdin, stripped and lowercased ("" at end of input)."""
     print(question, end="", file=sys.stderr, flush=True)
     try:
-        answer = sys.stdin.readline()
+        return sys.stdin.readline().strip().lower()
     except (OSError, ValueError):
-        return False
-    return answer.strip().lower() in ("y", "yes")
+        return ""
 
 
 def _register_origin(origin: str, granted: bool, user_data_dir: str | None, host_path: str | None,

@@ -324,12 +324,9 @@ class Host:
         """Resolve what a request says about the data channel; None when it is answered or must wait."""
         args = dict(call.args)
         if call.op == "datachannel.open":
-            if self.session.relayed and not (self.engine is not None and self.engine.rules.rules):
-                # A web page with no grant must never make the host listen on a port.
-                self.emit(error_reply(call.id, NOT_ALLOWED, f"{call.op}: a web page gets a data channel only "
-                                                            f"when its origin holds a grant; "
-                                                            f"{self.session.origin} holds none"))
-            elif self.engine is None:
+            # A web page with no grant never gets here (the session answers it not_granted), so it can never
+            # make the host listen on a port.
+            if self.engine is None:
                 self.emit(error_reply(call.id, INTERNAL, f"{call.op}: {self.engine_error or 'no engine'}"))
             elif "origin" in args and not self._may_name_origin(args["origin"]):
                 self.emit(error_reply(call.id, NOT_ALLOWED, f"{call.op}: only an extension page of resocket's "
@@ -593,6 +590,7 @@ class Host:
             from resocket.grants import GrantsCorrupt, GrantStore, normalize_origin
             from resocket.permissions import RuleSet
 
+            grantable = True
             try:
                 hello = dataclasses.replace(hello, origin=normalize_origin(hello.origin))
                 granted = GrantStore.open().rules_for(hello.origin)
@@ -608,7 +606,7 @@ class Host:
                                                                f"characters is not an origin"))
                     return
                 log.warning("no grants possible for origin %r: %s", hello.origin[:200], exc)
-                granted = []
+                granted, grantable = [], False
             rules, invalid = RuleSet.parse(granted)
             for rule in invalid:
                 log.warning("ignoring invalid rule %r granted to %s", rule, hello.origin)
@@ -616,11 +614,20 @@ class Host:
             log.exception("hello failed")
             self._send(error_reply(hello.id, INTERNAL, f"hello: {type(exc).__name__}: {exc}"))
             return
-        log.info("hello from %s for %s; rules %s", hello.client, hello.origin, rules.rules)
+        # Ungranted means refused (docs/grants.md): an origin with no grant gets no engine, so no socket can
+        # exist for it, and the session answers its every call `not_granted`. The resocket extension's own
+        # pages (a relay origin not relaying: the options page's self-test) stand where a Chrome App with the
+        # socket permission and no rules stood: sockets that reach nothing without a grant.
+        own_pages = self.session.may_relay and not hello.relayed
+        has_grant = bool(granted) or own_pages
+        log.info("hello from %s for %s; rules %s%s", hello.client, hello.origin, rules.rules,
+                 "" if has_grant else " (no grant: every call refused)")
         # The reply goes out before the engine is built: importing it (asyncio) and starting its thread is
         # most of the host's start-up, and the client's next request, read only after this returns,
         # waits for it anyway. An engine that fails to start answers every call with `internal`.
-        self._send(self.session.accept_hello(hello, rules.rules))
+        self._send(self.session.accept_hello(hello, rules.rules, granted=has_grant, grantable=grantable))
+        if not has_grant:
+            return
         try:
             from resocket.engine import Engine
 

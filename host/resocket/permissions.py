@@ -267,3 +267,52 @@ def rules_from_sockets_key(sockets: object) -> list[str]:
             if isinstance(pattern, str):
                 rules.append(f"{op}:{pattern}" if pattern else op)
     return list(dict.fromkeys(rules))
+
+
+#: The rule each call needs, by operation (chrome.socket's and chrome.sockets' names), with the names of its
+#: host and port arguments: what `suggest_rule` proposes to an origin that holds no grant.
+_RULE_OF_CALL: dict[str, tuple[str, str | None, str | None]] = {
+    "connect": ("tcp-connect", "hostname", "port"),
+    "tcp.connect": ("tcp-connect", "peerAddress", "peerPort"),
+    "listen": ("tcp-listen", "address", "port"),
+    "tcpServer.listen": ("tcp-listen", "address", "port"),
+    "bind": ("udp-bind", "address", "port"),
+    "udp.bind": ("udp-bind", "address", "port"),
+    "sendTo": ("udp-send-to", "address", "port"),
+    "udp.send": ("udp-send-to", "address", "port"),
+    **{name: ("udp-multicast-membership", None, None) for name in (
+        "joinGroup", "leaveGroup", "getJoinedGroups", "udp.joinGroup", "udp.leaveGroup", "udp.getJoinedGroups")},
+    "tcpServer.create": ("tcp-listen", None, None),
+    "udp.create": ("udp-send-to", None, None),
+}
+
+
+#: Hosts `suggest_rule` writes into its command as they are: names and IPv4 literals.
+_SHELL_SAFE_HOST = re.compile(r"[A-Za-z0-9._-]{1,253}")
+
+
+def suggest_rule(op: str, args: dict) -> str:
+    """A rule that would allow this call, for the message that tells an ungranted origin how to get one: the
+    call's own host and port where it names them and a rule can say them (``tcp-connect:127.0.0.1:8080``),
+    else the op with placeholders (``tcp-connect:HOST:PORT``). Port 0 (an ephemeral bind or listen) becomes
+    ``*``, the only port that allows it."""
+    if op == "create":
+        kind = args.get("type")
+        op = "udp.create" if kind == "udp" else "tcp.connect"
+    rule_op, host_arg, port_arg = _RULE_OF_CALL.get(op, ("tcp-connect", None, None))
+    if rule_op in PLAIN_OPS:
+        return rule_op
+    host, port = args.get(host_arg) if host_arg else None, args.get(port_arg) if port_arg else None
+    if not isinstance(host, str) or not isinstance(port, int) or isinstance(port, bool):
+        return f"{rule_op}:HOST:PORT"
+    if not _SHELL_SAFE_HOST.fullmatch(host):
+        host = ""  # the message is a command to paste into a shell: a page must not be able to write into it
+    wanted = f"{rule_op}:{host or '*'}:{port if 0 < port <= MAX_PORT else '*'}"
+    for candidate in (wanted, f"{rule_op}:*:{port if 0 < port <= MAX_PORT else '*'}"):
+        try:
+            rule = PermissionRule.parse(candidate)
+        except InvalidRule:
+            continue  # an IPv6 literal or a name a rule cannot spell: any host, that port
+        if rule.matches(rule_op, host, port):
+            return str(rule)
+    return f"{rule_op}:*:*"

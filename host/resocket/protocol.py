@@ -8,6 +8,9 @@ Design rules (models: h11's state as data, webextension-polyfill's method metada
   them. Validation is generic over that table: no per-operation code here.
 - The client is untrusted: every malformed request becomes an error reply (docs/protocol.md, "Protocol
   errors") carrying its id when one could be read. Nothing a client sends raises.
+- Ungranted means refused: a session whose origin holds no grant (docs/grants.md) answers every chrome.socket,
+  chrome.sockets and data-channel request `not_granted`, with a message naming the command that grants it; no
+  Call is handed out, so the host never makes a socket for it.
 - Session state: AWAITING_HELLO -> READY after a successful hello. Ids are "in flight" from the moment
   a Call is handed out until the host calls `retire(id)` as the final reply goes out; `retire` may run
   on any thread, so the in-flight set has its own lock.
@@ -46,6 +49,7 @@ TOO_MANY_SOCKETS = "too_many_sockets"
 INTERNAL = "internal"
 CONFIG_ERROR = "config_error"
 NOT_ALLOWED = "not_allowed"
+NOT_GRANTED = "not_granted"
 
 #: Request ids are JSON numbers the client can represent exactly: 1 .. Number.MAX_SAFE_INTEGER.
 MAX_ID = 2**53 - 1
@@ -294,6 +298,22 @@ def ahead_data_frames(sid: int, stream: int, data: bytes, piece: int = AHEAD_STE
     head = (_ahead_head("socket.data", sid, stream) + ',"data":"').encode()
     return [RawJSONParts((head, encode_base64_bytes(view[i: i + piece]), b'"}]}'), None)
             for i in range(0, len(data), piece)]
+
+
+def not_granted_message(origin: str, op: str, args: Mapping[str, Any], grantable: bool = True,
+                        page: bool = False) -> str:
+    """The lastError of every call of an origin that holds no grant: what is refused and the command that fixes
+    it, with a rule for this very call where its arguments say one (permissions.suggest_rule)."""
+    from resocket.permissions import suggest_rule
+
+    if not grantable:
+        return (f"resocket: {_clip(origin)} cannot be granted socket access (only the resocket extension, the "
+                "web pages it serves and Chrome extensions can be), so its socket calls are refused")
+    # Chrome starts the host for an extension (a converted app) only once the host manifests list it, which
+    # `resocket install` does for every granted extension.
+    then = "then reload the page" if page else "then `resocket install` and reload the app"
+    return (f"resocket: {origin} holds no grant, so its socket calls are refused: run `resocket grant {origin} "
+            f"{suggest_rule(op, dict(args))}` (the rules it needs), {then}")
 
 
 # -- actions --------------------------------------------------------------------------------------------
@@ -549,6 +569,8 @@ class Session:
         self.batch = False  # hello said the client reads batch frames
         self.write_behind = False  # hello said the client calls TCP writes back early (docs/protocol.md)
         self.wide = False  # hello said the client takes wide windows (docs/protocol.md)
+        self.granted = False  # the origin holds a grant: its calls reach the engine
+        self.grantable = True  # an origin `resocket grant` accepts (the refusal names that command then)
         self._in_flight: set[int] = set()
         self._lock = threading.Lock()
         self._chunks: dict[int, list[str]] = {}
@@ -611,6 +633,9 @@ class Session:
             return [Send(result_reply(req_id, {}))]
         if name in ADMIN_OPERATIONS:
             return [Admin(req_id, name, args)]
+        if not self.granted:
+            return self._error(req_id, NOT_GRANTED, not_granted_message(self.origin or "", name, args,
+                                                                       self.grantable, self.relayed))
         with self._lock:
             self._in_flight.add(req_id)
         return [Call(req_id, name, args)]
@@ -625,9 +650,12 @@ class Session:
             return self._error(None, BAD_ARGS, str(exc))
         return [Notice(name, args)]
 
-    def accept_hello(self, hello: Hello, rules: list[str]) -> dict:
-        """The host found the rules for `hello.origin`: the session is ready; returns the reply."""
+    def accept_hello(self, hello: Hello, rules: list[str], *, granted: bool = True, grantable: bool = True) -> dict:
+        """The host found the rules for `hello.origin`: the session is ready; returns the reply. `granted` False:
+        the origin holds no grant, and every call is refused (`grantable`: `resocket grant` could grant it)."""
         self.ready = True
+        self.granted = granted
+        self.grantable = grantable
         self.origin = hello.origin
         self.relayed = hello.relayed
         self.batch = hello.batch
@@ -636,7 +664,7 @@ class Session:
         wide = {"wide": WIDE_WINDOW, "wideGrants": WIDE_GRANTS} if hello.wide else {}
         result = {
             "protocol": PROTOCOL_VERSION, "host": HOST_PROGRAM, "version": __version__,
-            "origin": hello.origin, "rules": list(rules), "readAhead": {"window": AHEAD_WINDOW, **wide},
+            "origin": hello.origin, "rules": list(rules), "granted": granted, "readAhead": {"window": AHEAD_WINDOW, **wide},
         }
         if hello.write_behind:
             result["writeBehind"] = {"window": BEHIND_WINDOW, **wide}

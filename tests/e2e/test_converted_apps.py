@@ -86,6 +86,24 @@ PROBE_APP = {
 }
 
 
+def hello_world(rules: list[str]) -> dict[str, str]:
+    """A keyless sample called "Hello World!", as two unrelated ones were: their IDs and grants must differ."""
+    return {
+        "manifest.json": json.dumps({"manifest_version": 2, "name": "Hello World!", "version": "1",
+                                     "app": {"background": {"scripts": ["background.js"]}},
+                                     "permissions": [{"socket": rules}]}),
+        "background.js": "chrome.app.runtime.onLaunched.addListener(function() {\n"
+                         "  chrome.app.window.create('window.html', {id: 'main'});\n});\n",
+        "window.html": '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+                       '<script src="window.js"></script></body></html>',
+        "window.js": f"var appState = 'ready', transcript = [], rules = {json.dumps(rules)};\n",
+    }
+
+
+#: Same name, different apps: the second is converted with --new-key (without it convert-app refuses, --yes).
+SAME_NAME_APPS = {"hello-tcp": hello_world(["tcp-connect:127.0.0.1:*"]), "hello-udp": hello_world(["udp-send-to"])}
+
+
 @dataclass
 class ConvertedApp:
     name: str
@@ -117,12 +135,18 @@ def converted(profile: ResocketProfile) -> dict[str, ConvertedApp]:
     for rel, text in PROBE_APP.items():
         (probe / rel).parent.mkdir(parents=True, exist_ok=True)
         (probe / rel).write_text(text)
-    for name in (*APPS, "runtime-probe"):
-        src = probe if name == "runtime-probe" else EXAMPLES / name
+    for name, files in SAME_NAME_APPS.items():
+        for rel, text in files.items():
+            (profile.root / f"{name}-src" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (profile.root / f"{name}-src" / rel).write_text(text)
+    for name in (*APPS, "runtime-probe", *SAME_NAME_APPS):
+        src = (probe if name == "runtime-probe" else profile.root / f"{name}-src" if name in SAME_NAME_APPS
+               else EXAMPLES / name)
         out = profile.root / "apps" / name
         proc = subprocess.run(
             [_venv_bin("resocket"), "convert-app", str(src), str(out), "--yes",
-             "--user-data-dir", str(profile.user_data_dir), "--host-path", str(profile.root / "resocket-host-wrapper")],
+             "--user-data-dir", str(profile.user_data_dir), "--host-path", str(profile.root / "resocket-host-wrapper"),
+             *(["--new-key"] if name == "hello-udp" else [])],
             env=env, capture_output=True, text=True, timeout=120, check=False)
         assert proc.returncode == 0, f"convert-app {name} failed: {proc.stderr}"
         launch = proc.stdout.strip().splitlines()[-1]
@@ -318,3 +342,22 @@ def test_a_window_on_a_page_left_as_data_gets_the_runtime_from_the_loader_page(
         "at /pages/computed.html?n=1", "callback set in create callback", "current computed",
         "socket function", "text computed page", "load"]]
     assert background.evaluate("chrome.app.window.get('computed').contentWindow.computedState") == "loaded"
+
+
+def test_two_apps_of_the_same_name_have_their_own_ids_and_grants(browser: Browser, browsers: BrowserPool,
+                                                                converted: dict[str, ConvertedApp]) -> None:
+    """Two keyless "Hello World!" apps: the TCP one connects; the one that declared only UDP gets Chrome's
+    refusal, not the other's grant (docs/convert-app.md, "One app, one ID")."""
+    tcp_app, udp_app = converted["hello-tcp"], converted["hello-udp"]
+    assert tcp_app.ext_id != udp_app.ext_id
+    connect = """new Promise((resolve) => chrome.socket.create("tcp", {}, (c) =>
+        chrome.socket.connect(c.socketId, "127.0.0.1", PORT, (r) => {
+          const le = chrome.runtime.lastError;
+          resolve({connect: r, lastError: le ? le.message : null});
+        })))"""
+    with TcpServer() as server:
+        seen = {app.name: launch(browser, app, browsers).evaluate(connect.replace("PORT", str(server.port)))
+                for app in (tcp_app, udp_app)}
+        assert seen == {"hello-tcp": {"connect": 0, "lastError": None},
+                        "hello-udp": {"connect": -1, "lastError": "App does not have permission"}}, seen
+        assert server.connected.wait(30) and server.accepted == 1  # (the wait only bounds a hang)

@@ -463,6 +463,27 @@ test('a protocol error on a call fails that call only', () => {
   assert.equal(lastRequest(shim).op, 'getNetworkList');
 });
 
+test('an origin with no grant: each call fails with its failure values and the host\'s message, no channel asked', async () => {
+  const shim = loadExtensionShim();
+  shim.context.WebSocket = function WebSocket() { throw new Error('no channel may be opened'); };
+  const seen = [];
+  shim.chrome.socket.create('tcp', recorder(shim, seen)('create'));
+  const tcpCreate = shim.chrome.sockets.tcp.create();
+  const port = shim.port();
+  port.hello({ protocol: 1, host: 'resocket-host', version: '0.1.0', origin: 'http://localhost:8080', rules: [],
+    granted: false });
+  const message = 'resocket: http://localhost:8080 holds no grant, so its socket calls are refused: run ' +
+    '`resocket grant http://localhost:8080 tcp-connect:HOST:PORT` (the rules it needs), then reload the page';
+  assert.deepEqual(port.requests().map((m) => m.op), ['create', 'tcp.create'], 'no datachannel.open');
+  for (const request of port.requests()) port.reply({ id: request.id, error: { code: 'not_granted', message } });
+  assert.deepEqual(seen, [{ label: 'create', args: [{ socketId: -1 }], lastError: message }]);
+  await assert.rejects(tcpCreate, (err) => err.message === message);
+  shim.chrome.socket.connect(-1, '127.0.0.1', 80, recorder(shim, seen)('connect'));
+  port.reply({ id: lastRequest(shim).id, error: { code: 'not_granted', message } });
+  assert.deepEqual(seen[1], { label: 'connect', args: [-1], lastError: message });
+  assert.equal(shim.ports.length, 1, 'the connection stays: a grant applies from the next page load');
+});
+
 test('connectNative throwing (no nativeMessaging permission) fails the call instead of throwing', async () => {
   const shim = loadExtensionShim();
   shim.runtime.connectNative = () => { throw new Error("'runtime.connectNative' is not available in this context."); };

@@ -125,7 +125,9 @@ def test_a_relayed_page_cannot_switch_to_another_origin_or_manage_grants(tmp_pat
         assert host.request("grants.list")["error"]["code"] == "not_allowed"
         assert host.request("grants.revoke", origin=OTHER_PAGE)["error"]["code"] == "not_allowed"
         assert GrantStore.open(config).rules_for(OTHER_PAGE) == ["tcp-connect:*:*"]
-        assert host.call("getInfo", socketId=1).last_error == "Socket not found"  # still serving, as PAGE
+        # Still serving, as PAGE, which holds no grant: refused, naming the command for PAGE (not OTHER_PAGE).
+        refused = host.request("getInfo", socketId=1)["error"]
+        assert refused["code"] == "not_granted" and f"resocket grant {PAGE} " in refused["message"], refused
     finally:
         host.close()
 

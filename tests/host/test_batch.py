@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.support.hostclient import HostClient
+from tests.support.hostclient import DEFAULT_ORIGIN, HostClient
 
 
 def frames(requests: list[dict]) -> bytes:
@@ -40,6 +40,9 @@ def hello(client: HostClient, **args: object) -> None:
 
 
 def test_the_replies_to_one_read_come_as_one_batch_frame_in_order(tmp_path: Path) -> None:
+    from resocket.grants import GrantStore
+
+    GrantStore.open(tmp_path).grant(DEFAULT_ORIGIN, ["tcp-connect"])  # without a grant no call reaches the engine
     client = HostClient(env={"RESOCKET_CONFIG_DIR": str(tmp_path)}, hello=False)
     try:
         hello(client, batch=True)

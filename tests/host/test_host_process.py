@@ -39,7 +39,9 @@ def grant(env: dict[str, str], origin: str, *rules: str) -> None:
 
 @pytest.fixture
 def client(env: dict[str, str]):
-    c = HostClient(env=env)
+    """A client whose origin holds a grant: without one every socket call is refused (test_ungranted.py)."""
+    grant(env, GRANTED, "tcp-connect:localhost:*")
+    c = HostClient(GRANTED, env=env)
     yield c
     c.close()
 
@@ -64,18 +66,22 @@ def error_code(msg: dict) -> str:
     return msg["error"]["code"]
 
 
-def test_hello_reports_the_host_and_the_caller_origin(client: HostClient) -> None:
-    assert client.hello_result["protocol"] == 1
-    assert client.hello_result["host"] == "resocket-host"
-    assert client.hello_result["origin"] == DEFAULT_ORIGIN
-    assert client.hello_result["rules"] == []
+def test_hello_reports_the_host_and_the_caller_origin(env: dict[str, str]) -> None:
+    c = HostClient(env=env)
+    try:
+        assert c.hello_result["protocol"] == 1
+        assert c.hello_result["host"] == "resocket-host"
+        assert c.hello_result["origin"] == DEFAULT_ORIGIN
+        assert c.hello_result["rules"] == [] and c.hello_result["granted"] is False
+    finally:
+        c.close()
 
 
 def test_hello_reports_the_rules_granted_to_the_origin(env: dict[str, str]) -> None:
     grant(env, GRANTED, "tcp-connect:localhost:*")
     c = HostClient(GRANTED, env=env)
     try:
-        assert c.hello_result["rules"] == ["tcp-connect:localhost:*"]
+        assert c.hello_result["rules"] == ["tcp-connect:localhost:*"] and c.hello_result["granted"] is True
     finally:
         c.close()
 
@@ -103,6 +109,7 @@ def test_ping_after_hello_gets_an_empty_result(client: HostClient) -> None:
 def test_stdout_holds_only_frames_even_with_debug_logging(env: dict[str, str]) -> None:
     junk = (message(HELLO) + message({"id": 2, "op": "ping"}) + message({"id": 3, "op": "nope"})
             + struct.pack("=I", 3) + b"\xff\xfe\xfd" + message({"id": 4, "op": "getNetworkList"}))
+    grant(env, DEFAULT_ORIGIN, "tcp-connect:localhost:*")
     done = run_host(junk, {**env, "RESOCKET_LOG": "DEBUG"})
     assert done.returncode == 0, done.stderr.decode()
     msgs = parse_frames(done.stdout)
@@ -300,14 +307,17 @@ def test_windows_parent_window_argument_is_ignored(env: dict[str, str]) -> None:
 @pytest.mark.parametrize("addon,allowed", [("resocket@resocket.org", True), ("other@example.org", False)])
 def test_firefox_arguments_name_the_caller_by_its_add_on_id(env: dict[str, str], addon: str, allowed: bool) -> None:
     """Firefox starts a host with [<manifest path>, <add-on ID>]: resocket's add-on is the resocket extension
-    (its grants; it may speak for web pages), any other add-on has no grants."""
+    (its grants; it may speak for web pages), any other add-on has no grants and can have none."""
     grant(env, EXTENSION_ORIGIN, "tcp-listen:127.0.0.1:*")
     manifest = "/home/user/.mozilla/native-messaging-hosts/org.resocket.host.json"
     c = HostClient(manifest, env={**env, "RESOCKET_LOG": "info"}, args=[addon])
     try:
-        sid = c.call("create", type="tcp").value["socketId"]
-        listened = c.call("listen", socketId=sid, address="127.0.0.1", port=0)
-        assert (listened.value == 0) is allowed, listened
+        if allowed:
+            sid = c.call("create", type="tcp").value["socketId"]
+            assert c.call("listen", socketId=sid, address="127.0.0.1", port=0).value == 0
+        else:  # no grant can name another add-on: every call is refused, and says so
+            refused = c.request("create", type="tcp")["error"]
+            assert refused["code"] == "not_granted" and "cannot be granted" in refused["message"], refused
     finally:
         assert c.close() == 0
     logged = c.stderr_text()

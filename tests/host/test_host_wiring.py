@@ -53,6 +53,9 @@ def replies(out: io.BytesIO) -> list[dict]:
 @pytest.fixture
 def host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Host, io.BytesIO]:
     monkeypatch.setenv("RESOCKET_CONFIG_DIR", str(tmp_path))
+    from resocket.grants import GrantStore
+
+    GrantStore.open(tmp_path).grant(ORIGIN, ["tcp-connect"])  # an origin with no grant gets no engine
     monkeypatch.setattr("resocket.engine.Engine", StandInEngine)
     StandInEngine.instances.clear()
     out = io.BytesIO()

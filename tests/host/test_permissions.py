@@ -236,3 +236,20 @@ def test_matching_raises_nothing(text: str, host: str, port: int) -> None:
     rules, _ = RuleSet.parse([text])
     for op in OPS:
         rules.allows(op, host, port)
+
+
+@pytest.mark.parametrize("op,args,rule", [
+    ("connect", {"hostname": "127.0.0.1", "port": 8080}, "tcp-connect:127.0.0.1:8080"),
+    ("tcp.connect", {"peerAddress": "Example.COM", "peerPort": 443}, "tcp-connect:example.com:443"),
+    ("bind", {"address": "0.0.0.0", "port": 0}, "udp-bind:0.0.0.0:*"),  # port 0: only a wildcard allows it
+    ("connect", {"hostname": "::1", "port": 80}, "tcp-connect:*:80"),  # rules cannot spell IPv6 literals
+    ("connect", {"hostname": "$(touch x)", "port": 80}, "tcp-connect:*:80"),  # nothing a shell would run
+    ("sendTo", {"address": "a`b`", "port": 53}, "udp-send-to:*:53"),
+    ("create", {"type": "udp"}, "udp-send-to:HOST:PORT"),
+    ("udp.joinGroup", {"address": "224.0.0.1"}, "udp-multicast-membership"),
+])
+def test_the_rule_offered_to_an_ungranted_origin_allows_the_call_and_is_safe_to_paste(
+        op: str, args: dict, rule: str) -> None:
+    from resocket.permissions import suggest_rule
+
+    assert suggest_rule(op, args) == rule
