@@ -12,6 +12,7 @@ is left behind (appkeys: a key is written only once the extension is).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -192,7 +193,7 @@ def _register_origin(origin: str, granted: bool, user_data_dir: str | None, host
 
     plat = browsers.Platform.current()
     if root is not None:
-        plat = browsers.Platform(plat.os, plat.home, root)
+        plat = dataclasses.replace(plat, root=root)
     updated: list[str] = []
     problems: list[install.WriteProblem] = []
     try:
