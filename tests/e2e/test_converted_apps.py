@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,40 @@ def submit(session: Session, form: str, fields: dict[str, object]) -> None:
     }})()""")
 
 
+def page_errors(browser: Browser, session: Session) -> list[str]:
+    """What the page threw or logged as an error so far (Runtime and Log enabled on `session`)."""
+    out = []
+    for event in list(browser.events):
+        if event.get("sessionId") != session.session_id:
+            continue
+        params = event.get("params", {})
+        if event["method"] == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            out.append(details.get("exception", {}).get("description") or details.get("text", ""))
+        elif event["method"] == "Runtime.consoleAPICalled" and params.get("type") == "error":
+            out.append(" ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
+        elif event["method"] == "Log.entryAdded" and params["entry"]["level"] == "error":
+            out.append(params["entry"]["text"])
+    return out
+
+
+def open_watched(browser: Browser, url: str) -> Session:
+    """A tab that loads `url` with its exceptions and console errors recorded from the first script on."""
+    target_id = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.attach(target_id)
+    for domain in ("Runtime", "Log", "Page"):
+        session.send(f"{domain}.enable")
+    session.send("Page.navigate", {"url": url})
+    return session
+
+
+def wait_closed(browser: Browser, target_id: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while any(t["targetId"] == target_id for t in browser.targets()):
+        assert time.monotonic() < deadline, "the launch tab did not close"
+        time.sleep(0.1)
+
+
 def wait_state(session: Session, states: tuple[str, ...], timeout: float = 30) -> str:
     session.wait_for(f"{json.dumps(list(states))}.includes(appState) || appState === 'error'", timeout=timeout)
     state, transcript = session.evaluate("[appState, transcript]")
@@ -271,6 +306,21 @@ def test_tls_client_fetches_a_page_over_secure(browser: Browser, browsers: Brows
     assert tls_server.requests and tls_server.requests[-1].startswith(b"GET /secret HTTP/1.0\r\nHost: localhost\r\n")
     response = window.evaluate("response")
     assert response.startswith("HTTP/1.0 200 OK") and response.endswith("the secret page\n")
+
+
+def test_the_launch_page_throws_nothing_and_closes_its_tab_unless_asked_to_keep_it(
+        browser: Browser, browsers: BrowserPool, converted: dict[str, ConvertedApp]) -> None:
+    app = converted["http-server"]
+    kept = open_watched(browser, app.launch_url + "?keep")
+    browsers.pages.append(kept)
+    kept.wait_for("document.documentElement.dataset.launched === 'true'")
+    assert kept.evaluate("[document.getElementById('status').textContent, document.title]") == \
+        ["Launched Tiny HTTP Server.", "Launching Tiny HTTP Server"]
+    launched = open_watched(browser, app.launch_url)
+    wait_closed(browser, launched.target_id)
+    assert page_errors(browser, kept) == [] and page_errors(browser, launched) == []
+    # Both launches fired onLaunched; the app's window has the id 'main', so it was opened once.
+    assert [t["url"] for t in browser.targets()].count(app.window_url) == 1
 
 
 def test_runtime_gives_windows_background_page_and_fails_missing_apis_loudly(
