@@ -71,7 +71,7 @@ def test_translation_keeps_mv3_permissions_adds_native_messaging_and_reports_soc
     assert t.manifest["permissions"] == ["storage", "alarms", "nativeMessaging"]
     assert t.manifest["host_permissions"] == ["http://example.com/*"]
     notes = "\n".join(t.notes)
-    assert "'fileSystem': chrome.fileSystem is missing" in notes
+    assert "'fileSystem': chrome.fileSystem is emulated on the browser's File System Access API" in notes
     assert "'bogus': unknown to MV3, dropped" in notes
     assert "{'socket': ...}: provided by resocket" in notes
 
@@ -216,6 +216,7 @@ def test_scan_follows_socket_aliases_and_classifies_every_api() -> None:
         socket.create('udp', function(i) { socket.bind(i.socketId, '0.0.0.0', 0, function(){}); });
         socket.frobnicate();
         chrome.fileSystem.chooseEntry({}, function(){});
+        chrome.serial.connect('/dev/ttyS0', function(){});
         chrome.app.window.create('w.html');
         chrome.storage.local.get('k', function(){});
         chrome.runtime.getBackgroundPage(function(){});
@@ -223,11 +224,19 @@ def test_scan_follows_socket_aliases_and_classifies_every_api() -> None:
     uses = {u.name: u.status for u in convert.scan_apis(files)}
     assert uses == {
         "chrome.socket.create": "supported", "chrome.socket.bind": "supported",
-        "chrome.socket.frobnicate": "missing", "chrome.fileSystem.chooseEntry": "missing",
+        "chrome.socket.frobnicate": "missing", "chrome.fileSystem.chooseEntry": "emulated",
+        "chrome.serial.connect": "missing",
         "chrome.app.window.create": "emulated", "chrome.storage.local.get": "supported",
         "chrome.runtime.getBackgroundPage": "emulated",
     }
-    assert convert.missing_namespaces(convert.scan_apis(files)) == ["fileSystem"]
+    assert convert.missing_namespaces(convert.scan_apis(files)) == ["serial"]
+
+
+def test_the_runtime_is_told_the_apps_file_system_permission_as_chrome_read_it() -> None:
+    assert convert.file_system_permission(app_manifest()) is None  # no chrome.fileSystem at all
+    assert convert.file_system_permission(app_manifest(permissions=["fileSystem"])) == []
+    assert convert.file_system_permission(app_manifest(permissions=[
+        "storage", {"fileSystem": ["write", "retainEntries", "directory"]}])) == ["write", "retainEntries", "directory"]
 
 
 def test_report_lists_each_api_with_its_status_and_files() -> None:

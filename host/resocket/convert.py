@@ -19,6 +19,8 @@ Layout of OUT (the files in `RUNTIME_FILES` come from package data `data/app-run
     resocket/chrome-socket.js  the chrome.socket shim (extension/chrome-socket.js)
     resocket/app-config.js     what the runtime needs to know about the app (JSON in a script)
     resocket/app-runtime.js    chrome.app.runtime / chrome.app.window / getBackgroundPage emulation
+    resocket/app-filesystem.js chrome.fileSystem on the File System Access API
+    resocket/choose.html       where the user answers a file chooser an app opened without a click
     resocket/background.html   the app's background scripts, run in an extension page
     resocket/launch.html       the launch URL: starts the background page, fires onLaunched
     resocket/page.html         loader for an HTML data file an app window shows: ?src=PATH, scripts added
@@ -56,10 +58,12 @@ SERVICE_WORKER = f"{RUNTIME_DIR}/service-worker.js"
 SHIM_FILE = f"{RUNTIME_DIR}/chrome-socket.js"
 CONFIG_FILE = f"{RUNTIME_DIR}/app-config.js"
 RUNTIME_FILE = f"{RUNTIME_DIR}/app-runtime.js"
+FILESYSTEM_FILE = f"{RUNTIME_DIR}/app-filesystem.js"
 REPORT_FILE = f"{RUNTIME_DIR}/report.json"
 PAGE_LOADER = f"{RUNTIME_DIR}/page.html"
 #: Files copied verbatim from package data data/app-runtime/ into OUT/resocket/.
-RUNTIME_FILES = ("app-runtime.js", "launch.html", "launch.js", "page.html", "page.js", "service-worker.js")
+RUNTIME_FILES = ("app-runtime.js", "app-filesystem.js", "choose.html", "choose.js", "launch.html", "launch.js",
+                 "page.html", "page.js", "service-worker.js")
 #: A file in OUT that marks a previous conversion: OUT may then be replaced.
 MARKER = CONFIG_FILE
 
@@ -358,7 +362,8 @@ APP_ONLY_PERMISSIONS = {
     "app.window.fullscreen.overrideEsc": "ignored", "alwaysOnTopWindows": "ignored",
     "fullscreen": "ignored", "overrideEscFullscreen": "ignored", "pointerLock": "ignored",
     "experimental": "chrome.experimental.socket is aliased to chrome.socket; other experimental APIs are missing",
-    "fileSystem": "chrome.fileSystem is missing", "syncFileSystem": "chrome.syncFileSystem is missing",
+    "fileSystem": "chrome.fileSystem is emulated on the browser's File System Access API",
+    "syncFileSystem": "chrome.syncFileSystem is missing",
     "mediaGalleries": "chrome.mediaGalleries is missing", "serial": "chrome.serial is missing",
     "usb": "chrome.usb is missing", "hid": "chrome.hid is missing", "bluetooth": "chrome.bluetooth is missing",
     "webview": "<webview> is missing", "browser": "chrome.browser is missing",
@@ -541,6 +546,16 @@ API_TABLE: dict[str, tuple[str, str]] = {
     "app.runtime": (EMULATED, "resocket app runtime"),
     "app.window": (EMULATED, "app windows are popup windows (chrome.windows)"),
     "experimental.app.onLaunched": (EMULATED, "alias of chrome.app.runtime.onLaunched"),
+    "fileSystem": (EMULATED, "on the browser's File System Access API (resocket/app-filesystem.js)"),
+    "fileSystem.chooseEntry": (EMULATED, ("the browser's picker; called without a click, a resocket window asks "
+                                          "the user to choose or drop the file or folder")),
+    "fileSystem.getDisplayPath": (EMULATED, ("the chosen file or folder's name and the path below it, not the "
+                                             "absolute path (the browser does not reveal it)")),
+    "fileSystem.retainEntry": (EMULATED, "kept in IndexedDB across restarts"),
+    "fileSystem.restoreEntry": (EMULATED, "from IndexedDB; after a restart the browser may ask the user again"),
+    "fileSystem.requestFileSystem": (EMULATED, "fails as in Chrome outside Chrome OS (kiosk only)"),
+    "fileSystem.getVolumeList": (EMULATED, "fails as in Chrome outside Chrome OS (kiosk only)"),
+    "fileSystem.onVolumeListChanged": (EMULATED, "never fires (Chrome OS only)"),
     "runtime.getBackgroundPage": (EMULATED, "the background page is an extension page; same process"),
     "extension.getBackgroundPage": (EMULATED, "the background page is an extension page; same process"),
     "runtime.onSuspend": (EMULATED, "never fires (the background page is not suspended)"),
@@ -625,6 +640,18 @@ def scan_apis(files: dict[str, bytes]) -> list[ApiUse]:
     order = {MISSING: 0, EMULATED: 1, SUPPORTED: 2}
     uses = [ApiUse(f"chrome.{name}", *classify(name), tuple(sorted(paths))) for name, paths in found.items()]
     return sorted(uses, key=lambda u: (order[u.status], u.name))
+
+
+def file_system_permission(manifest: dict[str, Any]) -> list[str] | None:
+    """The app's fileSystem permission: its options (`write`, `directory`, `retainEntries`), [] for a bare
+    "fileSystem", None without one (then Chrome gave the app no chrome.fileSystem, and neither does the runtime)."""
+    found: list[str] | None = None
+    for perm in manifest.get("permissions") or []:
+        if perm == "fileSystem":
+            found = found or []
+        elif isinstance(perm, dict) and isinstance(perm.get("fileSystem"), list):
+            found = [*(found or []), *(o for o in perm["fileSystem"] if isinstance(o, str))]
+    return found
 
 
 def missing_namespaces(uses: Iterable[ApiUse]) -> list[str]:
@@ -782,8 +809,12 @@ _HTML = re.compile(rb"<html(\s[^>]*)?>", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!doctype[^>]*>", re.IGNORECASE)
 
 
+#: The scripts every page the app shows gets first, in this order (page.js has the same list).
+RUNTIME_SCRIPTS = (SHIM_FILE, CONFIG_FILE, RUNTIME_FILE, FILESYSTEM_FILE)
+
+
 def runtime_script_tags() -> bytes:
-    return b"".join(f'<script src="/{src}"></script>'.encode() for src in (SHIM_FILE, CONFIG_FILE, RUNTIME_FILE))
+    return b"".join(f'<script src="/{src}"></script>'.encode() for src in RUNTIME_SCRIPTS)
 
 
 def inject_scripts(html: bytes) -> bytes:
@@ -874,7 +905,8 @@ def convert(source: AppSource, runtime: dict[str, bytes], *, key: bytes | None =
     report = Report(str(manifest["name"]), ext_id, source.kind, key_source, apis, translation.notes, valid,
                     list(invalid), pages)
     config = {"name": manifest["name"], "id": ext_id, "background": background,
-              "launch": LAUNCH_PAGE, "missing": missing_namespaces(apis), "dataPages": list(pages.data)}
+              "launch": LAUNCH_PAGE, "missing": missing_namespaces(apis), "dataPages": list(pages.data),
+              "fileSystem": file_system_permission(manifest)}
     files[CONFIG_FILE] = ("// Written by resocket convert-app: what the app runtime needs to know.\n"
                           f"self.__resocketApp = {json.dumps(config, indent=2)};\n").encode()
     for name, data in runtime.items():

@@ -39,12 +39,12 @@ APPS = ("tcp-echo-client", "http-server", "udp-echo-client", "multicast-chat", "
 MCAST_GROUP = "237.132.123.123"
 
 # A legacy app that exercises the runtime rather than sockets: the create() callback, current(), getAll(),
-# onClosed, getBackgroundPage and a missing API (chrome.fileSystem); and a window on a page that convert-app
+# onClosed, getBackgroundPage and a missing API (chrome.serial); and a window on a page that convert-app
 # cannot see the app show (its URL is computed), so it stays data and gets the runtime from the loader page.
 PROBE_APP = {
     "manifest.json": json.dumps({
         "manifest_version": 2, "name": "Runtime Probe", "version": "1",
-        "app": {"background": {"scripts": ["background.js"]}}, "permissions": ["fileSystem"]}),
+        "app": {"background": {"scripts": ["background.js"]}}, "permissions": ["serial"]}),
     "background.js": """
         var closedIds = [];
         chrome.app.runtime.onLaunched.addListener(function(launchData) {
@@ -78,8 +78,8 @@ PROBE_APP = {
         transcript.push('current ' + chrome.app.window.current().id + ' of ' + chrome.app.window.getAll().length);
         chrome.runtime.getBackgroundPage(function(bg) {
           transcript.push('background ' + bg.location.pathname + ' ' + Array.isArray(bg.closedIds));
-          chrome.fileSystem.chooseEntry({type: 'openFile'}, function(entry) {
-            transcript.push('fileSystem ' + entry + ' ' + chrome.runtime.lastError.message);
+          chrome.serial.getDevices(function(devices) {
+            transcript.push('serial ' + devices + ' ' + chrome.runtime.lastError.message);
             appState = 'done';
           });
         });
@@ -106,29 +106,32 @@ def profile(tmp_path_factory: pytest.TempPathFactory) -> ResocketProfile:
     return ResocketProfile(tmp_path_factory.mktemp("converted-apps"))
 
 
-@pytest.fixture(scope="module")
-def converted(profile: ResocketProfile) -> dict[str, ConvertedApp]:
-    apps = {}
+def convert_app(profile: ResocketProfile, name: str, src: Path, out: Path) -> ConvertedApp:
+    """`resocket convert-app SRC OUT --yes` for `profile`'s browser, as a user runs it."""
     env = dict(os.environ)
     env.update(profile.env)
     # A private HOME: convert-app also updates host manifests installed for this user's browsers.
     env["HOME"] = str(profile.root / "home")
     env.pop("XDG_CONFIG_HOME", None)
+    proc = subprocess.run(
+        [_venv_bin("resocket"), "convert-app", str(src), str(out), "--yes",
+         "--user-data-dir", str(profile.user_data_dir), "--host-path", str(profile.root / "resocket-host-wrapper")],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, f"convert-app {name} failed: {proc.stderr}"
+    launch = proc.stdout.strip().splitlines()[-1]
+    return ConvertedApp(name, out, launch.split("/")[2], launch, proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def converted(profile: ResocketProfile) -> dict[str, ConvertedApp]:
     probe = profile.root / "probe-src"
     for rel, text in PROBE_APP.items():
         (probe / rel).parent.mkdir(parents=True, exist_ok=True)
         (probe / rel).write_text(text)
+    apps = {}
     for name in (*APPS, "runtime-probe"):
         src = probe if name == "runtime-probe" else EXAMPLES / name
-        out = profile.root / "apps" / name
-        proc = subprocess.run(
-            [_venv_bin("resocket"), "convert-app", str(src), str(out), "--yes",
-             "--user-data-dir", str(profile.user_data_dir), "--host-path", str(profile.root / "resocket-host-wrapper")],
-            env=env, capture_output=True, text=True, timeout=120, check=False)
-        assert proc.returncode == 0, f"convert-app {name} failed: {proc.stderr}"
-        launch = proc.stdout.strip().splitlines()[-1]
-        ext_id = launch.split("/")[2]
-        apps[name] = ConvertedApp(name, out, ext_id, launch, proc.stdout)
+        apps[name] = convert_app(profile, name, src, profile.root / "apps" / name)
     return apps
 
 
@@ -326,7 +329,7 @@ def test_the_launch_page_throws_nothing_and_closes_its_tab_unless_asked_to_keep_
 def test_runtime_gives_windows_background_page_and_fails_missing_apis_loudly(
         browser: Browser, browsers: BrowserPool, converted: dict[str, ConvertedApp]) -> None:
     app = converted["runtime-probe"]
-    assert "missing   chrome.fileSystem.chooseEntry" in app.stdout
+    assert "missing   chrome.serial.getDevices" in app.stdout
     browser.send("Target.createTarget", {"url": app.launch_url})
     url = f"chrome-extension://{app.ext_id}/probe.html"
     target = browser.wait_for_target(lambda t: t["type"] == "page" and t["url"] == url, what="probe window")
@@ -337,7 +340,7 @@ def test_runtime_gives_windows_background_page_and_fails_missing_apis_loudly(
         "launched from app_launcher",
         "current probe of 1",
         "background /resocket/background.html true",
-        ("fileSystem undefined chrome.fileSystem.chooseEntry is not available in this converted app "
+        ("serial undefined chrome.serial.getDevices is not available in this converted app "
         "(resocket convert-app: see resocket/report.json)"),
     ]
     background = browser.attach(browser.wait_for_target(

@@ -2,8 +2,9 @@
  * resocket app runtime: what a legacy Chrome App expects around chrome.socket, rebuilt on MV3.
  *
  * Loaded in every page of a converted app, after chrome-socket.js and app-config.js and before any of the
- * app's own scripts (resocket convert-app inserts the three tags at the top of each page the app shows; an
- * HTML file it left as data gets them from the loader page resocket/page.html when a window opens it).
+ * app's own scripts, app-filesystem.js right after it (resocket convert-app inserts the tags at the top of each
+ * page the app shows; an HTML file it left as data gets them from the loader page resocket/page.html when a
+ * window opens it).
  *
  * Design rules:
  *  1. The app's background scripts run in an extension page (resocket/background.html, or the app's own
@@ -326,7 +327,9 @@
   const windowNs = namespace(appNs, 'window');
   const experimental = namespace(chrome, 'experimental');
 
-  const rt = { ready: false, ensureBackground, findBackground };
+  // app-filesystem.js (loaded next) builds on these.
+  const rt = { ready: false, ensureBackground, findBackground, isBackground,
+    util: { define, namespace, withLastError, makeEvent } };
   define(global, '__resocketRuntime', rt);
 
   if (isBackground) {
