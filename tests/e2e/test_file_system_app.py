@@ -51,16 +51,21 @@ class FolderApp:
         return f"chrome-extension://{self.converted.ext_id}/"
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> FolderApp:
-    profile = ResocketProfile(tmp_path_factory.mktemp("folder-server"))
-    converted = convert_app(profile, "folder-server", EXAMPLE, profile.root / "converted")
-    # The user's "Allow" to the browser's read and write prompts for this app, as Chromium stores it.
-    allow = {f"chrome-extension://{converted.ext_id},*": {"setting": 1}}
+def allow_file_access(profile: ResocketProfile, ext_ids: list[str]) -> None:
+    """The user's "Allow" to the browser's read and write prompts for these apps, as Chromium stores it
+    (content settings file_system_read_guard / file_system_write_guard = ALLOW), before the first start."""
+    allow = {f"chrome-extension://{ext_id},*": {"setting": 1} for ext_id in ext_ids}
     prefs = profile.user_data_dir / "Default" / "Preferences"
     prefs.parent.mkdir(parents=True, exist_ok=True)
     prefs.write_text(json.dumps({"profile": {"content_settings": {"exceptions": {
         "file_system_read_guard": allow, "file_system_write_guard": allow}}}}))
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> FolderApp:
+    profile = ResocketProfile(tmp_path_factory.mktemp("folder-server"))
+    converted = convert_app(profile, "folder-server", EXAMPLE, profile.root / "converted")
+    allow_file_access(profile, [converted.ext_id])
     # Below /tmp but not /tmp itself: Chromium never hands out handles to system folders.
     folder = tmp_path_factory.mktemp("site")
     (folder / "index.html").write_text("<!DOCTYPE html><title>my site</title>\n")
