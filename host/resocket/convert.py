@@ -351,7 +351,8 @@ MV3_PERMISSIONS = frozenset({
     "alarms", "background", "clipboardRead", "clipboardWrite", "contextMenus", "desktopCapture",
     "downloads", "fontSettings", "gcm", "geolocation", "identity", "identity.email", "idle",
     "management", "nativeMessaging", "notifications", "pageCapture", "power", "printerProvider",
-    "privacy", "proxy", "storage", "system.cpu", "system.display", "system.memory", "system.storage",
+    "privacy", "proxy", "storage", "system.cpu", "system.display", "system.memory", "system.network",
+    "system.storage",
     "tabs", "tts", "ttsEngine", "unlimitedStorage", "webRequest", "offscreen", "favicon",
 })
 #: App-only permissions with no MV3 counterpart, and what happens to the app without them.
@@ -367,7 +368,6 @@ APP_ONLY_PERMISSIONS = {
     "mediaGalleries": "chrome.mediaGalleries is missing", "serial": "chrome.serial is missing",
     "usb": "chrome.usb is missing", "hid": "chrome.hid is missing", "bluetooth": "chrome.bluetooth is missing",
     "webview": "<webview> is missing", "browser": "chrome.browser is missing",
-    "system.network": "chrome.system.network is missing (chrome.socket.getNetworkList works)",
     "audioCapture": "getUserMedia asks the user instead", "videoCapture": "getUserMedia asks the user instead",
     "audio": "chrome.audio is missing", "mdns": "chrome.mdns is missing",
     "fileSystemProvider": "chrome.fileSystemProvider is missing", "copresence": "missing",
@@ -377,6 +377,14 @@ APP_ONLY_PERMISSIONS = {
 KEPT_FIELDS = ("name", "short_name", "version", "version_name", "description", "icons", "default_locale",
                "key", "author", "homepage_url", "oauth2", "commands", "storage", "externally_connectable",
                "offline_enabled", "minimum_chrome_version")
+#: Dropped app fields whose consequence is worth naming (what the app will see without them).
+DROPPED_FIELDS = {
+    "file_handlers": ("dropped: the browser no longer offers the app for opening files, so onLaunched never "
+                      "carries launchData.items; the app can ask with chrome.fileSystem.chooseEntry"),
+    "url_handlers": "dropped: links to the app's URLs open as web pages in the browser, never in the app",
+    "kiosk_enabled": "dropped: kiosk mode is gone from Chrome on Linux, Windows and macOS",
+    "kiosk_only": "dropped: kiosk mode is gone from Chrome on Linux, Windows and macOS",
+}
 #: Top-level fields that are handled elsewhere in the translation, so not reported as dropped.
 _HANDLED_FIELDS = frozenset({"manifest_version", "app", "permissions", "optional_permissions", "sockets",
                              "sandbox", "web_accessible_resources", "content_security_policy", "update_url"})
@@ -487,7 +495,7 @@ def translate_manifest(manifest: dict[str, Any]) -> Translation:
 
     for key in sorted(manifest):
         if key not in KEPT_FIELDS and key not in _HANDLED_FIELDS:
-            notes.append(f"manifest field {key!r}: not supported in MV3, dropped")
+            notes.append(f"manifest field {key!r}: {DROPPED_FIELDS.get(key, 'not supported in MV3, dropped')}")
     for key in sorted(app):
         if key != "background":
             notes.append(f"app.{key}: not supported in MV3, dropped")
@@ -564,6 +572,10 @@ API_TABLE: dict[str, tuple[str, str]] = {
     "runtime.onStartup": (EMULATED, "fires in the service worker only, not in the app's background page"),
     "runtime.onRestartRequired": (EMULATED, "never fires"),
     "runtime.lastError": (SUPPORTED, "native"),
+    "runtime.getPackageDirectoryEntry": (SUPPORTED, ("native (the package is the converted extension); a window's call "
+                                                     "is answered by the background page, so the entry outlives it")),
+    "runtime.reload": (SUPPORTED, ("native: reloads the converted extension, which closes the app's windows and "
+                                   "background page until the app is launched again")),
     "runtime": (SUPPORTED, "native in MV3"),
     "storage": (SUPPORTED, "native in MV3 (needs the storage permission, kept)"),
     "i18n": (SUPPORTED, "native in MV3"), "alarms": (SUPPORTED, "native in MV3"),
@@ -574,6 +586,7 @@ API_TABLE: dict[str, tuple[str, str]] = {
     "gcm": (SUPPORTED, "native in MV3"), "management": (SUPPORTED, "native in MV3"),
     "system.cpu": (SUPPORTED, "native in MV3"), "system.memory": (SUPPORTED, "native in MV3"),
     "system.display": (SUPPORTED, "native in MV3"), "system.storage": (SUPPORTED, "native in MV3"),
+    "system.network": (SUPPORTED, "native in MV3 (the system.network permission is kept)"),
     "extension.getViews": (SUPPORTED, "native in MV3"), "extension.getURL": (MISSING, "removed in MV3"),
     "windows": (SUPPORTED, "native in MV3"), "tabs": (SUPPORTED, "native in MV3"),
     "desktopCapture": (SUPPORTED, "native in MV3"), "downloads": (SUPPORTED, "native in MV3"),
@@ -639,7 +652,33 @@ def scan_apis(files: dict[str, bytes]) -> list[ApiUse]:
             found.setdefault(key, set()).add(path)
     order = {MISSING: 0, EMULATED: 1, SUPPORTED: 2}
     uses = [ApiUse(f"chrome.{name}", *classify(name), tuple(sorted(paths))) for name, paths in found.items()]
+    uses += platform_features(files)
     return sorted(uses, key=lambda u: (order[u.status], u.name))
+
+
+#: App platform features that are not chrome.* calls: (report name, pattern in a page or script, status, how).
+PLATFORM_FEATURES = (
+    ("<webview>", re.compile(r"""<webview\b|createElement\(\s*['"]webview['"]""", re.IGNORECASE), MISSING,
+     ("extension pages have no <webview>: the element stays empty and its methods are missing; open the site in "
+      "an app window (chrome.app.window.create(url)), an <iframe> or a tab")),
+    ("chrome.app.window.create({frame: 'none'})",
+     re.compile(r"""\bframe\s*:\s*(?:['"]none['"]|\{\s*type\s*:\s*['"]none['"])"""), EMULATED,
+     ("a popup window with the browser's frame: frameless windows and their -webkit-app-region drag areas are "
+      "not reproduced")),
+    ("chrome.app.window.create({alwaysOnTop: true})", re.compile(r"\balwaysOnTop\s*:\s*true\b"), EMULATED,
+     "ignored: a popup window cannot stay on top of others"),
+)
+
+
+def platform_features(files: dict[str, bytes]) -> list[ApiUse]:
+    """Uses of PLATFORM_FEATURES in the app's scripts and pages."""
+    uses = []
+    for name, pattern, status, how in PLATFORM_FEATURES:
+        paths = sorted(p for p, data in files.items() if p.lower().endswith(_SCANNED_SUFFIXES)
+                       and not p.startswith(RUNTIME_DIR + "/") and pattern.search(data.decode("utf-8", "replace")))
+        if paths:
+            uses.append(ApiUse(name, status, how, tuple(paths)))
+    return uses
 
 
 def file_system_permission(manifest: dict[str, Any]) -> list[str] | None:
@@ -655,10 +694,10 @@ def file_system_permission(manifest: dict[str, Any]) -> list[str] | None:
 
 
 def missing_namespaces(uses: Iterable[ApiUse]) -> list[str]:
-    """Namespaces the runtime stubs (e.g. "fileSystem", "system.network") so that calls fail loudly."""
+    """Namespaces the runtime stubs (e.g. "serial", "bluetoothSocket") so that calls fail loudly."""
     out: set[str] = set()
     for use in uses:
-        if use.status != MISSING:
+        if use.status != MISSING or not use.name.startswith("chrome.") or "(" in use.name:
             continue
         parts = use.name.split(".")[1:]
         if parts[0] in ("socket", "app", "runtime", "extension", "storage", "experimental"):

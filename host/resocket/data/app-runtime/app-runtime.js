@@ -385,6 +385,18 @@
   });
   if (chrome.extension) define(chrome.extension, 'getBackgroundPage', () => findBackground());
 
+  // chrome.runtime.getPackageDirectoryEntry is native, but its entry belongs to the page that asked and dies with
+  // it: a window's call is answered by the background page, so the entry outlives the window (rule 2).
+  const nativePackageEntry = chrome.runtime.getPackageDirectoryEntry;
+  if (!isBackground && typeof nativePackageEntry === 'function') {
+    define(chrome.runtime, 'getPackageDirectoryEntry', function getPackageDirectoryEntry(callback) {
+      ensureBackground().then((view) => view.chrome.runtime.getPackageDirectoryEntry((entry) => {
+        const le = view.chrome.runtime.lastError;
+        withLastError(le && le.message, () => { if (typeof callback === 'function') callback(entry); });
+      }), (err) => withLastError(err.message, () => { if (typeof callback === 'function') callback(undefined); }));
+    });
+  }
+
   // ---- one chrome.socket per app (rule 3) ----
   if (!isBackground && bgNow && bgNow.chrome && bgNow.chrome.socket && bgNow.chrome.socket.__resocket) {
     const remote = bgNow.chrome.socket;
