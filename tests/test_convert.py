@@ -352,7 +352,8 @@ def test_cli_refuses_to_overwrite_a_folder_that_is_not_a_conversion(
 
 def test_every_example_converts_with_no_missing_api(
         tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for example in ("tcp-echo-client", "http-server", "udp-echo-client", "multicast-chat", "tls-client"):
+    for example in ("tcp-echo-client", "http-server", "udp-echo-client", "multicast-chat", "tls-client",
+                    "web-server-sockets", "folder-server"):
         out = tmp_path / example
         code, _lines, err = run_cli(["convert-app", str(REPO / "examples" / example), str(out), "--yes"],
                                    capsys, monkeypatch)

@@ -43,7 +43,10 @@ def probe_app(name: str, permission: object) -> dict[str, str]:
             }
         """,
         "probe.html": '<!DOCTYPE html><html><head><meta charset="utf-8"><title>probe</title></head>'
-                      '<body><p>probe</p></body></html>',
+                      '<body><p><button id="open" type="button">Open</button></p><script src="probe.js"></script>'
+                      '</body></html>',
+        # The button asks with the options the test left in window.clickOptions, inside the click handler.
+        "probe.js": "document.getElementById('open').addEventListener('click', function() { ask(window.clickOptions); });",
     }
 
 
@@ -227,6 +230,38 @@ def test_save_file_gives_a_writable_entry_for_the_chosen_file(probes: dict[str, 
     assert probe.window.evaluate("p((ok) => chrome.fileSystem.isWritableEntry(entry, ok))") is True
     summary = probe.window.evaluate("writeWith(entry, [(w) => w.truncate(0), (w) => w.write(new Blob(['new\\n']))])")
     assert summary["length"] == 4 and target.read_text() == "new\n"
+
+
+@pytest.mark.parametrize("options", [
+    {"type": "openFile", "accepts": [{"description": "Text", "extensions": ["txt", ".md"]}], "acceptsAllTypes": False},
+    {"type": "openFile", "acceptsMultiple": True, "accepts": [{"mimeTypes": ["image/png"]}]},
+    {"type": "openWritableFile"},
+    {"type": "saveFile", "suggestedName": "report 100%.txt"},
+    {"type": "openDirectory"},
+], ids=lambda o: o["type"] + ("-multiple" if o.get("acceptsMultiple") else ""))
+def test_a_click_shows_the_browsers_picker_for_each_kind_of_choice(probes: dict[str, Probe],
+                                                                   options: dict[str, Any]) -> None:
+    probe = probes["full"]
+    w = probe.window
+    w.evaluate(f"window.clickOptions = {json.dumps(options)}, window.answer = undefined, true")
+    w.send("Page.enable")
+    w.send("Page.setInterceptFileChooserDialog", {"enabled": True})
+    try:
+        seen = len(probe.browser.events)
+        x, y = centre(w, "#open")
+        for kind in ("mousePressed", "mouseReleased"):
+            w.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+        # The interception cancels the picker it reports: the app sees Chrome's answer to a cancel.
+        assert probe.answer() == {"error": "User cancelled", "entry": None, "entries": None}
+        opened = [e for e in probe.browser.events[seen:] if e.get("method") == "Page.fileChooserOpened"
+                  and e.get("sessionId") == w.session_id]
+        assert len(opened) == 1, "the browser's picker did not open"
+        assert not any("choose.html" in t["url"] for t in probe.browser.targets())
+    finally:
+        w.send("Page.setInterceptFileChooserDialog", {"enabled": False})
+        # The click's activation lasts a few seconds; until it lapses a call would show the picker here again
+        # instead of opening the chooser window the other tests answer.
+        w.wait_for("!navigator.userActivation.isActive", timeout=30)
 
 
 def test_cancel_and_closing_the_chooser_answer_user_cancelled(probes: dict[str, Probe]) -> None:
