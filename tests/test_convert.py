@@ -232,6 +232,16 @@ def test_scan_follows_socket_aliases_and_classifies_every_api() -> None:
     assert convert.missing_namespaces(convert.scan_apis(files)) == ["serial"]
 
 
+def test_chrome_file_system_without_the_permission_is_reported_missing_and_stubbed() -> None:
+    files = app_files(app_manifest(key=convert_key()))
+    files["w.js"] += b"\nchrome.fileSystem.chooseEntry({type: 'openFile'}, function() {});\n"
+    conversion = convert.convert(convert.AppSource(files), {})
+    use = next(u for u in conversion.report.apis if u.name == "chrome.fileSystem.chooseEntry")
+    assert use.status == "missing" and "no fileSystem permission" in use.how
+    assert '"missing": [\n    "fileSystem"\n  ]' in conversion.files["resocket/app-config.js"].decode()
+    assert '"fileSystem": null' in conversion.files["resocket/app-config.js"].decode()
+
+
 def test_the_runtime_is_told_the_apps_file_system_permission_as_chrome_read_it() -> None:
     assert convert.file_system_permission(app_manifest()) is None  # no chrome.fileSystem at all
     assert convert.file_system_permission(app_manifest(permissions=["fileSystem"])) == []

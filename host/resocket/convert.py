@@ -44,7 +44,7 @@ import re
 import struct
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -693,6 +693,15 @@ def file_system_permission(manifest: dict[str, Any]) -> list[str] | None:
     return found
 
 
+def without_file_system(uses: list[ApiUse]) -> list[ApiUse]:
+    """The report of an app that names chrome.fileSystem without the permission: Chrome gave it no
+    chrome.fileSystem, so the runtime has none either; the calls are missing (stubbed, failing loudly)."""
+    how = "the manifest asks for no fileSystem permission: Chrome gave the app no chrome.fileSystem, and calls fail"
+    out = [replace(u, status=MISSING, how=how) if u.name.startswith("chrome.fileSystem.") else u for u in uses]
+    order = {MISSING: 0, EMULATED: 1, SUPPORTED: 2}
+    return sorted(out, key=lambda u: (order[u.status], u.name))
+
+
 def missing_namespaces(uses: Iterable[ApiUse]) -> list[str]:
     """Namespaces the runtime stubs (e.g. "serial", "bluetoothSocket") so that calls fail loudly."""
     out: set[str] = set()
@@ -938,6 +947,8 @@ def convert(source: AppSource, runtime: dict[str, bytes], *, key: bytes | None =
             translation.notes.append(f"background script {script!r} is listed but not in the app")
 
     apis = scan_apis(source.files)
+    if file_system_permission(manifest) is None:
+        apis = without_file_system(apis)
     rules = socket_rules(manifest)
     _, invalid = RuleSet.parse(rules)
     valid = [r for r in rules if r not in invalid]
