@@ -72,6 +72,7 @@ PLATFORM_APP: dict[str, str | bytes] = {
           chrome.app.window.create('main.html', {id: 'main'}, function(w) { kept.again = w; });
           chrome.app.window.create('plain.html', {id: 'frameless', frame: 'none', innerBounds: {width: 200, height: 150}});
           chrome.app.window.create('plain.html', {id: 'max', state: 'maximized'});
+          chrome.app.window.create('plain.html', {id: 'hidden', hidden: true});
           chrome.app.window.create('sandboxed.html', {id: 'sandboxed'});
         }
         function reloadApp() { chrome.runtime.reload(); }
@@ -178,19 +179,23 @@ def test_native_platform_apis_answer_the_app(running: tuple[Browser, Session, Se
     assert "suspend" not in events and "startup" not in events
 
 
-def test_app_windows_keep_their_ids_bounds_and_states(running: tuple[Browser, Session, Session]) -> None:
+def test_app_windows_keep_their_ids_bounds_states_and_fullscreen(running: tuple[Browser, Session, Session]) -> None:
     browser, window, background = running
     assert window.evaluate("[innerWidth, innerHeight]") == [420, 300]
     background.evaluate("openOthers(), true")
-    background.wait_for("['frameless', 'max', 'sandboxed'].every((id) => chrome.app.window.get(id) && "
+    background.wait_for("['frameless', 'max', 'hidden', 'sandboxed'].every((id) => chrome.app.window.get(id) && "
                         "chrome.app.window.get(id).windowId !== null) && kept.again !== undefined")
     # The same id: the existing window is returned (and focused), no second one opens.
     assert background.evaluate("kept.again === chrome.app.window.get('main')") is True
     assert [t["url"].rsplit("/", 1)[1] for t in browser.targets() if t["url"].endswith("/main.html")] == ["main.html"]
-    states = background.evaluate("""Promise.all(['max', 'frameless'].map((id) => new Promise((resolve) =>
-        chrome.windows.get(chrome.app.window.get(id).windowId, (w) => resolve([id, w.state, w.type])))))""")
-    assert states == [["max", "maximized", "popup"], ["frameless", "normal", "popup"]]
+    states = """Promise.all(['max', 'frameless', 'hidden'].map((id) => new Promise((resolve) =>
+        chrome.windows.get(chrome.app.window.get(id).windowId, (w) => resolve([id, w.state, w.type])))))"""
+    assert background.evaluate(states) == [["max", "maximized", "popup"], ["frameless", "normal", "popup"],
+                                           ["hidden", "minimized", "popup"]]
     assert background.evaluate("chrome.app.window.get('max').isMaximized()") is True
+    background.evaluate("chrome.app.window.get('frameless').fullscreen(), true")
+    background.wait_for(f"{states}.then((s) => s[1][1] === 'fullscreen')")
+    assert background.evaluate("chrome.app.window.get('frameless').isFullscreen()") is True
     sandboxed = browser.wait_for_target(lambda t: t["url"].endswith("/sandboxed.html") and t["title"].startswith("sandboxed,"),
                                         what="sandboxed page")
     assert sandboxed["title"] == "sandboxed, chrome.runtime undefined"
