@@ -71,7 +71,7 @@ def test_translation_keeps_mv3_permissions_adds_native_messaging_and_reports_soc
     assert t.manifest["permissions"] == ["storage", "alarms", "nativeMessaging"]
     assert t.manifest["host_permissions"] == ["http://example.com/*"]
     notes = "\n".join(t.notes)
-    assert "'fileSystem': chrome.fileSystem is missing" in notes
+    assert "'fileSystem': chrome.fileSystem is emulated on the browser's File System Access API" in notes
     assert "'bogus': unknown to MV3, dropped" in notes
     assert "{'socket': ...}: provided by resocket" in notes
 
@@ -216,6 +216,7 @@ def test_scan_follows_socket_aliases_and_classifies_every_api() -> None:
         socket.create('udp', function(i) { socket.bind(i.socketId, '0.0.0.0', 0, function(){}); });
         socket.frobnicate();
         chrome.fileSystem.chooseEntry({}, function(){});
+        chrome.serial.connect('/dev/ttyS0', function(){});
         chrome.app.window.create('w.html');
         chrome.storage.local.get('k', function(){});
         chrome.runtime.getBackgroundPage(function(){});
@@ -223,11 +224,29 @@ def test_scan_follows_socket_aliases_and_classifies_every_api() -> None:
     uses = {u.name: u.status for u in convert.scan_apis(files)}
     assert uses == {
         "chrome.socket.create": "supported", "chrome.socket.bind": "supported",
-        "chrome.socket.frobnicate": "missing", "chrome.fileSystem.chooseEntry": "missing",
+        "chrome.socket.frobnicate": "missing", "chrome.fileSystem.chooseEntry": "emulated",
+        "chrome.serial.connect": "missing",
         "chrome.app.window.create": "emulated", "chrome.storage.local.get": "supported",
         "chrome.runtime.getBackgroundPage": "emulated",
     }
-    assert convert.missing_namespaces(convert.scan_apis(files)) == ["fileSystem"]
+    assert convert.missing_namespaces(convert.scan_apis(files)) == ["serial"]
+
+
+def test_chrome_file_system_without_the_permission_is_reported_missing_and_stubbed() -> None:
+    files = app_files(app_manifest(key=convert_key()))
+    files["w.js"] += b"\nchrome.fileSystem.chooseEntry({type: 'openFile'}, function() {});\n"
+    conversion = convert.convert(convert.AppSource(files), {})
+    use = next(u for u in conversion.report.apis if u.name == "chrome.fileSystem.chooseEntry")
+    assert use.status == "missing" and "no fileSystem permission" in use.how
+    assert '"missing": [\n    "fileSystem"\n  ]' in conversion.files["resocket/app-config.js"].decode()
+    assert '"fileSystem": null' in conversion.files["resocket/app-config.js"].decode()
+
+
+def test_the_runtime_is_told_the_apps_file_system_permission_as_chrome_read_it() -> None:
+    assert convert.file_system_permission(app_manifest()) is None  # no chrome.fileSystem at all
+    assert convert.file_system_permission(app_manifest(permissions=["fileSystem"])) == []
+    assert convert.file_system_permission(app_manifest(permissions=[
+        "storage", {"fileSystem": ["write", "retainEntries", "directory"]}])) == ["write", "retainEntries", "directory"]
 
 
 def test_report_lists_each_api_with_its_status_and_files() -> None:
@@ -343,7 +362,8 @@ def test_cli_refuses_to_overwrite_a_folder_that_is_not_a_conversion(
 
 def test_every_example_converts_with_no_missing_api(
         tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for example in ("tcp-echo-client", "http-server", "udp-echo-client", "multicast-chat", "tls-client"):
+    for example in ("tcp-echo-client", "http-server", "udp-echo-client", "multicast-chat", "tls-client",
+                    "web-server-sockets", "folder-server"):
         out = tmp_path / example
         code, _lines, err = run_cli(["convert-app", str(REPO / "examples" / example), str(out), "--yes"],
                                    capsys, monkeypatch)

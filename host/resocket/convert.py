@@ -19,6 +19,8 @@ Layout of OUT (the files in `RUNTIME_FILES` come from package data `data/app-run
     resocket/chrome-socket.js  the chrome.socket shim (extension/chrome-socket.js)
     resocket/app-config.js     what the runtime needs to know about the app (JSON in a script)
     resocket/app-runtime.js    chrome.app.runtime / chrome.app.window / getBackgroundPage emulation
+    resocket/app-filesystem.js chrome.fileSystem on the File System Access API
+    resocket/choose.html       where the user answers a file chooser an app opened without a click
     resocket/background.html   the app's background scripts, run in an extension page
     resocket/launch.html       the launch URL: starts the background page, fires onLaunched
     resocket/page.html         loader for an HTML data file an app window shows: ?src=PATH, scripts added
@@ -42,7 +44,7 @@ import re
 import struct
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -56,10 +58,12 @@ SERVICE_WORKER = f"{RUNTIME_DIR}/service-worker.js"
 SHIM_FILE = f"{RUNTIME_DIR}/chrome-socket.js"
 CONFIG_FILE = f"{RUNTIME_DIR}/app-config.js"
 RUNTIME_FILE = f"{RUNTIME_DIR}/app-runtime.js"
+FILESYSTEM_FILE = f"{RUNTIME_DIR}/app-filesystem.js"
 REPORT_FILE = f"{RUNTIME_DIR}/report.json"
 PAGE_LOADER = f"{RUNTIME_DIR}/page.html"
 #: Files copied verbatim from package data data/app-runtime/ into OUT/resocket/.
-RUNTIME_FILES = ("app-runtime.js", "launch.html", "launch.js", "page.html", "page.js", "service-worker.js")
+RUNTIME_FILES = ("app-runtime.js", "app-filesystem.js", "choose.html", "choose.js", "launch.html", "launch.js",
+                 "page.html", "page.js", "service-worker.js")
 #: A file in OUT that marks a previous conversion: OUT may then be replaced.
 MARKER = CONFIG_FILE
 
@@ -347,7 +351,8 @@ MV3_PERMISSIONS = frozenset({
     "alarms", "background", "clipboardRead", "clipboardWrite", "contextMenus", "desktopCapture",
     "downloads", "fontSettings", "gcm", "geolocation", "identity", "identity.email", "idle",
     "management", "nativeMessaging", "notifications", "pageCapture", "power", "printerProvider",
-    "privacy", "proxy", "storage", "system.cpu", "system.display", "system.memory", "system.storage",
+    "privacy", "proxy", "storage", "system.cpu", "system.display", "system.memory", "system.network",
+    "system.storage",
     "tabs", "tts", "ttsEngine", "unlimitedStorage", "webRequest", "offscreen", "favicon",
 })
 #: App-only permissions with no MV3 counterpart, and what happens to the app without them.
@@ -358,11 +363,11 @@ APP_ONLY_PERMISSIONS = {
     "app.window.fullscreen.overrideEsc": "ignored", "alwaysOnTopWindows": "ignored",
     "fullscreen": "ignored", "overrideEscFullscreen": "ignored", "pointerLock": "ignored",
     "experimental": "chrome.experimental.socket is aliased to chrome.socket; other experimental APIs are missing",
-    "fileSystem": "chrome.fileSystem is missing", "syncFileSystem": "chrome.syncFileSystem is missing",
+    "fileSystem": "chrome.fileSystem is emulated on the browser's File System Access API",
+    "syncFileSystem": "chrome.syncFileSystem is missing",
     "mediaGalleries": "chrome.mediaGalleries is missing", "serial": "chrome.serial is missing",
     "usb": "chrome.usb is missing", "hid": "chrome.hid is missing", "bluetooth": "chrome.bluetooth is missing",
     "webview": "<webview> is missing", "browser": "chrome.browser is missing",
-    "system.network": "chrome.system.network is missing (chrome.socket.getNetworkList works)",
     "audioCapture": "getUserMedia asks the user instead", "videoCapture": "getUserMedia asks the user instead",
     "audio": "chrome.audio is missing", "mdns": "chrome.mdns is missing",
     "fileSystemProvider": "chrome.fileSystemProvider is missing", "copresence": "missing",
@@ -372,6 +377,14 @@ APP_ONLY_PERMISSIONS = {
 KEPT_FIELDS = ("name", "short_name", "version", "version_name", "description", "icons", "default_locale",
                "key", "author", "homepage_url", "oauth2", "commands", "storage", "externally_connectable",
                "offline_enabled", "minimum_chrome_version")
+#: Dropped app fields whose consequence is worth naming (what the app will see without them).
+DROPPED_FIELDS = {
+    "file_handlers": ("dropped: the browser no longer offers the app for opening files, so onLaunched never "
+                      "carries launchData.items; the app can ask with chrome.fileSystem.chooseEntry"),
+    "url_handlers": "dropped: links to the app's URLs open as web pages in the browser, never in the app",
+    "kiosk_enabled": "dropped: kiosk mode is gone from Chrome on Linux, Windows and macOS",
+    "kiosk_only": "dropped: kiosk mode is gone from Chrome on Linux, Windows and macOS",
+}
 #: Top-level fields that are handled elsewhere in the translation, so not reported as dropped.
 _HANDLED_FIELDS = frozenset({"manifest_version", "app", "permissions", "optional_permissions", "sockets",
                              "sandbox", "web_accessible_resources", "content_security_policy", "update_url"})
@@ -482,7 +495,7 @@ def translate_manifest(manifest: dict[str, Any]) -> Translation:
 
     for key in sorted(manifest):
         if key not in KEPT_FIELDS and key not in _HANDLED_FIELDS:
-            notes.append(f"manifest field {key!r}: not supported in MV3, dropped")
+            notes.append(f"manifest field {key!r}: {DROPPED_FIELDS.get(key, 'not supported in MV3, dropped')}")
     for key in sorted(app):
         if key != "background":
             notes.append(f"app.{key}: not supported in MV3, dropped")
@@ -541,6 +554,16 @@ API_TABLE: dict[str, tuple[str, str]] = {
     "app.runtime": (EMULATED, "resocket app runtime"),
     "app.window": (EMULATED, "app windows are popup windows (chrome.windows)"),
     "experimental.app.onLaunched": (EMULATED, "alias of chrome.app.runtime.onLaunched"),
+    "fileSystem": (EMULATED, "on the browser's File System Access API (resocket/app-filesystem.js)"),
+    "fileSystem.chooseEntry": (EMULATED, ("the browser's picker; called without a click, a resocket window asks "
+                                          "the user to choose or drop the file or folder")),
+    "fileSystem.getDisplayPath": (EMULATED, ("the chosen file or folder's name and the path below it, not the "
+                                             "absolute path (the browser does not reveal it)")),
+    "fileSystem.retainEntry": (EMULATED, "kept in IndexedDB across restarts"),
+    "fileSystem.restoreEntry": (EMULATED, "from IndexedDB; after a restart the browser may ask the user again"),
+    "fileSystem.requestFileSystem": (EMULATED, "fails as in Chrome outside Chrome OS (kiosk only)"),
+    "fileSystem.getVolumeList": (EMULATED, "fails as in Chrome outside Chrome OS (kiosk only)"),
+    "fileSystem.onVolumeListChanged": (EMULATED, "never fires (Chrome OS only)"),
     "runtime.getBackgroundPage": (EMULATED, "the background page is an extension page; same process"),
     "extension.getBackgroundPage": (EMULATED, "the background page is an extension page; same process"),
     "runtime.onSuspend": (EMULATED, "never fires (the background page is not suspended)"),
@@ -549,6 +572,10 @@ API_TABLE: dict[str, tuple[str, str]] = {
     "runtime.onStartup": (EMULATED, "fires in the service worker only, not in the app's background page"),
     "runtime.onRestartRequired": (EMULATED, "never fires"),
     "runtime.lastError": (SUPPORTED, "native"),
+    "runtime.getPackageDirectoryEntry": (SUPPORTED, ("native (the package is the converted extension); a window's call "
+                                                     "is answered by the background page, so the entry outlives it")),
+    "runtime.reload": (SUPPORTED, ("native: reloads the converted extension, which closes the app's windows and "
+                                   "background page until the app is launched again")),
     "runtime": (SUPPORTED, "native in MV3"),
     "storage": (SUPPORTED, "native in MV3 (needs the storage permission, kept)"),
     "i18n": (SUPPORTED, "native in MV3"), "alarms": (SUPPORTED, "native in MV3"),
@@ -559,6 +586,7 @@ API_TABLE: dict[str, tuple[str, str]] = {
     "gcm": (SUPPORTED, "native in MV3"), "management": (SUPPORTED, "native in MV3"),
     "system.cpu": (SUPPORTED, "native in MV3"), "system.memory": (SUPPORTED, "native in MV3"),
     "system.display": (SUPPORTED, "native in MV3"), "system.storage": (SUPPORTED, "native in MV3"),
+    "system.network": (SUPPORTED, "native in MV3 (the system.network permission is kept)"),
     "extension.getViews": (SUPPORTED, "native in MV3"), "extension.getURL": (MISSING, "removed in MV3"),
     "windows": (SUPPORTED, "native in MV3"), "tabs": (SUPPORTED, "native in MV3"),
     "desktopCapture": (SUPPORTED, "native in MV3"), "downloads": (SUPPORTED, "native in MV3"),
@@ -624,14 +652,61 @@ def scan_apis(files: dict[str, bytes]) -> list[ApiUse]:
             found.setdefault(key, set()).add(path)
     order = {MISSING: 0, EMULATED: 1, SUPPORTED: 2}
     uses = [ApiUse(f"chrome.{name}", *classify(name), tuple(sorted(paths))) for name, paths in found.items()]
+    uses += platform_features(files)
     return sorted(uses, key=lambda u: (order[u.status], u.name))
 
 
+#: App platform features that are not chrome.* calls: (report name, pattern in a page or script, status, how).
+PLATFORM_FEATURES = (
+    ("<webview>", re.compile(r"""<webview\b|createElement\(\s*['"]webview['"]""", re.IGNORECASE), MISSING,
+     ("extension pages have no <webview>: the element stays empty and its methods are missing; open the site in "
+      "an app window (chrome.app.window.create(url)), an <iframe> or a tab")),
+    ("chrome.app.window.create({frame: 'none'})",
+     re.compile(r"""\bframe\s*:\s*(?:['"]none['"]|\{\s*type\s*:\s*['"]none['"])"""), EMULATED,
+     ("a popup window with the browser's frame: frameless windows and their -webkit-app-region drag areas are "
+      "not reproduced")),
+    ("chrome.app.window.create({alwaysOnTop: true})", re.compile(r"\balwaysOnTop\s*:\s*true\b"), EMULATED,
+     "ignored: a popup window cannot stay on top of others"),
+)
+
+
+def platform_features(files: dict[str, bytes]) -> list[ApiUse]:
+    """Uses of PLATFORM_FEATURES in the app's scripts and pages."""
+    uses = []
+    for name, pattern, status, how in PLATFORM_FEATURES:
+        paths = sorted(p for p, data in files.items() if p.lower().endswith(_SCANNED_SUFFIXES)
+                       and not p.startswith(RUNTIME_DIR + "/") and pattern.search(data.decode("utf-8", "replace")))
+        if paths:
+            uses.append(ApiUse(name, status, how, tuple(paths)))
+    return uses
+
+
+def file_system_permission(manifest: dict[str, Any]) -> list[str] | None:
+    """The app's fileSystem permission: its options (`write`, `directory`, `retainEntries`), [] for a bare
+    "fileSystem", None without one (then Chrome gave the app no chrome.fileSystem, and neither does the runtime)."""
+    found: list[str] | None = None
+    for perm in manifest.get("permissions") or []:
+        if perm == "fileSystem":
+            found = found or []
+        elif isinstance(perm, dict) and isinstance(perm.get("fileSystem"), list):
+            found = [*(found or []), *(o for o in perm["fileSystem"] if isinstance(o, str))]
+    return found
+
+
+def without_file_system(uses: list[ApiUse]) -> list[ApiUse]:
+    """The report of an app that names chrome.fileSystem without the permission: Chrome gave it no
+    chrome.fileSystem, so the runtime has none either; the calls are missing (stubbed, failing loudly)."""
+    how = "the manifest asks for no fileSystem permission: Chrome gave the app no chrome.fileSystem, and calls fail"
+    out = [replace(u, status=MISSING, how=how) if u.name.startswith("chrome.fileSystem.") else u for u in uses]
+    order = {MISSING: 0, EMULATED: 1, SUPPORTED: 2}
+    return sorted(out, key=lambda u: (order[u.status], u.name))
+
+
 def missing_namespaces(uses: Iterable[ApiUse]) -> list[str]:
-    """Namespaces the runtime stubs (e.g. "fileSystem", "system.network") so that calls fail loudly."""
+    """Namespaces the runtime stubs (e.g. "serial", "bluetoothSocket") so that calls fail loudly."""
     out: set[str] = set()
     for use in uses:
-        if use.status != MISSING:
+        if use.status != MISSING or not use.name.startswith("chrome.") or "(" in use.name:
             continue
         parts = use.name.split(".")[1:]
         if parts[0] in ("socket", "app", "runtime", "extension", "storage", "experimental"):
@@ -782,8 +857,12 @@ _HTML = re.compile(rb"<html(\s[^>]*)?>", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!doctype[^>]*>", re.IGNORECASE)
 
 
+#: The scripts every page the app shows gets first, in this order (page.js has the same list).
+RUNTIME_SCRIPTS = (SHIM_FILE, CONFIG_FILE, RUNTIME_FILE, FILESYSTEM_FILE)
+
+
 def runtime_script_tags() -> bytes:
-    return b"".join(f'<script src="/{src}"></script>'.encode() for src in (SHIM_FILE, CONFIG_FILE, RUNTIME_FILE))
+    return b"".join(f'<script src="/{src}"></script>'.encode() for src in RUNTIME_SCRIPTS)
 
 
 def inject_scripts(html: bytes) -> bytes:
@@ -868,13 +947,16 @@ def convert(source: AppSource, runtime: dict[str, bytes], *, key: bytes | None =
             translation.notes.append(f"background script {script!r} is listed but not in the app")
 
     apis = scan_apis(source.files)
+    if file_system_permission(manifest) is None:
+        apis = without_file_system(apis)
     rules = socket_rules(manifest)
     _, invalid = RuleSet.parse(rules)
     valid = [r for r in rules if r not in invalid]
     report = Report(str(manifest["name"]), ext_id, source.kind, key_source, apis, translation.notes, valid,
                     list(invalid), pages)
     config = {"name": manifest["name"], "id": ext_id, "background": background,
-              "launch": LAUNCH_PAGE, "missing": missing_namespaces(apis), "dataPages": list(pages.data)}
+              "launch": LAUNCH_PAGE, "missing": missing_namespaces(apis), "dataPages": list(pages.data),
+              "fileSystem": file_system_permission(manifest)}
     files[CONFIG_FILE] = ("// Written by resocket convert-app: what the app runtime needs to know.\n"
                           f"self.__resocketApp = {json.dumps(config, indent=2)};\n").encode()
     for name, data in runtime.items():

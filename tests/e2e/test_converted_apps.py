@@ -15,7 +15,8 @@ import json
 import os
 import socket
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +39,12 @@ APPS = ("tcp-echo-client", "http-server", "udp-echo-client", "multicast-chat", "
 MCAST_GROUP = "237.132.123.123"
 
 # A legacy app that exercises the runtime rather than sockets: the create() callback, current(), getAll(),
-# onClosed, getBackgroundPage and a missing API (chrome.fileSystem); and a window on a page that convert-app
+# onClosed, getBackgroundPage and a missing API (chrome.serial); and a window on a page that convert-app
 # cannot see the app show (its URL is computed), so it stays data and gets the runtime from the loader page.
 PROBE_APP = {
     "manifest.json": json.dumps({
         "manifest_version": 2, "name": "Runtime Probe", "version": "1",
-        "app": {"background": {"scripts": ["background.js"]}}, "permissions": ["fileSystem"]}),
+        "app": {"background": {"scripts": ["background.js"]}}, "permissions": ["serial"]}),
     "background.js": """
         var closedIds = [];
         chrome.app.runtime.onLaunched.addListener(function(launchData) {
@@ -77,8 +78,8 @@ PROBE_APP = {
         transcript.push('current ' + chrome.app.window.current().id + ' of ' + chrome.app.window.getAll().length);
         chrome.runtime.getBackgroundPage(function(bg) {
           transcript.push('background ' + bg.location.pathname + ' ' + Array.isArray(bg.closedIds));
-          chrome.fileSystem.chooseEntry({type: 'openFile'}, function(entry) {
-            transcript.push('fileSystem ' + entry + ' ' + chrome.runtime.lastError.message);
+          chrome.serial.getDevices(function(devices) {
+            transcript.push('serial ' + devices + ' ' + chrome.runtime.lastError.message);
             appState = 'done';
           });
         });
@@ -123,14 +124,26 @@ def profile(tmp_path_factory: pytest.TempPathFactory) -> ResocketProfile:
     return ResocketProfile(tmp_path_factory.mktemp("converted-apps"))
 
 
-@pytest.fixture(scope="module")
-def converted(profile: ResocketProfile) -> dict[str, ConvertedApp]:
-    apps = {}
+def convert_app(profile: ResocketProfile, name: str, src: Path, out: Path,
+                extra: Sequence[str] = ()) -> ConvertedApp:
+    """`resocket convert-app SRC OUT --yes` for `profile`'s browser, as a user runs it."""
     env = dict(os.environ)
     env.update(profile.env)
     # A private HOME: convert-app also updates host manifests installed for this user's browsers.
     env["HOME"] = str(profile.root / "home")
     env.pop("XDG_CONFIG_HOME", None)
+    proc = subprocess.run(
+        [_venv_bin("resocket"), "convert-app", str(src), str(out), "--yes",
+         "--user-data-dir", str(profile.user_data_dir), "--host-path", str(profile.root / "resocket-host-wrapper"),
+         *extra],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, f"convert-app {name} failed: {proc.stderr}"
+    launch = proc.stdout.strip().splitlines()[-1]
+    return ConvertedApp(name, out, launch.split("/")[2], launch, proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def converted(profile: ResocketProfile) -> dict[str, ConvertedApp]:
     probe = profile.root / "probe-src"
     for rel, text in PROBE_APP.items():
         (probe / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -139,19 +152,13 @@ def converted(profile: ResocketProfile) -> dict[str, ConvertedApp]:
         for rel, text in files.items():
             (profile.root / f"{name}-src" / rel).parent.mkdir(parents=True, exist_ok=True)
             (profile.root / f"{name}-src" / rel).write_text(text)
+    apps = {}
     for name in (*APPS, "runtime-probe", *SAME_NAME_APPS):
         src = (probe if name == "runtime-probe" else profile.root / f"{name}-src" if name in SAME_NAME_APPS
                else EXAMPLES / name)
-        out = profile.root / "apps" / name
-        proc = subprocess.run(
-            [_venv_bin("resocket"), "convert-app", str(src), str(out), "--yes",
-             "--user-data-dir", str(profile.user_data_dir), "--host-path", str(profile.root / "resocket-host-wrapper"),
-             *(["--new-key"] if name == "hello-udp" else [])],
-            env=env, capture_output=True, text=True, timeout=120, check=False)
-        assert proc.returncode == 0, f"convert-app {name} failed: {proc.stderr}"
-        launch = proc.stdout.strip().splitlines()[-1]
-        ext_id = launch.split("/")[2]
-        apps[name] = ConvertedApp(name, out, ext_id, launch, proc.stdout)
+        # hello-udp shares hello-tcp's name: it is told to take an ID of its own, as convert-app asks.
+        extra = ["--new-key"] if name == "hello-udp" else []
+        apps[name] = convert_app(profile, name, src, profile.root / "apps" / name, extra)
     return apps
 
 
@@ -187,6 +194,40 @@ def submit(session: Session, form: str, fields: dict[str, object]) -> None:
         document.getElementById({json.dumps(form)}).requestSubmit();
         return true;
     }})()""")
+
+
+def page_errors(browser: Browser, session: Session) -> list[str]:
+    """What the page threw or logged as an error so far (Runtime and Log enabled on `session`)."""
+    out = []
+    for event in list(browser.events):
+        if event.get("sessionId") != session.session_id:
+            continue
+        params = event.get("params", {})
+        if event["method"] == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            out.append(details.get("exception", {}).get("description") or details.get("text", ""))
+        elif event["method"] == "Runtime.consoleAPICalled" and params.get("type") == "error":
+            out.append(" ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
+        elif event["method"] == "Log.entryAdded" and params["entry"]["level"] == "error":
+            out.append(params["entry"]["text"])
+    return out
+
+
+def open_watched(browser: Browser, url: str) -> Session:
+    """A tab that loads `url` with its exceptions and console errors recorded from the first script on."""
+    target_id = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.attach(target_id)
+    for domain in ("Runtime", "Log", "Page"):
+        session.send(f"{domain}.enable")
+    session.send("Page.navigate", {"url": url})
+    return session
+
+
+def wait_closed(browser: Browser, target_id: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while any(t["targetId"] == target_id for t in browser.targets()):
+        assert time.monotonic() < deadline, "the launch tab did not close"
+        time.sleep(0.1)
 
 
 def wait_state(session: Session, states: tuple[str, ...], timeout: float = 30) -> str:
@@ -297,10 +338,25 @@ def test_tls_client_fetches_a_page_over_secure(browser: Browser, browsers: Brows
     assert response.startswith("HTTP/1.0 200 OK") and response.endswith("the secret page\n")
 
 
+def test_the_launch_page_throws_nothing_and_closes_its_tab_unless_asked_to_keep_it(
+        browser: Browser, browsers: BrowserPool, converted: dict[str, ConvertedApp]) -> None:
+    app = converted["http-server"]
+    kept = open_watched(browser, app.launch_url + "?keep")
+    browsers.pages.append(kept)
+    kept.wait_for("document.documentElement.dataset.launched === 'true'")
+    assert kept.evaluate("[document.getElementById('status').textContent, document.title]") == \
+        ["Launched Tiny HTTP Server.", "Launching Tiny HTTP Server"]
+    launched = open_watched(browser, app.launch_url)
+    wait_closed(browser, launched.target_id)
+    assert page_errors(browser, kept) == [] and page_errors(browser, launched) == []
+    # Both launches fired onLaunched; the app's window has the id 'main', so it was opened once.
+    assert [t["url"] for t in browser.targets()].count(app.window_url) == 1
+
+
 def test_runtime_gives_windows_background_page_and_fails_missing_apis_loudly(
         browser: Browser, browsers: BrowserPool, converted: dict[str, ConvertedApp]) -> None:
     app = converted["runtime-probe"]
-    assert "missing   chrome.fileSystem.chooseEntry" in app.stdout
+    assert "missing   chrome.serial.getDevices" in app.stdout
     browser.send("Target.createTarget", {"url": app.launch_url})
     url = f"chrome-extension://{app.ext_id}/probe.html"
     target = browser.wait_for_target(lambda t: t["type"] == "page" and t["url"] == url, what="probe window")
@@ -311,7 +367,7 @@ def test_runtime_gives_windows_background_page_and_fails_missing_apis_loudly(
         "launched from app_launcher",
         "current probe of 1",
         "background /resocket/background.html true",
-        ("fileSystem undefined chrome.fileSystem.chooseEntry is not available in this converted app "
+        ("serial undefined chrome.serial.getDevices is not available in this converted app "
         "(resocket convert-app: see resocket/report.json)"),
     ]
     background = browser.attach(browser.wait_for_target(

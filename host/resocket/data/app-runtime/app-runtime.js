@@ -2,8 +2,9 @@
  * resocket app runtime: what a legacy Chrome App expects around chrome.socket, rebuilt on MV3.
  *
  * Loaded in every page of a converted app, after chrome-socket.js and app-config.js and before any of the
- * app's own scripts (resocket convert-app inserts the three tags at the top of each page the app shows; an
- * HTML file it left as data gets them from the loader page resocket/page.html when a window opens it).
+ * app's own scripts, app-filesystem.js right after it (resocket convert-app inserts the tags at the top of each
+ * page the app shows; an HTML file it left as data gets them from the loader page resocket/page.html when a
+ * window opens it).
  *
  * Design rules:
  *  1. The app's background scripts run in an extension page (resocket/background.html, or the app's own
@@ -326,7 +327,9 @@
   const windowNs = namespace(appNs, 'window');
   const experimental = namespace(chrome, 'experimental');
 
-  const rt = { ready: false, ensureBackground, findBackground };
+  // app-filesystem.js (loaded next) builds on these.
+  const rt = { ready: false, ensureBackground, findBackground, isBackground,
+    util: { define, namespace, withLastError, makeEvent } };
   define(global, '__resocketRuntime', rt);
 
   if (isBackground) {
@@ -381,6 +384,18 @@
     return undefined;
   });
   if (chrome.extension) define(chrome.extension, 'getBackgroundPage', () => findBackground());
+
+  // chrome.runtime.getPackageDirectoryEntry is native, but its entry belongs to the page that asked and dies with
+  // it: a window's call is answered by the background page, so the entry outlives the window (rule 2).
+  const nativePackageEntry = chrome.runtime.getPackageDirectoryEntry;
+  if (!isBackground && typeof nativePackageEntry === 'function') {
+    define(chrome.runtime, 'getPackageDirectoryEntry', function getPackageDirectoryEntry(callback) {
+      ensureBackground().then((view) => view.chrome.runtime.getPackageDirectoryEntry((entry) => {
+        const le = view.chrome.runtime.lastError;
+        withLastError(le && le.message, () => { if (typeof callback === 'function') callback(entry); });
+      }), (err) => withLastError(err.message, () => { if (typeof callback === 'function') callback(undefined); }));
+    });
+  }
 
   // ---- one chrome.socket per app (rule 3) ----
   if (!isBackground && bgNow && bgNow.chrome && bgNow.chrome.socket && bgNow.chrome.socket.__resocket) {

@@ -7,14 +7,15 @@
  * file anyway (a URL the scan could not see, e.g. `chrome.app.window.create(name + '.html')`), app-runtime.js
  * opens this loader instead. It fetches the file, moves the address to the file's own URL (so relative URLs,
  * location and the app window's create() callback all see the page the app asked for), and rewrites this
- * document with the file's HTML, the three runtime scripts first, exactly as convert-app injects them.
+ * document with the file's HTML, the runtime scripts first, exactly as convert-app injects them.
  * Nothing ran in this document before, so the page's scripts see a fresh window, and load fires as usual.
  */
 (function loadPage() {
   'use strict';
 
   const RUNTIME_TAGS = '<script src="/resocket/chrome-socket.js"></script>' +
-    '<script src="/resocket/app-config.js"></script><script src="/resocket/app-runtime.js"></script>';
+    '<script src="/resocket/app-config.js"></script><script src="/resocket/app-runtime.js"></script>' +
+    '<script src="/resocket/app-filesystem.js"></script>';
 
   /** The HTML with the runtime scripts right after <head>, else <html>, else the doctype (as convert.inject_scripts). */
   function inject(html) {
