@@ -10,8 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from resocket import browsers, doctor, install
+from resocket import browsers, doctor, fleet, install
 from resocket.browsers import Platform
+from resocket.grants import system_config_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host-path", metavar="PATH",
                    help="the host executable to register (default: resocket-host of this installation)")
     p.add_argument("--extension-id", action="append", default=[], metavar="ID",
-                   help="also allow this extension (Chrome ID or origin, or a Firefox add-on ID); repeatable")
+                   help="also allow this extension (Chrome ID or origin, or a Firefox add-on ID); repeatable; "
+                        "with --scope system kept in the system config for every user (docs/deploy.md)")
+    p.add_argument("--relay-id", action="append", default=[], metavar="ID",
+                   help="with --scope system: your own build of the resocket extension, allowed and trusted "
+                        "to relay web pages; repeatable")
     p.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
     p.set_defaults(func=cmd_install)
 
@@ -51,8 +56,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scope", choices=browsers.SCOPES, default=None,
                    help="user (default) or system (all users; needs root/administrator)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    # Tests: compute system-wide paths under another root instead of "/".
-    p.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--root", type=Path, metavar="DIR",
+                   help="system-wide paths (and the system config) under DIR instead of / (an OS image being "
+                        "built)")
 
 
 def _platform(args: argparse.Namespace) -> Platform:
@@ -94,17 +100,29 @@ def cmd_install(args: argparse.Namespace) -> int:
         selected = _selected(args, plat)
         host_path = install.find_host_path(plat.os, args.host_path)
         targets, notes = install.targets_for(selected, plat, args.scope or "user", args.user_data_dir)
-        changes, contents, warnings = install.plan_install(targets, host_path, args.extension_id, registry)
+        system = args.scope == "system"
+        if args.relay_id and not system:
+            raise install.InstallError("--relay-id is an administrator's decision: use it with --scope system")
+        extra = [*args.extension_id, *args.relay_id]
+        if system and args.root is not None:  # an image's own fleet file, not this machine's
+            extra += fleet.allowed_ids(system_config_dir(args.root))[0]
+        changes, contents, warnings = install.plan_install(targets, host_path, extra, registry)
         if not args.dry_run:
+            if system:
+                fleet.add_to_fleet(args.extension_id, args.relay_id, system_config_dir(args.root))
+                notes += fleet.keep_from_package_upgrades(
+                    [Path(c.where) for c in changes if c.action == "write" and c.where.endswith(".json")],
+                    args.root)
             install.apply(changes, contents, registry, _rerun(args))
-            install.save_extra_ids(args.extension_id)
+            if not system:
+                install.save_extra_ids(args.extension_id)
     except install.ApplyFailed as exc:
         return _write_failed(args, exc, [*notes, *warnings])
     except (install.InstallError, ValueError) as exc:
         return _fail(args, str(exc))
     except OSError as exc:
-        return _fail(args, f"cannot keep the --extension-id list in {install.extras_path()}: "
-                           f"{exc.strerror or exc}", code=1)
+        kept = fleet.fleet_path(system_config_dir(args.root)) if args.scope == "system" else install.extras_path()
+        return _fail(args, f"cannot keep the --extension-id list in {kept}: {exc.strerror or exc}", code=1)
     warnings = [*notes, *warnings]
     if not targets:
         return _fail(args, "; ".join(warnings) or "nothing to install")
