@@ -28,6 +28,7 @@ import json
 import os
 import struct
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -259,19 +260,13 @@ def build_crx3(zip_bytes: bytes, private_key: Any) -> bytes:
     return CRX_MAGIC + struct.pack("<II", CRX_VERSION, len(header)) + header + zip_bytes
 
 
-def updates_xml(appid: str, codebase: str, version: str) -> str:
-    """A gupdate update manifest, the format Chrome fetches from an `update_url` (and from the URL in
-    an ExtensionInstallForcelist entry)."""
-    return (
-        "<?xml version='1.0' encoding='UTF-8'?>\n"
-        "<gupdate xmlns='http://www.google.com/update2/response' protocol='2.0'>\n"
+def updates_xml(apps: Iterable[tuple[str, str, str]]) -> str:
+    """A gupdate update manifest, the format Chrome fetches from an `update_url` (and from a policy's),
+    with one <app> per ``(appid, codebase, version)``: one server answers for every extension it serves."""
+    entries = "".join(
         f"  <app appid={quoteattr(appid)}>\n"
         f"    <updatecheck codebase={quoteattr(codebase)} version={quoteattr(version)} />\n"
-        "  </app>\n"
-        "</gupdate>\n"
-    )
-
-
-def forcelist_entry(appid: str, update_url: str) -> str:
-    """One ExtensionInstallForcelist policy value: "<id>;<update manifest URL>"."""
-    return f"{appid};{update_url}"
+        "  </app>\n" for appid, codebase, version in apps)
+    return ("<?xml version='1.0' encoding='UTF-8'?>\n"
+            "<gupdate xmlns='http://www.google.com/update2/response' protocol='2.0'>\n"
+            f"{entries}</gupdate>\n")
