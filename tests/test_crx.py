@@ -131,6 +131,15 @@ def test_crx3_header_holds_one_rsa_proof_and_the_crx_id(extension, key):
     assert parsed["signed_data"] == {1: hashlib.sha256(spki).digest()[:16]}
 
 
+def test_the_reader_convert_app_uses_gets_back_the_key_and_zip_pack_wrote(extension, key):
+    data = pack(extension, key)
+    assert crx.parse_crx(data) == (crx.public_key_der(key), parse_crx3(data)["zip"], 3)
+    with pytest.raises(crx.CrxFormatError, match="header runs past the end"):
+        crx.parse_crx(data[:40])
+    with pytest.raises(crx.CrxFormatError, match="unsupported CRX version 4"):
+        crx.parse_crx(b"Cr24" + (4).to_bytes(4, "little") + bytes(8))
+
+
 def test_crx3_signature_verifies_over_context_signed_data_and_zip(extension, key):
     parsed = parse_crx3(pack(extension, key))
     proof = parsed["proofs"][0]
