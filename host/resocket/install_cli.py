@@ -98,7 +98,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     registry = install.default_registry(plat)
     try:
         selected = _selected(args, plat)
-        host_path = install.find_host_path(plat.os, args.host_path)
+        host_path = _host_path(args, plat)
         targets, notes = install.targets_for(selected, plat, args.scope or "user", args.user_data_dir)
         system = args.scope == "system"
         if args.relay_id and not system:
@@ -138,6 +138,18 @@ def cmd_install(args: argparse.Namespace) -> int:
         print(f"{verbs.get(c.action, c.action):<11} {c.browser:<9} {c.scope:<6} {c.where}{points}")
     _print_warnings(warnings)
     return 0
+
+
+def _host_path(args: argparse.Namespace, plat: Platform) -> Path:
+    """With --root, an absolute --host-path found inside the image names the image's host: it is checked
+    there, and the manifests name it as the image's browsers will see it. Otherwise the path is this
+    machine's."""
+    if args.root is not None and args.host_path and Path(args.host_path).is_absolute():
+        inside = args.root / Path(args.host_path).relative_to(Path(args.host_path).anchor)
+        if inside.is_file():
+            install.find_host_path(plat.os, str(inside))
+            return Path(args.host_path)
+    return install.find_host_path(plat.os, args.host_path)
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
