@@ -177,3 +177,15 @@ def test_policy_values_without_system_hosts_only_leave_user_hosts_alone() -> Non
     assert values["ExtensionSettings"] == {"a" * 32: {"installation_mode": "force_installed", "update_url": URL,
                                                       "override_update_url": True}}
     assert policy.policy_files(bundle) == policy.policy_files(bundle)  # deterministic
+
+
+def test_page_origins_join_the_resocket_extensions_page_scripts() -> None:
+    manifest = json.loads((Path(__file__).resolve().parents[1] / "extension/manifest.json").read_text())
+    packed = policy.with_page_origins(manifest, ["https://Intranet.example:8443", "http://[::2]:80"])
+    for entry in packed["content_scripts"]:
+        assert entry["matches"][-2:] == ["https://intranet.example/*", "http://[::2]/*"]
+    assert manifest["content_scripts"][0]["matches"][-1] == "https://[::1]/*"  # the source is left alone
+    with pytest.raises(policy.BundleError, match="neither"):
+        policy.with_page_origins({"manifest_version": 3}, ["https://a.example"])
+    with pytest.raises(ValueError):
+        policy.with_page_origins(manifest, ["https://a.example/path"])

@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="URL where DIR/updates.xml will be served, with the .crx files beside it "
                         "(default: a file:// URL of DIR/updates.xml, for one machine and tests)")
     p.add_argument("--version", metavar="V", help="version to write into the packed manifest")
+    p.add_argument("--page-origin", action="append", default=[], metavar="ORIGIN",
+                   help="(the resocket extension) also run its page scripts on this web origin, with no "
+                        "approval on the options page; repeatable. The origin still needs a grant")
     p.add_argument("--system-hosts-only", action="store_true",
                    help="the policies also set NativeMessagingUserLevelHosts=false: only hosts registered "
                         "machine-wide (the .deb, `install --scope system`) may run")
@@ -125,9 +128,10 @@ def cmd_pack(args: argparse.Namespace) -> int:
                 print(f"note: manifest.json's key gives ID {manifest_id} (unpacked), but this package is "
                       f"signed with {args.key} and installs as {appid}; allowed_origins of the native host "
                       f"manifest must list the ID the browser sees", file=sys.stderr)
-        packed = crx.packed_manifest(manifest, version=version, update_url=args.update_url)
+        packed = crx.packed_manifest(policy.with_page_origins(manifest, args.page_origin), version=version,
+                                     update_url=args.update_url)
         package = crx.build_crx3(crx.zip_extension(ext, packed), key)
-    except (crx.ExtensionKeyError, crx.CryptoMissing, policy.BundleError) as exc:
+    except (crx.ExtensionKeyError, crx.CryptoMissing, policy.BundleError, ValueError) as exc:
         return _fail(str(exc))
     (out / name).write_bytes(package)
     label = manifest.get("name") if isinstance(manifest.get("name"), str) else ext.name

@@ -127,6 +127,43 @@ def load_bundle(out_dir: Path, update_url: str, system_hosts_only: bool) -> Bund
     return bundle
 
 
+# -- the packed extension ----------------------------------------------------------------------------------
+#: The resocket extension's content scripts: the relay and the page's shim (extension/manifest.json).
+PAGE_SCRIPTS = ("relay.js", "chrome-socket.js")
+
+
+def with_page_origins(manifest: dict[str, Any], origins: list[str]) -> dict[str, Any]:
+    """The resocket extension's manifest with its page scripts also running on ``origins``.
+
+    Other origins than loopback normally need each user's approval on the options page (a host permission
+    asked in a click). Matches in the manifest itself are granted when the extension is installed, and a
+    force-installed extension is installed without asking anyone: the fleet's pages work from the first
+    start. A match pattern has no port, so ``https://host:8443`` runs the scripts on every port of host;
+    what the page may do is still its origin's grant alone."""
+    from resocket.grants import normalize_origin
+
+    if not origins:
+        return manifest
+    patterns = []
+    for origin in origins:
+        normalized = normalize_origin(origin)
+        if not normalized.startswith(("http://", "https://")):
+            raise BundleError(f"--page-origin {origin}: a web page's origin (http:// or https://) is expected")
+        scheme, rest = normalized.split("://", 1)
+        host = rest.rsplit(":", 1)[0] if not rest.endswith("]") and ":" in rest else rest
+        patterns.append(f"{scheme}://{host}/*")
+    scripts = [dict(entry) for entry in manifest.get("content_scripts", []) if isinstance(entry, dict)]
+    touched = False
+    for entry in scripts:
+        if any(name in entry.get("js", []) for name in PAGE_SCRIPTS):
+            entry["matches"] = list(dict.fromkeys([*entry.get("matches", []), *patterns]))
+            touched = True
+    if not touched:
+        raise BundleError("--page-origin is for the resocket extension (its relay.js and chrome-socket.js "
+                          "content scripts); this manifest has neither")
+    return {**manifest, "content_scripts": scripts}
+
+
 # -- policy values ---------------------------------------------------------------------------------------
 def policy_values(bundle: Bundle) -> dict[str, Any]:
     """The policies, as JSON values, that force-install every extension of the bundle and allow the host."""
