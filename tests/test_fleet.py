@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from resocket import EXTENSION_ORIGIN, HOST_NAME, fleet
+from resocket import EXTENSION_ORIGIN, HOST_NAME, divert, fleet
 
 REPO = Path(__file__).resolve().parents[1]
 RESOCKET = Path(sys.executable).with_name("resocket")
@@ -177,7 +177,7 @@ def test_upgrading_the_package_keeps_the_admins_ids_where_browsers_read_them(tmp
     assert manifest["allowed_origins"] == [EXTENSION_ORIGIN, f"chrome-extension://{APP}/",
                                            f"chrome-extension://{OWN_BUILD}/"]
     # The package's own copy went beside it (browsers read only org.resocket.host.json) ...
-    packaged = json.loads((root / f"{CHROMIUM_MANIFEST}{fleet.DIVERT_SUFFIX}").read_text())
+    packaged = json.loads((root / f"{CHROMIUM_MANIFEST}{divert.DIVERT_SUFFIX}").read_text())
     assert packaged["allowed_origins"] == [EXTENSION_ORIGIN] and "1.1" in packaged["description"]
     # ... other browsers' manifests are the new package's, and the IDs are still the administrator's.
     edge = json.loads((root / "etc/opt/edge/native-messaging-hosts" / f"{HOST_NAME}.json").read_text())

@@ -18,7 +18,7 @@ Design rules:
   extension's own key, vouches for who may make it).
 - The file lives outside any package, so a package upgrade keeps it. On Debian, where the .deb owns the
   system manifests, `install --scope system` also diverts them (`dpkg-divert --local`) so an upgrade
-  writes its copy beside the administrator's instead of over it (`keep_from_package_upgrades`).
+  writes its copy beside the administrator's instead of over it (divert.py; the host never imports it).
 - The host reads the file at every start and fails closed: a file it cannot trust (unreadable, wrong shape,
   writable by others: grants.check_admin_owned) trusts no fleet ID, and the problem is logged.
 """
@@ -28,8 +28,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +41,6 @@ FLEET_FILE = "extensions.json"
 FORMAT_VERSION = 1
 _EXTENSION_ID = re.compile(r"[a-p]{32}")
 _EXTENSION_ORIGIN = re.compile(r"chrome-extension://([a-p]{32})/?")
-#: The name dpkg gives the package's own copy of a diverted manifest; browsers read only `<host name>.json`.
-DIVERT_SUFFIX = ".resocket-package"
 
 
 class FleetConfigError(ValueError):
@@ -155,36 +151,3 @@ def relay_origins(system_dir: Path | None = None) -> frozenset[str]:
         log.error("not trusting any fleet extension to relay web pages: %s", exc)
         relay = ()
     return frozenset([EXTENSION_ORIGIN, *relay])
-
-
-# -- Debian: the package's manifests and the administrator's ---------------------------------------------
-def keep_from_package_upgrades(manifests: Iterable[Path], root: Path | None = None) -> list[str]:
-    """Before `install --scope system` rewrites a manifest a dpkg package ships (the .deb's), divert it:
-    `dpkg-divert --local --rename` moves the package's copy to ``<name>.json.resocket-package`` and makes
-    every later unpack (an upgrade) write there, so the administrator's manifest, with the fleet's IDs,
-    stays where browsers read it. Returns notes for the user; does nothing where dpkg is not the package
-    manager. (`dpkg-divert --remove` undoes it: docs/deploy.md.)"""
-    if not shutil.which("dpkg-divert") or not shutil.which("dpkg-query"):
-        return []
-    root_args = [f"--root={root}"] if root is not None else []
-    notes: list[str] = []
-    for manifest in manifests:
-        path = "/" + manifest.relative_to(root).as_posix() if root is not None else str(manifest)
-        owner = subprocess.run(["dpkg-query", *root_args, "-S", path], capture_output=True, text=True,
-                               check=False)
-        lines = owner.stdout.splitlines()
-        if owner.returncode != 0 or any(line.startswith("local diversion") for line in lines):
-            continue  # no package ships it, or it is diverted already
-        packages = [line.split(":", 1)[0] for line in lines if line.endswith(f": {path}")]
-        if not packages:
-            continue
-        proc = subprocess.run(["dpkg-divert", *root_args, "--local", "--rename", "--divert",
-                               path + DIVERT_SUFFIX, "--add", path], capture_output=True, text=True, check=False)
-        if proc.returncode == 0:
-            notes.append(f"{path} is shipped by the {packages[0]} package: diverted its copy to "
-                         f"{path + DIVERT_SUFFIX} so package upgrades keep this manifest")
-        else:
-            notes.append(f"could not divert {path} from the {packages[0]} package "
-                         f"({(proc.stderr or proc.stdout).strip()}): a package upgrade will reset its IDs; "
-                         f"run this install again after upgrading")
-    return notes

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from resocket import browsers, doctor, fleet, install
+from resocket import browsers, divert, doctor, fleet, install
 from resocket.browsers import Platform
 from resocket.grants import system_config_dir
 
@@ -110,7 +110,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         if not args.dry_run:
             if system:
                 fleet.add_to_fleet(args.extension_id, args.relay_id, system_config_dir(args.root))
-                notes += fleet.keep_from_package_upgrades(
+                notes += divert.keep_from_package_upgrades(
                     [Path(c.where) for c in changes if c.action == "write" and c.where.endswith(".json")],
                     args.root)
             install.apply(changes, contents, registry, _rerun(args))
