@@ -21,7 +21,6 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -31,9 +30,12 @@ from pathlib import Path
 import pytest
 from resocket import crx
 
+from tests.support.servers import TcpServer
+
 from .cdp import Browser, Session
 from .conftest import BrowserPool
 from .resocket_side import REPO, StaticServer, _venv_bin, extension_available
+from .test_packaged_host import ECHO_JS
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -80,48 +82,6 @@ LEGACY_APP = {
       });
     });""",
 }
-
-# In a web page with the extension's shim: one echo over chrome.socket.
-PAGE_ECHO_JS = """(async () => {
-  const call = (name, ...args) => new Promise((resolve) => chrome.socket[name](...args, (...res) => {
-    const le = chrome.runtime.lastError;
-    resolve({res, lastError: le ? le.message : null});
-  }));
-  const created = await call('create', 'tcp', {});
-  if (created.lastError) return {step: 'create', error: created.lastError};
-  const sid = created.res[0].socketId;
-  const connected = await call('connect', sid, '127.0.0.1', %(port)d);
-  if (connected.lastError || connected.res[0] !== 0) return {step: 'connect', connected};
-  await call('write', sid, new TextEncoder().encode('page').buffer);
-  const read = await call('read', sid);
-  chrome.socket.destroy(sid);
-  return {echo: new TextDecoder().decode(read.res[0].data)};
-})()"""
-
-
-class EchoServer:
-    """TCP echo on 127.0.0.1: every connection gets back what it sends."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.received: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = conn.recv(4096)
-                self.received.append(data)
-                conn.sendall(data)
-
-    def close(self) -> None:
-        self.sock.close()
-
 
 class UpdateServer:
     """The bundle folder over HTTP, as an intranet server would serve it (the query Chrome adds is ignored)."""
@@ -178,7 +138,7 @@ def service_worker(browser: Browser, ext_id: str, version: str | None = None, ti
 @pytest.fixture(scope="module")
 def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("fleet")
-    echo = EchoServer()
+    echo = TcpServer()  # echoes what it gets
     page_dir = root / "www"
     page = StaticServer.of_pages(page_dir, {"index.html": '<!DOCTYPE html><meta charset="utf-8"><p>intranet'})
     bundle = root / "fleet"
@@ -309,7 +269,8 @@ def test_policy_alone_installs_both_and_they_work_then_update_to_n_plus_1(browse
         page = browser.new_page(f"{machine['web_origin']}/index.html",
                                 ready="typeof chrome === 'object' && typeof chrome.socket === 'object'")
         browsers.pages.append(page)
-        assert page.evaluate(PAGE_ECHO_JS % {"port": echo.port}) == {"echo": "page"}
+        body = f"from the intranet page, version {version}"
+        assert page.evaluate(ECHO_JS % {"port": echo.port, "body": json.dumps(body)})["got"].endswith(body)
         assert not any(machine["user_config"].iterdir())  # the user granted nothing
         if version == "1.1":
             break
