@@ -188,3 +188,11 @@ def test_upgrading_the_package_keeps_the_admins_ids_where_browsers_read_them(tmp
                 "--host-path", "/opt/resocket/resocket-host", env=env)
     assert again.returncode == 0, again.stderr
     assert "diverted" not in again.stderr and (root / CHROMIUM_MANIFEST).read_bytes() == ours
+    # Uninstalling gives the package its file back, so removing the package leaves nothing behind.
+    gone = run("uninstall", "--scope", "system", "--browser", "chromium", "--root", str(root), env=env)
+    assert gone.returncode == 0, gone.stderr
+    assert "the package's manifest is back in place" in gone.stderr
+    assert json.loads((root / CHROMIUM_MANIFEST).read_text()) == packaged
+    assert not (root / f"{CHROMIUM_MANIFEST}{divert.DIVERT_SUFFIX}").exists()
+    dpkg(root, "-r", "resocket")
+    assert not (root / CHROMIUM_MANIFEST).exists()

@@ -22,7 +22,7 @@ def keep_from_package_upgrades(manifests: Iterable[Path], root: Path | None = No
     `dpkg-divert --local --rename` moves the package's copy to ``<name>.json.resocket-package`` and makes
     every later unpack (an upgrade) write there, so the administrator's manifest, with the fleet's IDs,
     stays where browsers read it. Returns notes for the user; does nothing where dpkg is not the package
-    manager. (`dpkg-divert --remove` undoes it: docs/deploy.md.)"""
+    manager. (`restore_packaged` undoes it.)"""
     if not shutil.which("dpkg-divert") or not shutil.which("dpkg-query"):
         return []
     root_args = [f"--root={root}"] if root is not None else []
@@ -46,4 +46,26 @@ def keep_from_package_upgrades(manifests: Iterable[Path], root: Path | None = No
             notes.append(f"could not divert {path} from the {packages[0]} package "
                          f"({(proc.stderr or proc.stdout).strip()}): a package upgrade will reset its IDs; "
                          f"run this install again after upgrading")
+    return notes
+
+
+def restore_packaged(manifests: Iterable[Path], root: Path | None = None) -> list[str]:
+    """After `uninstall --scope system` removed manifests: put back the package's copy of each one this
+    module diverted (`dpkg-divert --rename --remove`), so the package owns its file again and `apt remove`
+    cleans up. Returns notes; does nothing where nothing was diverted."""
+    if not shutil.which("dpkg-divert"):
+        return []
+    root_args = [f"--root={root}"] if root is not None else []
+    notes: list[str] = []
+    for manifest in manifests:
+        path = "/" + manifest.relative_to(root).as_posix() if root is not None else str(manifest)
+        diverted = subprocess.run(["dpkg-divert", *root_args, "--truename", path], capture_output=True,
+                                  text=True, check=False).stdout.strip()
+        if diverted != path + DIVERT_SUFFIX:
+            continue  # not ours to undo
+        proc = subprocess.run(["dpkg-divert", *root_args, "--local", "--rename", "--divert", diverted, "--remove",
+                               path], capture_output=True, text=True, check=False)
+        notes.append(f"{path}: the package's manifest is back in place" if proc.returncode == 0 else
+                     f"could not restore the package's {path} ({(proc.stderr or proc.stdout).strip()}); "
+                     f"run: dpkg-divert --local --rename --divert {diverted} --remove {path}")
     return notes

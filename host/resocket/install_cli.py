@@ -161,6 +161,9 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
         changes = install.plan_uninstall(targets, plat, registry)
         if not args.dry_run:
             install.apply(changes, {}, registry, _rerun(args))
+            if args.scope == "system":  # a .deb's manifest that install diverted comes back (divert.py)
+                notes += divert.restore_packaged([Path(c.where) for c in changes if c.action == "remove"],
+                                                 args.root)
     except install.ApplyFailed as exc:
         return _write_failed(args, exc, notes)
     except (install.InstallError, ValueError) as exc:
