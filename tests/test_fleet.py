@@ -196,3 +196,21 @@ def test_upgrading_the_package_keeps_the_admins_ids_where_browsers_read_them(tmp
     assert not (root / f"{CHROMIUM_MANIFEST}{divert.DIVERT_SUFFIX}").exists()
     dpkg(root, "-r", "resocket")
     assert not (root / CHROMIUM_MANIFEST).exists()
+
+
+def test_doctor_fails_on_a_managed_grants_file_users_could_write(tmp_path: Path, env) -> None:
+    # The last step of docs/deploy.md: one machine checked with `resocket doctor --json`.
+    system = tmp_path / "system"
+    env = {**env, "RESOCKET_SYSTEM_CONFIG_DIR": str(system)}
+    udd = tmp_path / "udd"
+    udd.mkdir()
+    assert run("install", "--browser", "chromium", "--user-data-dir", str(udd), env=env).returncode == 0
+    assert run("grant", "--scope", "system", "https://intranet.example", "tcp-connect", env=env).returncode == 0
+    healthy = run("doctor", "--browser", "chromium", "--user-data-dir", str(udd), "--json", env=env)
+    assert healthy.returncode == 0, healthy.stdout
+    (system / "grants.json").chmod(0o666)
+    broken = run("doctor", "--browser", "chromium", "--user-data-dir", str(udd), "--json", env=env)
+    assert broken.returncode == 1
+    report = json.loads(broken.stdout)
+    assert not report["ok"]
+    assert f"chmod go-w {system / 'grants.json'}" in json.dumps(report["problems"])
