@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from resocket import grants
@@ -370,3 +371,19 @@ def test_system_config_dir_per_platform_under_a_root_and_overridden(monkeypatch:
     assert grants.system_config_dir() == Path("/pd") / "resocket"
     monkeypatch.setenv("RESOCKET_SYSTEM_CONFIG_DIR", str(tmp_path / "sys"))
     assert grants.system_config_dir() == grants.system_config_dir(tmp_path / "image") == tmp_path / "sys"
+
+
+def test_a_managed_file_this_user_cannot_read_says_it_must_be_readable(layers: grants.Grants,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    layers.managed.grant(WEB, ["tcp-connect"])
+    real_open = open
+
+    def open_as_another_user(path: Any, *args: Any, **kwargs: Any) -> Any:
+        # What a user's host meets when root left the managed file 0600 (the suite runs as root, which reads it).
+        if Path(path) == layers.managed.path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(grants, "open", open_as_another_user, raising=False)
+    with pytest.raises(GrantsCorrupt, match="must be readable by every user"):
+        layers.rules_for(WEB)

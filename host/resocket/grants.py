@@ -276,6 +276,12 @@ class GrantStore:
             return {}, False
         except IsADirectoryError:
             raise GrantsCorrupt(self.path, "is a directory, not a file") from None
+        except PermissionError:
+            if not self.managed:
+                raise
+            # Every user's host reads the managed file: one only root can read must say so, not fail oddly.
+            raise GrantsCorrupt(self.path, f"cannot be read by this user: managed grants must be readable by "
+                                           f"every user (chmod 644 {self.path})") from None
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
