@@ -126,8 +126,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
             manifest_id = crx.extension_id(crx.spki_from_b64(manifest["key"]))
             if manifest_id != appid:
                 print(f"note: manifest.json's key gives ID {manifest_id} (unpacked), but this package is "
-                      f"signed with {args.key} and installs as {appid}; allowed_origins of the native host "
-                      f"manifest must list the ID the browser sees", file=sys.stderr)
+                      f"signed with {args.key} and installs as {appid}: register that ID with the host "
+                      f"(resocket install --scope system --relay-id {appid} for your build of the resocket "
+                      f"extension, --extension-id {appid} for an app; docs/deploy.md)", file=sys.stderr)
         packed = crx.packed_manifest(policy.with_page_origins(manifest, args.page_origin), version=version,
                                      update_url=args.update_url)
         package = crx.build_crx3(crx.zip_extension(ext, packed), key)
@@ -145,6 +146,6 @@ def cmd_pack(args: argparse.Namespace) -> int:
     print("wrote the policies that force-install every extension in this bundle and allow org.resocket.host:")
     for path in written:
         print(f"  {path}")
-    print("Linux: copy policy/linux/etc/ over /etc; Windows: reg import (or GPO/Intune) the .reg; macOS: "
-          "deploy the .mobileconfig with your MDM (docs/deploy.md)")
+    print(f"Linux: copy {out / policy.POLICY_DIR / 'linux' / 'etc'} over /etc; Windows: reg import (or GPO/Intune) "
+          "the .reg; macOS: deploy the .mobileconfig with your MDM (docs/deploy.md)")
     return 0
