@@ -109,9 +109,9 @@ def _cmd_grant(args: argparse.Namespace) -> int:
     try:
         store = _store(args)
         if args.scope == "user":
-            managed = GrantStore.open_managed(system_config_dir())
-            if managed.locked():
-                _error("grant", f"your administrator locked the grants ({managed.path}): only the managed "
+            system = GrantStore.open_managed(system_config_dir())
+            if system.locked():
+                _error("grant", f"your administrator locked the grants ({system.path}): only the managed "
                                 "grants apply on this machine, so nothing was granted",
                        hint="ask your administrator (sudo resocket grant --scope system ORIGIN RULE...)")
                 return EXIT_FAILED
@@ -127,8 +127,8 @@ def _cmd_grant(args: argparse.Namespace) -> int:
     except (GrantsCorrupt, OSError) as exc:
         return _storage_error("grant", exc)
     origin = normalize_origin(args.origin)
-    managed = " (managed: every user of this machine)" if args.scope == "system" else ""
-    print(f"{origin} may now use{managed}:" if rules else f"{origin} has no rules")
+    scope = " (managed: every user of this machine)" if args.scope == "system" else ""
+    print(f"{origin} may now use{scope}:" if rules else f"{origin} has no rules")
     for rule in rules:
         print(f"  {rule}")
     return EXIT_OK
