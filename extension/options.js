@@ -7,11 +7,13 @@
  * idle|running|ok|error), origin-input, approve-origin, approve-result, approved-origins (one li[data-origin]
  * per origin, each with button.revoke-origin), rules-origin-input, show-rules, rules-result, cli-commands,
  * refresh-grants, grants-result (data-state checking|ok|error), grants-list (one li[data-origin] per granted
- * origin, each with code.rules and button.revoke-grant).
+ * origin, each with code.rules and, when the user has rules of their own there, button.revoke-grant; an origin
+ * with managed rules also has li[data-managed] and span.managed naming them), grants-locked.
  *
  * Grants are listed and revoked with the host's grants.list / grants.revoke (docs/protocol.md, "Grants"),
  * which the host answers only for this extension's own pages. There is no way to grant from here: granting
- * stays with `resocket grant`. "Remove" in the approved-origins list withdraws the extension's approval only.
+ * stays with `resocket grant`. Managed grants (the administrator's, docs/deploy.md) are shown as such and
+ * have no Revoke: the host would revoke only the user's rules anyway. "Remove" in the approved-origins list withdraws the extension's approval only.
  */
 'use strict';
 
@@ -138,7 +140,10 @@ async function renderGrants() {
     setState(out, 'error', describeFailure(answer));
     return;
   }
-  const origins = Object.keys(answer.result.origins || {}).sort();
+  const granted = answer.result.origins || {};
+  const managed = answer.result.managed || {};
+  $('grants-locked').hidden = !answer.result.locked;
+  const origins = Object.keys(granted).sort();
   for (const origin of origins) {
     const li = document.createElement('li');
     li.dataset.origin = origin;
@@ -146,14 +151,29 @@ async function renderGrants() {
     name.textContent = origin;
     const rules = document.createElement('code');
     rules.className = 'rules';
-    rules.textContent = showRules(answer.result.origins[origin]);
-    const revoke = document.createElement('button');
-    revoke.type = 'button';
-    revoke.className = 'revoke-grant';
-    revoke.textContent = 'Revoke';
-    revoke.title = `Remove every rule granted to ${origin} (as: resocket revoke ${origin})`;
-    revoke.addEventListener('click', () => revokeGrant(origin));
-    li.append(name, rules, revoke);
+    rules.textContent = showRules(granted[origin]);
+    li.append(name, rules);
+    const byAdmin = managed[origin] || [];
+    if (byAdmin.length) {
+      li.dataset.managed = byAdmin.length === granted[origin].length ? 'all' : 'some';
+      const note = document.createElement('span');
+      note.className = 'managed';
+      note.textContent = byAdmin.length === granted[origin].length
+        ? 'managed by your administrator'
+        : `managed by your administrator: ${byAdmin.join(' ')}`;
+      li.append(note);
+    }
+    if (granted[origin].some((rule) => !byAdmin.includes(rule))) {
+      const revoke = document.createElement('button');
+      revoke.type = 'button';
+      revoke.className = 'revoke-grant';
+      revoke.textContent = 'Revoke';
+      revoke.title = byAdmin.length
+        ? `Remove your rules for ${origin}; the managed ones stay (as: resocket revoke ${origin})`
+        : `Remove every rule granted to ${origin} (as: resocket revoke ${origin})`;
+      revoke.addEventListener('click', () => revokeGrant(origin));
+      li.append(revoke);
+    }
     list.append(li);
   }
   setState(out, 'ok', origins.length ? `${origins.length} origin(s) granted` : 'no grants yet: resocket grant ORIGIN RULE...');
@@ -163,7 +183,9 @@ async function revokeGrant(origin) {
   const answer = await hostRequest(undefined, 'grants.revoke', { origin });
   await renderGrants();
   if (!answer.result) setState($('grants-result'), 'error', `could not revoke ${origin}: ${describeFailure(answer)}`);
-  else if (answer.result.revoked) setState($('grants-result'), 'ok', `Revoked ${origin}: reload its pages`);
+  else if (answer.result.revoked && answer.result.managed) {
+    setState($('grants-result'), 'ok', `Revoked your rules for ${origin}; its managed rules stay: reload its pages`);
+  } else if (answer.result.revoked) setState($('grants-result'), 'ok', `Revoked ${origin}: reload its pages`);
   else setState($('grants-result'), 'ok', `${origin} had no grant`);
 }
 

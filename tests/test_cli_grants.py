@@ -20,7 +20,9 @@ def config_dir(tmp_path: Path) -> Path:
 
 
 def run(config_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, RESOCKET_CONFIG_DIR=str(config_dir))
+    """The command as a user with config_dir, on a machine whose managed grants are in config_dir/../system."""
+    env = dict(os.environ, RESOCKET_CONFIG_DIR=str(config_dir),
+               RESOCKET_SYSTEM_CONFIG_DIR=str(config_dir.parent / "system"))
     return subprocess.run([str(RESOCKET), *args], check=False, capture_output=True, text=True, env=env, timeout=60)
 
 
@@ -52,13 +54,17 @@ def test_grant_adds_and_replace_sets(config_dir: Path) -> None:
     assert grants_json(config_dir)["origins"] == {EXT: ["tcp-listen:127.0.0.1:*"]}
 
 
-def test_grants_json_names_the_config_file(config_dir: Path) -> None:
-    assert grants_json(config_dir) == {"config": str(config_dir / "grants.json"), "origins": {}}
+def test_grants_json_names_the_config_files(config_dir: Path) -> None:
+    files = {"config": str(config_dir / "grants.json"),
+             "managed_config": str(config_dir.parent / "system" / "grants.json"), "locked": False}
+    assert grants_json(config_dir) == {**files, "origins": {}, "rules": {}}
     run(config_dir, "grant", "http://localhost:8080", "tcp-connect")
     run(config_dir, "grant", EXT, "udp-bind::5353")
     assert grants_json(config_dir) == {
-        "config": str(config_dir / "grants.json"),
+        **files,
         "origins": {EXT: ["udp-bind:*:5353"], "http://localhost:8080": ["tcp-connect:*:*"]},
+        "rules": {EXT: [{"rule": "udp-bind:*:5353", "source": "user"}],
+                  "http://localhost:8080": [{"rule": "tcp-connect:*:*", "source": "user"}]},
     }
 
 
@@ -68,9 +74,9 @@ def test_grants_table_lists_every_origin_and_rule(config_dir: Path) -> None:
     assert "No grants" in empty.stdout and str(config_dir / "grants.json") in empty.stdout
     run(config_dir, "grant", "https://example.com", "tcp-connect:localhost:80", "udp-bind")
     lines = run(config_dir, "grants").stdout.splitlines()
-    assert lines[0].split() == ["ORIGIN", "RULES"]
-    assert lines[1].split() == ["https://example.com", "tcp-connect:localhost:80"]
-    assert lines[2].split() == ["udp-bind:*:*"]
+    assert lines[0].split() == ["ORIGIN", "RULES", "SOURCE"]
+    assert lines[1].split() == ["https://example.com", "tcp-connect:localhost:80", "user"]
+    assert lines[2].split() == ["udp-bind:*:*", "user"]
     assert str(config_dir / "grants.json") in lines[3]
 
 
@@ -128,3 +134,74 @@ def test_corrupt_config_is_reported_with_a_fix_and_left_alone(config_dir: Path, 
     assert "not valid JSON" in result.stderr
     assert "move it aside" in result.stderr
     assert path.read_text() == '{"version": 1, "origins": {'
+
+
+# -- --scope system: managed grants -------------------------------------------------------------------
+def test_managed_grants_are_marked_and_merged_with_the_users(config_dir: Path) -> None:
+    system = config_dir.parent / "system"
+    made = run(config_dir, "grant", "--scope", "system", "https://intranet.example", "tcp-connect:db:5432")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.splitlines()[0] == "https://intranet.example may now use (managed: every user of this machine):"
+    assert json.loads((system / "grants.json").read_text())["origins"] == {
+        "https://intranet.example": ["tcp-connect:db:5432"]}
+    run(config_dir, "grant", "https://intranet.example", "udp-bind")
+    listed = grants_json(config_dir)
+    assert listed["origins"] == {"https://intranet.example": ["tcp-connect:db:5432", "udp-bind:*:*"]}
+    assert listed["rules"] == {"https://intranet.example": [{"rule": "tcp-connect:db:5432", "source": "managed"},
+                                                            {"rule": "udp-bind:*:*", "source": "user"}]}
+    table = run(config_dir, "grants").stdout.splitlines()
+    assert table[1].split() == ["https://intranet.example", "tcp-connect:db:5432", "managed"]
+    assert table[2].split() == ["udp-bind:*:*", "user"]
+
+
+def test_a_user_cannot_revoke_a_managed_grant_the_admin_can(config_dir: Path) -> None:
+    run(config_dir, "grant", "--scope", "system", "https://intranet.example", "tcp-connect")
+    mine = run(config_dir, "revoke", "https://intranet.example")
+    assert mine.returncode == 1
+    assert "managed by your administrator" in mine.stderr
+    assert "resocket revoke --scope system https://intranet.example" in mine.stderr
+    assert grants_json(config_dir)["origins"] == {"https://intranet.example": ["tcp-connect:*:*"]}
+    admin = run(config_dir, "revoke", "--scope", "system", "https://intranet.example")
+    assert admin.returncode == 0, admin.stderr
+    assert admin.stdout.startswith("Revoked every managed grant of https://intranet.example")
+    assert grants_json(config_dir)["origins"] == {}
+
+
+def test_locked_managed_grants_ignore_and_refuse_user_grants(config_dir: Path) -> None:
+    run(config_dir, "grant", "http://localhost:8080", "tcp-connect")
+    run(config_dir, "grant", "--scope", "system", "https://intranet.example", "tcp-connect:db:5432")
+    locked = run(config_dir, "grants", "--lock")
+    assert locked.returncode == 0 and "locked: only managed grants apply" in locked.stderr
+    listed = grants_json(config_dir)
+    assert listed["locked"] is True
+    assert listed["origins"] == {"https://intranet.example": ["tcp-connect:db:5432"]}
+    assert listed["rules"]["http://localhost:8080"] == [{"rule": "tcp-connect:*:*", "source": "user", "ignored": True}]
+    refused = run(config_dir, "grant", "https://intranet.example", "tcp-connect")
+    assert refused.returncode == 1
+    assert "your administrator locked the grants" in refused.stderr and "nothing was granted" in refused.stderr
+    assert grants_json(config_dir)["origins"] == {"https://intranet.example": ["tcp-connect:db:5432"]}
+    unlocked = run(config_dir, "grants", "--unlock", "--json")
+    assert unlocked.returncode == 0 and json.loads(unlocked.stdout)["locked"] is False
+    assert json.loads(unlocked.stdout)["origins"]["http://localhost:8080"] == ["tcp-connect:*:*"]
+
+
+def test_system_scope_under_a_root_for_an_image(config_dir: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, RESOCKET_CONFIG_DIR=str(config_dir))
+    env.pop("RESOCKET_SYSTEM_CONFIG_DIR", None)
+    image = tmp_path / "image"
+    made = subprocess.run([str(RESOCKET), "grant", "--scope", "system", "--root", str(image),
+                           "https://intranet.example", "udp-bind"], capture_output=True, text=True, env=env,
+                          timeout=60, check=False)
+    assert made.returncode == 0, made.stderr
+    assert json.loads((image / "etc/resocket/grants.json").read_text())["origins"] == {
+        "https://intranet.example": ["udp-bind:*:*"]}
+    mixed = run(config_dir, "grant", "--root", str(image), "https://a.example", "udp-bind")
+    assert mixed.returncode == 2 and "--root is for --scope system" in mixed.stderr
+
+
+def test_an_untrusted_managed_file_stops_the_listing_with_its_fix(config_dir: Path) -> None:
+    run(config_dir, "grant", "--scope", "system", "https://intranet.example", "udp-bind")
+    (config_dir.parent / "system" / "grants.json").chmod(0o666)
+    result = run(config_dir, "grants")
+    assert result.returncode == 1
+    assert "is writable by other users" in result.stderr and "chmod go-w" in result.stderr

@@ -131,6 +131,15 @@ def test_crx3_header_holds_one_rsa_proof_and_the_crx_id(extension, key):
     assert parsed["signed_data"] == {1: hashlib.sha256(spki).digest()[:16]}
 
 
+def test_the_reader_convert_app_uses_gets_back_the_key_and_zip_pack_wrote(extension, key):
+    data = pack(extension, key)
+    assert crx.parse_crx(data) == (crx.public_key_der(key), parse_crx3(data)["zip"], 3)
+    with pytest.raises(crx.CrxFormatError, match="header runs past the end"):
+        crx.parse_crx(data[:40])
+    with pytest.raises(crx.CrxFormatError, match="unsupported CRX version 4"):
+        crx.parse_crx(b"Cr24" + (4).to_bytes(4, "little") + bytes(8))
+
+
 def test_crx3_signature_verifies_over_context_signed_data_and_zip(extension, key):
     parsed = parse_crx3(pack(extension, key))
     proof = parsed["proofs"][0]
@@ -164,17 +173,17 @@ def test_packing_twice_gives_the_same_zip(extension, key):
     assert parse_crx3(pack(extension, key))["zip"] == parse_crx3(pack(extension, key))["zip"]
 
 
-def test_updates_xml_names_app_codebase_and_version():
+def test_updates_xml_names_each_apps_codebase_and_version():
     import xml.etree.ElementTree as ET
 
-    root = ET.fromstring(crx.updates_xml("abcdefghijklmnopabcdefghijklmnop", "https://h/x.crx?a=1&b=2", "1.0"))
+    root = ET.fromstring(crx.updates_xml([("abcdefghijklmnopabcdefghijklmnop", "https://h/x.crx?a=1&b=2", "1.0"),
+                                          ("ponmlkjihgfedcbaponmlkjihgfedcba", "https://h/y.crx", "2.3.4")]))
     ns = "{http://www.google.com/update2/response}"
     assert root.tag == f"{ns}gupdate" and root.get("protocol") == "2.0"
-    app = root.find(f"{ns}app")
-    assert app is not None and app.get("appid") == "abcdefghijklmnopabcdefghijklmnop"
-    check = app.find(f"{ns}updatecheck")
-    assert check is not None
-    assert (check.get("codebase"), check.get("version")) == ("https://h/x.crx?a=1&b=2", "1.0")
+    apps = {app.get("appid"): app.find(f"{ns}updatecheck") for app in root.findall(f"{ns}app")}
+    assert {appid: (check.get("codebase"), check.get("version")) for appid, check in apps.items()} == {
+        "abcdefghijklmnopabcdefghijklmnop": ("https://h/x.crx?a=1&b=2", "1.0"),
+        "ponmlkjihgfedcbaponmlkjihgfedcba": ("https://h/y.crx", "2.3.4")}
 
 
 def test_importing_cli_and_crx_does_not_import_cryptography():
@@ -193,7 +202,7 @@ set -eu
 tmp=$1; id=$2
 ip link set lo up
 mkdir -p "$tmp/etc/policies/managed"
-cp "$tmp/out/policy.json" "$tmp/etc/policies/managed/resocket-test.json"
+cp "$tmp"/out/policy/linux/etc/chromium/policies/managed/*.json "$tmp/etc/policies/managed/"
 mount --bind "$tmp/etc" /etc/chromium
 "$3" --headless=new --no-sandbox --disable-gpu --no-first-run --no-default-browser-check --disable-sync \
     --disable-component-update --user-data-dir="$tmp/udd" about:blank >"$tmp/chromium.log" 2>&1 &

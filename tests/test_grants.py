@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from resocket import grants
@@ -278,3 +279,111 @@ def test_default_config_dir_per_platform(monkeypatch: pytest.MonkeyPatch, tmp_pa
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(grants.sys, "platform", platform)
     assert default_config_dir() == Path(expected.replace("HOME", str(tmp_path)))
+
+
+# -- managed grants: the administrator's layer ------------------------------------------------------------
+@pytest.fixture
+def layers(tmp_path: Path) -> grants.Grants:
+    return grants.Grants.open(tmp_path / "config", tmp_path / "system")
+
+
+def test_managed_and_user_rules_are_merged_managed_first(layers: grants.Grants) -> None:
+    layers.managed.grant(WEB, ["tcp-connect:db.example.com:5432"])
+    layers.user.grant(WEB, ["udp-bind", "tcp-connect:db.example.com:5432"])
+    layers.user.grant(EXT, ["udp-send-to:*:53"])
+    assert layers.rules_for(WEB) == ["tcp-connect:db.example.com:5432", "udp-bind:*:*"]
+    assert layers.all() == {EXT: ["udp-send-to:*:53"], WEB: ["tcp-connect:db.example.com:5432", "udp-bind:*:*"]}
+    assert layers.sources() == {
+        EXT: [{"rule": "udp-send-to:*:53", "source": "user"}],
+        WEB: [{"rule": "tcp-connect:db.example.com:5432", "source": "managed"},
+              {"rule": "udp-bind:*:*", "source": "user"}],
+    }
+
+
+def test_a_locked_managed_set_ignores_every_user_grant(layers: grants.Grants) -> None:
+    layers.managed.grant(WEB, ["tcp-connect:db.example.com:5432"])
+    layers.user.grant(WEB, ["tcp-connect"])
+    layers.user.grant(EXT, ["udp-bind"])
+    assert layers.managed.set_locked(True)
+    assert not layers.managed.set_locked(True)  # already locked: nothing written
+    assert layers.locked()
+    assert layers.rules_for(WEB) == ["tcp-connect:db.example.com:5432"]  # never widened
+    assert layers.rules_for(EXT) == []
+    assert layers.sources()[EXT] == [{"rule": "udp-bind:*:*", "source": "user", "ignored": True}]
+    assert layers.user.rules_for(EXT) == ["udp-bind:*:*"]  # kept for when the lock is lifted
+    body = json.loads(layers.managed.path.read_text())
+    assert body == {"version": 1, "locked": True, "origins": {WEB: ["tcp-connect:db.example.com:5432"]}}
+    layers.managed.grant(EXT, ["tcp-listen"])  # a later managed change keeps the lock
+    assert layers.locked() and layers.rules_for(EXT) == ["tcp-listen:*:*"]
+    layers.managed.set_locked(False)
+    assert layers.rules_for(EXT) == ["tcp-listen:*:*", "udp-bind:*:*"]
+
+
+def test_revoke_through_the_layers_touches_only_the_users_rules(layers: grants.Grants) -> None:
+    layers.managed.grant(WEB, ["tcp-connect:db.example.com:5432"])
+    layers.user.grant(WEB, ["udp-bind"])
+    assert layers.revoke(WEB)
+    assert not layers.revoke(WEB)
+    assert layers.rules_for(WEB) == ["tcp-connect:db.example.com:5432"]
+
+
+def test_only_the_managed_store_can_be_locked(store: GrantStore) -> None:
+    with pytest.raises(ValueError, match="only the managed"):
+        store.set_locked(True)
+
+
+def test_the_managed_file_is_readable_by_every_user(layers: grants.Grants) -> None:
+    layers.managed.grant(WEB, ["udp-bind"])
+    layers.user.grant(WEB, ["udp-bind"])
+    assert layers.managed.path.stat().st_mode & 0o777 == 0o644
+    assert layers.managed.config_dir.stat().st_mode & 0o777 == 0o755
+    assert layers.user.path.stat().st_mode & 0o777 == 0o600  # the user's stays the user's
+
+
+@pytest.mark.parametrize("target, mode", [("file", 0o666), ("file", 0o620), ("folder", 0o777)])
+def test_a_managed_file_others_could_write_is_not_trusted(layers: grants.Grants, target: str, mode: int) -> None:
+    layers.managed.grant(WEB, ["tcp-connect"])
+    (layers.managed.path if target == "file" else layers.managed.config_dir).chmod(mode)
+    with pytest.raises(GrantsCorrupt, match="chmod") as caught:
+        layers.rules_for(WEB)
+    assert caught.value.path == layers.managed.path
+    with pytest.raises(GrantsCorrupt):
+        grants.Grants.open(layers.user.config_dir, layers.managed.config_dir)
+
+
+def test_a_broken_managed_file_is_reported_never_ignored(layers: grants.Grants) -> None:
+    layers.managed.config_dir.mkdir(mode=0o755)
+    layers.managed.path.write_text('{"version": 1, "locked": "yes", "origins": {}}')
+    with pytest.raises(GrantsCorrupt, match='"locked" must be true or false'):
+        layers.all()
+
+
+def test_system_config_dir_per_platform_under_a_root_and_overridden(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    monkeypatch.delenv("RESOCKET_SYSTEM_CONFIG_DIR", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert grants.system_config_dir() == Path("/etc/resocket")
+    assert grants.system_config_dir(tmp_path) == tmp_path / "etc/resocket"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert grants.system_config_dir() == Path("/Library/Application Support/resocket")
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("PROGRAMDATA", "/pd")
+    assert grants.system_config_dir() == Path("/pd") / "resocket"
+    monkeypatch.setenv("RESOCKET_SYSTEM_CONFIG_DIR", str(tmp_path / "sys"))
+    assert grants.system_config_dir() == grants.system_config_dir(tmp_path / "image") == tmp_path / "sys"
+
+
+def test_a_managed_file_this_user_cannot_read_says_it_must_be_readable(layers: grants.Grants,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    layers.managed.grant(WEB, ["tcp-connect"])
+    real_open = open
+
+    def open_as_another_user(path: Any, *args: Any, **kwargs: Any) -> Any:
+        # What a user's host meets when root left the managed file 0600 (the suite runs as root, which reads it).
+        if Path(path) == layers.managed.path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(grants, "open", open_as_another_user, raising=False)
+    with pytest.raises(GrantsCorrupt, match="must be readable by every user"):
+        layers.rules_for(WEB)

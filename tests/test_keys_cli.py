@@ -82,7 +82,7 @@ def test_keygen_refuses_to_overwrite_a_key(tmp_path: Path):
     assert (tmp_path / "k.pem").read_text() == "precious"
 
 
-def test_pack_writes_crx_update_manifest_and_forcelist_policy(tmp_path: Path, extension: Path):
+def test_pack_writes_crx_update_manifest_and_the_policy_bundle(tmp_path: Path, extension: Path):
     assert resocket("keygen", str(tmp_path / "k.pem")).returncode == 0
     appid = resocket("extension-id", "--key", str(tmp_path / "k.pem")).stdout.strip()
     out = tmp_path / "out"
@@ -91,15 +91,18 @@ def test_pack_writes_crx_update_manifest_and_forcelist_policy(tmp_path: Path, ex
     # The manifest's key is resocket's, the package is signed with another: the user is told.
     assert EXTENSION_ID in r.stderr and appid in r.stderr
 
-    policy = json.loads((out / "policy.json").read_text())
+    chromium = out / "policy/linux/etc/chromium/policies/managed/resocket-out.json"
+    policy = json.loads(chromium.read_text())
     update_url = (out / "updates.xml").resolve().as_uri()
-    assert policy == {"ExtensionInstallForcelist": [f"{appid};{update_url}"]}
-    assert f'"{appid};{update_url}"' in r.stdout
+    assert policy == {"ExtensionSettings": {appid: {"installation_mode": "force_installed", "update_url": update_url,
+                                                    "override_update_url": True}},
+                      "NativeMessagingAllowlist": ["org.resocket.host"]}
+    assert str(chromium) in r.stdout and str(out / "policy/windows/resocket-out.reg") in r.stdout
 
     check = ET.parse(out / "updates.xml").getroot().find(f"{NS}app/{NS}updatecheck")
     assert check is not None and check.get("version") == "0.3"
     crx_path = Path(url2pathname(urlparse(check.get("codebase", "")).path))
-    assert crx_path == out / "my-ext-0.3.crx"
+    assert crx_path == out / f"my-ext-{appid[:8]}-0.3.crx"
     assert parse_crx3(crx_path.read_bytes())["version"] == 3
 
 
@@ -112,9 +115,10 @@ def test_pack_with_update_url_serves_crx_beside_updates_xml(tmp_path: Path, exte
     assert app is not None
     check = app.find(f"{NS}updatecheck")
     assert check is not None
-    assert check.get("codebase") == "https://example.test/resocket/my-ext-2.0.1.crx"
+    appid = app.get("appid", "")
+    assert check.get("codebase") == f"https://example.test/resocket/my-ext-{appid[:8]}-2.0.1.crx"
     assert check.get("version") == "2.0.1"
-    assert (tmp_path / "o" / "my-ext-2.0.1.crx").exists()
+    assert (tmp_path / "o" / f"my-ext-{appid[:8]}-2.0.1.crx").exists()
 
 
 def test_pack_refuses_a_version_chrome_would_reject(tmp_path: Path, extension: Path):

@@ -31,9 +31,7 @@ Chrome reserves file names starting with "_" (except `_locales`): an unpacked ex
 `_resocket/` does not load ("Filenames starting with "_" are reserved for use by the system"), hence
 `resocket/`. A CRX's `_metadata/` (verified contents) is dropped for the same reason.
 
-CRX formats (components/crx_file/crx_verifier.cc):
-    CRX2: "Cr24" | le32 2 | le32 key_len | le32 sig_len | key (SPKI DER) | signature | zip
-    CRX3: "Cr24" | le32 3 | le32 header_len | CrxFileHeader (protobuf) | zip
+CRX2 and CRX3 files are read by crx.parse_crx, next to the code that writes them.
 """
 from __future__ import annotations
 
@@ -41,14 +39,13 @@ import base64
 import io
 import json
 import re
-import struct
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from resocket.crx import extension_id
+from resocket.crx import CRX_MAGIC, CrxFormatError, extension_id, parse_crx
 from resocket.permissions import rules_from_sockets_key
 
 RUNTIME_DIR = "resocket"
@@ -66,12 +63,6 @@ RUNTIME_FILES = ("app-runtime.js", "app-filesystem.js", "choose.html", "choose.j
                  "page.html", "page.js", "service-worker.js")
 #: A file in OUT that marks a previous conversion: OUT may then be replaced.
 MARKER = CONFIG_FILE
-
-CRX_MAGIC = b"Cr24"
-# crx3.proto field numbers (CrxFileHeader, AsymmetricKeyProof, SignedData).
-_CRX3_RSA, _CRX3_ECDSA, _CRX3_SIGNED_DATA = 2, 3, 10000
-_PROOF_KEY = 1
-_SIGNED_DATA_CRX_ID = 1
 
 
 class ConvertError(Exception):
@@ -114,7 +105,10 @@ def read_source(path: str | Path) -> AppSource:
     except OSError as exc:
         raise ConvertError(f"cannot read {p}: {exc.strerror or exc}") from None
     if data[:4] == CRX_MAGIC:
-        key, zip_bytes, version = parse_crx(data)
+        try:
+            key, zip_bytes, version = parse_crx(data)
+        except CrxFormatError as exc:
+            raise ConvertError(str(exc)) from None
         return AppSource(_unzip(zip_bytes, p), crx_key=key, kind=f"crx{version}")
     if data[:2] == b"PK":
         return AppSource(_unzip(data, p), kind="zip")
@@ -177,96 +171,6 @@ def _drop_trailing_commas(text: str) -> str:
         out.append(c)
         i += 1
     return "".join(out)
-
-
-def parse_crx(data: bytes) -> tuple[bytes | None, bytes, int]:
-    """(public key SPKI DER, zip bytes, CRX version) of a CRX2 or CRX3 file.
-
-    A CRX3 whose header holds no key proof is refused: Chrome refuses to install it, and without the key
-    the app's ID (and so its storage and grants) cannot be kept."""
-    if data[:4] != CRX_MAGIC:
-        raise ConvertError("not a CRX file (no Cr24 magic)")
-    if len(data) < 12:
-        raise ConvertError(f"truncated CRX file: {len(data)} bytes, shorter than the 12-byte header "
-                           "(magic, version, lengths)")
-    (version,) = struct.unpack_from("<I", data, 4)
-    if version == 2:
-        if len(data) < 16:
-            raise ConvertError("truncated CRX2 header")
-        key_len, sig_len = struct.unpack_from("<II", data, 8)
-        start = 16 + key_len + sig_len
-        if start > len(data):
-            raise ConvertError("truncated CRX2 file: key and signature run past the end")
-        return data[16:16 + key_len], data[start:], 2
-    if version == 3:
-        (header_len,) = struct.unpack_from("<I", data, 8)
-        start = 12 + header_len
-        if start > len(data):
-            raise ConvertError("truncated CRX3 file: the header runs past the end")
-        key = _crx3_key(data[12:start])
-        if key is None:
-            raise ConvertError("the CRX3 header holds no public key (no RSA or ECDSA key proof): Chrome refuses "
-                               "to install such a file and the app's ID cannot be recovered from it; unzip "
-                               "the archive after the header and convert that folder (with --key to choose the ID)")
-        return key, data[start:], 3
-    raise ConvertError(f"unsupported CRX version {version} (only 2 and 3 exist)")
-
-
-def _crx3_key(header: bytes) -> bytes | None:
-    """The key whose SHA-256 prefix is the header's crx_id (Chrome's rule for the ID), else the first RSA key."""
-    keys: list[bytes] = []
-    wanted: bytes | None = None
-    for number, value in _protobuf_fields(header):
-        if number in (_CRX3_RSA, _CRX3_ECDSA) and isinstance(value, bytes):
-            for sub_number, sub_value in _protobuf_fields(value):
-                if sub_number == _PROOF_KEY and isinstance(sub_value, bytes):
-                    keys.append(sub_value)
-        elif number == _CRX3_SIGNED_DATA and isinstance(value, bytes):
-            for sub_number, sub_value in _protobuf_fields(value):
-                if sub_number == _SIGNED_DATA_CRX_ID and isinstance(sub_value, bytes):
-                    wanted = sub_value
-    import hashlib
-
-    for key in keys:
-        if wanted is not None and hashlib.sha256(key).digest()[:16] == wanted:
-            return key
-    return keys[0] if keys else None
-
-
-def _protobuf_fields(buf: bytes) -> Iterable[tuple[int, bytes | int]]:
-    """(field number, value) pairs of a protobuf message: varints as int, length-delimited as bytes."""
-    pos = 0
-    while pos < len(buf):
-        tag, pos = _varint(buf, pos)
-        number, wire = tag >> 3, tag & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-            yield number, value
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            if pos + length > len(buf):
-                raise ConvertError("corrupt CRX3 header: a field runs past the end")
-            yield number, buf[pos:pos + length]
-            pos += length
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        else:
-            raise ConvertError(f"corrupt CRX3 header: wire type {wire}")
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise ConvertError("corrupt CRX3 header: bad varint")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
 
 
 def _unzip(data: bytes, origin: Path) -> dict[str, bytes]:

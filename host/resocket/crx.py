@@ -1,4 +1,4 @@
-"""Extension keys, IDs and CRX3 packages, for people who ship or fork the resocket extension.
+"""Extension keys, IDs and CRX packages: writing CRX3 (pack) and reading CRX2/CRX3 (convert-app).
 
 Design rules:
 - Rule 1: the host never imports this module, and this module never imports `cryptography` at import
@@ -18,6 +18,10 @@ CRX3 layout (crx_file/crx3.proto, crx_verifier.cc):
 
     signature = RSA PKCS#1 v1.5 SHA-256 over
         "CRX3 SignedData\\x00" | le32 len(signed_header_data) | signed_header_data | zip archive
+
+CRX2, read only (legacy apps were shipped so): "Cr24" | le32 2 | le32 key_len | le32 sig_len | key (SPKI
+DER) | signature | zip. Reading checks the layout and finds the key; it does not verify signatures (a
+converted app gets its key so that its ID stays, not because the file is trusted).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import shlex
 import struct
 import sys
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -40,6 +45,7 @@ CRX_VERSION = 3
 SIGNATURE_CONTEXT = b"CRX3 SignedData\x00"
 # crx3.proto field numbers.
 FIELD_SHA256_WITH_RSA = 2
+FIELD_SHA256_WITH_ECDSA = 3
 FIELD_SIGNED_HEADER_DATA = 10000
 FIELD_PROOF_PUBLIC_KEY = 1
 FIELD_PROOF_SIGNATURE = 2
@@ -71,6 +77,10 @@ class CryptoMissing(RuntimeError):
 
 class ExtensionKeyError(ValueError):
     """A key, manifest or extension directory that cannot be used; the message says why."""
+
+
+class CrxFormatError(ValueError):
+    """A file that is not a CRX we can read; the message says what is wrong and what to do."""
 
 
 # -- IDs ----------------------------------------------------------------------------------------------
@@ -274,19 +284,104 @@ def build_crx3(zip_bytes: bytes, private_key: Any) -> bytes:
     return CRX_MAGIC + struct.pack("<II", CRX_VERSION, len(header)) + header + zip_bytes
 
 
-def updates_xml(appid: str, codebase: str, version: str) -> str:
-    """A gupdate update manifest, the format Chrome fetches from an `update_url` (and from the URL in
-    an ExtensionInstallForcelist entry)."""
-    return (
-        "<?xml version='1.0' encoding='UTF-8'?>\n"
-        "<gupdate xmlns='http://www.google.com/update2/response' protocol='2.0'>\n"
+# -- reading CRX2 / CRX3 (components/crx_file/crx_verifier.cc) ---------------------------------------------
+
+def parse_crx(data: bytes) -> tuple[bytes | None, bytes, int]:
+    """(public key SPKI DER, zip bytes, CRX version) of a CRX2 or CRX3 file.
+
+    A CRX3 whose header holds no key proof is refused: Chrome refuses to install it, and without the key
+    the app's ID (and so its storage and grants) cannot be kept."""
+    if data[:4] != CRX_MAGIC:
+        raise CrxFormatError("not a CRX file (no Cr24 magic)")
+    if len(data) < 12:
+        raise CrxFormatError(f"truncated CRX file: {len(data)} bytes, shorter than the 12-byte header "
+                             "(magic, version, lengths)")
+    (version,) = struct.unpack_from("<I", data, 4)
+    if version == 2:
+        if len(data) < 16:
+            raise CrxFormatError("truncated CRX2 header")
+        key_len, sig_len = struct.unpack_from("<II", data, 8)
+        start = 16 + key_len + sig_len
+        if start > len(data):
+            raise CrxFormatError("truncated CRX2 file: key and signature run past the end")
+        return data[16:16 + key_len], data[start:], 2
+    if version == 3:
+        (header_len,) = struct.unpack_from("<I", data, 8)
+        start = 12 + header_len
+        if start > len(data):
+            raise CrxFormatError("truncated CRX3 file: the header runs past the end")
+        key = _crx3_key(data[12:start])
+        if key is None:
+            raise CrxFormatError("the CRX3 header holds no public key (no RSA or ECDSA key proof): Chrome "
+                                 "refuses to install such a file and the app's ID cannot be recovered from it; "
+                                 "unzip the archive after the header and convert that folder (with --key to "
+                                 "choose the ID)")
+        return key, data[start:], 3
+    raise CrxFormatError(f"unsupported CRX version {version} (only 2 and 3 exist)")
+
+
+def _crx3_key(header: bytes) -> bytes | None:
+    """The key whose SHA-256 prefix is the header's crx_id (Chrome's rule for the ID), else the first RSA key."""
+    keys: list[bytes] = []
+    wanted: bytes | None = None
+    for number, value in _protobuf_fields(header):
+        if number in (FIELD_SHA256_WITH_RSA, FIELD_SHA256_WITH_ECDSA) and isinstance(value, bytes):
+            for sub_number, sub_value in _protobuf_fields(value):
+                if sub_number == FIELD_PROOF_PUBLIC_KEY and isinstance(sub_value, bytes):
+                    keys.append(sub_value)
+        elif number == FIELD_SIGNED_HEADER_DATA and isinstance(value, bytes):
+            for sub_number, sub_value in _protobuf_fields(value):
+                if sub_number == FIELD_SIGNED_DATA_CRX_ID and isinstance(sub_value, bytes):
+                    wanted = sub_value
+    for key in keys:
+        if wanted is not None and crx_id(key) == wanted:
+            return key
+    return keys[0] if keys else None
+
+
+def _protobuf_fields(buf: bytes) -> Iterable[tuple[int, bytes | int]]:
+    """(field number, value) pairs of a protobuf message: varints as int, length-delimited as bytes."""
+    pos = 0
+    while pos < len(buf):
+        tag, pos = _read_varint(buf, pos)
+        number, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, pos = _read_varint(buf, pos)
+            yield number, value
+        elif wire == 2:
+            length, pos = _read_varint(buf, pos)
+            if pos + length > len(buf):
+                raise CrxFormatError("corrupt CRX3 header: a field runs past the end")
+            yield number, buf[pos:pos + length]
+            pos += length
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise CrxFormatError(f"corrupt CRX3 header: wire type {wire}")
+
+
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise CrxFormatError("corrupt CRX3 header: bad varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+
+
+def updates_xml(apps: Iterable[tuple[str, str, str]]) -> str:
+    """A gupdate update manifest, the format Chrome fetches from an `update_url` (and from a policy's),
+    with one <app> per ``(appid, codebase, version)``: one server answers for every extension it serves."""
+    entries = "".join(
         f"  <app appid={quoteattr(appid)}>\n"
         f"    <updatecheck codebase={quoteattr(codebase)} version={quoteattr(version)} />\n"
-        "  </app>\n"
-        "</gupdate>\n"
-    )
-
-
-def forcelist_entry(appid: str, update_url: str) -> str:
-    """One ExtensionInstallForcelist policy value: "<id>;<update manifest URL>"."""
-    return f"{appid};{update_url}"
+        "  </app>\n" for appid, codebase, version in apps)
+    return ("<?xml version='1.0' encoding='UTF-8'?>\n"
+            "<gupdate xmlns='http://www.google.com/update2/response' protocol='2.0'>\n"
+            f"{entries}</gupdate>\n")

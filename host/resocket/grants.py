@@ -1,4 +1,13 @@
-"""Socket permission grants per origin, kept in ``grants.json`` in the user's config dir.
+"""Socket permission grants per origin: the user's ``grants.json`` and the administrator's managed one.
+
+Two layers, one file format:
+- the user's, in the user's config dir (``$RESOCKET_CONFIG_DIR``, else ~/.config/resocket...);
+- the managed one, in the system config dir (``$RESOCKET_SYSTEM_CONFIG_DIR``, else /etc/resocket,
+  %ProgramData%\\resocket, /Library/Application Support/resocket), written by the administrator
+  (`resocket grant --scope system`) and read by every user's host. ``Grants`` merges them: an origin gets
+  its managed rules plus the user's, or, when the managed file says ``"locked": true``, the managed rules
+  alone, so a user grant never widens a locked managed set. Nothing a user runs (the CLI without
+  ``--scope system``, the options page) changes the managed layer.
 
 Design rules:
 - The file is the only state. Every read goes to the file, so a running host sees what the CLI wrote
@@ -10,10 +19,14 @@ Design rules:
   naming the path and the problem. It is never reset or overwritten: grants are security decisions,
   and silently dropping (or keeping half of) them is worse than stopping.
 - Rules are stored in canonical form (permissions.PermissionRule), de-duplicated, in grant order.
+- The managed file is trusted only when no one but its owner can write it, and its owner is root (or the
+  user reading it): a managed file anyone could edit would let any local user grant sockets to every
+  other user's browser. Such a file is reported as ``GrantsCorrupt``, like an unreadable one (POSIX only;
+  on Windows the folder's ACL decides, docs/deploy.md).
 
-File format (version 1)::
+File format (version 1; ``locked`` only has a meaning in the managed file)::
 
-    {"version": 1, "origins": {"https://example.com": ["tcp-connect:localhost:8080"]}}
+    {"version": 1, "locked": false, "origins": {"https://example.com": ["tcp-connect:localhost:8080"]}}
 
 Exceptions: ``GrantsCorrupt(Exception)`` for the file; ``InvalidRules(ValueError)`` for rules given to
 ``grant``; ``ValueError`` from ``normalize_origin`` for an origin that is not one.
@@ -36,6 +49,10 @@ FORMAT_VERSION = 1
 GRANTS_FILE = "grants.json"
 LOCK_FILE = "grants.json.lock"
 CONFIG_DIR_ENV = "RESOCKET_CONFIG_DIR"
+SYSTEM_CONFIG_DIR_ENV = "RESOCKET_SYSTEM_CONFIG_DIR"
+#: Where a rule comes from, as `resocket grants --json` and grants.list name it.
+MANAGED = "managed"
+USER = "user"
 
 # Chrome extension ids are 32 characters a..p (the hex of a SHA-256 prefix, digits mapped to a..p).
 _EXTENSION_ORIGIN = re.compile(r"chrome-extension://([a-p]{32})/?")
@@ -77,6 +94,26 @@ def default_config_dir() -> Path:
     xdg = os.environ.get("XDG_CONFIG_HOME")
     base = Path(xdg) if xdg and os.path.isabs(xdg) else home / ".config"
     return base / "resocket"
+
+
+def system_config_dir(root: str | os.PathLike[str] | None = None) -> Path:
+    """``$RESOCKET_SYSTEM_CONFIG_DIR`` if set, else the machine-wide config dir + ``resocket``.
+
+    ``root`` puts the platform's dir under another root (an image being built, `install --root`); the
+    environment override still wins, so tests never touch the real one.
+    """
+    override = os.environ.get(SYSTEM_CONFIG_DIR_ENV)
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("PROGRAMDATA") or r"C:\ProgramData") / "resocket"
+    elif sys.platform == "darwin":
+        base = Path("/Library/Application Support/resocket")
+    else:
+        base = Path("/etc/resocket")
+    if root is None:
+        return base
+    return Path(root) / base.relative_to(base.anchor)
 
 
 def normalize_origin(text: str) -> str:
@@ -145,11 +182,16 @@ def _split_host_port(text: str, authority: str) -> tuple[str, int | None]:
 
 
 class GrantStore:
-    """Grants in one config dir. Cheap to create; every call reads the file anew."""
+    """Grants in one config dir. Cheap to create; every call reads the file anew.
 
-    def __init__(self, config_dir: Path) -> None:
+    ``managed``: the system layer. Its dir and file are made readable by every user (each user's host
+    reads it) and it is read only when no one else can write it (module docstring).
+    """
+
+    def __init__(self, config_dir: Path, *, managed: bool = False) -> None:
         self.config_dir = config_dir
         self.path = config_dir / GRANTS_FILE
+        self.managed = managed
         self._lock_path = config_dir / LOCK_FILE
 
     @classmethod
@@ -157,6 +199,13 @@ class GrantStore:
         """A store for ``config_dir`` (default: ``default_config_dir()``). Raises GrantsCorrupt at once
         if the file is unreadable, so a host reports a broken file when it starts, not at the first call."""
         store = cls(Path(config_dir) if config_dir is not None else default_config_dir())
+        store._load()
+        return store
+
+    @classmethod
+    def open_managed(cls, system_dir: str | os.PathLike[str] | None = None) -> GrantStore:
+        """The managed store in ``system_dir`` (default: ``system_config_dir()``); GrantsCorrupt as open()."""
+        store = cls(Path(system_dir) if system_dir is not None else system_config_dir(), managed=True)
         store._load()
         return store
 
@@ -169,6 +218,21 @@ class GrantStore:
         """The rules granted to ``origin`` (normalized first); [] when it has none."""
         return list(self._load().get(normalize_origin(origin), []))
 
+    def locked(self) -> bool:
+        """The file says ``"locked": true`` (meaningful in the managed file: user grants are ignored)."""
+        return self._read()[1]
+
+    def set_locked(self, locked: bool) -> bool:
+        """Set ``locked``; returns whether it changed. Only the managed store has a lock to set."""
+        if not self.managed:
+            raise ValueError("only the managed (system) grants can be locked")
+        with self._locked():
+            grants, was = self._read()
+            if was == locked:
+                return False
+            self._write(grants, locked)
+        return True
+
     # -- changing -------------------------------------------------------------------------------------
     def grant(self, origin: str, rules: Iterable[str], *, replace: bool = False) -> list[str]:
         """Add ``rules`` to ``origin``'s grant (or set them, with ``replace``); returns its rules after.
@@ -180,66 +244,172 @@ class GrantStore:
         if not parsed:
             raise ValueError("no rules given")
         with self._locked():
-            grants = self._load()
+            grants, locked = self._read()
             current = [] if replace else grants.get(key, [])
             merged = list(dict.fromkeys([*current, *parsed]))
             grants[key] = merged
-            self._write(grants)
+            self._write(grants, locked)
         return merged
 
     def revoke(self, origin: str) -> bool:
         """Remove every rule of ``origin``; False (and nothing written) if it had none."""
         key = normalize_origin(origin)
         with self._locked():
-            grants = self._load()
+            grants, locked = self._read()
             if key not in grants:
                 return False
             del grants[key]
-            self._write(grants)
+            self._write(grants, locked)
         return True
 
     # -- file -----------------------------------------------------------------------------------------
     def _load(self) -> dict[str, list[str]]:
+        return self._read()[0]
+
+    def _read(self) -> tuple[dict[str, list[str]], bool]:
         try:
-            raw = self.path.read_bytes()
+            with open(self.path, "rb") as f:
+                if self.managed:
+                    check_admin_owned(self.path, os.fstat(f.fileno()))
+                raw = f.read()
         except FileNotFoundError:
-            return {}
+            return {}, False
         except IsADirectoryError:
             raise GrantsCorrupt(self.path, "is a directory, not a file") from None
+        except PermissionError:
+            if not self.managed:
+                raise
+            # Every user's host reads the managed file: one only root can read must say so, not fail oddly.
+            raise GrantsCorrupt(self.path, f"cannot be read by this user: managed grants must be readable by "
+                                           f"every user (chmod 644 {self.path})") from None
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise GrantsCorrupt(self.path, f"not valid JSON ({exc})") from None
-        return _check_shape(self.path, data)
+        grants = _check_shape(self.path, data)
+        locked = data.get("locked", False)
+        if not isinstance(locked, bool):
+            raise GrantsCorrupt(self.path, f"\"locked\" must be true or false, found {locked!r}")
+        return grants, locked
 
-    def _write(self, grants: dict[str, list[str]]) -> None:
-        body = {"version": FORMAT_VERSION, "origins": {origin: grants[origin] for origin in sorted(grants)}}
-        data = (json.dumps(body, indent=2) + "\n").encode("utf-8")
-        import tempfile  # here, not at the top: resocket-host reads the grants at every start, writes them rarely
-
-        fd, tmp = tempfile.mkstemp(dir=self.config_dir, prefix=".grants.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(self.config_dir)
+    def _write(self, grants: dict[str, list[str]], locked: bool = False) -> None:
+        body: dict[str, Any] = {"version": FORMAT_VERSION}
+        if locked:
+            body["locked"] = True
+        body["origins"] = {origin: grants[origin] for origin in sorted(grants)}
+        # The managed file must be readable by every user's host; the user's stays the user's (mkstemp: 0600).
+        write_atomically(self.path, (json.dumps(body, indent=2) + "\n").encode("utf-8"),
+                         mode=0o644 if self.managed else None)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         # 0o700: grants decide what web pages may reach on this machine; other users have no business here.
-        self.config_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The managed dir is 0o755: every user's host reads it, only its owner (root) writes it.
+        self.config_dir.mkdir(mode=0o755 if self.managed else 0o700, parents=True, exist_ok=True)
         with open(self._lock_path, "a+b") as lock_file:
             _lock(lock_file)
             try:
                 yield
             finally:
                 _unlock(lock_file)
+
+
+class Grants:
+    """What a host applies: the managed layer merged with the user's (module docstring).
+
+    Reading only, plus ``revoke`` of the user's layer (the options page): the managed layer is changed
+    with `resocket grant --scope system` alone.
+    """
+
+    def __init__(self, user: GrantStore, managed: GrantStore) -> None:
+        self.user = user
+        self.managed = managed
+
+    @classmethod
+    def open(cls, config_dir: str | os.PathLike[str] | None = None,
+             system_dir: str | os.PathLike[str] | None = None) -> Grants:
+        """Both layers; GrantsCorrupt names the file (either one) that cannot be used."""
+        return cls(GrantStore.open(config_dir), GrantStore.open_managed(system_dir))
+
+    def locked(self) -> bool:
+        return self.managed.locked()
+
+    def layers(self) -> tuple[dict[str, list[str]], dict[str, list[str]], bool]:
+        """(managed grants, user grants, locked), each file read once."""
+        managed, locked = self.managed._read()
+        return managed, self.user.all(), locked
+
+    def all(self) -> dict[str, list[str]]:
+        """Every origin and the rules it gets: managed first, then the user's unless locked; sorted."""
+        managed, user, locked = self.layers()
+        merged = {origin: list(rules) for origin, rules in managed.items()}
+        if not locked:
+            for origin, rules in user.items():
+                merged[origin] = list(dict.fromkeys([*merged.get(origin, []), *rules]))
+        return dict(sorted(merged.items()))
+
+    def rules_for(self, origin: str) -> list[str]:
+        """The rules ``origin`` gets (normalized first); [] when it has none."""
+        return self.all().get(normalize_origin(origin), [])
+
+    def sources(self) -> dict[str, list[dict[str, Any]]]:
+        """Per origin, each rule with where it comes from: ``{"rule", "source": "managed"|"user"}``, and
+        ``"ignored": true`` on the user's rules while the managed set is locked. A user rule that is also
+        managed is listed once, as managed (that is what grants it)."""
+        managed, user, locked = self.layers()
+        out: dict[str, list[dict[str, Any]]] = {}
+        for origin in sorted({*managed, *user}):
+            mine = managed.get(origin, [])
+            entries: list[dict[str, Any]] = [{"rule": rule, "source": MANAGED} for rule in mine]
+            for rule in user.get(origin, []):
+                if rule not in mine:
+                    entries.append({"rule": rule, "source": USER, **({"ignored": True} if locked else {})})
+            out[origin] = entries
+        return out
+
+    def revoke(self, origin: str) -> bool:
+        """Remove the user's rules of ``origin`` (never managed ones); False if the user had none."""
+        return self.user.revoke(origin)
+
+
+def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data``: a temp file in the same dir, fsync, ``os.replace``, fsync the dir.
+    ``mode`` (POSIX) is set before the data is written; otherwise the file is mkstemp's 0600."""
+    import tempfile  # here, not at the top: resocket-host reads the grants at every start, writes them rarely
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), mode)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def check_admin_owned(path: Path, st: os.stat_result) -> None:
+    """Refuse a managed file that someone other than the administrator could have written."""
+    if os.name != "posix":
+        return  # Windows: %ProgramData%\resocket's ACL decides (docs/deploy.md)
+    import stat
+
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise GrantsCorrupt(path, f"is writable by other users (mode {stat.S_IMODE(st.st_mode):04o}), so it "
+                                  f"is not the administrator's: fix it with chmod go-w {path}")
+    if st.st_uid not in (0, os.geteuid()):
+        raise GrantsCorrupt(path, f"belongs to uid {st.st_uid}, not to root: managed grants are ignored "
+                                  f"until root owns the file (chown root {path})")
+    folder = os.stat(path.parent)
+    if folder.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or folder.st_uid not in (0, os.geteuid()):
+        raise GrantsCorrupt(path, f"its folder {path.parent} can be written by users other than root, who "
+                                  f"could replace the file: fix it with chown root {path.parent} && "
+                                  f"chmod 755 {path.parent}")
 
 
 def _parse_rules(rules: list[str]) -> list[str]:

@@ -50,7 +50,6 @@ from resocket.protocol import (
     ahead_event_json,
     api_reply,
     error_reply,
-    relay_origins_from_env,
     result_reply,
 )
 from resocket.transport import FrameWriter, StdinReader
@@ -88,7 +87,9 @@ class Host:
 
     def __init__(self, caller_origin: str, writer: FrameWriter, environ: Mapping[str, str],
                  addon: str | None = None) -> None:
-        self.session = Session(caller_origin, relay_origins_from_env(environ))
+        from resocket.fleet import relay_origins  # the administrator's list (docs/deploy.md)
+
+        self.session = Session(caller_origin, relay_origins())
         #: Firefox: the caller's add-on ID (argv), which alone may name its pages' origin for the data channel
         self.addon = addon
         self.writer = writer
@@ -561,21 +562,24 @@ class Host:
         return True
 
     def _admin(self, admin: Admin) -> None:
-        """grants.list / grants.revoke for the extension's options page (Session checked who may)."""
-        from resocket.grants import GrantsCorrupt, GrantStore
+        """grants.list / grants.revoke for the extension's options page (Session checked who may). Managed
+        grants are listed as such and never revoked from here (grants.py)."""
+        from resocket.grants import Grants, GrantsCorrupt
 
         try:
-            store = GrantStore.open()
+            store = Grants.open()
             if admin.op == "grants.list":
-                reply = result_reply(admin.id, {"origins": store.all()})
+                managed, _, locked = store.layers()
+                reply = result_reply(admin.id, {"origins": store.all(), "managed": managed, "locked": locked})
             else:
                 try:
                     revoked = store.revoke(admin.args["origin"])
+                    still = store.managed.rules_for(admin.args["origin"])
                 except (ValueError, TypeError) as exc:
                     self._send(error_reply(admin.id, BAD_ARGS, f"{admin.op}: {exc}"))
                     return
                 log.info("grants.revoke %s: %s", admin.args["origin"], revoked)
-                reply = result_reply(admin.id, {"revoked": revoked})
+                reply = result_reply(admin.id, {"revoked": revoked, **({"managed": still} if still else {})})
         except GrantsCorrupt as exc:
             reply = error_reply(admin.id, CONFIG_ERROR, (
                 f"cannot read the grants file {exc.path}: {exc.problem}. Fix or remove that file, "
@@ -587,13 +591,13 @@ class Host:
 
     def _hello(self, hello: Hello) -> None:
         try:
-            from resocket.grants import GrantsCorrupt, GrantStore, normalize_origin
+            from resocket.grants import Grants, GrantsCorrupt, normalize_origin
             from resocket.permissions import RuleSet
 
             grantable = True
             try:
                 hello = dataclasses.replace(hello, origin=normalize_origin(hello.origin))
-                granted = GrantStore.open().rules_for(hello.origin)
+                granted = Grants.open().rules_for(hello.origin)
             except GrantsCorrupt as exc:
                 log.error("grants file unreadable: %s", exc)
                 self._send(error_reply(hello.id, CONFIG_ERROR, (

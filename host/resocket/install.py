@@ -112,11 +112,11 @@ def granted_extension_origins() -> tuple[list[str], list[str]]:
     """(chrome-extension origins holding a grant, warnings). Web-page origins reach the host through the
     resocket extension, so only extension origins go into allowed_origins."""
     try:
-        from resocket.grants import GrantsCorrupt, GrantStore
+        from resocket.grants import Grants, GrantsCorrupt
     except ImportError:
         return [], []
     try:
-        granted = GrantStore.open().all()
+        granted = Grants.open().all()  # the user's and the managed grants (docs/deploy.md)
     except (GrantsCorrupt, OSError) as exc:  # a corrupt grants file must not block registering the host
         return [], [f"grants not read ({exc}); granted extensions were not added to allowed_origins"]
     return sorted(o for o in granted if _EXTENSION_ORIGIN.match(o)), []
@@ -360,7 +360,11 @@ def plan_install(targets: list[Target], host_path: Path, extra_ids: list[str],
     """(changes, content of each manifest to write, warnings)."""
     granted, warnings = granted_extension_origins()
     saved, saved_warnings = saved_extra_ids()
-    warnings += saved_warnings
+    from resocket.fleet import allowed_ids  # the administrator's IDs (fleet.py), in every scope
+
+    fleet, fleet_warnings = allowed_ids()
+    warnings += saved_warnings + fleet_warnings
+    saved = list(dict.fromkeys([*saved, *fleet]))
     all_extra = [*saved, *(e for e in extra_ids if e not in saved)]
     extra_origins = [extension_origin(e) for e in all_extra if not _is_gecko_id(e)]
     extra_gecko = [e for e in all_extra if _is_gecko_id(e)]

@@ -12,8 +12,9 @@ import os
 import sys
 from pathlib import Path
 
-from resocket import browsers, doctor, install
+from resocket import browsers, divert, doctor, fleet, install
 from resocket.browsers import Platform
+from resocket.grants import system_config_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host-path", metavar="PATH",
                    help="the host executable to register (default: resocket-host of this installation)")
     p.add_argument("--extension-id", action="append", default=[], metavar="ID",
-                   help="also allow this extension (Chrome ID or origin, or a Firefox add-on ID); repeatable")
+                   help="also allow this extension (Chrome ID or origin, or a Firefox add-on ID); repeatable; "
+                        "with --scope system kept in the system config for every user (docs/deploy.md)")
+    p.add_argument("--relay-id", action="append", default=[], metavar="ID",
+                   help="with --scope system: your own build of the resocket extension, allowed and trusted "
+                        "to relay web pages; repeatable")
     p.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
     p.set_defaults(func=cmd_install)
 
@@ -55,8 +60,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scope", choices=browsers.SCOPES, default=None,
                    help="user (default) or system (all users; needs root/administrator)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    # Tests: compute system-wide paths under another root instead of "/".
-    p.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--root", type=Path, metavar="DIR",
+                   help="system-wide paths (and the system config) under DIR instead of / (an OS image being "
+                        "built)")
 
 
 def _platform(args: argparse.Namespace) -> Platform:
@@ -106,19 +112,31 @@ def cmd_install(args: argparse.Namespace) -> int:
                 f"--user-data-dir {udd} is not a folder ({'a file' if args.user_data_dir.exists() else 'it does not exist'}); "
                 "give the folder the browser is started with (--user-data-dir=DIR); to register the host before "
                 f"the browser first creates it: mkdir -p {doctor.quote(udd)}")
-        host_path = install.find_host_path(plat.os, args.host_path)
+        host_path = _host_path(args, plat)
         targets, notes = install.targets_for(selected, plat, args.scope or "user", args.user_data_dir)
-        changes, contents, warnings = install.plan_install(targets, host_path, args.extension_id, registry)
+        system = args.scope == "system"
+        if args.relay_id and not system:
+            raise install.InstallError("--relay-id is an administrator's decision: use it with --scope system")
+        extra = [*args.extension_id, *args.relay_id]
+        if system and args.root is not None:  # an image's own fleet file, not this machine's
+            extra += fleet.allowed_ids(system_config_dir(args.root))[0]
+        changes, contents, warnings = install.plan_install(targets, host_path, extra, registry)
         if not args.dry_run:
+            if system:
+                fleet.add_to_fleet(args.extension_id, args.relay_id, system_config_dir(args.root))
+                notes += divert.keep_from_package_upgrades(
+                    [Path(c.where) for c in changes if c.action == "write" and c.where.endswith(".json")],
+                    args.root)
             install.apply(changes, contents, registry, _rerun(args))
-            install.save_extra_ids(args.extension_id)
+            if not system:
+                install.save_extra_ids(args.extension_id)
     except install.ApplyFailed as exc:
         return _write_failed(args, exc, [*notes, *warnings])
     except (install.InstallError, ValueError) as exc:
         return _fail(args, str(exc))
     except OSError as exc:
-        return _fail(args, f"cannot keep the --extension-id list in {install.extras_path()}: "
-                           f"{exc.strerror or exc}", code=1)
+        kept = fleet.fleet_path(system_config_dir(args.root)) if args.scope == "system" else install.extras_path()
+        return _fail(args, f"cannot keep the --extension-id list in {kept}: {exc.strerror or exc}", code=1)
     warnings = [*notes, *warnings]
     if not targets:
         return _fail(args, "; ".join(warnings) or "nothing to install")
@@ -136,6 +154,18 @@ def cmd_install(args: argparse.Namespace) -> int:
     return 0
 
 
+def _host_path(args: argparse.Namespace, plat: Platform) -> Path:
+    """With --root, an absolute --host-path found inside the image names the image's host: it is checked
+    there, and the manifests name it as the image's browsers will see it. Otherwise the path is this
+    machine's."""
+    if args.root is not None and args.host_path and Path(args.host_path).is_absolute():
+        inside = args.root / Path(args.host_path).relative_to(Path(args.host_path).anchor)
+        if inside.is_file():
+            install.find_host_path(plat.os, str(inside))
+            return Path(args.host_path)
+    return install.find_host_path(plat.os, args.host_path)
+
+
 def cmd_uninstall(args: argparse.Namespace) -> int:
     plat = _platform(args)
     registry = install.default_registry(plat)
@@ -151,6 +181,9 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
             changes += purge
         if not args.dry_run:
             install.apply(changes, {}, registry, _rerun(args))
+            if args.scope == "system":  # a .deb's manifest that install diverted comes back (divert.py)
+                notes += divert.restore_packaged([Path(c.where) for c in changes if c.action == "remove"],
+                                                 args.root)
     except install.ApplyFailed as exc:
         return _write_failed(args, exc, notes)
     except (install.InstallError, ValueError) as exc:

@@ -1,7 +1,8 @@
 """`resocket extension-path`, `extension-id`, `keygen`, `pack`: the installed extension, keys, IDs and CRX3.
 
-The work is in `packaged_extension.py` and `crx.py`; this module only parses arguments and prints. Output
-meant for scripts (the folder, the ID) goes to stdout alone; notes and errors go to stderr.
+The work is in `packaged_extension.py` (the installed extension), `crx.py` (keys, CRX3) and `policy.py` (the
+bundle pack adds to: update server files and policies for every browser); this module only parses arguments
+and prints. Output meant for scripts (the folder, the ID) goes to stdout alone; notes and errors go to stderr.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from urllib.parse import urljoin
 from resocket import EXTENSION_ID, crx, packaged_extension
 
 UPDATES_FILE = "updates.xml"
-POLICY_FILE = "policy.json"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,16 +40,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help='also print the "key" line to put in manifest.json')
     p.set_defaults(func=cmd_keygen)
 
-    p = sub.add_parser("pack", help="pack the extension as a signed CRX3 with an update manifest",
-                       description="Pack EXTENSION_DIR into a signed CRX3, write updates.xml and "
-                                   "print the ExtensionInstallForcelist policy that installs it.")
+    p = sub.add_parser("pack", help="pack an extension or converted app as a signed CRX3 into a policy bundle",
+                       description="Pack EXTENSION_DIR (the resocket extension, your build of it, or a converted "
+                                   "app) into a signed CRX3 in DIR, a bundle: updates.xml serves every extension "
+                                   "packed into DIR, and DIR/policy/ holds the policies that force-install all of "
+                                   "them and allow the resocket host, for Chrome, Chromium, Edge and Brave on "
+                                   "Linux (JSON), Windows (.reg) and macOS (.mobileconfig). See docs/deploy.md.")
     p.add_argument("extension_dir", metavar="EXTENSION_DIR")
     p.add_argument("--key", required=True, metavar="KEY.pem", help="RSA private key (resocket keygen)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="the bundle folder (created if missing; packing again into it adds or updates)")
     p.add_argument("--update-url", metavar="URL",
-                   help="URL where updates.xml will be served; the .crx must be served beside it "
-                        "(default: a file:// URL of DIR/updates.xml, for local tests)")
+                   help="URL where DIR/updates.xml will be served, with the .crx files beside it "
+                        "(default: a file:// URL of DIR/updates.xml, for one machine and tests)")
     p.add_argument("--version", metavar="V", help="version to write into the packed manifest")
+    p.add_argument("--page-origin", action="append", default=[], metavar="ORIGIN",
+                   help="(the resocket extension) also run its page scripts on this web origin, with no "
+                        "approval on the options page; repeatable. The origin still needs a grant")
+    p.add_argument("--system-hosts-only", action="store_true",
+                   help="the policies also set NativeMessagingUserLevelHosts=false: only hosts registered "
+                        "machine-wide (the .deb, `install --scope system`) may run")
     p.set_defaults(func=cmd_pack)
 
 
@@ -105,12 +115,15 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _crx_name(extension_dir: Path, version: str) -> str:
+def _crx_name(extension_dir: Path, appid: str, version: str) -> str:
+    """Unique per extension and version: two apps in folders of one name never share a file."""
     slug = re.sub(r"[^a-z0-9]+", "-", extension_dir.resolve().name.lower()).strip("-") or "extension"
-    return f"{slug}-{version}.crx"
+    return f"{slug}-{appid[:8]}-{version}.crx"
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
+    from resocket import policy
+
     ext = Path(args.extension_dir)
     out = Path(args.out)
     try:
@@ -121,27 +134,34 @@ def cmd_pack(args: argparse.Namespace) -> int:
         if not isinstance(version, str) or not re.fullmatch(r"\d+(\.\d+){0,3}", version):
             return _fail(f"version {version!r} is not 1 to 4 dot-separated integers (Chrome's rule)")
         appid = crx.extension_id(spki)
-        out.mkdir(parents=True, exist_ok=True)
         update_url = args.update_url or (out.resolve() / UPDATES_FILE).as_uri()
-        name = _crx_name(ext, version)
+        bundle = policy.load_bundle(out, update_url, args.system_hosts_only)
+        out.mkdir(parents=True, exist_ok=True)
+        name = _crx_name(ext, appid, version)
         if isinstance(manifest.get("key"), str):
             manifest_id = crx.extension_id(crx.spki_from_b64(manifest["key"]))
             if manifest_id != appid:
                 print(f"note: manifest.json's key gives ID {manifest_id} (unpacked), but this package is "
-                      f"signed with {args.key} and installs as {appid}; allowed_origins of the native host "
-                      f"manifest must list the ID the browser sees", file=sys.stderr)
-        packed = crx.packed_manifest(manifest, version=version, update_url=args.update_url)
+                      f"signed with {args.key} and installs as {appid}: register that ID with the host "
+                      f"(resocket install --scope system --relay-id {appid} for your build of the resocket "
+                      f"extension, --extension-id {appid} for an app; docs/deploy.md)", file=sys.stderr)
+        packed = crx.packed_manifest(policy.with_page_origins(manifest, args.page_origin), version=version,
+                                     update_url=args.update_url)
         package = crx.build_crx3(crx.zip_extension(ext, packed), key)
-    except (crx.ExtensionKeyError, crx.CryptoMissing) as exc:
+    except (crx.ExtensionKeyError, crx.CryptoMissing, policy.BundleError, ValueError) as exc:
         return _fail(str(exc))
     (out / name).write_bytes(package)
-    codebase = urljoin(update_url, name)
-    (out / UPDATES_FILE).write_text(crx.updates_xml(appid, codebase, version), encoding="utf-8")
-    policy = {"ExtensionInstallForcelist": [crx.forcelist_entry(appid, update_url)]}
-    (out / POLICY_FILE).write_text(json.dumps(policy, indent=2) + "\n", encoding="utf-8")
+    label = manifest.get("name") if isinstance(manifest.get("name"), str) else ext.name
+    bundle = bundle.with_pack(policy.Packed(appid, label, version, name))
+    updates = crx.updates_xml((p.id, urljoin(update_url, p.crx), p.version) for p in bundle.extensions)
+    written = policy.write_bundle(out, bundle, updates)
     print(f"wrote {out / name} (extension ID {appid}, version {version})")
-    print(f"wrote {out / UPDATES_FILE} (serve it at {update_url}, with {name} beside it)")
-    print(f"wrote {out / POLICY_FILE}; force-install by policy, e.g. as "
-          "/etc/opt/chrome/policies/managed/resocket.json or /etc/chromium/policies/managed/resocket.json:")
-    print(json.dumps(policy, indent=2))
+    others = len(bundle.extensions) - 1
+    print(f"wrote {out / UPDATES_FILE} (serve {out} at {update_url.rsplit('/', 1)[0]}/; it lists this extension"
+          f"{f' and {others} more packed into {out}' if others else ''})")
+    print("wrote the policies that force-install every extension in this bundle and allow org.resocket.host:")
+    for path in written:
+        print(f"  {path}")
+    print(f"Linux: copy {out / policy.POLICY_DIR / 'linux' / 'etc'} over /etc; Windows: reg import (or GPO/Intune) "
+          "the .reg; macOS: deploy the .mobileconfig with your MDM (docs/deploy.md)")
     return 0

@@ -366,12 +366,6 @@ class Notice:
 Action = Union[Send, Hello, Admin, Call, Notice]
 
 
-def relay_origins_from_env(environ: Mapping[str, str]) -> frozenset[str]:
-    """Origins trusted to relay for web pages: the extension plus `RESOCKET_RELAY_ORIGINS` (comma-separated)."""
-    extra = environ.get("RESOCKET_RELAY_ORIGINS", "")
-    return frozenset(_origin_key(o) for o in [EXTENSION_ORIGIN, *extra.split(",")] if o.strip())
-
-
 def _origin_key(origin: str) -> str:
     # Chrome passes "chrome-extension://<id>/"; people write it with or without the slash.
     return origin.strip().rstrip("/").lower()
@@ -697,7 +691,8 @@ class Session:
             if not self.may_relay:
                 return self._error(req_id, ORIGIN_NOT_ALLOWED,
                                    f"hello: only the resocket extension may name an origin; this client "
-                                   f"is {self.caller_origin} (trust a fork with RESOCKET_RELAY_ORIGINS)")
+                                   f"is {self.caller_origin} (an administrator trusts a fleet's own build with "
+                                   f"`resocket install --scope system --relay-id ID`)")
             origin = args["origin"]
         return [Hello(req_id, args["client"], origin, "origin" in args, bool(args.get("batch")),
                       bool(args.get("writeBehind")), bool(args.get("wideWindows")))]

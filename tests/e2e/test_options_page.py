@@ -18,6 +18,8 @@ pytestmark = pytest.mark.skipif(not extension_available(), reason="extension/ no
 OPTIONS_URL = f"chrome-extension://{EXTENSION_ID}/options.html"
 PAGE_ORIGIN = "http://localhost:8080"
 OTHER_ORIGIN = "https://example.com"
+MANAGED_ORIGIN = "https://intranet.example"
+MANAGED_RULE = "tcp-connect:db.example.com:5432"
 WEB_PAGE = '<!DOCTYPE html><meta charset="utf-8"><title>a web page</title><p>hi</p>\n'
 
 
@@ -25,6 +27,9 @@ WEB_PAGE = '<!DOCTYPE html><meta charset="utf-8"><title>a web page</title><p>hi<
 def site(browsers: BrowserPool, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("options")
     profile = ResocketProfile(root / "profile")
+    # The machine's managed grants (docs/deploy.md): the administrator's, which the page shows but cannot revoke.
+    profile.env["RESOCKET_SYSTEM_CONFIG_DIR"] = str(root / "system")
+    profile.cli("grant", "--scope", "system", MANAGED_ORIGIN, MANAGED_RULE)
     profile.grant(PAGE_ORIGIN, ["tcp-connect:localhost:8080"])
     profile.grant(OTHER_ORIGIN, ["udp-send-to:*:*"])
     server = StaticServer.of_pages(root / "www", {"index.html": WEB_PAGE})
@@ -68,7 +73,8 @@ def test_options_page_shows_host_self_test_and_grants_then_revokes_one(browsers:
     assert state(page, "self-test-result") == "ok", text(page, "self-test-result")
     assert '"socketType":"udp"' in text(page, "self-test-result")
 
-    assert grants_shown(page) == {PAGE_ORIGIN: "tcp-connect:localhost:8080", OTHER_ORIGIN: "udp-send-to:*:*"}
+    assert grants_shown(page) == {PAGE_ORIGIN: "tcp-connect:localhost:8080", OTHER_ORIGIN: "udp-send-to:*:*",
+                                  MANAGED_ORIGIN: MANAGED_RULE}
     assert "resocket revoke ORIGIN" in text(page, "cli-commands")
     ARTIFACTS.mkdir(exist_ok=True)
     height = page.evaluate("document.documentElement.scrollHeight")
@@ -80,10 +86,49 @@ def test_options_page_shows_host_self_test_and_grants_then_revokes_one(browsers:
     page.evaluate(f"""document.querySelector('#grants-list li[data-origin="{OTHER_ORIGIN}"] button.revoke-grant')
                       .click()""")
     page.wait_for(f"""document.getElementById('grants-result').textContent === 'Revoked {OTHER_ORIGIN}: reload its pages'""")
-    assert grants_shown(page) == {PAGE_ORIGIN: "tcp-connect:localhost:8080"}
+    assert grants_shown(page) == {PAGE_ORIGIN: "tcp-connect:localhost:8080", MANAGED_ORIGIN: MANAGED_RULE}
     # The grant is gone where the host keeps it, as the command line sees it.
     listed = profile.cli("grants")
     assert OTHER_ORIGIN not in listed and PAGE_ORIGIN in listed, listed
+
+
+def managed_rows(page) -> dict[str, dict]:
+    return page.evaluate("""Object.fromEntries([...document.querySelectorAll('#grants-list li')].map((li) => [
+        li.dataset.origin, {managed: li.dataset.managed || null, revoke: !!li.querySelector('button.revoke-grant'),
+                            note: (li.querySelector('span.managed') || {}).textContent || null}]))""")
+
+
+def test_managed_grants_are_shown_as_such_without_revoke_and_a_lock_hides_the_users(browsers: BrowserPool,
+                                                                                     site) -> None:
+    browser, profile, _ = site
+    profile.grant(PAGE_ORIGIN, ["tcp-connect:localhost:8080"])  # whatever the first test left
+    page = open_options(browsers, browser)
+    rows = managed_rows(page)
+    assert rows[MANAGED_ORIGIN] == {"managed": "all", "revoke": False, "note": "managed by your administrator"}
+    assert rows[PAGE_ORIGIN] == {"managed": None, "revoke": True, "note": None}
+    assert page.evaluate("document.getElementById('grants-locked').hidden") is True
+
+    profile.cli("grant", "--scope", "system", PAGE_ORIGIN, "udp-bind:*:*")
+    profile.cli("grants", "--lock")
+    page.evaluate("document.getElementById('refresh-grants').click()")
+    page.wait_for("document.getElementById('grants-locked').hidden === false")
+    page.wait_for("document.getElementById('grants-result').dataset.state === 'ok'")
+    # Locked: the user's tcp-connect rule no longer counts, and nothing of the user's is left to revoke.
+    assert grants_shown(page) == {PAGE_ORIGIN: "udp-bind:*:*", MANAGED_ORIGIN: MANAGED_RULE}
+    assert managed_rows(page)[PAGE_ORIGIN] == {"managed": "all", "revoke": False,
+                                               "note": "managed by your administrator"}
+    profile.cli("grants", "--unlock")
+    page.evaluate("document.getElementById('refresh-grants').click()")
+    page.wait_for("document.getElementById('grants-locked').hidden === true")
+    page.wait_for("document.getElementById('grants-result').dataset.state === 'ok'")
+    assert managed_rows(page)[PAGE_ORIGIN] == {"managed": "some", "revoke": True,
+                                               "note": "managed by your administrator: udp-bind:*:*"}
+    page.evaluate(f"""document.querySelector('#grants-list li[data-origin="{PAGE_ORIGIN}"] button.revoke-grant')
+                      .click()""")
+    page.wait_for("document.getElementById('grants-result').textContent.startsWith('Revoked your rules')")
+    assert grants_shown(page)[PAGE_ORIGIN] == "udp-bind:*:*"
+    profile.cli("revoke", "--scope", "system", PAGE_ORIGIN)
+    profile.grant(PAGE_ORIGIN, ["tcp-connect:localhost:8080"])  # as the module's other tests expect it
 
 
 def test_options_page_without_host_names_install_then_doctor(browsers: BrowserPool, site) -> None:

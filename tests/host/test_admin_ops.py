@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from resocket import EXTENSION_ORIGIN
+from resocket.fleet import add_to_fleet
 from resocket.grants import GrantStore
 
 # tests/ has no __init__.py: make `tests.support` importable from the repo root.
@@ -26,7 +27,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     store = GrantStore.open(config)
     store.grant(PAGE, ["tcp-connect:localhost:8080"])
     store.grant(OTHER, ["udp-send-to:*:*"])
-    return {"RESOCKET_CONFIG_DIR": str(config)}
+    return {"RESOCKET_CONFIG_DIR": str(config), "RESOCKET_SYSTEM_CONFIG_DIR": str(tmp_path / "system")}
 
 
 def grants_on_disk(env: dict[str, str]) -> dict[str, list[str]]:
@@ -49,7 +50,8 @@ def test_extension_page_lists_every_grant(env: dict[str, str]) -> None:
     try:
         reply = client.request("grants.list")
         assert reply == {"id": reply["id"], "result": {"origins": {
-            "http://localhost:8080": ["tcp-connect:localhost:8080"], "https://example.com": ["udp-send-to:*:*"]}}}
+            "http://localhost:8080": ["tcp-connect:localhost:8080"], "https://example.com": ["udp-send-to:*:*"]},
+            "managed": {}, "locked": False}}
     finally:
         assert client.close() == 0
 
@@ -60,7 +62,7 @@ def test_extension_page_revokes_an_origin_and_the_grants_file_changes(env: dict[
         assert client.request("grants.revoke", origin=PAGE)["result"] == {"revoked": True}
         assert grants_on_disk(env) == {"https://example.com": ["udp-send-to:*:*"]}
         assert client.request("grants.revoke", origin=PAGE)["result"] == {"revoked": False}
-        assert client.request("grants.list")["result"] == {"origins": {"https://example.com": ["udp-send-to:*:*"]}}
+        assert client.request("grants.list")["result"]["origins"] == {"https://example.com": ["udp-send-to:*:*"]}
     finally:
         client.close()
     # A page of the revoked origin now gets no rules.
@@ -103,8 +105,10 @@ def test_other_clients_get_not_allowed_and_nothing_changes(env: dict[str, str], 
     assert PAGE in grants_on_disk(env)
 
 
-def test_fork_listed_in_relay_origins_may_manage_grants(env: dict[str, str]) -> None:
-    client = open_client(FORK_ORIGIN, {**env, "RESOCKET_RELAY_ORIGINS": FORK_ORIGIN})
+def test_fleet_build_trusted_to_relay_may_manage_grants(env: dict[str, str], tmp_path: Path) -> None:
+    system = tmp_path / "system"
+    add_to_fleet([], [FORK_ORIGIN], system)  # as `resocket install --scope system --relay-id` writes it
+    client = open_client(FORK_ORIGIN, {**env, "RESOCKET_SYSTEM_CONFIG_DIR": str(system)})
     try:
         assert client.request("grants.revoke", origin=OTHER)["result"] == {"revoked": True}
     finally:
@@ -139,3 +143,21 @@ def test_unreadable_grants_file_answers_config_error(env: dict[str, str]) -> Non
         assert client.request("grants.revoke", origin=PAGE)["error"]["code"] == "config_error"
     finally:
         client.close()
+
+
+def test_managed_grants_are_listed_as_such_and_only_the_users_part_is_revoked(env: dict[str, str]) -> None:
+    managed = GrantStore.open_managed(env["RESOCKET_SYSTEM_CONFIG_DIR"])
+    managed.grant(OTHER, ["tcp-connect:db.example.com:5432"])
+    client = open_client(EXTENSION_ORIGIN, env)
+    try:
+        listed = client.request("grants.list")["result"]
+        assert listed["managed"] == {OTHER: ["tcp-connect:db.example.com:5432"]}
+        assert listed["origins"][OTHER] == ["tcp-connect:db.example.com:5432", "udp-send-to:*:*"]
+        assert client.request("grants.revoke", origin=OTHER)["result"] == {
+            "revoked": True, "managed": ["tcp-connect:db.example.com:5432"]}
+        assert client.request("grants.revoke", origin=OTHER)["result"] == {
+            "revoked": False, "managed": ["tcp-connect:db.example.com:5432"]}
+    finally:
+        client.close()
+    assert OTHER not in grants_on_disk(env)
+    assert managed.all() == {OTHER: ["tcp-connect:db.example.com:5432"]}  # the options page cannot touch it

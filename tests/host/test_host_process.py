@@ -222,9 +222,21 @@ def test_origin_relay_from_the_extension_uses_the_page_origin_and_its_grants(env
         c.close()
 
 
-def test_relay_origins_env_trusts_a_fork_of_the_extension(env: dict[str, str]) -> None:
-    fork = "chrome-extension://forkforkforkforkforkforkforkfork/"
-    c = HostClient(fork, env={**env, "RESOCKET_RELAY_ORIGINS": fork}, hello=False)
+def test_the_fleet_file_trusts_an_own_build_of_the_extension_to_relay(env: dict[str, str],
+                                                                       tmp_path: Path) -> None:
+    fork = "chrome-extension://ponmlkjihgfedcbaponmlkjihgfedcba/"
+    system = tmp_path / "system"
+    system.mkdir()
+    env = {**env, "RESOCKET_SYSTEM_CONFIG_DIR": str(system)}
+    untrusted = HostClient(fork, env=env, hello=False)
+    try:
+        refused = untrusted.request("hello", protocol=1, client="tests/1", origin="https://a.example")
+        assert refused["error"]["code"] == "origin_not_allowed"
+        assert "resocket install --scope system --relay-id" in refused["error"]["message"]
+    finally:
+        untrusted.close()
+    (system / "extensions.json").write_text(json.dumps({"version": 1, "relay": [fork]}))
+    c = HostClient(fork, env=env, hello=False)
     try:
         result = c.request("hello", protocol=1, client="tests/1", origin="https://a.example")["result"]
         assert result["origin"] == "https://a.example"

@@ -22,7 +22,6 @@ from resocket.protocol import (
     api_reply,
     data_reply_frames,
     error_reply,
-    relay_origins_from_env,
     result_reply,
 )
 
@@ -146,14 +145,14 @@ def test_origin_relay_is_honoured_for_the_extension() -> None:
     assert hello == Hello(1, "t", "https://example.com")
 
 
-def test_relay_origins_from_env_trusts_listed_forks_with_or_without_slash() -> None:
+def test_a_session_trusts_the_relay_origins_it_is_given_with_or_without_slash() -> None:
     fork = "chrome-extension://forkforkforkforkforkforkforkfork"
-    origins = relay_origins_from_env({"RESOCKET_RELAY_ORIGINS": f" {fork} ,"})
+    origins = frozenset([EXTENSION_ORIGIN, fork])  # as fleet.relay_origins() gives them (the admin's list)
     [hello] = Session(fork + "/", origins).receive(
         {"id": 1, "op": "hello", "args": {"protocol": 1, "client": "t", "origin": "https://a.test"}})
     assert hello.origin == "https://a.test"
     assert Session(EXTENSION_ORIGIN, origins).may_relay
-    assert not Session(CALLER, relay_origins_from_env({})).may_relay
+    assert not Session(CALLER, origins).may_relay
 
 
 @pytest.mark.parametrize("op, args, message", [
