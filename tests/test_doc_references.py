@@ -7,6 +7,7 @@ quoted titles of its cases. A rename that leaves the docs behind makes them cite
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -88,3 +89,16 @@ def test_a_citation_that_names_nothing_is_reported(text: str, problem: str) -> N
     """The checker itself: each form of citation, naming something missing, is found."""
     found = citations(text, {"doc.md": text})
     assert any(problem in what for _, what in found), found
+
+
+def test_bench_results_keep_one_cited_reference_run_per_machine_kind() -> None:
+    """bench/results/ is not a lab notebook: each file there is a full run the docs quote, one per machine
+    kind (the host part of `<date>-<host>.json`); every other run stays in the git-ignored bench/runs/."""
+    docs = "\n".join(doc.read_text() for doc in DOCS)
+    kept = sorted((REPO / "bench" / "results").glob("*.json"))
+    assert kept, "bench/results/ holds no reference run for docs/performance.md to quote"
+    kinds = [re.sub(r"^\d{8}-\d{6}-", "", p.stem) for p in kept]
+    assert len(set(kinds)) == len(kinds), f"more than one reference run per machine kind: {kept}"
+    for path in kept:
+        assert f"bench/results/{path.name}" in docs, f"no doc cites bench/results/{path.name}"
+        assert json.loads(path.read_text())["smoke"] is False, f"{path.name} is a --smoke run"
