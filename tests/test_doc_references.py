@@ -1,14 +1,17 @@
-"""Every test, scenario and test file the docs cite as proof exists under that name.
+"""Every test, scenario and test file the docs cite as proof exists under that name, and what the repo cites is in it.
 
 docs/fidelity.md maps Chrome's behaviours to tests with short forms (`D:name` a scenario compared with Chrome,
 `H:file::test` a host test, ...: its opening paragraph), and docs/SECURITY.md and the others cite
 `tests/...py::test_name` (a following `::other` names another test of the same file) or a test file with the
-quoted titles of its cases. A rename that leaves the docs behind makes them cite proof that no longer runs.
+quoted titles of its cases. A rename that leaves the docs behind makes them cite proof that no longer runs. Comments and docs cite Chrome's
+behaviour as docs/chrome-behaviour.md sections, never notes kept outside the repository, which a clone cannot
+follow (the names of the ones that once were cited are in OUTSIDE_NOTES).
 """
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,10 @@ DOCS = sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]
 SCENARIOS = REPO / "tests" / "e2e" / "scenarios"
 PLACEHOLDERS = {"name", "file"}  # the forms explained in fidelity.md's opening paragraph
 
+# Notes about Chrome that were never part of the repository; their facts are in docs/chrome-behaviour.md.
+OUTSIDE_NOTES = re.compile(r"(?:chrome-socket-semantics|chrome-apps-oracle|e2e-chromium|native-messaging-hosts"
+                           r"|enterprise-policy-linux|direct-sockets-iwa|file-system-access)\.md"
+                           r"|socket-api\.txt|\.\./shared/|\breference/[\w.-]+\.md")
 SHORT = re.compile(r"\b(?P<kind>[DNSEHF]):(?P<name>[a-z_]+\*?)(?:-(?:tcp|udp))?(?:::(?P<test>test_\w+))?")
 PATH_OR_TEST = re.compile(r"(?P<path>tests/[\w/.-]+\.(?:py|js))(?:::(?P<test>test_\w+))?|(?<![\w/])::(?P<more>test_\w+)")
 JS_TITLE = re.compile(r'(?P<path>tests/extension/[\w.-]+\.js)`?:? (?P<titles>(?:"[^"]+"(?:, )?)+)')
@@ -102,3 +109,41 @@ def test_bench_results_keep_one_cited_reference_run_per_machine_kind() -> None:
     for path in kept:
         assert f"bench/results/{path.name}" in docs, f"no doc cites bench/results/{path.name}"
         assert json.loads(path.read_text())["smoke"] is False, f"{path.name} is a --smoke run"
+
+
+def outside_citations(files: dict[str, str]) -> list[str]:
+    """`path:line: citation` for every citation of a note outside the repository, given (path -> text)."""
+    return [f"{path}:{number}: {m[0]}" for path, text in files.items()
+            for number, line in enumerate(text.splitlines(), 1) for m in OUTSIDE_NOTES.finditer(line)]
+
+
+def test_comments_and_docs_cite_only_what_is_in_the_repository() -> None:
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    files = {}
+    for name in tracked.decode().split("\0"):
+        path = REPO / name
+        if not name or name == "tests/test_doc_references.py" or not path.is_file():
+            continue
+        try:
+            files[name] = path.read_text()
+        except UnicodeDecodeError:
+            continue  # a binary file (the debug/ frames, images): no comments to cite anything
+    assert len(files) > 100, "git ls-files listed too few files to prove anything"
+    found = outside_citations(files)
+    assert not found, "cite docs/chrome-behaviour.md (by section) instead of:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("line", [
+    "# Chrome answers -4 (chrome-socket-semantics.md 2.5).",
+    "// see chrome-apps-oracle.md",
+    "(../shared/reference/e2e-chromium.md)",
+    "the list in reference/direct-sockets-iwa.md",
+    "#: the full API (chrome.socket-api.txt)",
+])
+def test_a_citation_of_an_outside_note_is_reported(line: str) -> None:
+    found = outside_citations({"x.py": f"first\n{line}\n"})
+    assert found and all(f.startswith("x.py:2: ") for f in found), found
+
+
+def test_a_citation_of_the_in_repo_doc_is_not_reported() -> None:
+    assert outside_citations({"x.py": "# (docs/chrome-behaviour.md 7.4); ~/.mozilla/native-messaging-hosts/x.json"}) == []
