@@ -494,3 +494,31 @@ def test_revoke_removes_the_apps_origin_from_installed_manifests_at_once(
     code, out, _ = run_cli(capsys, "revoke", OTHER_ORIGIN)
     assert code == 0 and f"Removed {OTHER_ORIGIN} from allowed_origins in: {manifest}" in out
     assert load(manifest)["allowed_origins"] == [EXTENSION_ORIGIN]
+
+
+@pytest.mark.parametrize("text", [
+    "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/",
+    "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco",
+    "CHROME-EXTENSION://FLGDMCPAEMONPACJPIGCAFOBMLLIKOCO/",
+    "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco//",
+    "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/page.html",
+    "chrome-extension://flgdmcpaemonpacjpigcafobmllikocz/",
+    "chrome-extension://flgdmcpaemonpacjpigcafobmlliko/",
+    "moz-extension://flgdmcpaemonpacjpigcafobmllikoco/",
+])
+def test_install_reads_an_extension_origin_exactly_as_a_grant_does(text: str) -> None:
+    """`resocket install --extension-id X` and `resocket grant X ...` accept the same extension origins and
+    name them the same: an extension granted sockets is the one allowed to start the host."""
+    from resocket.grants import normalize_origin
+
+    try:
+        granted: str | None = normalize_origin(text)
+    except ValueError:
+        granted = None
+    try:
+        installed: str | None = install.extension_origin(text)
+    except install.InstallError:
+        installed = None
+    assert installed == granted
+    if granted is not None:
+        assert granted == "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/"
