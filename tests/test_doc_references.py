@@ -147,3 +147,43 @@ def test_a_citation_of_an_outside_note_is_reported(line: str) -> None:
 
 def test_a_citation_of_the_in_repo_doc_is_not_reported() -> None:
     assert outside_citations({"x.py": "# (docs/chrome-behaviour.md 7.4); ~/.mozilla/native-messaging-hosts/x.json"}) == []
+
+
+FIGURE = re.compile(r"(?<![\w.-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?) ?(MB/s|ms|KiB|/s)\b")
+
+
+def untraced_figures(section: str, run: dict) -> list[str]:
+    """Figures with a unit in the tables of `section` that no value or baseline of `run` shows when rounded to
+    the digits the doc prints."""
+    measured = [number for rows in run["sections"].values() for row in rows
+                for number in (row["value"], row["baseline_value"]) if isinstance(number, (int, float))]
+    missing = []
+    for line in section.splitlines():
+        if not line.startswith("|"):
+            continue
+        for m in FIGURE.finditer(line):
+            text = m[1].replace(",", "")
+            shown = float(text)
+            half_step = 0.5 * 10 ** -(len(text.partition(".")[2]))
+            if not any(abs(number - shown) <= half_step * 1.0001 for number in measured):
+                missing.append(f"{m[0]} in: {line[:80]}")
+    return missing
+
+
+def test_the_present_figures_of_performance_md_are_the_reference_runs() -> None:
+    """docs/performance.md's "Where it stands" quotes one committed run, and every figure of its tables is one
+    of that run's values or baselines, as printed (the History section's figures are of their own rounds)."""
+    text = (REPO / "docs" / "performance.md").read_text()
+    section = text.split("\n## Where it stands\n", 1)[1].split("\n## ", 1)[0]
+    cited = re.findall(r"bench/results/([\w-]+\.json)", section)
+    assert len(set(cited)) == 1, f"the present figures must come from one reference run, not {cited}"
+    run = json.loads((REPO / "bench" / "results" / cited[0]).read_text())
+    assert section.count("|") > 100, "the section lost its tables"
+    missing = untraced_figures(section, run)
+    assert not missing, "figures not in " + cited[0] + ":\n" + "\n".join(missing)
+
+
+def test_a_figure_the_run_does_not_hold_is_reported() -> None:
+    run = {"sections": {"browser": [{"value": 40.023, "baseline_value": 46.22}]}}
+    assert untraced_figures("| x | 40.0 MB/s | 46.2 MB/s |", run) == []
+    assert untraced_figures("| x | 40.1 MB/s | 46 ms |", run) == ["40.1 MB/s in: | x | 40.1 MB/s | 46 ms |"]
