@@ -49,7 +49,7 @@ test-js:
 demo: deps
 	$(NETNS) $(VENV)/bin/python demo/run_demo.py
 
-# Benchmarks: a table on screen and JSON in bench/results/, every figure next to a same-run baseline.
+# Benchmarks: a table on screen and JSON in bench/runs/ (git-ignored), every figure next to a same-run baseline.
 # `make bench BENCH_ARGS=--smoke` is the short version CI runs (tests/test_bench_smoke.py).
 # The start-up section also times the packaged host: the PyInstaller bundle is built first when missing (~15 s).
 bench: deps

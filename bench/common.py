@@ -103,6 +103,15 @@ class TreeCpu:
         return total / self.hz
 
 
+def shown(path: str | Path) -> str:
+    """`path` as a result file records it: relative to the repository when inside it, so a committed run
+    names no machine's directories."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def venv_bin(name: str) -> str:
     candidate = Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else name

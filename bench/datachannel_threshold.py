@@ -3,7 +3,7 @@ for every size (`dataChannelMinBytes: 0`) vs off, two tabs of one Chromium, inte
 
     tests/netns.sh .venv/bin/python bench/datachannel_threshold.py
 
-Not part of `make bench` (docs/performance.md, "The data channel in the browser", has its figures).
+Not part of `make bench` (docs/performance.md, History, rounds 1b and 2, has its figures).
 """
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""Run resocket's benchmarks: a table on stdout, JSON in bench/results/<date>-<host>.json and latest.json.
+"""Run resocket's benchmarks: a table on stdout, JSON in bench/runs/<date>-<host>.json and latest.json.
 
     python bench/run.py [--smoke] [--only host,browser,scale,startup] [--out DIR]
+
+Runs go to bench/runs/, which git ignores: a run is a measurement, not source. bench/results/ holds the one
+reference run per machine kind that docs/performance.md quotes (bench/results/README.md says how to replace it).
 
 Every figure stands next to a baseline measured in the same run, with the ratio value/baseline. The
 browser section needs Debian's Chromium and runs it; run the whole thing inside the private network
@@ -25,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Row
+from bench.common import Row, shown
 
 SECTIONS = ("host", "browser", "scale", "startup")
 
@@ -51,7 +54,7 @@ def compile_package() -> str:
     where = os.path.dirname(resocket.__file__)
     # A read-only install (compiled when it was installed) makes compile_dir report failure, not raise.
     ok = compileall.compile_dir(where, quiet=2, workers=1)
-    return f"compiled {where}" if ok else f"not compiled: {where} (read-only, or a file does not compile)"
+    return f"compiled {shown(where)}" if ok else f"not compiled: {shown(where)} (read-only, or a file does not compile)"
 
 
 def _fmt(v: float | None) -> str:
@@ -89,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that every bench runs (CI)")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where the JSON goes")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "runs",
+                        help="where the JSON goes (default bench/runs/, git-ignored)")
     args = parser.parse_args(argv)
     from bench.echoserver import raise_fd_limit
 

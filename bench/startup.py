@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import BENCH_ORIGIN, REPO, PipeHost, Row, Rpc, grant_config, host_cmd, median
+from bench.common import BENCH_ORIGIN, REPO, PipeHost, Row, Rpc, grant_config, host_cmd, median, shown
 
 SECTION = "startup"
 
@@ -71,5 +71,5 @@ def run(smoke: bool) -> list[Row]:
             value = median([spawn_to_hello([str(binary), BENCH_ORIGIN], env) for _ in range(n)]) * 1e3
             rows.append(Row(SECTION, "host spawn to first reply (PyInstaller bundle)", value, "ms",
                             "trivial Python echo host, spawn to first echo", base, better="lower",
-                            note=f"median of {n}; {binary}"))
+                            note=f"median of {n}; {shown(binary)}"))
     return rows

@@ -12,13 +12,14 @@ import json
 import os
 import shutil
 import stat
-import struct
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 from resocket import EXTENSION_ORIGIN, HOST_NAME, __version__, packaged_extension
+
+from tests.support.wire import message, parse_frames
 
 pytest.importorskip("PyInstaller", reason="PyInstaller is needed to build the packages: pip install -e '.[dist]'")
 
@@ -62,11 +63,6 @@ def deb_root(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def frame(obj: object) -> bytes:
-    body = json.dumps(obj).encode()
-    return struct.pack("=I", len(body)) + body
-
-
 def extension_path(cli: Path) -> Path:
     """What `resocket extension-path` of a packaged CLI prints (no Python on PATH: the bundle needs none)."""
     r = subprocess.run([str(cli), "extension-path"], capture_output=True, text=True, timeout=60, check=False,
@@ -85,11 +81,10 @@ def assert_is_the_extension(folder: Path) -> None:
 
 def first_reply(host: Path, request: dict) -> tuple[dict, subprocess.CompletedProcess]:
     """Send one frame and close stdin (the port closes), as Chrome does; return the first frame back."""
-    proc = subprocess.run([str(host), EXTENSION_ORIGIN], input=frame(request), capture_output=True,
+    proc = subprocess.run([str(host), EXTENSION_ORIGIN], input=message(request), capture_output=True,
                           timeout=60, cwd=host.parent, check=False)
     assert len(proc.stdout) >= 4, f"no frame on stdout; stderr: {proc.stderr.decode(errors='replace')}"
-    (n,) = struct.unpack("=I", proc.stdout[:4])
-    return json.loads(proc.stdout[4:4 + n]), proc
+    return parse_frames(proc.stdout)[0], proc
 
 
 # -- the bundle ---------------------------------------------------------------------------------------

@@ -747,3 +747,31 @@ def test_install_for_a_user_data_dir_that_does_not_exist_says_so_and_writes_noth
     code, report = _install_json(capsys, "--user-data-dir", str(missing), "--host-path", str(host))
     assert code == 2 and report["ok"] is False and "does not exist" in report["error"]
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("text", [
+    "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/",
+    "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco",
+    "CHROME-EXTENSION://FLGDMCPAEMONPACJPIGCAFOBMLLIKOCO/",
+    "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco//",
+    "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/page.html",
+    "chrome-extension://flgdmcpaemonpacjpigcafobmllikocz/",
+    "chrome-extension://flgdmcpaemonpacjpigcafobmlliko/",
+    "moz-extension://flgdmcpaemonpacjpigcafobmllikoco/",
+])
+def test_install_reads_an_extension_origin_exactly_as_a_grant_does(text: str) -> None:
+    """`resocket install --extension-id X` and `resocket grant X ...` accept the same extension origins and
+    name them the same: an extension granted sockets is the one allowed to start the host."""
+    from resocket.grants import normalize_origin
+
+    try:
+        granted: str | None = normalize_origin(text)
+    except ValueError:
+        granted = None
+    try:
+        installed: str | None = install.extension_origin(text)
+    except install.InstallError:
+        installed = None
+    assert installed == granted
+    if granted is not None:
+        assert granted == "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/"

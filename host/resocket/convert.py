@@ -427,7 +427,7 @@ def translate_csp(policy: str) -> tuple[str, list[str]]:
 # -- the API scan ----------------------------------------------------------------------------------------
 SUPPORTED, EMULATED, MISSING = "supported", "emulated", "missing"
 
-#: chrome.socket's full API (chrome.socket-api.txt); resocket provides every one of them.
+#: chrome.socket's full API (Chromium's socket.idl, docs/chrome-behaviour.md 2); resocket provides all of them.
 SOCKET_METHODS = frozenset({
     "create", "destroy", "connect", "bind", "disconnect", "read", "write", "recvFrom", "sendTo", "listen",
     "accept", "setKeepAlive", "setNoDelay", "getInfo", "getNetworkList", "joinGroup", "leaveGroup",

@@ -9,7 +9,7 @@ Design rules:
   applied in that order (testPendingCallback). Waits (connect, accept, reads, writes, TLS handshakes)
   are coroutines on the loop, so one socket's wait never delays another's; only DNS lookups of
   non-literal names run on short-lived daemon threads (getaddrinfo blocks).
-- Each method makes Chrome's checks in Chrome's order (chrome-socket-semantics.md, section 2); the first
+- Each method makes Chrome's checks in Chrome's order (docs/chrome-behaviour.md, section 2); the first
   failing check decides the reply. The checks that need no socket state live here; the rest live in
   tcp.py / udp.py. Every request gets exactly one final reply (docs/protocol.md); where Chrome would
   never call back, the reply is the deliberate choice written down in docs/compatibility.md.
@@ -475,7 +475,7 @@ class Engine:
     @classmethod
     def _dns_error_code(cls, exc: BaseException) -> int:
         # Chrome 156 answered -106 INTERNET_DISCONNECTED while no non-loopback interface was up
-        # (chrome-apps-oracle.md), and -105 NAME_NOT_RESOLVED otherwise.
+        # (docs/chrome-behaviour.md 9), and -105 NAME_NOT_RESOLVED otherwise.
         if isinstance(exc, socket.gaierror):
             return NetError.INTERNET_DISCONNECTED if cls.offline() else NetError.NAME_NOT_RESOLVED
         return from_exception(exc)

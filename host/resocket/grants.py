@@ -54,7 +54,8 @@ SYSTEM_CONFIG_DIR_ENV = "RESOCKET_SYSTEM_CONFIG_DIR"
 MANAGED = "managed"
 USER = "user"
 
-# Chrome extension ids are 32 characters a..p (the hex of a SHA-256 prefix, digits mapped to a..p).
+# Chrome extension ids are 32 characters a..p (the hex of a SHA-256 prefix, digits mapped to a..p). The one
+# pattern for an extension origin: grants and `resocket install --extension-id` read it alike.
 _EXTENSION_ORIGIN = re.compile(r"chrome-extension://([a-p]{32})/?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # A host as a browser serializes it in an origin: a domain (ASCII, punycode for IDNs) or IPv4, or [IPv6].
@@ -116,6 +117,13 @@ def system_config_dir(root: str | os.PathLike[str] | None = None) -> Path:
     return Path(root) / base.relative_to(base.anchor)
 
 
+def canonical_extension_origin(text: str) -> str | None:
+    """``chrome-extension://<id>/`` for an extension origin in any case, with or without its final "/"; None
+    for anything else (a path after the id, an id that is not 32 letters a-p, another scheme)."""
+    match = _EXTENSION_ORIGIN.fullmatch(text.lower())
+    return f"chrome-extension://{match.group(1)}/" if match else None
+
+
 def normalize_origin(text: str) -> str:
     """The canonical origin string: ``chrome-extension://<id>/`` or ``http(s)://host[:port]``.
 
@@ -135,12 +143,12 @@ def normalize_origin(text: str) -> str:
     if not sep:
         raise ValueError(f"origin {text!r} has no scheme: expected chrome-extension://<id>/ or https://host[:port]")
     if scheme == "chrome-extension":
-        match = _EXTENSION_ORIGIN.fullmatch(lowered)
-        if not match:
+        canonical = canonical_extension_origin(lowered)
+        if canonical is None:
             raise ValueError(
                 f"origin {text!r} is not chrome-extension://<id>/ with a 32-letter extension id (letters a-p) "
                 "and nothing after the '/'")
-        return f"chrome-extension://{match.group(1)}/"
+        return canonical
     if scheme not in _DEFAULT_PORTS:
         raise ValueError(f"origin {text!r}: only chrome-extension, http and https origins can be granted")
     rest = rest.removesuffix("/")

@@ -33,13 +33,11 @@ from typing import Protocol
 
 from resocket import EXTENSION_ORIGIN, FIREFOX_EXTENSION_ID, HOST_NAME, __version__, browsers
 from resocket.browsers import CHROMIUM_FAMILY, Browser, Platform
+from resocket.grants import canonical_extension_origin
 
 DESCRIPTION = f"resocket {__version__}: chrome.socket over native messaging"
 HOST_EXECUTABLE = "resocket-host"
 
-# Chrome extension IDs: 32 letters a-p (a SHA-256 prefix in base 16 with digits a-p).
-_EXTENSION_ID = re.compile(r"^[a-p]{32}$")
-_EXTENSION_ORIGIN = re.compile(r"^chrome-extension://([a-p]{32})/$")
 
 
 class InstallError(Exception):
@@ -98,13 +96,12 @@ def is_resocket_manifest(path: Path) -> bool:
 
 
 def extension_origin(value: str) -> str:
-    """`--extension-id` accepts a bare ID or a chrome-extension:// origin; returns the origin."""
+    """`--extension-id` accepts a bare ID or a chrome-extension:// origin (read as a grant reads it,
+    grants.canonical_extension_origin); returns the origin."""
     value = value.strip()
-    if _EXTENSION_ID.match(value):
-        return f"chrome-extension://{value}/"
-    match = _EXTENSION_ORIGIN.match(value.rstrip("/") + "/")
-    if match:
-        return f"chrome-extension://{match.group(1)}/"
+    origin = canonical_extension_origin(value) or canonical_extension_origin(f"chrome-extension://{value}/")
+    if origin:
+        return origin
     raise InstallError(f"{value!r} is not a Chrome extension ID (32 letters a-p) or chrome-extension:// origin")
 
 
@@ -119,13 +116,13 @@ def granted_extension_origins() -> tuple[list[str], list[str]]:
         granted = Grants.open().all()  # the user's and the managed grants (docs/deploy.md)
     except (GrantsCorrupt, OSError) as exc:  # a corrupt grants file must not block registering the host
         return [], [f"grants not read ({exc}); granted extensions were not added to allowed_origins"]
-    return sorted(o for o in granted if _EXTENSION_ORIGIN.match(o)), []
+    return sorted(o for o in granted if canonical_extension_origin(o) == o), []
 
 
 def chromium_origins(extra: Iterable[str]) -> list[str]:
     origins = [EXTENSION_ORIGIN]
     for origin in extra:
-        if _EXTENSION_ORIGIN.match(origin) and origin not in origins:
+        if canonical_extension_origin(origin) == origin and origin not in origins:
             origins.append(origin)
     return origins
 

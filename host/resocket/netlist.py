@@ -1,6 +1,6 @@
 """getNetworkList: the host's non-loopback interface addresses, via getifaddrs(3) (standard library only).
 
-Chrome's net::GetNetworkList skips loopback and down interfaces (chrome-apps-oracle.md: the list is empty
+Chrome's net::GetNetworkList skips loopback and down interfaces (docs/chrome-behaviour.md 9: the list is empty
 where only loopback exists). Each entry is {address, name, prefixLength}, one per IPv4/IPv6 address.
 On Linux Chrome reads the addresses from netlink into a map keyed by address (AddressTrackerLinux), and keeps
 only links that are up, running and with carrier (IFF_UP, IFF_RUNNING, IFF_LOWER_UP): so the list comes

@@ -96,7 +96,7 @@ WIDE_GRANTS = 2
 #: What `hello` reports as the host's name.
 HOST_PROGRAM = "resocket-host"
 
-# Argument kinds, as Chrome's renderer checks them (reference: chrome-socket-semantics.md, 1.2).
+# Argument kinds, as Chrome's renderer checks them (docs/chrome-behaviour.md 1.2).
 INT = "integer"
 #: Failed chunk sequences remembered until their final request arrives (each holds one short message).
 FAILED_SEQUENCES_LIMIT = 4096

@@ -46,7 +46,7 @@ LISTEN_FAILED = "Could not listen on the specified port."
 CONNECT_AND_LISTEN = "Cannot call both connect and listen on the same socket."
 TLS_LISTEN = "Cannot listen on a socket that is already connected."
 NOT_CONNECTED = "Socket not connected"
-#: Chrome 156 answered listen("localhost") with -4 and this lastError (chrome-apps-oracle.md).
+#: Chrome 156 answered listen("localhost") with -4 and this lastError (docs/chrome-behaviour.md 9).
 LISTEN_BAD_ADDRESS = "Unknown error."
 
 

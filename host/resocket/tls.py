@@ -6,7 +6,7 @@ Design rules:
   lock, in order, whether a write or a read (TLS 1.3 tickets, key updates) produced them.
 - Verification is ssl.create_default_context(): the system trust store, which OpenSSL locates through
   `SSL_CERT_FILE` / `SSL_CERT_DIR` when set; hostname checking on; no way to turn it off (Chrome has none).
-- Versions (chrome-socket-semantics.md, secure 6): min "tls1"/"tls1.1" are raised to TLS 1.2, an
+- Versions (docs/chrome-behaviour.md 2, secure step 6): min "tls1"/"tls1.1" are raised to TLS 1.2, an
   unknown min or any max other than "tls1.2"/"tls1.3" is ignored; defaults TLS 1.2 .. TLS 1.3.
 """
 from __future__ import annotations

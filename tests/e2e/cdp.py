@@ -1,7 +1,7 @@
 """Drive Debian's headless Chromium over the DevTools protocol on `--remote-debugging-pipe`.
 
 Standard library only. Chromium reads CDP JSON messages from fd 3 and writes to fd 4, each message
-ending in a NUL byte (e2e-chromium.md); there is no port to race for and the browser exits when the pipe
+ending in a NUL byte (docs/chrome-behaviour.md 10); there is no port to race for and the browser exits when the pipe
 closes. One reader thread routes replies to their callers by id and keeps events in a list.
 
 Design rules:
@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 CHROMIUM = os.environ.get("RESOCKET_CHROMIUM", "/usr/lib/chromium/chromium")
 
-# The launch flags verified in e2e-chromium.md. The background-networking ones keep Chromium from
+# The launch flags of docs/chrome-behaviour.md 10. The background-networking ones keep Chromium from
 # trying hosts that the private network namespace refuses anyway.
 BASE_FLAGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -2,7 +2,7 @@
 
 - FIDELITY_RUNS: more scenarios for the shared browser of test_chrome_oracle.py / test_differential.py.
 - TlsWorld: a test CA, TLS echo servers (trusted, self-signed, wrong name, expired) and a $HOME whose NSS
-  db trusts the CA. Chromium ignores SSL_CERT_FILE and reads the NSS db of $HOME (chrome-apps-oracle.md);
+  db trusts the CA. Chromium ignores SSL_CERT_FILE and reads the NSS db of $HOME (docs/chrome-behaviour.md 9);
   resocket's host (started by Chromium with Chromium's environment) trusts the same CA via SSL_CERT_FILE.
 - Narrowed permissions: a second Chrome App whose manifest has only NARROW_RULES (no key, so its ID comes
   from its path and it can sit beside the main oracle app), and on the resocket side a web page whose

@@ -1,7 +1,7 @@
 """The Chrome oracle: Chrome's own chrome.socket, reached through a legacy Chrome App.
 
 Debian's Chromium still runs manifest-v2 Chrome Apps loaded with --load-extension and gives them the real
-chrome.socket (chrome-apps-oracle.md). We generate such an app into a temp dir, attach to its generated
+chrome.socket (docs/chrome-behaviour.md 9). We generate such an app into a temp dir, attach to its generated
 background page over CDP and run scenarios there. Scenarios (scenarios/*.js) are plain JS expressions
 `async (env) => transcript`; the same text later runs in a resocket page, and the two transcripts are
 compared value by value (test_differential.py).
@@ -17,7 +17,7 @@ from .cdp import Browser, Session
 SCENARIOS = Path(__file__).parent / "scenarios"
 
 # Public half of a throwaway RSA-2048 key (the private half was never stored): it fixes the app's ID.
-# ID = first 32 hex digits of SHA-256(DER SubjectPublicKeyInfo), 0-f mapped to a-p (e2e-chromium.md).
+# ID = first 32 hex digits of SHA-256(DER SubjectPublicKeyInfo), 0-f mapped to a-p (docs/chrome-behaviour.md 10).
 CHROME_APP_KEY = (
     "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAo1jcIBOYG3Yd+91OKGy/a6l6cJnOgnoOWODF8T/tFojFpTXjfw5oYnHo"
     "M12GNPM2SnHDKlyYUmQ8V9ocFuHtcP4GFPkAZ5o6pEcF8laymS14CYBrVk6lCqJ5VZ1L6cjb72fu6IJbvBULdtkfZhMsTy0elSXs"
@@ -26,10 +26,10 @@ CHROME_APP_KEY = (
 )
 CHROME_APP_ID = "ndomjmgpbkhdaaaelajgifdoabioepoo"
 
-# The rule list of Chromium's own socket API test app (chrome-socket-semantics.md 4.1).
+# The rule list of Chromium's own socket API test app (docs/chrome-behaviour.md 4.1).
 ALL_SOCKET_RULES = ["tcp-connect", "tcp-listen", "udp-send-to", "udp-bind", "udp-multicast-membership"]
 
-# Payloads of chrome-socket-semantics.md section 7.
+# Payloads of docs/chrome-behaviour.md section 7.
 TCP_REQUEST = "POST /echo HTTP/1.1\r\nContent-Length: 19\r\n\r\n0100000005320000005"
 UDP_REQUEST = "0100000005320000005"
 

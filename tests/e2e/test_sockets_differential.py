@@ -33,7 +33,7 @@ from .resocket_side import (
 pytestmark = pytest.mark.skipif(not extension_available(), reason="extension/chrome-socket.js not there yet")
 
 GOLDEN = Path(__file__).parent / "golden" / "chrome"
-# The key of chrome-apps-oracle.md: everything on the loopback, multicast included.
+# The key of docs/chrome-behaviour.md 9: everything on the loopback, multicast included.
 SOCKETS_KEY = {"tcp": {"connect": "*"}, "tcpServer": {"listen": "*"},
                "udp": {"bind": "*", "send": "*", "multicastMembership": ""}}
 # Narrow: hosts matched as given (before DNS), no tcpServer and no multicast key at all.

@@ -1,4 +1,4 @@
-"""Section 7 of chrome-socket-semantics.md (TCP client, TCP server with accept, UDP, multicast, TLS against
+"""Section 7 of docs/chrome-behaviour.md (TCP client, TCP server with accept, UDP, multicast, TLS against
 loopback test servers, and the fidelity audit's additions) run from a granted http://127.0.0.1 web page,
 i.e. through relay.js and the service worker, must give Chrome's transcripts: the committed goldens that
 test_chrome_oracle.py pins from a real Chrome App (test_differential.py runs the same set from an extension

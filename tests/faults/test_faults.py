@@ -1,5 +1,5 @@
-"""Faults against real loopback peers: each gives the result Chrome gives (chrome-socket-semantics.md,
-chrome-apps-oracle.md), and the `host` fixture proves no thread or descriptor is left behind.
+"""Faults against real loopback peers: each gives the result Chrome gives (docs/chrome-behaviour.md, section 9
+for what Chromium 156 does), and the `host` fixture proves no thread or descriptor is left behind.
 
 Covered elsewhere, not repeated here: refused connect (-102) and DNS failure (-105/-106) in
 tests/host/test_engine_tcp.py::test_connect_results; RST before a read in

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import struct
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,13 +25,11 @@ from resocket.framing import (
     encode_frame,
 )
 
+from tests.support.wire import frame
+
 FUZZ = settings.get_profile("resocket-fuzz")
 #: A small cap so that "oversized" claims are cheap to send in full.
 CAP = 4096
-
-
-def frame(body: bytes, claimed: int | None = None) -> bytes:
-    return struct.pack("=I", len(body) if claimed is None else claimed) + body
 
 
 def buffered(decoder: FrameDecoder) -> int:

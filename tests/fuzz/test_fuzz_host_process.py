@@ -13,10 +13,8 @@ The client holds no grants, so nothing here reaches the network. Seeds: RESOCKET
 from __future__ import annotations
 
 import base64
-import json
 import os
 import random
-import struct
 import subprocess
 import threading
 import time
@@ -26,7 +24,7 @@ from typing import Any
 import pytest
 from resocket.protocol import MAX_ID, OPERATIONS
 
-from tests.support.wire import frame, host_process, message, parse_frames
+from tests.support.wire import frame, host_process, message, parse_frames, read_message
 
 LONG = os.environ.get("RESOCKET_FUZZ", "ci").lower() == "long"
 SEEDS = [int(s) for s in os.environ.get("RESOCKET_FUZZ_SEEDS", "").split(",") if s.strip()] or (
@@ -218,8 +216,7 @@ def test_a_huge_length_prefix_with_little_behind_it_costs_no_memory(claimed: int
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(message({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "fuzz/1"}}))
     proc.stdin.flush()
-    (n,) = struct.unpack("=I", proc.stdout.read(4))
-    assert json.loads(proc.stdout.read(n))["id"] == 1
+    assert read_message(proc.stdout)["id"] == 1
     baseline = vm_kib(proc.pid, "VmHWM")
     before = bytes_read(proc.pid)
     sent = frame(bytes(64 * 1024), claimed=claimed)

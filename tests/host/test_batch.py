@@ -5,21 +5,13 @@ see one. (Big frames, which never join a batch, are the read-ahead pushes of eve
 from __future__ import annotations
 
 import json
-import struct
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.hostclient import DEFAULT_ORIGIN, HostClient
-
-
-def frames(requests: list[dict]) -> bytes:
-    out = b""
-    for request in requests:
-        body = json.dumps(request).encode()
-        out += struct.pack("=I", len(body)) + body
-    return out
+from tests.support.wire import messages
 
 
 def frames_after(client: HostClient, count: int, send: bytes, timeout: float = 10) -> list[dict]:
@@ -46,13 +38,13 @@ def test_the_replies_to_one_read_come_as_one_batch_frame_in_order(tmp_path: Path
     client = HostClient(env={"RESOCKET_CONFIG_DIR": str(tmp_path)}, hello=False)
     try:
         hello(client, batch=True)
-        got = frames_after(client, 4, frames([{"id": 10 + i, "op": "create", "args": {"type": "tcp"}}
+        got = frames_after(client, 4, messages([{"id": 10 + i, "op": "create", "args": {"type": "tcp"}}
                                               for i in range(3)] + [{"id": 13, "op": "nope"}]))
         assert len(got) == 1 and [m["id"] for m in got[0]["batch"]] == [10, 11, 12, 13]
         assert got[0]["batch"][3]["error"]["code"] == "unknown_op"  # errors are batched like replies
         assert [m["args"][0]["socketId"] for m in got[0]["batch"][:3]] == [1, 2, 3]
         # A lone reply is a plain frame.
-        assert frames_after(client, 1, frames([{"id": 20, "op": "ping"}])) == [{"id": 20, "result": {}}]
+        assert frames_after(client, 1, messages([{"id": 20, "op": "ping"}])) == [{"id": 20, "result": {}}]
     finally:
         client.close()
 
@@ -61,7 +53,7 @@ def test_without_batch_in_hello_every_reply_is_a_frame_of_its_own(tmp_path: Path
     client = HostClient(env={"RESOCKET_CONFIG_DIR": str(tmp_path)}, hello=False)
     try:
         hello(client)
-        got = frames_after(client, 3, frames([{"id": 10 + i, "op": "ping"} for i in range(3)]))
+        got = frames_after(client, 3, messages([{"id": 10 + i, "op": "ping"} for i in range(3)]))
         assert [m["id"] for m in got] == [10, 11, 12]
     finally:
         client.close()

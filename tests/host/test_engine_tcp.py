@@ -1,5 +1,5 @@
 """chrome.socket TCP through a real resocket-host: Chrome's results per method and per state
-(chrome-socket-semantics.md sections 2, 3, 7.1, 7.2), large transfers, IPv6."""
+(docs/chrome-behaviour.md sections 2, 3, 7.1, 7.2), large transfers, IPv6."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,4 @@
-"""secure(): TLS through a real resocket-host, trusting a test CA via SSL_CERT_FILE (chrome-socket-semantics.md, secure)."""
+"""secure(): TLS through a real resocket-host, trusting a test CA via SSL_CERT_FILE (docs/chrome-behaviour.md 2, secure)."""
 from __future__ import annotations
 
 import socket

@@ -1,4 +1,4 @@
-"""chrome.socket UDP and multicast through a real resocket-host (chrome-socket-semantics.md 2, 3, 7.1, 7.4)."""
+"""chrome.socket UDP and multicast through a real resocket-host (docs/chrome-behaviour.md 2, 3, 7.1, 7.4)."""
 from __future__ import annotations
 
 import socket

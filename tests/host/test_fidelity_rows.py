@@ -75,7 +75,7 @@ WITH_AN_INTERFACE = ["unshare", "-n", "sh", "-c",
 
 def test_dns_failure_with_an_interface_up_is_name_not_resolved(tmp_path: Path) -> None:
     # Chrome 156 answers -106 while only loopback is up (the test namespace: test_engine_tcp) and -105
-    # once a network interface is up (chrome-apps-oracle.md).
+    # once a network interface is up (docs/chrome-behaviour.md 9).
     host = start_host(tmp_path, wrapper=WITH_AN_INTERFACE)
     try:
         networks = host.call("getNetworkList").value

@@ -22,9 +22,7 @@ from resocket.framing import (
     frame_buffers,
 )
 
-
-def frame(body: bytes) -> bytes:
-    return struct.pack("=I", len(body)) + body
+from tests.support.wire import frame
 
 
 def drain(decoder: FrameDecoder) -> list:
@@ -88,7 +86,7 @@ def test_invalid_json_is_bad_frame_and_decoding_continues(body: bytes) -> None:
 
 def test_oversized_claim_is_reported_at_once_then_skipped_as_bytes_arrive() -> None:
     decoder = FrameDecoder(max_frame=100)
-    decoder.receive_data(struct.pack("=I", 1000) + b"x" * 10)
+    decoder.receive_data(frame(b"x" * 10, claimed=1000))
     event = decoder.next_event()
     assert isinstance(event, FrameError) and event.code == "frame_too_large"
     assert "1000" in event.message
@@ -102,7 +100,7 @@ def test_oversized_claim_is_reported_at_once_then_skipped_as_bytes_arrive() -> N
 
 def test_oversized_frame_bytes_are_never_stored() -> None:
     decoder = FrameDecoder()
-    decoder.receive_data(struct.pack("=I", 2**32 - 1))
+    decoder.receive_data(frame(b"", claimed=2**32 - 1))
     assert isinstance(decoder.next_event(), FrameError)
     for _ in range(64):
         decoder.receive_data(bytes(1 << 20))
@@ -117,7 +115,7 @@ def test_frame_of_exactly_the_inbound_limit_is_accepted() -> None:
 
 
 def test_frame_one_byte_over_the_limit_is_too_large() -> None:
-    events = decode_all(struct.pack("=I", INBOUND_LIMIT + 1) + bytes(INBOUND_LIMIT + 1) + frame(b"2"))
+    events = decode_all(frame(bytes(INBOUND_LIMIT + 1)) + frame(b"2"))
     assert [getattr(e, "code", e) for e in events] == ["frame_too_large", 2]
 
 

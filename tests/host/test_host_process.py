@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from resocket.grants import GrantStore
 # tests/ has no __init__.py: make `tests.support` importable from the repo root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.hostclient import DEFAULT_ORIGIN, HostClient
-from tests.support.wire import HELLO, message, parse_frames
+from tests.support.wire import HELLO, frame, message, parse_frames, read_message
 
 TIMEOUT = 10  # only to avoid hangs; nothing here is timed
 
@@ -108,7 +107,7 @@ def test_ping_after_hello_gets_an_empty_result(client: HostClient) -> None:
 
 def test_stdout_holds_only_frames_even_with_debug_logging(env: dict[str, str]) -> None:
     junk = (message(HELLO) + message({"id": 2, "op": "ping"}) + message({"id": 3, "op": "nope"})
-            + struct.pack("=I", 3) + b"\xff\xfe\xfd" + message({"id": 4, "op": "getNetworkList"}))
+            + frame(b"\xff\xfe\xfd") + message({"id": 4, "op": "getNetworkList"}))
     grant(env, DEFAULT_ORIGIN, "tcp-connect:localhost:*")
     done = run_host(junk, {**env, "RESOCKET_LOG": "DEBUG"})
     assert done.returncode == 0, done.stderr.decode()
@@ -134,8 +133,8 @@ def test_truncated_length_prefix_at_eof_is_bad_frame(env: dict[str, str]) -> Non
 
 
 def test_invalid_utf8_then_invalid_json_then_a_valid_request(env: dict[str, str]) -> None:
-    data = (struct.pack("=I", 4) + b'"\xc3("' + struct.pack("=I", 5) + b"{oops"
-            + struct.pack("=I", 0) + message({"id": 9, "op": "ping"}))
+    data = (frame(b'"\xc3("') + frame(b"{oops")
+            + frame(b"") + message({"id": 9, "op": "ping"}))
     msgs = parse_frames(run_host(data, env).stdout)
     assert [(m["id"], error_code(m)) for m in msgs] == [
         (None, "bad_frame"), (None, "bad_frame"), (None, "bad_frame"), (9, "hello_required")]
@@ -182,7 +181,7 @@ def test_a_raw_control_character_in_a_big_write_is_bad_args_and_the_host_keeps_s
     """Chrome escapes control characters; unescaped inside a big request's data string (parsed around, not
     through, by the framing) it is the base64 check that refuses it (docs/protocol.md, "Protocol errors")."""
     body = b'{"id":9,"op":"write","args":{"socketId":1,"data":"' + b"QUJD" * 2000 + b'\x01"}}'
-    raw = struct.pack("=I", len(body)) + body
+    raw = frame(body)
     msgs = parse_frames(run_host(message(HELLO) + raw + message({"id": 8, "op": "ping"}), env).stdout)
     assert (msgs[1]["id"], error_code(msgs[1])) == (9, "bad_args")
     assert msgs[1]["error"]["message"].startswith("write: data is not valid base64")
@@ -271,7 +270,7 @@ def test_oversized_frame_is_refused_skipped_without_storing_and_serving_continue
     claimed = 1 << 30  # 1 GiB, 16x Chrome's inbound cap
     c = HostClient(env=env)
     try:
-        c.send_raw(struct.pack("=I", claimed))
+        c.send_raw(frame(b"", claimed=claimed))
         refused = c.unsolicited.get(timeout=TIMEOUT)  # reported as soon as the length prefix arrives
         assert (refused["id"], error_code(refused)) == (None, "frame_too_large")
         assert str(claimed) in refused["error"]["message"]
@@ -398,13 +397,11 @@ def test_a_browser_slow_to_read_stdout_does_not_stall_the_hosts_sockets(env: dic
     assert proc.stdin is not None and proc.stdout is not None
 
     def send(msg: dict) -> None:
-        body = json.dumps(msg).encode()
-        proc.stdin.write(struct.pack("=I", len(body)) + body)
+        proc.stdin.write(message(msg))
         proc.stdin.flush()
 
     def reply() -> dict:
-        (n,) = struct.unpack("=I", proc.stdout.read(4))
-        return json.loads(proc.stdout.read(n))
+        return read_message(proc.stdout)
 
     try:
         send({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "tests/1"}})

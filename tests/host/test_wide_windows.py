@@ -20,9 +20,10 @@ from resocket.protocol import AHEAD_WINDOW, BEHIND_WINDOW, WIDE_GRANTS, WIDE_WIN
 
 from tests.host.conftest import connect
 from tests.host.test_read_ahead import ack, pushed_bytes
-from tests.host.test_write_behind import frame, frames_holding, open_host
+from tests.host.test_write_behind import frames_holding, open_host
 from tests.support.hostclient import DEFAULT_ORIGIN, HostClient, b64
 from tests.support.servers import ALL_RULES
+from tests.support.wire import message
 
 TIMEOUT = 10
 
@@ -147,9 +148,9 @@ def test_lazy_replies_of_a_wide_socket_wait_for_eight_times_the_bytes(host: Host
             (socks[2][0], 2000, [[2000, 2001, 2002], [2003, 2004]], written)):
         start_at = len(host.raw_frames)
         waits = [host.expect(rid + k) for k in range(5)]
-        host.send_raw(b"".join(frame({"id": rid + k, "op": "write",
+        host.send_raw(b"".join(message({"id": rid + k, "op": "write",
                                       "args": {"socketId": sid, "data": data, "behind": True}})
-                               for k in range(4)) + frame({"id": rid + 4, "op": "ping"}))
+                               for k in range(4)) + message({"id": rid + 4, "op": "ping"}))
         assert [wait.wait()["args"] for wait in waits[:4]] == [[result]] * 4  # the held replies as sent alone
         waits[4].wait()
         assert frames_holding(host, start_at, {rid + k for k in range(5)}) == expected

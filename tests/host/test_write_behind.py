@@ -21,6 +21,7 @@ from resocket.protocol import BEHIND_WINDOW
 from tests.host.conftest import connect
 from tests.support.hostclient import DEFAULT_ORIGIN, HostClient, b64
 from tests.support.servers import ALL_RULES
+from tests.support.wire import message
 
 TIMEOUT = 10
 
@@ -39,11 +40,6 @@ def host(tmp_path: Path) -> Iterator[HostClient]:
     client = open_host(tmp_path, batch=True, writeBehind=True)
     yield client
     client.close()
-
-
-def frame(request: dict) -> bytes:
-    body = json.dumps(request).encode()
-    return struct.pack("=I", len(body)) + body
 
 
 def frames_holding(host: HostClient, start: int, ids: set[int]) -> list[list[int]]:
@@ -104,8 +100,8 @@ def test_a_lazy_reply_rides_in_the_next_frame_and_is_never_lost(host: HostClient
     # replies, the write's first.
     start = len(host.raw_frames)
     write, ping = host.expect(900), host.expect(901)
-    host.send_raw(frame({"id": 900, "op": "write", "args": {"socketId": sid, "data": b64(b"lazy"), "behind": True}})
-                  + frame({"id": 901, "op": "ping"}))
+    host.send_raw(message({"id": 900, "op": "write", "args": {"socketId": sid, "data": b64(b"lazy"), "behind": True}})
+                  + message({"id": 901, "op": "ping"}))
     assert write.wait()["args"] == [{"bytesWritten": 4, "behind": True}]
     assert ping.wait() == {"id": 901, "result": {}}
     assert frames_holding(host, start, {900, 901}) == [[900, 901]]
@@ -146,8 +142,8 @@ def test_failures_are_never_held_and_keep_their_order_behind_lazy_replies(host: 
     never = host.call("create", type="tcp").value["socketId"]
     start = len(host.raw_frames)
     ok, failed = host.expect(910), host.expect(911)
-    host.send_raw(frame({"id": 910, "op": "write", "args": {"socketId": sid, "data": b64(b"a"), "behind": True}})
-                  + frame({"id": 911, "op": "write", "args": {"socketId": never, "data": b64(b"b"), "behind": True}}))
+    host.send_raw(message({"id": 910, "op": "write", "args": {"socketId": sid, "data": b64(b"a"), "behind": True}})
+                  + message({"id": 911, "op": "write", "args": {"socketId": never, "data": b64(b"b"), "behind": True}}))
     assert ok.wait()["args"] == [{"bytesWritten": 1, "behind": True}]
     assert failed.wait()["args"] == [{"bytesWritten": -15}]
     assert frames_holding(host, start, {910, 911}) == [[910, 911]]
@@ -224,8 +220,8 @@ def test_a_write_queued_behind_a_partly_sent_one_never_resends_its_bytes(host: H
     second = b"the second write"
     start = len(host.raw_frames)
     a, b = host.expect(950), host.expect(951)
-    host.send_raw(frame({"id": 950, "op": "write", "args": {"socketId": sid, "data": b64(first)}})
-                  + frame({"id": 951, "op": "write", "args": {"socketId": sid, "data": b64(second)}}))
+    host.send_raw(message({"id": 950, "op": "write", "args": {"socketId": sid, "data": b64(first)}})
+                  + message({"id": 951, "op": "write", "args": {"socketId": sid, "data": b64(second)}}))
     got = bytearray()
     conn.settimeout(TIMEOUT)
     while len(got) < len(first) + len(second):

@@ -10,13 +10,12 @@ import itertools
 import json
 import os
 import queue
-import struct
 import subprocess
 import sys
 import threading
 from typing import Any
 
-DEFAULT_ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
+from tests.support.wire import DEFAULT_ORIGIN, HEADER, message
 
 
 class HostClient:
@@ -48,8 +47,7 @@ class HostClient:
         self.proc.stdin.flush()
 
     def send(self, msg: Any) -> None:
-        body = json.dumps(msg).encode()
-        self.send_raw(struct.pack("=I", len(body)) + body)
+        self.send_raw(message(msg))
 
     def _read_exact(self, n: int) -> bytes | None:
         assert self.proc.stdout is not None
@@ -66,7 +64,7 @@ class HostClient:
             head = self._read_exact(4)
             if head is None:
                 break
-            (n,) = struct.unpack("=I", head)
+            (n,) = HEADER.unpack(head)
             body = self._read_exact(n)
             if body is None:
                 break

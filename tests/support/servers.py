@@ -1,4 +1,4 @@
-"""The loopback servers of every test (host, e2e) and of `make demo`: chrome-socket-semantics.md sections 7
+"""The loopback servers of every test (host, e2e) and of `make demo`: docs/chrome-behaviour.md sections 7
 and 8, plus static HTTP and HTTPS pages for the browser tests; and host helpers.
 
 Every server runs on its own daemon threads, records what reached it (so a permission test can prove

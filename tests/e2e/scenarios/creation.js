@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md 7.1 testSocketCreation, for env.protocol "tcp" or "udp".
+// docs/chrome-behaviour.md 7.1 testSocketCreation, for env.protocol "tcp" or "udp".
 async (env) => {
   const t = transcript(env);
   const created = await t.call("create", env.protocol, {});

@@ -1,6 +1,6 @@
-// chrome-socket-semantics.md connect step 4 and sendTo step 4: DNS failure is a code + "DNS resolution
+// docs/chrome-behaviour.md connect step 4 and sendTo step 4: DNS failure is a code + "DNS resolution
 // failed" (connect: a number; sendTo: a bare number). In the tests' loopback-only namespace Chrome 156
-// answers -106 (chrome-apps-oracle.md); the socket stays usable.
+// answers -106 (docs/chrome-behaviour.md 9); the socket stays usable.
 async (env) => {
   const t = transcript(env);
   const s = (await t.call("create", "tcp")).value.socketId;

@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md section 2 / 8.2, TCP and id rows: one fresh socket per row.
+// docs/chrome-behaviour.md section 2 / 8.2, TCP and id rows: one fresh socket per row.
 async (env) => {
   const t = transcript(env);
   const bad = 99999;

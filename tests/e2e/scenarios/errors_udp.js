@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md section 2 / 8.2, UDP rows.
+// docs/chrome-behaviour.md section 2 / 8.2, UDP rows.
 async (env) => {
   const t = transcript(env);
   const fresh = async () => (await t.call("create", "udp")).value.socketId;

@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md 8.4: getInfo fields that do not apply are absent; IPv6 without brackets;
+// docs/chrome-behaviour.md 8.4: getInfo fields that do not apply are absent; IPv6 without brackets;
 // the accepted socket has no local fields.
 async (env) => {
   const t = transcript(env);

@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md 1.3 and section 2: destroy then every method, ids never reused across
+// docs/chrome-behaviour.md 1.3 and section 2: destroy then every method, ids never reused across
 // destroy, accept's socketId numbering, disconnect then connect on the same id, and many queued writes
 // completing in FIFO order with full lengths.
 async (env) => {

@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md section 3: the state-matrix cells no other scenario asks (docs/fidelity.md).
+// docs/chrome-behaviour.md section 3: the state-matrix cells no other scenario asks (docs/fidelity.md).
 async (env) => {
   const t = transcript(env);
   const data = t.bytes("x");

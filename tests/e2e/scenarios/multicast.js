@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md 7.4, shortened: the settings, then join -> a host-local multicast datagram
+// docs/chrome-behaviour.md 7.4, shortened: the settings, then join -> a host-local multicast datagram
 // arrives, leave, and leaveGroup's callback still fires when a disconnect follows at once. The "must not
 // arrive within 2 s" steps are left out (they would be timed assertions).
 async (env) => {

@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md section 3, setKeepAlive / setNoDelay row: every state Chrome can be put in
+// docs/chrome-behaviour.md section 3, setKeepAlive / setNoDelay row: every state Chrome can be put in
 // deterministically (new, connected, accepted, after EOF, after disconnect, listening, after a refused
 // connect; UDP new, bound, connected), with the delay variants.
 async (env) => {

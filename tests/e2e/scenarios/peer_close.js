@@ -1,4 +1,4 @@
-// What a client sees when its peer goes away (chrome-socket-semantics.md read/write rows and getInfo's
+// What a client sees when its peer goes away (docs/chrome-behaviour.md read/write rows and getInfo's
 // `connected`): the peer is an accepted socket of the same page, so no server's timing is involved.
 // A: the peer writes then closes (FIN): data, then 0, connected stays true until a read reveals the close.
 // B: writes after the peer closed: the first goes out, the RST it draws makes a later one fail (-2 in the

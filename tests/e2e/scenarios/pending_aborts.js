@@ -1,4 +1,4 @@
-// Quirk 7 (chrome-socket-semantics.md 6): disconnect or destroy while an accept or a connect waits. The
+// Quirk 7 (docs/chrome-behaviour.md 6): disconnect or destroy while an accept or a connect waits. The
 // reference says the callback never fires. A connect is made to wait by a listener whose backlog is full.
 // Quirk 6: a UDP read or recvFrom waiting when the socket is disconnected or destroyed.
 async (env) => {

@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md 7.1 testPendingCallback: read, disconnect and connect issued in one tick are
+// docs/chrome-behaviour.md 7.1 testPendingCallback: read, disconnect and connect issued in one tick are
 // applied in that order, and the old pending read does not block the new one.
 async (env) => {
   const t = transcript(env);

@@ -1,4 +1,4 @@
-// How a request meets the rules (chrome-socket-semantics.md 4.2), where the Chrome App's manifest and
+// How a request meets the rules (docs/chrome-behaviour.md 4.2), where the Chrome App's manifest and
 // resocket's grant hold PERMISSION_RULES (test_permission_rules.py). Allowed connects to names fail in DNS
 // (no resolver here), to IPs with -102 or -109; denied ones give -1 + "App does not have permission".
 async (env) => {

@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md 4.2 / 4.3 and 8.3, run where the only rule is "tcp-connect:localhost:*" (the
+// docs/chrome-behaviour.md 4.2 / 4.3 and 8.3, run where the only rule is "tcp-connect:localhost:*" (the
 // Chrome App's manifest, and resocket's grant): the host is matched as given, before DNS; every other
 // call that checks a rule is denied with -1 + "App does not have permission"; calls that check no rule work.
 async (env) => {

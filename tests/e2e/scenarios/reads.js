@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md section 2 read/recvFrom rows: read sizes and partial reads, bufferSize 0 and
+// docs/chrome-behaviour.md section 2 read/recvFrom rows: read sizes and partial reads, bufferSize 0 and
 // -1, UDP truncation (-142) on read and recvFrom, and that a truncated datagram does not spoil the next one.
 async (env) => {
   const t = transcript(env);

@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md 7.1 testSending: one echo round trip, TCP through the HTTP-ish echo server
+// docs/chrome-behaviour.md 7.1 testSending: one echo round trip, TCP through the HTTP-ish echo server
 // (connect to the mixed-case "lOcAlHoSt"), UDP through the UDP echo server.
 async (env) => {
   const t = transcript(env);

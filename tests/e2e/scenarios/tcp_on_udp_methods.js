@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md 7.1 testUsingTCPSocketOnUDPMethods.
+// docs/chrome-behaviour.md 7.1 testUsingTCPSocketOnUDPMethods.
 async (env) => {
   const t = transcript(env);
   const a = (await t.call("create", "tcp")).value.socketId;

@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md 7.2 testSocketListening and testSocketListenInUse on env.ports.listenPort.
+// docs/chrome-behaviour.md 7.2 testSocketListening and testSocketListenInUse on env.ports.listenPort.
 async (env) => {
   const t = transcript(env);
   const port = env.ports.listenPort;

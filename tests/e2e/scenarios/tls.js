@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md secure() rows and the TLS column of section 2: success against a loopback
+// docs/chrome-behaviour.md secure() rows and the TLS column of section 2: success against a loopback
 // TLS echo server whose test CA the browser trusts (NSS db for Chrome, SSL_CERT_FILE for resocket), the
 // TLS socket's answers to every other method, partial reads, tlsVersion options, certificate failures
 // (-202, -200, -201, socket removed), and the -2 preconditions (accepted socket, pending read).

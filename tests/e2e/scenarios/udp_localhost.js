@@ -1,4 +1,4 @@
-// chrome-apps-oracle.md: sendTo "localhost" from a socket bound to 127.0.0.1 uses only the first
+// docs/chrome-behaviour.md 9: sendTo "localhost" from a socket bound to 127.0.0.1 uses only the first
 // resolved address (Chromium resolves localhost to ::1 first); TCP connect tries every address.
 async (env) => {
   const t = transcript(env);

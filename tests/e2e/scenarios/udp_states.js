@@ -1,4 +1,4 @@
-// chrome-socket-semantics.md section 2 joinGroup/leaveGroup/getJoinedGroups/TTL/loopback rows and the UDP
+// docs/chrome-behaviour.md section 2 joinGroup/leaveGroup/getJoinedGroups/TTL/loopback rows and the UDP
 // columns of the section 3 matrix; port range rows (lastError only, checked before the id).
 async (env) => {
   const t = transcript(env);
