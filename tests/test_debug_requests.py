@@ -1,7 +1,7 @@
 """debug/: the framed sample requests go through a real resocket-host exactly as debug/README.md says.
 
-`cat debug/X.bin | resocket-host chrome-extension://x/ | python3 debug/read_replies.py` is run as that shell
-pipeline, with the installed `resocket-host` and no grants, and every reply line is checked; the committed .bin
+`cat debug/X.bin | resocket-host <the resocket extension's origin> | python3 debug/read_replies.py` is run as that shell
+pipeline, with the installed `resocket-host`, the resocket extension's own origin and no grants, and every reply line is checked; the committed .bin
 files are what `debug/make_requests.py` writes. A protocol change that leaves these behind fails here, not in
 the hands of someone debugging by hand.
 """
@@ -20,6 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DEBUG = REPO / "debug"
 HOST = Path(sys.executable).parent / "resocket-host"
+ORIGIN = "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/"  # resocket.EXTENSION_ORIGIN, as README writes it
 README = (DEBUG / "README.md").read_text()
 
 #: The replies each sample gets from a host with no grants: hello, then what README promises of the rest.
@@ -33,7 +34,7 @@ EXPECTED = {
 
 def pipeline(sample: str, tmp_path: Path, log: str | None = None) -> subprocess.CompletedProcess:
     """The README's command line, with this environment's resocket-host and python."""
-    command = (f"cat {shlex.quote(str(DEBUG / sample))} | {shlex.quote(str(HOST))} chrome-extension://x/ | "
+    command = (f"cat {shlex.quote(str(DEBUG / sample))} | {shlex.quote(str(HOST))} {ORIGIN} | "
                f"{shlex.quote(sys.executable)} {shlex.quote(str(DEBUG / 'read_replies.py'))}")
     env = {**os.environ, "RESOCKET_CONFIG_DIR": str(tmp_path / "config")}
     env.pop("RESOCKET_LOG", None)
@@ -45,7 +46,7 @@ def pipeline(sample: str, tmp_path: Path, log: str | None = None) -> subprocess.
 
 def test_the_readme_names_every_sample_and_its_commands() -> None:
     assert sorted(p.name for p in DEBUG.glob("*.bin")) == sorted(EXPECTED)
-    assert "cat debug/hello.bin | resocket-host chrome-extension://x/ | python3 debug/read_replies.py" in README
+    assert f"cat debug/hello.bin | resocket-host {ORIGIN} | python3 debug/read_replies.py" in README
     for sample in EXPECTED:
         assert f"`{sample}`" in README or f"debug/{sample}" in README, sample
 
