@@ -136,6 +136,17 @@ def iwa_uses(uses: list[convert.ApiUse]) -> list[convert.ApiUse]:
     return sorted(out, key=lambda u: (order[u.status], u.name))
 
 
+def iwa_missing(uses: list[convert.ApiUse]) -> list[str]:
+    """Namespaces iwa-runtime.js stubs: the extension target's, and those only extension pages have (storage,
+    i18n...), which convert.missing_namespaces leaves alone because they exist there."""
+    out = set(convert.missing_namespaces(uses))
+    for use in uses:
+        parts = use.name.split(".")[1:]
+        if use.status == convert.MISSING and parts[0] not in IWA_PROVIDED and len(parts) > 1:
+            out.add(".".join(parts[:2] if parts[0] in ("system", "bluetoothSocket", "bluetoothLowEnergy") else parts[:1]))
+    return sorted(out)
+
+
 def convert_iwa(source: convert.AppSource, scripts: dict[str, bytes], private_key: Any,
                 key_source: str = "") -> IwaConversion:
     """Build OUT's files and the signed bundle. `scripts` maps IWA_FILES and "chrome-socket.js" to their bytes;
@@ -169,7 +180,7 @@ def convert_iwa(source: convert.AppSource, scripts: dict[str, bytes], private_ke
     report = convert.Report(str(manifest["name"]), bundle_id, source.kind, key_source, apis, notes,
                             [r for r in rules if r not in invalid], list(invalid), pages)
     config = {"name": manifest["name"], "id": bundle_id, "background": background, "target": "iwa",
-              "missing": convert.missing_namespaces(apis), "dataPages": list(pages.data)}
+              "missing": iwa_missing(apis), "dataPages": list(pages.data)}
     files[convert.CONFIG_FILE] = ("// Written by resocket convert-app --target iwa: what the runtime needs.\n"
                                   f"self.__resocketApp = {json.dumps(config, indent=2)};\n").encode()
     for name, data in scripts.items():

@@ -49,18 +49,20 @@
   const MAX_DATAGRAM = 65535;
   /** chrome.sockets flow control (docs/protocol.md): at most this many unacknowledged events per socket. */
   const EVENT_WINDOW = 8;
+  /** How long an open waits at most for the closes issued before it (release). */
+  const CLOSE_GUARD_MS = 1000;
 
   const NET = {
     OK: 0, IO_PENDING: -1, FAILED: -2, ABORTED: -3, INVALID_ARGUMENT: -4, NOT_IMPLEMENTED: -11, SOCKET_NOT_CONNECTED: -15,
     SOCKET_IS_CONNECTED: -23, CONNECTION_CLOSED: -100, CONNECTION_REFUSED: -102, CONNECTION_FAILED: -104,
     NAME_NOT_RESOLVED: -105, ADDRESS_INVALID: -108, ADDRESS_UNREACHABLE: -109, MSG_TOO_BIG: -142,
-    ADDRESS_IN_USE: -147, UNEXPECTED: -9,
+    ADDRESS_IN_USE: -147, UNEXPECTED: -9, ACCESS_DENIED: -138,
   };
   const NET_NAMES = {
     [-2]: 'FAILED', [-3]: 'ABORTED', [-4]: 'INVALID_ARGUMENT', [-9]: 'UNEXPECTED', [-11]: 'NOT_IMPLEMENTED',
     [-15]: 'SOCKET_NOT_CONNECTED', [-23]: 'SOCKET_IS_CONNECTED', [-100]: 'CONNECTION_CLOSED',
     [-102]: 'CONNECTION_REFUSED', [-104]: 'CONNECTION_FAILED', [-105]: 'NAME_NOT_RESOLVED',
-    [-108]: 'ADDRESS_INVALID', [-109]: 'ADDRESS_UNREACHABLE', [-142]: 'MSG_TOO_BIG', [-147]: 'ADDRESS_IN_USE',
+    [-108]: 'ADDRESS_INVALID', [-109]: 'ADDRESS_UNREACHABLE', [-142]: 'MSG_TOO_BIG', [-147]: 'ADDRESS_IN_USE', [-138]: 'ACCESS_DENIED',
   };
   const netError = (code) => `net::ERR_${NET_NAMES[code] || 'FAILED'}`;
 
@@ -105,6 +107,26 @@
   /** Bound UDPSockets take IP addresses only; Chrome resolves localhost itself (to the loopback). */
   const udpAddress = (host) => (host.toLowerCase() === 'localhost' ? '127.0.0.1' : host);
   const portOk = (port) => Number.isInteger(port) && port >= 0 && port <= 65535;
+
+  /**
+   * Closes still in progress: a socket's close() is a promise (its streams must be cancelled and unlocked
+   * first, or the port stays taken), while Chrome frees a port at once, so a listen or bind right after a
+   * destroy would find it busy. Opens wait for this, so they run after every close issued before them.
+   */
+  let closing = Promise.resolve();
+
+  function release(socket, reader, writer) {
+    if (!socket) return;
+    const done = (async () => {
+      try { if (reader) { await reader.cancel(); reader.releaseLock(); } } catch (err) { /* already closed */ }
+      try { if (writer) { await writer.abort(); writer.releaseLock(); } } catch (err) { /* already closed */ }
+      try { await socket.close(); } catch (err) { /* closed with its streams */ }
+    })();
+    // A close that never settles (a stream Chromium keeps locked) must not hold every later open: a hang
+    // guard only, long past the few milliseconds a close takes.
+    const bounded = Promise.race([done, new Promise((resolve) => global.setTimeout(resolve, CLOSE_GUARD_MS))]);
+    closing = closing.then(() => bounded);
+  }
 
   /** One backend connection: what a resocket-host process is to one native port. */
   class Backend {
@@ -224,9 +246,7 @@
       if (this.connecting) { const c = this.connecting; this.connecting = null; if (!quiet) c.reply([NET.ABORTED]); }
       if (this.accepting) { const a = this.accepting; this.accepting = null; if (!quiet) a.reply([{ resultCode: NET.ABORTED }]); }
       if (this.reading) { const r = this.reading; this.reading = null; if (!quiet) r.reply([{ resultCode: readCode, data: '' }]); }
-      if (this.reader) this.reader.cancel().catch(() => {});
-      if (this.writer) this.writer.abort().catch(() => {});
-      if (this.socket && this.mode === 'server') this.socket.close().catch(() => {});
+      release(this.socket, this.reader, this.writer);
       this.socket = this.reader = this.writer = this.buffered = null;
       this.connected = false;
       this.peer = this.local = null;
@@ -268,14 +288,23 @@
       port &= 0xFFFF; // Chrome 156 wraps the port to 16 bits
       if (port) options.localPort = port; // Direct Sockets refuses 0: left out, the OS chooses
       if (backlog > 0) options.backlog = backlog;
+      const epoch = this.epoch;
+      this.opening = true;
+      closing.then(() => this.openServer(address, options, epoch, reply));
+    }
+
+    openServer(address, options, epoch, reply) {
+      this.opening = false;
+      if (epoch !== this.epoch) return;
       let server;
       try {
         server = new global.TCPServerSocket(address, options);
       } catch (err) {
-        return reply([err && err.name === 'InvalidAccessError' ? -1 : NET.ADDRESS_IN_USE],
-          err && err.name === 'InvalidAccessError' ? MSG.noPermission : MSG.listenFailed);
+        // Chromium 156 lets a TCPServerSocket take only ports from 32768 up (InvalidAccessError below that):
+        // Chrome's word for a port the system refuses, -138, with its listen failure message (rule 1).
+        return reply([err && err.name === 'InvalidAccessError' ? NET.ACCESS_DENIED : NET.ADDRESS_IN_USE],
+          MSG.listenFailed);
       }
-      const epoch = this.epoch;
       server.opened.then((opened) => {
         if (epoch !== this.epoch) { server.close().catch(() => {}); return; }
         this.socket = server;
@@ -421,8 +450,7 @@
         this.slots[key] = null;
         if (slot && !quiet) slot.reply([key === 'recv' ? { resultCode: readCode, data: '', address: '', port: 0 } : { resultCode: readCode, data: '' }]);
       }
-      if (this.reader) this.reader.cancel().catch(() => {});
-      if (this.writer) this.writer.abort().catch(() => {});
+      release(this.socket, this.reader, this.writer);
       this.socket = this.reader = this.writer = this.controller = null;
       this.bound = this.connected = false;
       this.local = this.peer = null;
@@ -432,16 +460,22 @@
 
     start(options, onOpened, reply, host) {
       this.optionsUsed = true;
+      this.opening = true;
+      const epoch = this.epoch;
+      closing.then(() => { if (epoch === this.epoch) this.open(options, onOpened, reply, host); else this.opening = false; });
+    }
+
+    open(options, onOpened, reply, host) {
       let socket;
       try {
         socket = new global.UDPSocket(options);
       } catch (err) {
+        this.opening = false;
         if (err && err.name === 'TypeError') return reply([NET.INVALID_ARGUMENT]); // an address it cannot take
         const f = openFailure(host, err);
         return reply([f.code], f.lastError);
       }
       const epoch = this.epoch;
-      this.opening = true;
       socket.opened.then((opened) => {
         this.opening = false;
         if (epoch !== this.epoch) { socket.close().catch(() => {}); return; }
