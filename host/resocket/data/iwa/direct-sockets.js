@@ -15,8 +15,8 @@
  *     - a failed open gives only `NetworkError`: -102 (refused) for an IP literal or localhost, -105 with
  *       "DNS resolution failed" for other names; `InvalidAccessError` (blocked by the browser's Local Network
  *       Access or port rules) is Chrome's permission failure, -1 "App does not have permission";
- *     - options are fixed at construction: no-delay is on (as Chrome's network service sets it) and
- *       setNoDelay/setKeepAlive succeed only when they ask for what the socket already has;
+ *     - options are fixed at construction: no-delay is on (as Chrome's network service sets it), keep-alive
+ *       off; setNoDelay/setKeepAlive answer as Chrome does on a connected socket, and change nothing;
  *     - multicast TTL and loopback are stored and given to the UDPSocket at bind, which is also when Chrome
  *       applies them;
  *     - secure() has no TLS upgrade to use: it fails as a failed handshake fails in Chrome (-2, the socket
@@ -95,17 +95,32 @@
     ? (text) => Uint8Array.fromBase64(text)
     : (text) => Uint8Array.from(global.atob(text), (c) => c.charCodeAt(0));
 
-  const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-  const isIpLiteral = (host) => (IPV4.test(host) && host.split('.').every((p) => Number(p) <= 255)) ||
-    (host.includes(':') && /^[0-9a-fA-F:.]+$/.test(host));
+  /**
+   * An IP literal as Chrome reads it for bind, listen and joinGroup (the URL standard's IPv4: "127.1",
+   * hex and octal parts; IPv6 without a scope), canonical, or null. The page's own URL parser is Chrome's.
+   */
+  function parseIp(text) {
+    try {
+      if (/^[0-9a-fA-FxX.]+$/.test(text)) {
+        const host = new URL(`http://${text}/`).hostname;
+        return /^\d+\.\d+\.\d+\.\d+$/.test(host) ? host : null;
+      }
+      if (text.includes(':') && /^[0-9a-fA-F:.]+$/.test(text)) return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+    } catch (err) { /* not a literal */ }
+    return null;
+  }
+  const isIpLiteral = (host) => parseIp(host) !== null;
+  const isMulticast = (ip) => (ip.includes(':') ? /^ff/i.test(ip) : Number(ip.split('.')[0]) >> 4 === 14);
   /** Where a failed open to `host` most likely failed (rule 1): a name may not have resolved. */
   const openFailure = (host, err) => {
     if (err && err.name === 'InvalidAccessError') return { code: -1, lastError: MSG.noPermission };
     if (isIpLiteral(host) || host.toLowerCase() === 'localhost') return { code: NET.CONNECTION_REFUSED };
     return { code: NET.NAME_NOT_RESOLVED, lastError: MSG.dnsFailed };
   };
-  /** Bound UDPSockets take IP addresses only; Chrome resolves localhost itself (to the loopback). */
-  const udpAddress = (host) => (host.toLowerCase() === 'localhost' ? '127.0.0.1' : host);
+  /** Bound UDPSockets take IP addresses only; Chrome 156 resolves localhost (and "localhost.") to ::1 first
+   * and sends only to the first address (oracle udp_localhost). */
+  const udpAddress = (host, dnsQueryType) => (/^localhost\.?$/i.test(host)
+    ? (dnsQueryType === 'ipv4' ? '127.0.0.1' : '::1') : host);
   const portOk = (port) => Number.isInteger(port) && port >= 0 && port <= 65535;
 
   /**
@@ -252,7 +267,7 @@
       this.peer = this.local = null;
     }
 
-    connect(host, port, reply) {
+    connect(host, port, reply, dnsQueryType) {
       if (this.mode === 'server' || this.connecting) return reply([NET.CONNECTION_FAILED]);
       if (this.connected) return reply([NET.SOCKET_IS_CONNECTED]);
       this.mode = 'client';
@@ -260,7 +275,10 @@
       this.connecting = { reply };
       let socket;
       try {
-        socket = new global.TCPSocket(host, port, { noDelay: true });
+        const options = { noDelay: true };
+        // chrome.sockets' DnsQueryType is Direct Sockets' own option.
+        if (dnsQueryType === 'ipv4' || dnsQueryType === 'ipv6') options.dnsQueryType = dnsQueryType;
+        socket = new global.TCPSocket(host, port, options);
       } catch (err) {
         this.connecting = null;
         const f = openFailure(host, err);
@@ -283,7 +301,8 @@
     listen(address, port, backlog, reply) {
       if (this.mode === 'client') return reply([NET.NOT_IMPLEMENTED], MSG.connectAndListen);
       this.mode = 'server';
-      if (!isIpLiteral(address)) return reply([NET.INVALID_ARGUMENT], 'Unknown error.');
+      address = parseIp(address);
+      if (address === null) return reply([NET.INVALID_ARGUMENT], 'Unknown error.');
       const options = {};
       port &= 0xFFFF; // Chrome 156 wraps the port to 16 bits
       if (port) options.localPort = port; // Direct Sockets refuses 0: left out, the OS chooses
@@ -313,9 +332,8 @@
         reply([NET.OK]);
       }, (err) => {
         if (epoch !== this.epoch) return;
-        // A port in use, or one the browser blocks: Chrome says -147 for the first.
-        reply([NET.ADDRESS_IN_USE], MSG.listenFailed);
-        void err;
+        // A port in use (Chrome's -147), or one below 32768, which Chromium 156 refuses here (-138, as above).
+        reply([err && err.name === 'InvalidAccessError' ? NET.ACCESS_DENIED : NET.ADDRESS_IN_USE], MSG.listenFailed);
       });
     }
 
@@ -409,9 +427,11 @@
       });
     }
 
-    setNoDelay(noDelay) { return this.connected && this.mode === 'client' && noDelay === true; }
+    // Rule 1: Direct Sockets fixes both options at construction (no-delay on, keep-alive off), so these
+    // answer as Chrome does for a connected socket without changing the socket.
+    setNoDelay() { return this.connected && this.mode === 'client'; }
 
-    setKeepAlive(enable) { return this.connected && this.mode === 'client' && enable === false; }
+    setKeepAlive() { return this.connected && this.mode === 'client'; }
 
     info() {
       const info = { socketType: 'tcp', connected: this.connected };
@@ -511,7 +531,8 @@
 
     bind(address, port, reply) {
       if (this.bound || this.connected || this.opening) return reply([NET.CONNECTION_FAILED]);
-      if (!isIpLiteral(address)) return reply([NET.INVALID_ARGUMENT]);
+      address = parseIp(address);
+      if (address === null) return reply([NET.INVALID_ARGUMENT]);
       const options = Object.assign({ localAddress: address }, this.multicastOptions());
       if (port) options.localPort = port; // localPort 0 throws: left out, the OS chooses
       this.start(options, () => { this.bound = true; }, reply, address);
@@ -566,8 +587,11 @@
 
     send(data, address, port, reply) {
       if (data.byteLength > MAX_DATAGRAM) return reply([{ bytesWritten: NET.MSG_TOO_BIG }]);
+      // Direct Sockets refuses an empty message; Chrome sends an empty datagram and reports 0 (rule 1:
+      // reported as Chrome does, nothing is sent).
+      if (!data.byteLength) return reply([{ bytesWritten: 0 }]);
       const writer = this.writer;
-      const message = address === undefined ? { data } : { data, remoteAddress: udpAddress(address), remotePort: port };
+      const message = address === undefined ? { data } : { data, remoteAddress: address, remotePort: port };
       this.sends = this.sends.then(() => writer.write(message)).then(() => reply([{ bytesWritten: data.byteLength }]),
         (err) => reply([{ bytesWritten: err && err.name === 'TypeError' ? NET.ADDRESS_INVALID : NET.FAILED }]));
     }
@@ -577,10 +601,11 @@
       this.send(data, undefined, undefined, reply);
     }
 
-    sendTo(data, address, port, reply) {
+    sendTo(data, address, port, reply, dnsQueryType) {
       if (!this.bound) return reply([{ bytesWritten: NET.SOCKET_NOT_CONNECTED }]);
-      if (address.includes(':') !== (this.local && String(this.local[0]).includes(':')) &&
-          this.local && this.local[0] !== '::') {
+      if (port === 0) return reply([{ bytesWritten: NET.INVALID_ARGUMENT }]); // Chrome 156 (oracle port_edges)
+      address = udpAddress(address, dnsQueryType);
+      if (address.includes(':') && this.local && !String(this.local[0]).includes(':')) {
         return reply([{ bytesWritten: NET.ADDRESS_UNREACHABLE }]); // an IPv6 address from an IPv4 socket
       }
       this.send(data, address, port, reply);
@@ -588,9 +613,14 @@
 
     membership(address, join, reply) {
       const fail = (code) => reply([code], netError(code));
-      if (!isIpLiteral(address)) return fail(NET.ADDRESS_INVALID);
+      address = parseIp(address);
+      if (address === null) return fail(NET.ADDRESS_INVALID);
       if (this.groups.includes(address) === join) return fail(NET.ADDRESS_INVALID);
       if (!this.bound || !this.controller) return fail(NET.UNEXPECTED);
+      // Chrome 156: a group of the socket's other family -108; one that is no multicast address -4 (the OS's).
+      const ownV6 = String(this.local && this.local[0]).includes(':');
+      if (address.includes(':') !== ownV6) return fail(NET.ADDRESS_INVALID);
+      if (!isMulticast(address)) return fail(NET.INVALID_ARGUMENT);
       const epoch = this.epoch;
       const done = join ? this.controller.joinGroup(address) : this.controller.leaveGroup(address);
       Promise.resolve(done).then(() => {
@@ -910,7 +940,7 @@
       this.reply(id, []);
     },
     'tcp.connect': sockets('tcp', (id, args, entry, reply) => {
-      entry.sock.connect(args.peerAddress, args.peerPort & 0xFFFF, codeResult(reply));
+      entry.sock.connect(args.peerAddress, args.peerPort & 0xFFFF, codeResult(reply), args.dnsQueryType);
     }),
     'tcp.disconnect': sockets('tcp', (id, args, entry, reply) => {
       const receiving = entry.sock.connected && entry.may();
@@ -952,7 +982,7 @@
       entry.sock.bind(args.address, args.port & 0xFFFF, codeResult(reply));
     }),
     'udp.send': sockets('udp', (id, args, entry, reply) => {
-      entry.sock.sendTo(args.data, args.address, args.port & 0xFFFF, sendResult(reply));
+      entry.sock.sendTo(args.data, args.address, args.port & 0xFFFF, sendResult(reply), args.dnsQueryType);
     }),
     'udp.joinGroup': sockets('udp', (id, args, entry, reply) => entry.sock.membership(args.address, true, codeResult(reply))),
     'udp.leaveGroup': sockets('udp', (id, args, entry, reply) => entry.sock.membership(args.address, false, codeResult(reply))),
