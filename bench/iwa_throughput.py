@@ -31,7 +31,7 @@ SIZES = (16 * 1024, 32 * 1024, 64 * 1024)
 #: No echoed byte for this long ends a run as a stall (a hang guard for the measurement, not a limit).
 STALL_S = 10
 
-RAW_JS = """(async ({port, size, total, stallMs}) => {
+RAW_JS = """(async ({port, size, total, stallMs, awaited, fresh}) => {
   const socket = new TCPSocket('127.0.0.1', port, {noDelay: true});
   const {readable, writable} = await socket.opened;
   const reader = readable.getReader(), writer = writable.getWriter();
@@ -45,7 +45,13 @@ RAW_JS = """(async ({port, size, total, stallMs}) => {
       echoed += value.byteLength; last = performance.now();
     }
   })();
-  const writing = (async () => { for (let sent = 0; sent < total; sent += size) writer.write(chunk); })();
+  // awaited: each write waits for the one before it (the backend's pattern); else all are queued at once.
+  const writing = (async () => {
+    for (let sent = 0; sent < total; sent += size) {
+      const w = writer.write(fresh ? chunk.slice() : chunk);
+      if (awaited) await w;
+    }
+  })();
   await writing;
   while (echoed < total && !stalled) {
     await Promise.race([reading, new Promise((r) => setTimeout(r, 200))]);
@@ -106,13 +112,17 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, list[float]] = {}
         for _ in range(args.repeats):
             for size in SIZES:
-                for name, js in (("raw", RAW_JS), ("chrome.socket", SHIM_JS)):
-                    params = {"port": echo_port, "size": size, "total": total, "stallMs": STALL_S * 1000}
+                for name, js, awaited, fresh in (("raw back-to-back", RAW_JS, False, False),
+                                                 ("raw back-to-back, copies", RAW_JS, False, True),
+                                                 ("raw awaited, copies", RAW_JS, True, True),
+                                                 ("chrome.socket", SHIM_JS, True, True)):
+                    params = {"port": echo_port, "size": size, "total": total, "stallMs": STALL_S * 1000,
+                              "awaited": awaited, "fresh": fresh}
                     out = page.evaluate(f"({js})({json.dumps(params)})", timeout=600)
                     label = f"{name} {size // 1024} KiB"
                     mib_s = out["echoed"] / 1048576 / (out["ms"] / 1000)
                     state = f"STALLED after {out['echoed']} bytes" if out["stalled"] else "complete"
-                    print(f"{label:24} {mib_s:8.1f} MiB/s  {out['ms']:8.0f} ms  {state}", flush=True)
+                    print(f"{label:28} {mib_s:8.1f} MiB/s  {out['ms']:8.0f} ms  {state}", flush=True)
                     if not out["stalled"]:
                         results.setdefault(label, []).append(mib_s)
         print("medians:", json.dumps({k: round(statistics.median(v), 1) for k, v in results.items()}))
