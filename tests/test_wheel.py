@@ -17,5 +17,7 @@ def test_wheel_ships_the_shim_and_the_app_runtime(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "resocket/data/extension/chrome-socket.js" in names
     assert "resocket/data/app-runtime/app-runtime.js" in names
+    # convert-app --target iwa: the Direct Sockets backend and the IWA runtime (docs/chromeos.md)
+    assert {"resocket/data/iwa/direct-sockets.js", "resocket/data/iwa/iwa-runtime.js"} <= names
     shipped = zipfile.ZipFile(wheel).read("resocket/data/extension/chrome-socket.js")
     assert shipped == (REPO / "extension" / "chrome-socket.js").read_bytes()
