@@ -1599,8 +1599,14 @@
 
   // ---- the shim: socket ids, connections, generated wrappers ----
 
+  // Native messaging where the page has it; else, in an Isolated Web App, the Direct Sockets backend loaded
+  // before this script (direct-sockets.js, docs/chromeos.md), which speaks the same protocol in the page; else
+  // the relay of a web page.
+  const directSockets = global.__resocketDirectSockets;
   const openLink = (global.chrome && global.chrome.runtime && typeof global.chrome.runtime.connectNative === 'function')
-    ? openNativeLink : openPageLink;
+    ? openNativeLink
+    : (directSockets && typeof directSockets.open === 'function') ? (handlers) => directSockets.open(handlers)
+      : openPageLink;
 
   /**
    * Page-visible socket ids of one API: chrome.socket ('socket') or one chrome.sockets namespace. Ids count

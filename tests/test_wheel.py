@@ -42,6 +42,8 @@ def test_wheel_ships_the_whole_extension_the_app_runtime_and_the_license(wheel: 
         for rel in SHIPPED:
             assert zf.read(f"resocket/data/extension/{rel.as_posix()}") == (REPO / "extension" / rel).read_bytes()
         assert "resocket/data/app-runtime/app-runtime.js" in names
+        # convert-app --target iwa: the Direct Sockets backend and the IWA runtime (docs/chromeos.md)
+        assert {"resocket/data/iwa/direct-sockets.js", "resocket/data/iwa/iwa-runtime.js"} <= names
         assert zf.read(f"resocket-{__version__}.dist-info/licenses/LICENSE") == (REPO / "LICENSE").read_bytes()
         metadata = Parser().parsestr(zf.read(f"resocket-{__version__}.dist-info/METADATA").decode())
     assert not [n for n in names if n.endswith(".pem") or "/." in n]

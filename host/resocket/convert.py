@@ -765,13 +765,14 @@ _DOCTYPE = re.compile(rb"<!doctype[^>]*>", re.IGNORECASE)
 RUNTIME_SCRIPTS = (SHIM_FILE, CONFIG_FILE, RUNTIME_FILE, FILESYSTEM_FILE)
 
 
-def runtime_script_tags() -> bytes:
-    return b"".join(f'<script src="/{src}"></script>'.encode() for src in RUNTIME_SCRIPTS)
+def runtime_script_tags(scripts: Iterable[str] = RUNTIME_SCRIPTS) -> bytes:
+    """The <script> tags of the runtime; another target (an Isolated Web App, iwa.py) names its own scripts."""
+    return b"".join(f'<script src="/{src}"></script>'.encode() for src in scripts)
 
 
-def inject_scripts(html: bytes) -> bytes:
+def inject_scripts(html: bytes, tags: bytes | None = None) -> bytes:
     """The page with the resocket scripts first: right after <head>, else <html>, else the doctype."""
-    tags = b"\n" + runtime_script_tags() + b"\n"
+    tags = b"\n" + (runtime_script_tags() if tags is None else tags) + b"\n"
     for pattern in (_HEAD, _HTML, _DOCTYPE):
         m = pattern.search(html)
         if m:
@@ -779,9 +780,10 @@ def inject_scripts(html: bytes) -> bytes:
     return tags.lstrip() + html
 
 
-def background_html(app_name: str, scripts: list[str]) -> bytes:
+def background_html(app_name: str, scripts: list[str], tags: bytes | None = None) -> bytes:
     lines = ["<!DOCTYPE html>", "<html>", "<head>", '<meta charset="utf-8">',
-             f"<title>{_html_escape(app_name)} (background)</title>", runtime_script_tags().decode()]
+             f"<title>{_html_escape(app_name)} (background)</title>",
+             (runtime_script_tags() if tags is None else tags).decode()]
     lines += [f'<script src="/{_html_escape(s.lstrip("/"))}"></script>' for s in scripts]
     lines += ["</head>", "<body></body>", "</html>", ""]
     return "\n".join(lines).encode()

@@ -48,12 +48,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--user-data-dir", metavar="DIR",
                    help="also register the host for Chromium started with --user-data-dir=DIR")
     p.add_argument("--host-path", metavar="PATH", help="resocket-host executable to register with --user-data-dir")
+    p.add_argument("--target", choices=("extension", "iwa"), default="extension",
+                   help="extension (default): an MV3 extension using resocket-host; iwa: an Isolated Web App on "
+                        "Direct Sockets, no host (OUT is a dev-mode proxy folder, OUT.swbn its signed web bundle; "
+                        "--key is then an Ed25519 key; docs/chromeos.md)")
     # Tests: look for system-wide host manifests under another root instead of "/".
     p.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_convert)
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    if args.target == "iwa":
+        from resocket import iwa_cli
+        return iwa_cli.convert_to_iwa(args)
     try:
         source = convert.read_source(args.src)
         convert.translate_manifest(source.manifest)  # not an app: say so before asking anything about its ID
