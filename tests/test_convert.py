@@ -9,8 +9,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from resocket import cli, convert, crx
-from resocket.convert import ConvertError
+from resocket import cli
+from resocket.cli import convert, crx
+from resocket.cli.convert import ConvertError
 
 REPO = Path(__file__).resolve().parents[1]
 TCP_EXAMPLE = REPO / "examples" / "tcp-echo-client"

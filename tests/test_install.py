@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from resocket import EXTENSION_ORIGIN, HOST_NAME, browsers, cli, install
-from resocket.browsers import Platform
+from resocket import EXTENSION_ORIGIN, HOST_NAME, cli
+from resocket.cli import browsers, install
+from resocket.cli.browsers import Platform
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent

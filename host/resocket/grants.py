@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from resocket.permissions import InvalidRule, PermissionRule
+from resocket.chrome.permissions import InvalidRule, PermissionRule
 
 FORMAT_VERSION = 1
 GRANTS_FILE = "grants.json"

@@ -7,7 +7,7 @@ import socket
 import struct
 
 import pytest
-from resocket.channel import Channel, ChannelClosed, Receiver
+from resocket.engine.ossocket import Channel, ChannelClosed, Receiver
 
 
 def _tcp_pair() -> tuple[socket.socket, socket.socket]:

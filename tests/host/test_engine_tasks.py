@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import queue
 
-from resocket.engine import Call, Engine
-from resocket.permissions import RuleSet
+from resocket.chrome.permissions import RuleSet
+from resocket.engine.loop import Call, Engine
 
 
 def test_a_task_that_fails_before_answering_answers_its_call_with_internal() -> None:

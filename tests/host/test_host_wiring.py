@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from resocket.framing import OUTBOUND_LIMIT, RawJSON
-from resocket.host import DEFAULT_MAX_SOCKETS, DEFAULT_WRITE_QUOTA, Host
-from resocket.protocol import api_reply
-from resocket.transport import FrameWriter, read_frames
+from resocket.client.serve import DEFAULT_MAX_SOCKETS, DEFAULT_WRITE_QUOTA, Host
+from resocket.client.transport import FrameWriter, read_frames
+from resocket.wire.framing import OUTBOUND_LIMIT, RawJSON
+from resocket.wire.protocol import api_reply
 
 ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
 
@@ -53,7 +53,7 @@ def replies(out: io.BytesIO) -> list[dict]:
 @pytest.fixture
 def host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Host, io.BytesIO]:
     monkeypatch.setenv("RESOCKET_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setattr("resocket.engine.Engine", StandInEngine)
+    monkeypatch.setattr("resocket.engine.loop.Engine", StandInEngine)
     StandInEngine.instances.clear()
     out = io.BytesIO()
     h = Host(ORIGIN, FrameWriter(out), {"RESOCKET_WRITE_QUOTA": "1", "RESOCKET_MAX_SOCKETS": "nonsense"})

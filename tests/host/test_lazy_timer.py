@@ -15,11 +15,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from resocket import datachannel as dc
-from resocket.framing import RawJSON
-from resocket.host import Host
-from resocket.protocol import LAZY_DELAY, api_reply
-from resocket.transport import FrameWriter, read_frames
+from resocket.client.serve import Host
+from resocket.client.transport import FrameWriter, read_frames
+from resocket.engine import datachannel as dc
+from resocket.wire.framing import RawJSON
+from resocket.wire.protocol import LAZY_DELAY, api_reply
 
 ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
 

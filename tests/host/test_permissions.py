@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from resocket.permissions import ADDRESS_OPS, OPS, PLAIN_OPS, InvalidRule, PermissionRule, RuleSet
+from resocket.chrome.permissions import ADDRESS_OPS, OPS, PLAIN_OPS, InvalidRule, PermissionRule, RuleSet
 
 # -- parsing: rule as written -> canonical form ------------------------------------------------------
 

@@ -46,5 +46,5 @@ def parse_frames(data: bytes) -> list[dict]:
 def host_process(config_dir: Path, origin: str = DEFAULT_ORIGIN, **env: str) -> subprocess.Popen:
     """A bare resocket-host with pipes on stdin, stdout and stderr, and its grants in `config_dir`."""
     full_env = {**os.environ, "RESOCKET_CONFIG_DIR": str(config_dir), **env}
-    return subprocess.Popen([sys.executable, "-m", "resocket.host", origin], stdin=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "resocket.client.serve", origin], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)

@@ -32,7 +32,7 @@ import struct
 import threading
 from typing import Any, Callable
 
-from resocket.protocol import BEHIND_WINDOW, LAZY_DELAY
+from resocket.wire.protocol import BEHIND_WINDOW, LAZY_DELAY
 
 log = logging.getLogger(__name__)
 

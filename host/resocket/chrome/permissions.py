@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from resocket.iplit import parse_url_ipv4
+from resocket.chrome.iplit import parse_url_ipv4
 
 #: Ops that take HOST and PORT (Chromium: SocketPermissionEntry::IsAddressBoundType).
 ADDRESS_OPS = frozenset({"tcp-connect", "tcp-listen", "udp-bind", "udp-send-to"})

@@ -25,10 +25,10 @@ import threading
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable, Union
 
-from resocket.framing import RawJSON
-from resocket.iplit import parse_ip_literal
-from resocket.netcodes import NetError, from_exception
-from resocket.protocol import (
+from resocket.chrome.iplit import parse_ip_literal
+from resocket.chrome.netcodes import NetError, from_exception
+from resocket.wire.framing import RawJSON
+from resocket.wire.protocol import (
     BEHIND_WINDOW,
     TOO_MANY_SOCKETS,
     WIDE_GRANTS,
@@ -41,8 +41,8 @@ from resocket.protocol import (
 )
 
 if TYPE_CHECKING:
-    from resocket.tcp import TcpSocket
-    from resocket.udp import UdpSocket
+    from resocket.engine.tcp import TcpSocket
+    from resocket.engine.udp import UdpSocket
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class Engine:
         self._closed = False
         self._input_done: threading.Event | None = None
         self._tls_contexts: dict[Any, Any] = {}
-        from resocket.sockets_api import SocketsApi
+        from resocket.engine.sockets_api import SocketsApi
 
         self.sockets_api = SocketsApi(self)  # chrome.sockets.*: ops named "tcp.send", "udp.bind", ...
         ready = threading.Event()
@@ -465,7 +465,7 @@ class Engine:
     def offline() -> bool:
         """NetworkChangeNotifier::IsOffline as Chrome 156 showed it: no interface in getNetworkList's list
         (a platform without that list counts as online)."""
-        from resocket import netlist
+        from resocket.engine import netlist
 
         try:
             return not netlist.network_list()
@@ -511,8 +511,8 @@ class Engine:
         return 0 <= port <= MAX_PORT
 
     def op_create(self, call: Call, args: dict) -> None:
-        from resocket.tcp import TcpSocket
-        from resocket.udp import UdpSocket
+        from resocket.engine.tcp import TcpSocket
+        from resocket.engine.udp import UdpSocket
 
         cls = TcpSocket if args["type"] == "tcp" else UdpSocket
         sock = self.add_socket(lambda sid: cls(self, sid))
@@ -635,7 +635,7 @@ class Engine:
         call.reply(sock.info())
 
     def op_getNetworkList(self, call: Call, args: dict) -> None:
-        from resocket import netlist  # ctypes: imported when first asked, not at start-up
+        from resocket.engine import netlist  # ctypes: imported when first asked, not at start-up
 
         try:
             interfaces = netlist.network_list()

@@ -18,11 +18,11 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Any
 
-from resocket.channel import Channel
-from resocket.netcodes import NetError, from_exception, net_error_string
+from resocket.chrome.netcodes import NetError, from_exception, net_error_string
+from resocket.engine.ossocket import Channel
 
 if TYPE_CHECKING:
-    from resocket.engine import Call, Engine
+    from resocket.engine.loop import Call, Engine
 
 DEFAULT_BUFFER_SIZE = 4096
 MAX_BUFFER_SIZE = 64 * 1024  # udp_socket.cc clamps the read buffer to 64 KiB
@@ -118,7 +118,7 @@ class UdpSocket:
         self.engine.spawn(self._connect(call, hostname, port, self.epoch), call)
 
     async def _connect(self, call: Call, hostname: str, port: int, epoch: int) -> None:
-        from resocket.engine import DNS_FAILED, DnsError
+        from resocket.engine.loop import DNS_FAILED, DnsError
 
         try:
             addresses = await self.engine.resolve(hostname, port, socket.SOCK_DGRAM)
@@ -147,7 +147,7 @@ class UdpSocket:
         call.reply(NetError.OK)
 
     def bind(self, call: Call, address: str, port: int) -> None:
-        from resocket.iplit import parse_ip_literal
+        from resocket.chrome.iplit import parse_ip_literal
 
         if self.bound or self.connected or self.connecting is not None:
             return call.reply(NetError.CONNECTION_FAILED)
@@ -252,7 +252,7 @@ class UdpSocket:
 
     async def _send_to(self, call: Call, data: bytes, host: str, port: int,
                        previous: asyncio.Task | None, epoch: int) -> None:
-        from resocket.engine import DNS_FAILED, QUOTA_EXCEEDED, DnsError
+        from resocket.engine.loop import DNS_FAILED, QUOTA_EXCEEDED, DnsError
 
         if previous is not None and not previous.done():
             await asyncio.wait([previous])  # keep sendTo results in issue order
@@ -279,7 +279,7 @@ class UdpSocket:
         if len(self.sends) >= MAX_QUEUED_SENDS:
             return call.reply({"bytesWritten": NetError.INSUFFICIENT_RESOURCES})
         if not self.engine.take_quota(len(data)):
-            from resocket.engine import QUOTA_EXCEEDED
+            from resocket.engine.loop import QUOTA_EXCEEDED
             return call.error_only(QUOTA_EXCEEDED)
         if not self.sends:
             result = self._try_send(data, address)
@@ -322,7 +322,7 @@ class UdpSocket:
 
     # -- multicast ------------------------------------------------------------------------------------
     def _membership(self, call: Call, address: str, join: bool) -> None:
-        from resocket.iplit import parse_ip_literal
+        from resocket.chrome.iplit import parse_ip_literal
 
         ip = parse_ip_literal(address)
         if ip is None:
@@ -397,5 +397,5 @@ def _recv_error(code: int, *, with_address: bool) -> dict:
 
 
 def _ip(address: Any) -> str:
-    from resocket.engine import format_ip
+    from resocket.engine.loop import format_ip
     return format_ip(address[0])

@@ -26,15 +26,15 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from resocket.channel import Channel
-from resocket.framing import RawJSON
-from resocket.netcodes import NetError, from_exception, net_error_string
-from resocket.protocol import BAD_ARGS, TOO_MANY_SOCKETS, encode_base64, error_reply
-from resocket.tcp import TcpSocket, _set_nodelay
-from resocket.udp import MAX_BUFFER_SIZE, RECV_SIZE, UdpSocket
+from resocket.chrome.netcodes import NetError, from_exception, net_error_string
+from resocket.engine.ossocket import Channel
+from resocket.engine.tcp import TcpSocket, _set_nodelay
+from resocket.engine.udp import MAX_BUFFER_SIZE, RECV_SIZE, UdpSocket
+from resocket.wire.framing import RawJSON
+from resocket.wire.protocol import BAD_ARGS, TOO_MANY_SOCKETS, encode_base64, error_reply
 
 if TYPE_CHECKING:
-    from resocket.engine import Call, Engine
+    from resocket.engine.loop import Call, Engine
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class _EngineView:
         for "ipv6" and 127.0.0.1 for "ipv4", never from /etc/hosts (connect("localhost", port, "ipv6")
         reaches only a server on ::1: -102 otherwise).
         """
-        from resocket.engine import DnsError
+        from resocket.engine.loop import DnsError
 
         family = DNS_QUERY_FAMILIES.get(getattr(host, "dns_query_type", None) or "")
         if family is None:
@@ -279,7 +279,7 @@ class DatagramSocket(UdpSocket):
 
 
 def _ip(address: Any) -> str:
-    from resocket.engine import format_ip
+    from resocket.engine.loop import format_ip
     return format_ip(address[0])
 
 
@@ -568,7 +568,7 @@ class SocketsApi:
         address, port = args["address"], args["port"] & MAX_PORT_MASK
         if not self.engine.allows("tcp-listen", address, port):
             return call.error_only(TCP_PERMISSION)
-        from resocket.iplit import parse_ip_literal
+        from resocket.chrome.iplit import parse_ip_literal
 
         if parse_ip_literal(address) is None:
             # Chrome 156: -4 before touching the socket; a listener already there keeps listening.

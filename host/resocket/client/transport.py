@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from resocket.framing import END_OF_INPUT, NEED_DATA, FrameDecoder, frame_buffers
+from resocket.wire.framing import END_OF_INPUT, NEED_DATA, FrameDecoder, frame_buffers
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from resocket import EXTENSION_ORIGIN, HOST_NAME, PROTOCOL_VERSION, __version__, browsers, install
-from resocket.browsers import CHROMIUM_FAMILY, Browser, Platform
+from resocket import EXTENSION_ORIGIN, HOST_NAME, PROTOCOL_VERSION, __version__
+from resocket.cli import browsers, install
+from resocket.cli.browsers import CHROMIUM_FAMILY, Browser, Platform
 
 _BOM = b"\xef\xbb\xbf"
 #: Chrome caps host->browser messages at 1 MiB (docs/protocol.md); a bigger length prefix is garbage.

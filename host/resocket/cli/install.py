@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from resocket import EXTENSION_ORIGIN, FIREFOX_EXTENSION_ID, HOST_NAME, __version__, browsers
-from resocket.browsers import CHROMIUM_FAMILY, Browser, Platform
+from resocket import EXTENSION_ORIGIN, FIREFOX_EXTENSION_ID, HOST_NAME, __version__
+from resocket.cli import browsers
+from resocket.cli.browsers import CHROMIUM_FAMILY, Browser, Platform
 
 DESCRIPTION = f"resocket {__version__}: chrome.socket over native messaging"
 HOST_EXECUTABLE = "resocket-host"

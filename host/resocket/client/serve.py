@@ -30,8 +30,9 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from resocket import EXTENSION_ORIGIN, FIREFOX_EXTENSION_ID, __version__
-from resocket.framing import OutboundFrameTooLarge, RawJSON, RawJSONParts, decode_body
-from resocket.protocol import (
+from resocket.client.transport import FrameWriter, StdinReader
+from resocket.wire.framing import OutboundFrameTooLarge, RawJSON, RawJSONParts, decode_body
+from resocket.wire.protocol import (
     BAD_ARGS,
     BAD_REQUEST,
     BEHIND_WINDOW,
@@ -53,9 +54,8 @@ from resocket.protocol import (
     relay_origins_from_env,
     result_reply,
 )
-from resocket.transport import FrameWriter, StdinReader
 
-log = logging.getLogger("resocket.host")
+log = logging.getLogger("resocket.client.serve")
 #: Every request and reply at DEBUG (RESOCKET_LOG=DEBUG), binary payloads shown as sizes: what crossed the wire.
 wire = logging.getLogger("resocket.wire")
 #: Longer than any scheme://host:port (a DNS name is at most 253 characters).
@@ -69,7 +69,7 @@ DEFAULT_MAX_SOCKETS = 4096
 SHUTDOWN_GRACE = 0.8
 #: Bytes of data-channel payloads held before their requests arrive (like the chunk cap, protocol.py).
 DATA_CHANNEL_LIMIT = 256 * 1024 * 1024
-#: resocket.datachannel.REQUEST_REF (not imported here: that module pulls asyncio in at start-up).
+#: resocket.engine.datachannel.REQUEST_REF (not imported here: that module pulls asyncio in at start-up).
 REQUEST_REF = 2 ** 64 - 1
 #: Batch frames (docs/protocol.md, "Batch frames"): replies and events of one stdin read of up to this many
 #: characters of JSON each are joined into one frame; every native-messaging message costs the browser ~6% of
@@ -365,7 +365,7 @@ class Host:
 
     def _open_data_channel(self, req_id: int, implicit: bool = False, implicit_writes: bool = False,
                            page_origin: str | None = None) -> None:
-        from resocket.datachannel import DataChannel
+        from resocket.engine.datachannel import DataChannel
 
         if self.datachannel is not None and not self.datachannel.closed:
             self.emit(error_reply(req_id, BAD_REQUEST, "datachannel.open: this client's data channel is "
@@ -590,8 +590,8 @@ class Host:
 
     def _hello(self, hello: Hello) -> None:
         try:
+            from resocket.chrome.permissions import RuleSet
             from resocket.grants import GrantsCorrupt, GrantStore, normalize_origin
-            from resocket.permissions import RuleSet
 
             try:
                 hello = dataclasses.replace(hello, origin=normalize_origin(hello.origin))
@@ -622,7 +622,7 @@ class Host:
         # waits for it anyway. An engine that fails to start answers every call with `internal`.
         self._send(self.session.accept_hello(hello, rules.rules))
         try:
-            from resocket.engine import Engine
+            from resocket.engine.loop import Engine
 
             self.engine = Engine(self.emit, rules, write_quota=self.write_quota, max_sockets=self.max_sockets)
             self.engine.emit_many = self.emit_many

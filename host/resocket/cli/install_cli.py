@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from resocket import browsers, doctor, install
-from resocket.browsers import Platform
+from resocket.cli import browsers, doctor, install
+from resocket.cli.browsers import Platform
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from resocket import EXTENSION_ORIGIN, PROTOCOL_VERSION, __version__
-from resocket.framing import FrameError, RawJSON, RawJSONParts
+from resocket.wire.framing import FrameError, RawJSON, RawJSONParts
 
 # -- error codes (docs/protocol.md: stable, only ever appended) -----------------------------------------
 BAD_FRAME = "bad_frame"

@@ -15,7 +15,7 @@ import asyncio
 import ssl
 from typing import Any
 
-from resocket.channel import Channel
+from resocket.engine.ossocket import Channel
 
 #: Plaintext bytes handed to OpenSSL per step of a large write (keeps the outgoing BIO small).
 WRITE_STEP = 256 * 1024

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_grant(args: argparse.Namespace) -> int:
-    from resocket.permissions import rules_from_sockets_key
+    from resocket.chrome.permissions import rules_from_sockets_key
 
     for text in args.sockets:
         try:
@@ -125,8 +125,8 @@ def _cmd_revoke(args: argparse.Namespace) -> int:
 def _drop_from_host_manifests(origin: str) -> None:
     """A revoked app also loses access to the host at once: every resocket host manifest this user can
     write is rebuilt from the current grants (docs/install.md)."""
-    from resocket import install
-    from resocket.browsers import Platform
+    from resocket.cli import install
+    from resocket.cli.browsers import Platform
 
     plat = Platform.current()
     updated, problems = install.refresh_manifests(plat, install.default_registry(plat))

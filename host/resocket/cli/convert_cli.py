@@ -15,15 +15,15 @@ import re
 import sys
 from pathlib import Path
 
-from resocket import convert
-from resocket.convert import ConvertError
+from resocket.cli import convert
+from resocket.cli.convert import ConvertError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 
-#: Where the shim lives in a source checkout, relative to this file (host/resocket/ -> extension/).
-_REPO_SHIM = Path(__file__).resolve().parents[2] / "extension" / "chrome-socket.js"
-_DATA = Path(__file__).resolve().parent / "data"
+#: Where the shim lives in a source checkout, relative to this file (host/resocket/cli/ -> extension/).
+_REPO_SHIM = Path(__file__).resolve().parents[3] / "extension" / "chrome-socket.js"
+_DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -89,7 +89,7 @@ def shim_source() -> Path:
 def _fallback_key(source: convert.AppSource, key_file: str | None) -> tuple[bytes | None, str]:
     """The SPKI for an app with no key of its own: --key, else one kept per app in the config dir so that
     converting the same app again gives the same ID (and its storage and grants carry over)."""
-    from resocket import crx
+    from resocket.cli import crx
 
     if convert.key_from_manifest(source.manifest) is not None or source.crx_key:
         return None, ""
@@ -157,7 +157,7 @@ def _register_origin(origin: str, granted: bool, user_data_dir: str | None, host
     --user-data-dir profile's, installing the host there): each allows exactly the granted extensions, so
     this app's origin is added only when it was granted. Manifests that cannot be written are named with the
     command that updates them."""
-    from resocket import browsers, install
+    from resocket.cli import browsers, install
 
     plat = browsers.Platform.current()
     if root is not None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urljoin
 
-from resocket import crx
+from resocket.cli import crx
 
 UPDATES_FILE = "updates.xml"
 POLICY_FILE = "policy.json"

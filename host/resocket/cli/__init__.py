@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resocket import __version__, convert_cli, grants_cli, install_cli, keys_cli
+from resocket import __version__
+from resocket.cli import convert_cli, grants_cli, install_cli, keys_cli
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from resocket.crx import extension_id
-from resocket.permissions import rules_from_sockets_key
+from resocket.chrome.permissions import rules_from_sockets_key
+from resocket.cli.crx import extension_id
 
 RUNTIME_DIR = "resocket"
 LAUNCH_PAGE = f"{RUNTIME_DIR}/launch.html"
@@ -829,7 +829,7 @@ def convert(source: AppSource, runtime: dict[str, bytes], *, key: bytes | None =
             key_source: str = "") -> Conversion:
     """Build OUT's files. `runtime` maps RUNTIME_FILES and "chrome-socket.js" to their bytes; `key` is the
     SPKI DER to use when neither the manifest nor the CRX has one (required then)."""
-    from resocket.permissions import RuleSet
+    from resocket.chrome.permissions import RuleSet
 
     manifest = source.manifest
     translation = translate_manifest(manifest)

@@ -25,13 +25,19 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
-from resocket.channel import Channel, Receiver
-from resocket.netcodes import NetError, from_connect_errno, from_exception, from_ssl_error, net_error_string
-from resocket.protocol import AHEAD_STEP, AHEAD_WINDOW, BEHIND_WINDOW, WIDE_WINDOW
-from resocket.tls import TlsStream, make_context, tls_versions
+from resocket.chrome.netcodes import (
+    NetError,
+    from_connect_errno,
+    from_exception,
+    from_ssl_error,
+    net_error_string,
+)
+from resocket.engine.ossocket import Channel, Receiver
+from resocket.engine.tls import TlsStream, make_context, tls_versions
+from resocket.wire.protocol import AHEAD_STEP, AHEAD_WINDOW, BEHIND_WINDOW, WIDE_WINDOW
 
 if TYPE_CHECKING:
-    from resocket.engine import Call, Engine
+    from resocket.engine.loop import Call, Engine
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +202,7 @@ class TcpSocket:
         self.connect_task = self.engine.spawn(self._connect(call, hostname, port, self.epoch), call)
 
     async def _connect(self, call: Call, hostname: str, port: int, epoch: int) -> None:
-        from resocket.engine import DNS_FAILED, DnsError
+        from resocket.engine.loop import DNS_FAILED, DnsError
 
         try:
             addresses = await self.engine.resolve(hostname, port, socket.SOCK_STREAM)
@@ -246,7 +252,7 @@ class TcpSocket:
         call.reply(code)
 
     def listen(self, call: Call, address: str, port: int, backlog: int) -> None:
-        from resocket.iplit import parse_ip_literal
+        from resocket.chrome.iplit import parse_ip_literal
 
         if self.is_tls:
             return call.reply(NetError.NOT_IMPLEMENTED, last_error=TLS_LISTEN)
@@ -426,7 +432,7 @@ class TcpSocket:
         if not data:
             return call.reply({"bytesWritten": 0})  # Chrome 156: a zero-length write reports 0
         if not self.engine.take_quota(len(data)):
-            from resocket.engine import QUOTA_EXCEEDED
+            from resocket.engine.loop import QUOTA_EXCEEDED
             return call.error_only(QUOTA_EXCEEDED)
         sent = 0
         if not self.writes and self.writer is None and not self.is_tls and self.channel is not None:
@@ -512,7 +518,7 @@ class TcpSocket:
 
     async def _send_to(self, call: Call, data: bytes, host: str, port: int) -> None:
         # sendTo on a TCP or TLS socket: DNS and the quota are checked first, then -2 (socket_api.cc).
-        from resocket.engine import DNS_FAILED, QUOTA_EXCEEDED, DnsError
+        from resocket.engine.loop import DNS_FAILED, QUOTA_EXCEEDED, DnsError
 
         try:
             await self.engine.resolve(host, port, socket.SOCK_DGRAM)
@@ -611,7 +617,7 @@ def tls_handshake_timeout() -> float:
 
 
 def _ip(address: Any) -> str:
-    from resocket.engine import format_ip
+    from resocket.engine.loop import format_ip
     return format_ip(address[0])
 
 
