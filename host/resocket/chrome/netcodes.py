@@ -1,6 +1,6 @@
-"""Chrome's net error codes as chrome.socket reports them, and OS errors mapped onto them.
+"""Chrome's net error codes as chrome.socket reports them, and how Chromium maps OS and TLS failures onto them.
 
-Pure: no I/O. Codes and names come from Chromium's net/base/net_error_list.h; the errno table follows
+Pure: no I/O (the exceptions themselves are read in engine/oserrors.py, where sockets and TLS live). Codes and names come from Chromium's net/base/net_error_list.h; the errno table follows
 net/base/net_errors_posix.cc (MapSystemError) plus net/socket/tcp_socket_posix.cc (MapConnectError),
 and the TLS tables follow net/socket/openssl_ssl_util.cc (MapOpenSSLErrorSSL) and
 net/cert/cert_status_flags.cc (MapCertStatusToNetError). Codes are only ever appended.
@@ -8,8 +8,6 @@ net/cert/cert_status_flags.cc (MapCertStatusToNetError). Codes are only ever app
 from __future__ import annotations
 
 import errno
-import socket
-import ssl
 from enum import IntEnum
 
 
@@ -141,7 +139,7 @@ def from_connect_errno(err: int | None) -> int:
 # X509_V_ERR_* values (openssl/x509_vfy.h) -> the net error Chrome shows for the matching CertStatus
 # (cert_status_flags.cc MapCertStatusToNetError): unknown issuer / self-signed -> AUTHORITY_INVALID,
 # expired / not yet valid -> DATE_INVALID, name mismatch -> COMMON_NAME_INVALID, others -> CERT_INVALID.
-_X509_TO_NET: dict[int, NetError] = {
+X509_TO_NET: dict[int, NetError] = {
     2: NetError.CERT_AUTHORITY_INVALID,   # UNABLE_TO_GET_ISSUER_CERT
     18: NetError.CERT_AUTHORITY_INVALID,  # DEPTH_ZERO_SELF_SIGNED_CERT
     19: NetError.CERT_AUTHORITY_INVALID,  # SELF_SIGNED_CERT_IN_CHAIN
@@ -157,7 +155,7 @@ _X509_TO_NET: dict[int, NetError] = {
 # OpenSSL reason strings -> MapOpenSSLErrorSSL (openssl_ssl_util.cc); anything else is SSL_PROTOCOL_ERROR.
 # Not NO_PROTOCOLS_AVAILABLE (a min above the max): BoringSSL's NO_SUPPORTED_VERSIONS_ENABLED is not in
 # Chrome's list, and Chrome 156 answers -107 there (tests/e2e/scenarios/tls_versions.js).
-_SSL_REASON_TO_NET: dict[str, NetError] = {
+SSL_REASON_TO_NET: dict[str, NetError] = {
     "NO_CIPHER_MATCH": NetError.SSL_VERSION_OR_CIPHER_MISMATCH,
     "NO_SHARED_CIPHER": NetError.SSL_VERSION_OR_CIPHER_MISMATCH,
     "NO_CIPHERS_AVAILABLE": NetError.SSL_VERSION_OR_CIPHER_MISMATCH,
@@ -166,26 +164,3 @@ _SSL_REASON_TO_NET: dict[str, NetError] = {
     "UNSUPPORTED_PROTOCOL": NetError.SSL_VERSION_OR_CIPHER_MISMATCH,
     "SSLV3_ALERT_HANDSHAKE_FAILURE": NetError.SSL_VERSION_OR_CIPHER_MISMATCH,
 }
-
-
-def from_ssl_error(exc: BaseException) -> int:
-    """A TLS handshake failure -> Chrome's code (certificate errors first, then protocol errors)."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return int(_X509_TO_NET.get(exc.verify_code, NetError.CERT_INVALID))
-    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
-        # The peer closed the connection mid-handshake: Chromium reports ERR_CONNECTION_CLOSED.
-        return NetError.CONNECTION_CLOSED
-    if isinstance(exc, ssl.SSLError):
-        return int(_SSL_REASON_TO_NET.get(exc.reason or "", NetError.SSL_PROTOCOL_ERROR))
-    return from_exception(exc)
-
-
-def from_exception(exc: BaseException) -> int:
-    """Any exception from a socket call -> net error."""
-    if isinstance(exc, socket.gaierror):
-        return NetError.NAME_NOT_RESOLVED  # host_resolver: every getaddrinfo failure is NAME_NOT_RESOLVED
-    if isinstance(exc, ssl.SSLError):
-        return from_ssl_error(exc)
-    if isinstance(exc, OSError):
-        return from_errno(exc.errno)
-    return NetError.FAILED

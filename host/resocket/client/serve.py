@@ -53,6 +53,7 @@ from resocket.wire.protocol import (
     error_reply,
     relay_origins_from_env,
     result_reply,
+    use_fast_base64,
 )
 
 log = logging.getLogger("resocket.client.serve")
@@ -89,6 +90,7 @@ class Host:
     def __init__(self, caller_origin: str, writer: FrameWriter, environ: Mapping[str, str],
                  addon: str | None = None) -> None:
         self.session = Session(caller_origin, relay_origins_from_env(environ))
+        use_fast_base64(environ.get("RESOCKET_PYBASE64", "1") != "0")  # docs/protocol.md, environment
         #: Firefox: the caller's add-on ID (argv), which alone may name its pages' origin for the data channel
         self.addon = addon
         self.writer = writer

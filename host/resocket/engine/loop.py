@@ -26,7 +26,8 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from resocket.chrome.iplit import parse_ip_literal
-from resocket.chrome.netcodes import NetError, from_exception
+from resocket.chrome.netcodes import NetError
+from resocket.engine.oserrors import from_exception
 from resocket.wire.framing import RawJSON
 from resocket.wire.protocol import (
     BEHIND_WINDOW,

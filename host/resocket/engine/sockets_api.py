@@ -26,7 +26,8 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from resocket.chrome.netcodes import NetError, from_exception, net_error_string
+from resocket.chrome.netcodes import NetError, net_error_string
+from resocket.engine.oserrors import from_exception
 from resocket.engine.ossocket import Channel
 from resocket.engine.tcp import TcpSocket, _set_nodelay
 from resocket.engine.udp import MAX_BUFFER_SIZE, RECV_SIZE, UdpSocket

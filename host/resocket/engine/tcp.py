@@ -25,13 +25,8 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
-from resocket.chrome.netcodes import (
-    NetError,
-    from_connect_errno,
-    from_exception,
-    from_ssl_error,
-    net_error_string,
-)
+from resocket.chrome.netcodes import NetError, from_connect_errno, net_error_string
+from resocket.engine.oserrors import from_exception, from_ssl_error
 from resocket.engine.ossocket import Channel, Receiver
 from resocket.engine.tls import TlsStream, make_context, tls_versions
 from resocket.wire.protocol import AHEAD_STEP, AHEAD_WINDOW, BEHIND_WINDOW, WIDE_WINDOW

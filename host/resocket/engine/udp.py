@@ -18,7 +18,8 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Any
 
-from resocket.chrome.netcodes import NetError, from_exception, net_error_string
+from resocket.chrome.netcodes import NetError, net_error_string
+from resocket.engine.oserrors import from_exception
 from resocket.engine.ossocket import Channel
 
 if TYPE_CHECKING:

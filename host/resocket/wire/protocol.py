@@ -10,7 +10,8 @@ Design rules (models: h11's state as data, webextension-polyfill's method metada
   errors") carrying its id when one could be read. Nothing a client sends raises.
 - Session state: AWAITING_HELLO -> READY after a successful hello. Ids are "in flight" from the moment
   a Call is handed out until the host calls `retire(id)` as the final reply goes out; `retire` may run
-  on any thread, so the in-flight set has its own lock.
+  on any thread: every use of the in-flight set is one set operation (membership, add, discard, copy),
+  each atomic on its own, so the session needs no lock (and imports no threads).
 
 What the engine receives from a Call: only the operation's own arguments; optional ones that were
 absent or null are left out; integers are `int`; `data` is `bytes` (chunks already joined).
@@ -21,9 +22,7 @@ import base64
 import binascii
 import json
 import math
-import os
 import sys
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -477,22 +476,30 @@ def _checked(arg: Arg, value: Any, chunks: list[str]) -> Any:
 
 class _Fast:
     """pybase64 (the `fast` extra: SIMD base64, ~50x binascii's speed on 64 KiB, docs/performance.md), imported
-    on first use (~2 ms); None when absent, broken or switched off with RESOCKET_PYBASE64=0."""
+    on first use (~2 ms); None when absent, broken or switched off (`use_fast_base64(False)`: the host's
+    RESOCKET_PYBASE64=0)."""
 
     module: Any = None
     loaded = False
+    allowed = True
 
     @classmethod
     def get(cls) -> Any:
         if not cls.loaded:
             cls.loaded = True
-            if os.environ.get("RESOCKET_PYBASE64", "1") != "0":
+            if cls.allowed:
                 try:
                     import pybase64
                 except Exception:  # noqa: BLE001 - absent or broken: binascii stays
                     pybase64 = None
                 cls.module = pybase64
         return cls.module
+
+
+def use_fast_base64(allowed: bool) -> None:
+    """Whether base64 may use pybase64 where it is installed (before the first use; the host reads
+    RESOCKET_PYBASE64, this module reads no environment)."""
+    _Fast.allowed = allowed
 
 
 if sys.version_info >= (3, 11):
@@ -550,7 +557,6 @@ class Session:
         self.write_behind = False  # hello said the client calls TCP writes back early (docs/protocol.md)
         self.wide = False  # hello said the client takes wide windows (docs/protocol.md)
         self._in_flight: set[int] = set()
-        self._lock = threading.Lock()
         self._chunks: dict[int, list[str]] = {}
         self._chunk_bytes = 0
         # Ids whose chunk sequence already got its one (error) reply: the rest of the sequence,
@@ -598,9 +604,8 @@ class Session:
         if name in ADMIN_OPERATIONS and (not self.may_relay or self.relayed):
             return self._error(req_id, NOT_ALLOWED, f"{name}: only the resocket extension's own pages may "
                                f"manage grants; this client is {self.origin}")
-        with self._lock:
-            if req_id in self._in_flight:
-                return self._error(req_id, DUPLICATE_ID, f"{name}: request id {req_id} is still in flight")
+        if req_id in self._in_flight:
+            return self._error(req_id, DUPLICATE_ID, f"{name}: request id {req_id} is still in flight")
         try:
             args = _check_args(op, event.get("args"), chunks)
         except BadArgs as exc:
@@ -611,8 +616,7 @@ class Session:
             return [Send(result_reply(req_id, {}))]
         if name in ADMIN_OPERATIONS:
             return [Admin(req_id, name, args)]
-        with self._lock:
-            self._in_flight.add(req_id)
+        self._in_flight.add(req_id)
         return [Call(req_id, name, args)]
 
     def _notice(self, event: dict) -> list[Action]:
@@ -644,12 +648,10 @@ class Session:
 
     def retire(self, req_id: Any) -> None:
         """The final reply to `req_id` is going out: the id may be used again. Thread-safe."""
-        with self._lock:
-            self._in_flight.discard(req_id)
+        self._in_flight.discard(req_id)
 
     def in_flight(self) -> frozenset[int]:
-        with self._lock:
-            return frozenset(self._in_flight)
+        return frozenset(self._in_flight)
 
     # -- internals -----------------------------------------------------------------------------------
     def _error(self, req_id: int | None, code: str, message: str) -> list[Action]:
@@ -682,9 +684,7 @@ class Session:
             return self._fail_chunks(req_id, BAD_REQUEST, "a chunk frame carries no op")
         if not self.ready:
             return self._fail_chunks(req_id, HELLO_REQUIRED, "chunk: the first request must be hello")
-        with self._lock:
-            busy = req_id in self._in_flight
-        if busy:
+        if req_id in self._in_flight:
             return self._fail_chunks(req_id, DUPLICATE_ID, f"chunk: request id {req_id} is still in flight")
         if not isinstance(piece, str):
             return self._fail_chunks(req_id, BAD_ARGS, f"chunk must be a base64 string, not {_describe(piece)}")
