@@ -22,8 +22,9 @@ ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
 class StandInEngine:
     instances: ClassVar[list[StandInEngine]] = []
 
-    def __init__(self, emit: Any, rules: Any, *, write_quota: int, max_sockets: int) -> None:
-        self.emit, self.rules, self.write_quota, self.max_sockets = emit, rules, write_quota, max_sockets
+    def __init__(self, output: Any, rules: Any, *, write_quota: int, max_sockets: int, write_behind: bool,
+                 wide: bool) -> None:
+        self.emit, self.rules, self.write_quota, self.max_sockets = output.emit, rules, write_quota, max_sockets
         self.handled: list[tuple[int, str, dict]] = []
         self.shut_down = False
         self.threads: list[threading.Thread] = []

@@ -5,7 +5,8 @@ tests/e2e/golden/chrome/host_forms-tcp.json and compared by tests/e2e/test_diffe
 from __future__ import annotations
 
 import pytest
-from resocket.engine.loop import format_ip, hostname_compliant, is_localhost_name, parse_ip_literal
+from resocket.chrome.hostnames import format_ip, hostname_compliant, is_localhost_name
+from resocket.chrome.iplit import parse_ip_literal
 
 
 @pytest.mark.parametrize("name", ["localhost", "localhost.", "printer.localhost", "a-b_c.example", "127.1",

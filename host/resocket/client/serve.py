@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 
 from resocket import EXTENSION_ORIGIN, FIREFOX_EXTENSION_ID, __version__
 from resocket.client.transport import FrameWriter, StdinReader
+from resocket.engine.services import push_native
 from resocket.wire.framing import OutboundFrameTooLarge, RawJSON, RawJSONParts, decode_body
 from resocket.wire.protocol import (
     BAD_ARGS,
@@ -140,7 +141,7 @@ class Host:
                 self.writer.send(error_reply(final, INTERNAL, f"reply too large for Chrome: {exc}"))
 
     def emit_lazy(self, message: RawJSON, n: int) -> None:
-        """Engine hook: the success reply to a write of `n` bytes that the client already called back. It
+        """ClientOutput: the success reply to a write of `n` bytes that the client already called back. It
         leaves with the next message to the client on its path, or after LAZY_DELAY (loop thread)."""
         if not self.session.batch or not self._on_loop():
             self.emit(message)
@@ -397,7 +398,6 @@ class Host:
             self.emit(result_reply(req_id, result))
 
         self.engine.spawn(start())
-        self.engine.data_reply = self._dc_read_reply
 
     def _dc_data_arrived(self, ref: int, data: bytes) -> None:
         """A write payload from the data channel (loop thread): run its request now if it waits for it."""
@@ -519,18 +519,18 @@ class Host:
                                                          f"of dataRef {ref} arrived"))
                 self._replay()
 
-    def _ahead_path(self, req_id: int) -> str:
-        """Engine hook: a read-ahead stream travels where the read that starts it came from (loop thread)."""
+    def ahead_path(self, req_id: int) -> str:
+        """ClientOutput: a read-ahead stream travels where the read that starts it came from (loop thread)."""
         channel = self.datachannel
         if req_id in self._dc_replies and channel is not None and channel.connected:
             return "channel"
         return "native"
 
-    def _push_ahead(self, path: str, sid: int, stream: int, data: bytes | None, code: int | None) -> None:
-        """Engine hook: read-ahead bytes or end, on the stream's path. A stream on a channel that has closed
+    def push_ahead(self, path: str, sid: int, stream: int, data: bytes | None, code: int | None) -> None:
+        """ClientOutput: read-ahead bytes or end, on the stream's path. A stream on a channel that has closed
         is being broken (`_dc_closed`): what is pushed meanwhile goes nowhere."""
         if path != "channel":
-            self.engine.push_native(path, sid, stream, data, code)
+            push_native(self, sid, stream, data, code)
             return
         channel = self.datachannel
         if channel is None or not channel.connected:
@@ -542,12 +542,12 @@ class Host:
             channel.send_reply(ahead_event_json(sid, stream, code=code).encode())
             return
         channel.send_raw(ahead_event_json(sid, stream, size=len(data)).encode(), data, (sid, stream))
-        sock = self.engine.sockets.get(sid)
+        sock = self.engine.socket(sid)
         if sock is not None and channel.congested(lambda: sock.congestion_over(stream)):
             sock.congested(stream)
 
-    def _dc_read_reply(self, req_id: int, data: bytes, extra: dict) -> bool:
-        """Engine hook for a read's data (loop thread): on the data channel when the read asked for it."""
+    def data_reply(self, req_id: int, data: bytes, extra: dict) -> bool:
+        """ClientOutput: for a read's data (loop thread): on the data channel when the read asked for it."""
         if req_id not in self._dc_reads:
             return False
         self._dc_reads.discard(req_id)
@@ -626,13 +626,9 @@ class Host:
         try:
             from resocket.engine.loop import Engine
 
-            self.engine = Engine(self.emit, rules, write_quota=self.write_quota, max_sockets=self.max_sockets)
-            self.engine.emit_many = self.emit_many
-            self.engine.emit_lazy = self.emit_lazy
-            self.engine.write_behind = self.session.write_behind
-            self.engine.wide = self.session.wide
-            self.engine.ahead_path = self._ahead_path
-            self.engine.push_ahead = self._push_ahead
+            # This client is the engine's output (engine/services.py ClientOutput).
+            self.engine = Engine(self, rules, write_quota=self.write_quota, max_sockets=self.max_sockets,
+                                 write_behind=self.session.write_behind, wide=self.session.wide)
         except Exception as exc:
             log.exception("the socket engine failed to start")
             self.engine_error = f"the socket engine failed to start: {type(exc).__name__}: {exc}"

@@ -23,16 +23,18 @@ import logging
 import os
 import socket
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from resocket.chrome.hostnames import format_ip
+from resocket.chrome.iplit import parse_ip_literal
+from resocket.chrome.messages import DNS_FAILED, QUOTA_EXCEEDED
 from resocket.chrome.netcodes import NetError, from_connect_errno, net_error_string
 from resocket.engine.oserrors import from_exception, from_ssl_error
 from resocket.engine.ossocket import Channel, Receiver
+from resocket.engine.resolver import DnsError
+from resocket.engine.services import PendingCall, SocketServices
 from resocket.engine.tls import TlsStream, make_context, tls_versions
 from resocket.wire.protocol import AHEAD_STEP, AHEAD_WINDOW, BEHIND_WINDOW, WIDE_WINDOW
-
-if TYPE_CHECKING:
-    from resocket.engine.loop import Call, Engine
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class ReadAhead:
 class TcpSocket:
     kind = "tcp"
 
-    def __init__(self, engine: Engine, sid: int) -> None:
+    def __init__(self, engine: SocketServices, sid: int) -> None:
         self.engine, self.id = engine, sid
         self.loop = engine.loop
         self.mode: str | None = None
@@ -80,13 +82,13 @@ class TcpSocket:
         self.local: tuple[str, int] | None = None
         self.hostname: str | None = None
         self.epoch = 0
-        self.connect_call: Call | None = None
+        self.connect_call: PendingCall | None = None
         self.connect_task: asyncio.Task | None = None
         self.trying: Channel | None = None
-        self.secure_call: Call | None = None
-        self.read_call: Call | None = None
-        self.accept_call: Call | None = None
-        self.writes: collections.deque[tuple[Call, bytes]] = collections.deque()
+        self.secure_call: PendingCall | None = None
+        self.read_call: PendingCall | None = None
+        self.accept_call: PendingCall | None = None
+        self.writes: collections.deque[tuple[PendingCall, bytes]] = collections.deque()
         self._head_sent = 0  # bytes of writes[0] the fast path in write() already handed to the OS
         self.writer: asyncio.Task | None = None
         self.ahead: ReadAhead | None = None
@@ -103,7 +105,7 @@ class TcpSocket:
         self.idle_listeners: list[socket.socket] = []
 
     @classmethod
-    def accepted(cls, engine: Engine, sid: int, conn: socket.socket, addr: Any) -> TcpSocket:
+    def accepted(cls, engine: SocketServices, sid: int, conn: socket.socket, addr: Any) -> TcpSocket:
         sock = cls(engine, sid)
         sock.mode = "client"
         channel = Channel(engine.loop, conn)
@@ -113,6 +115,10 @@ class TcpSocket:
         return sock
 
     # -- state helpers ------------------------------------------------------------------------------
+    def _forget(self) -> None:
+        """Drop this socket from its table (chrome.sockets.tcp's keep their own: sockets_api.StreamSocket)."""
+        self.engine.forget(self.id)
+
     def _attach(self, channel: Channel, peer: tuple[str, int], local: tuple[str, int] | None) -> None:
         self.channel = self.stream = channel
         self.connected, self.peer, self.local = True, peer, local
@@ -134,7 +140,7 @@ class TcpSocket:
         ahead, self.ahead = self.ahead, None
         if ahead is not None and not ahead.eof and not quiet:
             # What the pending read would have got: the client answers its own (docs/protocol.md).
-            self.engine.push_ahead(ahead.path, self.id, ahead.id, None, read_code)
+            self.engine.output.push_ahead(ahead.path, self.id, ahead.id, None, read_code)
         writer, self.writer = self.writer, None
         if writer is not None:
             writer.cancel()
@@ -186,7 +192,8 @@ class TcpSocket:
         self._abort_pending(quiet)
         self._teardown(NetError.CONNECTION_CLOSED, quiet=quiet)
 
-    def connect(self, call: Call, hostname: str, port: int) -> None:
+    def connect(self, call: PendingCall, hostname: str, port: int, family: int | None = None) -> None:
+        """`family`: the one address family to resolve `hostname` to (chrome.sockets' dnsQueryType), or any."""
         # TCPSocket::Connect: a listener, a connect in progress or a TLS socket -> -104; connected -> -23.
         if self.is_tls or self.mode == "server" or self.connect_call is not None or self.secure_call is not None:
             return call.reply(NetError.CONNECTION_FAILED)
@@ -194,13 +201,12 @@ class TcpSocket:
             return call.reply(NetError.SOCKET_IS_CONNECTED)
         self.mode = "client"
         self.connect_call = call
-        self.connect_task = self.engine.spawn(self._connect(call, hostname, port, self.epoch), call)
+        self.connect_task = self.engine.spawn(self._connect(call, hostname, port, self.epoch, family), call)
 
-    async def _connect(self, call: Call, hostname: str, port: int, epoch: int) -> None:
-        from resocket.engine.loop import DNS_FAILED, DnsError
-
+    async def _connect(self, call: PendingCall, hostname: str, port: int, epoch: int,
+                       query_family: int | None) -> None:
         try:
-            addresses = await self.engine.resolve(hostname, port, socket.SOCK_STREAM)
+            addresses = await self.engine.resolve(hostname, port, socket.SOCK_STREAM, query_family)
         except DnsError as exc:
             if epoch == self.epoch:
                 self.connect_call = self.connect_task = None
@@ -246,9 +252,7 @@ class TcpSocket:
         self.connect_call = self.connect_task = None
         call.reply(code)
 
-    def listen(self, call: Call, address: str, port: int, backlog: int) -> None:
-        from resocket.chrome.iplit import parse_ip_literal
-
+    def listen(self, call: PendingCall, address: str, port: int, backlog: int) -> None:
         if self.is_tls:
             return call.reply(NetError.NOT_IMPLEMENTED, last_error=TLS_LISTEN)
         if self.mode == "client":
@@ -288,13 +292,13 @@ class TcpSocket:
         self.local = (_ip(bound), bound[1])
         call.reply(NetError.OK)
 
-    def accept(self, call: Call) -> None:
+    def accept(self, call: PendingCall) -> None:
         if self.mode != "server" or self.channel is None or self.accept_call is not None:
             return call.reply({"resultCode": NetError.FAILED})
         self.accept_call = call
         self.engine.spawn(self._accept(call, self.channel, self.epoch), call)
 
-    async def _accept(self, call: Call, listener: Channel, epoch: int) -> None:
+    async def _accept(self, call: PendingCall, listener: Channel, epoch: int) -> None:
         try:
             conn, addr = await listener.accept()
         except OSError:
@@ -315,7 +319,7 @@ class TcpSocket:
             return call.reply({"resultCode": NetError.FAILED})
         call.reply({"resultCode": NetError.OK, "socketId": accepted.id})
 
-    def read(self, call: Call, size: int | None, stream: bool = False) -> None:
+    def read(self, call: PendingCall, size: int | None, stream: bool = False) -> None:
         size = DEFAULT_BUFFER_SIZE if size is None else size
         if self.mode != "client":
             return call.reply({"resultCode": NetError.FAILED, "data": ""})
@@ -349,7 +353,7 @@ class TcpSocket:
         ahead = self.ahead
         if ahead is not None:
             ahead.pushed += len(data)
-            self.engine.push_ahead(ahead.path, self.id, ahead.id, data, None)
+            self.engine.output.push_ahead(ahead.path, self.id, ahead.id, data, None)
             if ahead.pushed - ahead.consumed >= ahead.window and self.receiver is not None:
                 self.receiver.pause()
             return
@@ -359,7 +363,7 @@ class TcpSocket:
         if not self._read_streams or self.receiver is None:
             return call.reply_data(data)
         # The read's own bytes first, then the stream; the client learns its id from the reply.
-        ahead = self.ahead = ReadAhead(call.id, self.engine.ahead_path(call.id))
+        ahead = self.ahead = ReadAhead(call.id, self.engine.output.ahead_path(call.id))
         if self.engine.wide_ahead(self, ahead):
             ahead.window = WIDE_WINDOW
             call.reply_data(data, stream=call.id, window=WIDE_WINDOW)
@@ -409,7 +413,7 @@ class TcpSocket:
             # Pushed after every byte; the socket stays connected until the client's read collects it.
             ahead.eof = True
             self.receiver = None
-            self.engine.push_ahead(ahead.path, self.id, ahead.id, None, 0)
+            self.engine.output.push_ahead(ahead.path, self.id, ahead.id, None, 0)
             return
         call, self.read_call = self.read_call, None
         if call is not None:
@@ -417,7 +421,7 @@ class TcpSocket:
         self.receiver = None
         self._teardown(NetError.CONNECTION_CLOSED)
 
-    def write(self, call: Call, data: bytes) -> None:
+    def write(self, call: PendingCall, data: bytes) -> None:
         if not self.connected or self.secure_call is not None:
             return call.reply({"bytesWritten": NetError.SOCKET_NOT_CONNECTED})
         if self.write_failed:
@@ -427,7 +431,6 @@ class TcpSocket:
         if not data:
             return call.reply({"bytesWritten": 0})  # Chrome 156: a zero-length write reports 0
         if not self.engine.take_quota(len(data)):
-            from resocket.engine.loop import QUOTA_EXCEEDED
             return call.error_only(QUOTA_EXCEEDED)
         sent = 0
         if not self.writes and self.writer is None and not self.is_tls and self.channel is not None:
@@ -508,18 +511,16 @@ class TcpSocket:
         if self.writer is asyncio.current_task():
             self.writer = None
 
-    def send_to(self, call: Call, data: bytes, address: str, port: int) -> None:
+    def send_to(self, call: PendingCall, data: bytes, address: str, port: int) -> None:
         self.engine.spawn(self._send_to(call, data, address, port), call)
 
-    async def _send_to(self, call: Call, data: bytes, host: str, port: int) -> None:
+    async def _send_to(self, call: PendingCall, data: bytes, host: str, port: int) -> None:
         # sendTo on a TCP or TLS socket: DNS and the quota are checked first, then -2 (socket_api.cc).
-        from resocket.engine.loop import DNS_FAILED, QUOTA_EXCEEDED, DnsError
-
         try:
             await self.engine.resolve(host, port, socket.SOCK_DGRAM)
         except DnsError as exc:
             return call.reply(exc.code, last_error=DNS_FAILED)
-        if self.engine.quota_used + len(data) > self.engine.write_quota:
+        if not self.engine.quota_allows(len(data)):
             return call.error_only(QUOTA_EXCEEDED)
         call.reply({"bytesWritten": NetError.FAILED})
 
@@ -558,7 +559,7 @@ class TcpSocket:
             info["localAddress"], info["localPort"] = self.local
         return info
 
-    def secure(self, call: Call, options: Any, read_pending: bool = False) -> None:
+    def secure(self, call: PendingCall, options: Any, read_pending: bool = False) -> None:
         if not self.connected or self.channel is None:
             return call.reply(NetError.INVALID_ARGUMENT, last_error=NOT_CONNECTED)
         # With read-ahead the client holds the socket's pending read (`readPending`); the bytes it was
@@ -569,7 +570,7 @@ class TcpSocket:
             # Chrome destroys the socket here (accepted sockets always land here: no local address). A secure()
             # still in flight is cut short, never called back (oracle secure_twice): its ERR_ABORTED answer
             # is for the shim to drop.
-            self.engine.forget(self.id)
+            self._forget()
             self.destroy()
             return call.reply(NetError.FAILED, last_error=net_error_string(NetError.FAILED))
         if self.receiver is not None:
@@ -583,7 +584,7 @@ class TcpSocket:
         server_name = self.hostname.lower()
         self.engine.spawn(self._secure(call, TlsStream(self.channel, ctx, server_name), self.epoch), call)
 
-    async def _secure(self, call: Call, stream: TlsStream, epoch: int) -> None:
+    async def _secure(self, call: PendingCall, stream: TlsStream, epoch: int) -> None:
         try:
             await asyncio.wait_for(stream.handshake(), tls_handshake_timeout())
         except (OSError, ValueError, asyncio.TimeoutError) as exc:
@@ -592,7 +593,7 @@ class TcpSocket:
             code = NetError.TIMED_OUT if isinstance(exc, asyncio.TimeoutError) else from_ssl_error(exc)
             log.info("socket %s: TLS handshake failed (%s): %s", self.id, net_error_string(code), exc)
             self.secure_call = None
-            self.engine.forget(self.id)  # Chrome removes the socket after a failed secure()
+            self._forget()  # Chrome removes the socket after a failed secure()
             self.destroy()
             return call.reply(code, last_error=net_error_string(code))
         if epoch != self.epoch:
@@ -612,7 +613,6 @@ def tls_handshake_timeout() -> float:
 
 
 def _ip(address: Any) -> str:
-    from resocket.engine.loop import format_ip
     return format_ip(address[0])
 
 

@@ -16,14 +16,16 @@ import asyncio
 import collections
 import socket
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from resocket.chrome.hostnames import format_ip
+from resocket.chrome.iplit import parse_ip_literal
+from resocket.chrome.messages import DNS_FAILED, QUOTA_EXCEEDED
 from resocket.chrome.netcodes import NetError, net_error_string
 from resocket.engine.oserrors import from_exception
 from resocket.engine.ossocket import Channel
-
-if TYPE_CHECKING:
-    from resocket.engine.loop import Call, Engine
+from resocket.engine.resolver import DnsError
+from resocket.engine.services import PendingCall, SocketServices
 
 DEFAULT_BUFFER_SIZE = 4096
 MAX_BUFFER_SIZE = 64 * 1024  # udp_socket.cc clamps the read buffer to 64 KiB
@@ -41,13 +43,13 @@ class UdpSocket:
     kind = "udp"
     is_tls = False
 
-    def __init__(self, engine: Engine, sid: int) -> None:
+    def __init__(self, engine: SocketServices, sid: int) -> None:
         self.engine, self.id = engine, sid
         self.loop = engine.loop
         self.channel: Channel | None = None
         self.bound = False
         self.connected = False
-        self.connecting: Call | None = None
+        self.connecting: PendingCall | None = None
         self.local: tuple[str, int] | None = None
         self.peer: tuple[str, int] | None = None
         self.groups: list[str] = []
@@ -55,10 +57,10 @@ class UdpSocket:
         self.loopback = True  # Chrome's default: multicast loopback on
         self.options_used = False
         self.epoch = 0
-        self.read_slot: tuple[Call, int] | None = None
-        self.recv_slot: tuple[Call, int] | None = None
+        self.read_slot: tuple[PendingCall, int] | None = None
+        self.recv_slot: tuple[PendingCall, int] | None = None
         self.receiver: asyncio.Task | None = None
-        self.sends: collections.deque[tuple[Call, bytes, Any]] = collections.deque()
+        self.sends: collections.deque[tuple[PendingCall, bytes, Any]] = collections.deque()
         self.sender: asyncio.Task | None = None
         self.last_send_to: asyncio.Task | None = None
 
@@ -111,16 +113,14 @@ class UdpSocket:
             raise
 
     # -- connect / bind -----------------------------------------------------------------------------
-    def connect(self, call: Call, hostname: str, port: int) -> None:
+    def connect(self, call: PendingCall, hostname: str, port: int) -> None:
         if self.bound or self.connected or self.connecting is not None:
             return call.reply(NetError.CONNECTION_FAILED)
         self.options_used = True
         self.connecting = call
         self.engine.spawn(self._connect(call, hostname, port, self.epoch), call)
 
-    async def _connect(self, call: Call, hostname: str, port: int, epoch: int) -> None:
-        from resocket.engine.loop import DNS_FAILED, DnsError
-
+    async def _connect(self, call: PendingCall, hostname: str, port: int, epoch: int) -> None:
         try:
             addresses = await self.engine.resolve(hostname, port, socket.SOCK_DGRAM)
         except DnsError as exc:
@@ -147,9 +147,7 @@ class UdpSocket:
         self.local = (_ip(local), local[1])
         call.reply(NetError.OK)
 
-    def bind(self, call: Call, address: str, port: int) -> None:
-        from resocket.chrome.iplit import parse_ip_literal
-
+    def bind(self, call: PendingCall, address: str, port: int) -> None:
         if self.bound or self.connected or self.connecting is not None:
             return call.reply(NetError.CONNECTION_FAILED)
         ip = parse_ip_literal(address)
@@ -171,7 +169,7 @@ class UdpSocket:
         call.reply(NetError.OK)
 
     # -- receiving ------------------------------------------------------------------------------------
-    def read(self, call: Call, size: int | None) -> None:
+    def read(self, call: PendingCall, size: int | None) -> None:
         size = DEFAULT_BUFFER_SIZE if size is None else size
         if self.read_slot is not None:
             return call.reply(_recv_error(NetError.IO_PENDING, with_address=False))
@@ -182,7 +180,7 @@ class UdpSocket:
         self.read_slot = (call, min(size, MAX_BUFFER_SIZE))
         self._kick_receiver()
 
-    def recv_from(self, call: Call, size: int | None) -> None:
+    def recv_from(self, call: PendingCall, size: int | None) -> None:
         size = DEFAULT_BUFFER_SIZE if size is None else size
         if self.recv_slot is not None:
             return call.reply(_recv_error(NetError.IO_PENDING, with_address=True))
@@ -214,7 +212,7 @@ class UdpSocket:
         if epoch == self.epoch:
             self.receiver = None
 
-    def _take_slot(self) -> tuple[Call, int, bool] | None:
+    def _take_slot(self) -> tuple[PendingCall, int, bool] | None:
         if self.read_slot is not None:
             (call, size), self.read_slot = self.read_slot, None
             return call, size, False
@@ -242,26 +240,26 @@ class UdpSocket:
             call.reply_data(data)
 
     # -- sending --------------------------------------------------------------------------------------
-    def write(self, call: Call, data: bytes) -> None:
+    def write(self, call: PendingCall, data: bytes) -> None:
         if not self.connected:
             return call.reply({"bytesWritten": NetError.SOCKET_NOT_CONNECTED})
         self._send(call, data, None)
 
-    def send_to(self, call: Call, data: bytes, address: str, port: int) -> None:
+    def send_to(self, call: PendingCall, data: bytes, address: str, port: int, family: int | None = None) -> None:
+        """`family`: the one address family to resolve `address` to (chrome.sockets' dnsQueryType), or any."""
         previous = self.last_send_to
-        self.last_send_to = self.engine.spawn(self._send_to(call, data, address, port, previous, self.epoch), call)
+        self.last_send_to = self.engine.spawn(
+            self._send_to(call, data, address, port, family, previous, self.epoch), call)
 
-    async def _send_to(self, call: Call, data: bytes, host: str, port: int,
+    async def _send_to(self, call: PendingCall, data: bytes, host: str, port: int, family: int | None,
                        previous: asyncio.Task | None, epoch: int) -> None:
-        from resocket.engine.loop import DNS_FAILED, QUOTA_EXCEEDED, DnsError
-
         if previous is not None and not previous.done():
             await asyncio.wait([previous])  # keep sendTo results in issue order
         try:
-            addresses = await self.engine.resolve(host, port, socket.SOCK_DGRAM)
+            addresses = await self.engine.resolve(host, port, socket.SOCK_DGRAM, family)
         except DnsError as exc:
             return call.reply(exc.code, last_error=DNS_FAILED)  # a bare number (quirk copied)
-        if self.engine.quota_used + len(data) > self.engine.write_quota:
+        if not self.engine.quota_allows(len(data)):
             return call.error_only(QUOTA_EXCEEDED)
         if epoch != self.epoch or not self.bound or self.channel is None:
             return call.reply({"bytesWritten": NetError.SOCKET_NOT_CONNECTED})
@@ -274,13 +272,12 @@ class UdpSocket:
             address = ("::ffff:" + address[0], address[1], 0, 0)  # IPv4 from "::": v4-mapped, as Chrome
         self._send(call, data, address)
 
-    def _send(self, call: Call, data: bytes, address: Any) -> None:
+    def _send(self, call: PendingCall, data: bytes, address: Any) -> None:
         if len(data) > MAX_DATAGRAM:
             return call.reply({"bytesWritten": NetError.MSG_TOO_BIG})
         if len(self.sends) >= MAX_QUEUED_SENDS:
             return call.reply({"bytesWritten": NetError.INSUFFICIENT_RESOURCES})
         if not self.engine.take_quota(len(data)):
-            from resocket.engine.loop import QUOTA_EXCEEDED
             return call.error_only(QUOTA_EXCEEDED)
         if not self.sends:
             result = self._try_send(data, address)
@@ -322,9 +319,7 @@ class UdpSocket:
             self.sender = None
 
     # -- multicast ------------------------------------------------------------------------------------
-    def _membership(self, call: Call, address: str, join: bool) -> None:
-        from resocket.chrome.iplit import parse_ip_literal
-
+    def _membership(self, call: PendingCall, address: str, join: bool) -> None:
         ip = parse_ip_literal(address)
         if ip is None:
             return call.reply(NetError.ADDRESS_INVALID, last_error=_err(NetError.ADDRESS_INVALID))
@@ -355,13 +350,13 @@ class UdpSocket:
             self.groups.remove(group)
         call.reply(NetError.OK)
 
-    def join_group(self, call: Call, address: str) -> None:
+    def join_group(self, call: PendingCall, address: str) -> None:
         self._membership(call, address, join=True)
 
-    def leave_group(self, call: Call, address: str) -> None:
+    def leave_group(self, call: PendingCall, address: str) -> None:
         self._membership(call, address, join=False)
 
-    def set_multicast_ttl(self, call: Call, ttl: int) -> None:
+    def set_multicast_ttl(self, call: PendingCall, ttl: int) -> None:
         if self.options_used:
             return call.reply(NetError.SOCKET_IS_CONNECTED, last_error=_err(NetError.SOCKET_IS_CONNECTED))
         if not 0 <= ttl <= 255:
@@ -369,7 +364,7 @@ class UdpSocket:
         self.ttl = ttl
         call.reply(NetError.OK)
 
-    def set_multicast_loopback(self, call: Call, enabled: bool) -> None:
+    def set_multicast_loopback(self, call: PendingCall, enabled: bool) -> None:
         if self.options_used:
             return call.reply(NetError.SOCKET_IS_CONNECTED, last_error=_err(NetError.SOCKET_IS_CONNECTED))
         self.loopback = bool(enabled)
@@ -398,5 +393,4 @@ def _recv_error(code: int, *, with_address: bool) -> dict:
 
 
 def _ip(address: Any) -> str:
-    from resocket.engine.loop import format_ip
     return format_ip(address[0])
