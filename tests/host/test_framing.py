@@ -1,4 +1,4 @@
-"""framing.py: bytes <-> messages, Chrome's size limits, errors as values."""
+"""wire/framing.py: bytes <-> messages, Chrome's size limits, errors as values."""
 from __future__ import annotations
 
 import json

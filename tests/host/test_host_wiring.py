@@ -1,4 +1,4 @@
-"""host.Host in-process with a stand-in engine: what the wiring does when the engine misbehaves.
+"""client.serve.Client in-process with a stand-in engine: what the wiring does when the engine misbehaves.
 
 The real engine is exercised through a real host process in test_host_process.py and the engine's own
 tests; these cases need an engine that raises or answers badly on purpose.
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from resocket.client.serve import DEFAULT_MAX_SOCKETS, DEFAULT_WRITE_QUOTA, Host
+from resocket.client.serve import DEFAULT_MAX_SOCKETS, DEFAULT_WRITE_QUOTA, Client
 from resocket.client.transport import FrameWriter, read_frames
 from resocket.wire.framing import OUTBOUND_LIMIT, RawJSON
 from resocket.wire.protocol import api_reply
@@ -52,12 +52,12 @@ def replies(out: io.BytesIO) -> list[dict]:
 
 
 @pytest.fixture
-def host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Host, io.BytesIO]:
+def host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Client, io.BytesIO]:
     monkeypatch.setenv("RESOCKET_CONFIG_DIR", str(tmp_path))
     monkeypatch.setattr("resocket.engine.loop.Engine", StandInEngine)
     StandInEngine.instances.clear()
     out = io.BytesIO()
-    h = Host(ORIGIN, FrameWriter(out), {"RESOCKET_WRITE_QUOTA": "1", "RESOCKET_MAX_SOCKETS": "nonsense"})
+    h = Client(ORIGIN, FrameWriter(out), {"RESOCKET_WRITE_QUOTA": "1", "RESOCKET_MAX_SOCKETS": "nonsense"})
     h.receive({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "t"}})
     return h, out
 

@@ -1,4 +1,4 @@
-"""protocol.py: the operation table, validation, hello, chunk assembly, reply shapes (pure)."""
+"""wire/protocol.py: the operation table, validation, hello, chunk assembly, reply shapes (pure)."""
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,4 @@
-"""Host names as Chromium's resolver reads them (engine.hostname_compliant, is_localhost_name, format_ip).
+"""Host names as Chromium's resolver reads them (chrome/hostnames.py: hostname_compliant, is_localhost_name, format_ip).
 
 Pure checks of the rules; what Chrome 156 does with each form is recorded in
 tests/e2e/golden/chrome/host_forms-tcp.json and compared by tests/e2e/test_differential.py."""

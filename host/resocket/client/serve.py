@@ -69,7 +69,7 @@ DEFAULT_WRITE_QUOTA = 200 * 1024 * 1024
 DEFAULT_MAX_SOCKETS = 4096
 #: docs/protocol.md promises exit within a second of stdin EOF; the engine gets most of it.
 SHUTDOWN_GRACE = 0.8
-#: Bytes of data-channel payloads held before their requests arrive (like the chunk cap, protocol.py).
+#: Bytes of data-channel payloads held before their requests arrive (like the chunk cap, wire/protocol.py).
 DATA_CHANNEL_LIMIT = 256 * 1024 * 1024
 #: resocket.engine.datachannel.REQUEST_REF (not imported here: that module pulls asyncio in at start-up).
 REQUEST_REF = 2 ** 64 - 1
@@ -85,8 +85,9 @@ LAZY_TEXT_MAX = 16 * 1024
 _RAW = (RawJSON, RawJSONParts)
 
 
-class Host:
-    """One client: its session, and its engine once hello succeeded."""
+class Client:
+    """One browser client of resocket-host: its session, and its engine once hello succeeded. It is the
+    engine's output (engine/services.py ClientOutput): batch frames, lazy write replies, the data channel."""
 
     def __init__(self, caller_origin: str, writer: FrameWriter, environ: Mapping[str, str],
                  addon: str | None = None) -> None:
@@ -820,7 +821,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.log_file, os.environ.get("RESOCKET_LOG", ""))
     if args.ignored:
         log.info("ignoring arguments %s", args.ignored)
-    host = Host(args.origin, FrameWriter(_claim_stdout()), os.environ, addon=args.addon)
+    host = Client(args.origin, FrameWriter(_claim_stdout()), os.environ, addon=args.addon)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     reason = "stdin closed"
@@ -841,7 +842,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _serve(host: Host, reader: StdinReader) -> None:
+def _serve(host: Client, reader: StdinReader) -> None:
     """Read requests until stdin ends: on this thread until hello, then on the engine's loop thread.
 
     Once the engine exists its loop reads stdin itself (`Engine.watch_input`): each request is decoded
@@ -861,7 +862,7 @@ def _serve(host: Host, reader: StdinReader) -> None:
             return
 
 
-def _pump(host: Host, reader: StdinReader) -> bool:
+def _pump(host: Client, reader: StdinReader) -> bool:
     """One readable stdin on the loop thread: read once, handle every complete request (their immediate
     replies leave as one batch frame when the client reads them). False at EOF."""
     reader.fill()

@@ -9,7 +9,7 @@ Design rules (model: websockets' sync send path, one lock around one write):
 - The reader hands every decoded event to the caller as soon as the bytes that complete it arrive (a
   read returns what is there; it never waits for a full buffer). Before hello it blocks on stdin on the
   main thread; after hello the host has the engine's event loop call `fill()` when stdin is readable,
-  so a request reaches the engine without a thread hop (host.py).
+  so a request reaches the engine without a thread hop (client/serve.py).
 """
 from __future__ import annotations
 

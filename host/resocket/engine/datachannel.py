@@ -431,7 +431,7 @@ class DataChannel:
 
     def _lazy_due(self) -> None:
         """The timer of the oldest lazy reply waiting: the replies it was set for may have left with a message
-        since, and those waiting now get their own LAZY_DELAY (as `Host._lazy_due`)."""
+        since, and those waiting now get their own LAZY_DELAY (as `Client._lazy_due`)."""
         self._lazy_timer = None
         if self._soon or not self._lazy_bytes:
             return  # nothing waits, or it leaves this loop turn anyway

@@ -14,6 +14,9 @@ Design rules:
   tcp.py / udp.py. Every request gets exactly one final reply (docs/protocol.md); where Chrome would
   never call back, the reply is the deliberate choice written down in docs/compatibility.md.
 - Replies use Chrome's three error styles: value only, value + lastError, lastError only (`args: []`).
+- The engine is given its collaborators when built: the client's output (`ClientOutput`) and the
+  hello's options; it is the sockets' `SocketServices` (both in services.py), and they import that, never
+  this module. Operations reach their handler through a table (`HANDLERS`), never by attribute name.
 """
 from __future__ import annotations
 

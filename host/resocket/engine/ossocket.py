@@ -2,16 +2,16 @@
 
 Design rules:
 - Everything here runs on the engine's loop thread; nothing blocks.
-- `Channel.close()` is synchronous and final: it removes the fd from the selector *before* closing it,
-  and wakes the one waiting reader and the one waiting writer with `ChannelClosed`. A cancelled waiter
-  never touches the selector again once the channel is closed, so a new socket that reuses the fd
+- `OsSocket.close()` is synchronous and final: it removes the fd from the selector *before* closing it,
+  and wakes the one waiting reader and the one waiting writer with `OsSocketClosed`. A cancelled waiter
+  never touches the selector again once the socket is closed, so a new socket that reuses the fd
   number is never unregistered by mistake (asyncio's own `sock_recv` defers that cleanup, which races
   with a socket opened in the same loop iteration: read, disconnect, connect sent together).
 - `shutdown(SHUT_RDWR)` before `close()`, so the peer sees the close at once.
 - `Receiver` asks the stream for bytes only while there is demand: pull style (`demand(n)`, one chunk
   per call: chrome.socket's read) or push style (`run(n)` until `pause()`: chrome.sockets.*'s onReceive,
-  read-ahead). On a plain `Channel` it reads from a reader callback that stays registered while there is
-  demand (`Channel.watch`), not from a task that registers, waits on a future and unregisters per chunk:
+  read-ahead). On a plain `OsSocket` it reads from a reader callback that stays registered while there is
+  demand (`OsSocket.watch`), not from a task that registers, waits on a future and unregisters per chunk:
   that was two epoll_ctl calls, a future, a task step and an extra loop turn for every 64 KiB streamed.
 """
 from __future__ import annotations
@@ -26,14 +26,14 @@ from typing import Any, Callable
 log = logging.getLogger(__name__)
 
 
-class ChannelClosed(OSError):
-    """The channel was closed locally while an operation was waiting on it."""
+class OsSocketClosed(OSError):
+    """The socket was closed locally while an operation was waiting on it."""
 
     def __init__(self) -> None:
-        super().__init__(errno.EBADF, "channel closed")
+        super().__init__(errno.EBADF, "socket closed")
 
 
-class Channel:
+class OsSocket:
     __slots__ = ("_read_waiter", "_watcher", "_write_waiter", "closed", "fd", "loop", "sock")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
@@ -47,7 +47,7 @@ class Channel:
     # -- readiness --------------------------------------------------------------------------------
     async def readable(self) -> None:
         if self.closed:
-            raise ChannelClosed()
+            raise OsSocketClosed()
         fut = self.loop.create_future()
         self._read_waiter = fut
         self.loop.add_reader(self.fd, self._wake, fut)
@@ -60,7 +60,7 @@ class Channel:
 
     async def writable(self) -> None:
         if self.closed:
-            raise ChannelClosed()
+            raise OsSocketClosed()
         fut = self.loop.create_future()
         self._write_waiter = fut
         self.loop.add_writer(self.fd, self._wake, fut)
@@ -77,8 +77,8 @@ class Channel:
             fut.set_result(None)
 
     def watch(self, callback: Callable[[], None]) -> None:
-        """Call `callback` whenever the socket is readable, until `unwatch()`. If the channel is closed
-        meanwhile, `callback` runs once more (soon) and finds `recv_now` raising ChannelClosed."""
+        """Call `callback` whenever the socket is readable, until `unwatch()`. If the socket is closed
+        meanwhile, `callback` runs once more (soon) and finds `recv_now` raising OsSocketClosed."""
         if self.closed:
             self.loop.call_soon(callback)
             return
@@ -103,7 +103,7 @@ class Channel:
     def recv_now(self, size: int) -> bytes | None:
         """Up to `size` bytes buffered now (b"" at EOF), or None when there are none yet."""
         if self.closed:
-            raise ChannelClosed()
+            raise OsSocketClosed()
         try:
             first = self.sock.recv(size)
         except (BlockingIOError, InterruptedError):
@@ -167,7 +167,7 @@ class Channel:
         self.loop.remove_writer(self.fd)
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
-            self.loop.call_soon(watcher)  # it reads ChannelClosed, as a waiting reader would
+            self.loop.call_soon(watcher)  # it reads OsSocketClosed, as a waiting reader would
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -175,7 +175,7 @@ class Channel:
         self.sock.close()
         for fut in (self._read_waiter, self._write_waiter):
             if fut is not None and not fut.done():
-                fut.set_exception(ChannelClosed())
+                fut.set_exception(OsSocketClosed())
 
 
 class Receiver:
@@ -186,7 +186,7 @@ class Receiver:
     n bytes. Push style (for chrome.sockets.*): `run(n)` keeps reading chunks of at most n bytes until
     `pause()`; `resume()` continues. `stop()` cancels a read in progress without calling anything.
 
-    A read in progress is a task awaiting `recv` or, given the plain `channel` itself, the channel's reader
+    A read in progress is a task awaiting `recv` or, given the plain `os_socket` itself, the socket's reader
     callback (`_readable`). Both behave alike: the read that is waiting when `pause()` comes still delivers
     its chunk (Chrome's onReceive does too), and reading stops after it. A `deliver` that raises is logged and
     reading goes on as if it had returned.
@@ -194,9 +194,9 @@ class Receiver:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, recv: Callable[[int], Awaitable[bytes]],
                  deliver: Callable[[bytes], None], finish: Callable[[BaseException | None], None],
-                 channel: Channel | None = None) -> None:
+                 os_socket: OsSocket | None = None) -> None:
         self._loop, self._recv, self._deliver, self._finish = loop, recv, deliver, finish
-        self._channel = channel
+        self._os_socket = os_socket
         self._watching = False
         self._want = 0
         self._continuous = False
@@ -233,22 +233,22 @@ class Receiver:
 
     def _kick(self) -> None:
         if self._task is None and not self._watching and not self._spent and self._want > 0 and not self._paused:
-            if self._channel is not None:
+            if self._os_socket is not None:
                 self._watching = True
-                self._channel.watch(self._readable)
+                self._os_socket.watch(self._readable)
             else:
                 self._task = self._loop.create_task(self._pump())
 
     def _unwatch(self) -> None:
         if self._watching:
             self._watching = False
-            self._channel.unwatch()
+            self._os_socket.unwatch()
 
     def _readable(self) -> None:
-        """The channel's reader callback: what `_pump` does, without a task, a future or a re-registration."""
+        """The socket's reader callback: what `_pump` does, without a task, a future or a re-registration."""
         while self._watching:
             try:
-                data = self._channel.recv_now(self._want)
+                data = self._os_socket.recv_now(self._want)
             except Exception as exc:  # noqa: BLE001 - every read error ends the stream
                 self._end(exc)
                 return

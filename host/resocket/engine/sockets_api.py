@@ -30,7 +30,7 @@ from resocket.chrome.hostnames import format_ip
 from resocket.chrome.iplit import parse_ip_literal
 from resocket.chrome.netcodes import NetError, net_error_string
 from resocket.engine.oserrors import from_exception
-from resocket.engine.ossocket import Channel
+from resocket.engine.ossocket import OsSocket
 from resocket.engine.resolver import DNS_QUERY_FAMILIES
 from resocket.engine.services import PendingCall, SocketServices
 from resocket.engine.tcp import TcpSocket, _set_nodelay
@@ -197,20 +197,20 @@ class DatagramSocket(UdpSocket):
 
     def start_receiving(self) -> None:
         entry = self.entry
-        if entry.receiving is None and self.channel is not None and entry.may_read():
-            entry.receiving = self.engine.spawn(self._push(self.channel, self.epoch))
+        if entry.receiving is None and self.os_socket is not None and entry.may_read():
+            entry.receiving = self.engine.spawn(self._push(self.os_socket, self.epoch))
 
-    async def _push(self, channel: Any, epoch: int) -> None:
+    async def _push(self, os_socket: Any, epoch: int) -> None:
         # Like Chrome's one outstanding RecvFrom: once waiting, the read is not withdrawn when the app pauses
         # (Chrome 156 delivers one more datagram after setPaused(true)); the state is checked after each one.
         entry = self.entry
         try:
             while epoch == self.epoch:
                 try:
-                    data, address = channel.sock.recvfrom(RECV_SIZE)
+                    data, address = os_socket.sock.recvfrom(RECV_SIZE)
                 except (BlockingIOError, InterruptedError):
                     try:
-                        await channel.readable()
+                        await os_socket.readable()
                     except OSError:
                         return
                     continue
@@ -349,7 +349,7 @@ class SocketsApi:
             if sock is not None and entry.may_read():
                 sock.start_receiving()
         elif (entry.api == "tcpServer" and entry.may_read() and entry.accepting is None
-              and sock is not None and sock.channel is not None):
+              and sock is not None and sock.os_socket is not None):
             entry.accepting = self.engine.spawn(self._accept_loop(entry, sock))
 
     def sockets_ack(self, call: PendingCall, args: dict) -> None:
@@ -494,7 +494,7 @@ class SocketsApi:
 
     def server_info(self, entry: Entry) -> dict:
         info = entry.base_info()
-        if entry.sock is not None and entry.sock.channel is not None and entry.sock.local is not None:
+        if entry.sock is not None and entry.sock.os_socket is not None and entry.sock.local is not None:
             info["localAddress"], info["localPort"] = entry.sock.local
         return info
 
@@ -547,15 +547,15 @@ class SocketsApi:
         self._close(call, "tcpServer", args)
 
     async def _accept_loop(self, entry: Entry, listener: TcpSocket) -> None:
-        channel = listener.channel
+        os_socket = listener.os_socket
         try:
-            while entry.may_read() and entry.sock is listener and channel is not None and not channel.closed:
+            while entry.may_read() and entry.sock is listener and os_socket is not None and not os_socket.closed:
                 try:
-                    conn, addr = await channel.accept()
+                    conn, addr = await os_socket.accept()
                 except asyncio.CancelledError:
                     raise
                 except OSError as exc:
-                    if entry.sock is listener and not channel.closed:
+                    if entry.sock is listener and not os_socket.closed:
                         self.receive_error("tcpServer.onAcceptError", entry, from_exception(exc))
                     return
                 if entry.sock is not listener:
@@ -584,7 +584,7 @@ class SocketsApi:
         try:
             _set_nodelay(conn)
             # Quirk copied: like chrome.socket, an accepted socket reports no localAddress.
-            sock._attach(Channel(self.engine.loop, conn), peer=(_ip(addr), addr[1]), local=None)
+            sock._attach(OsSocket(self.engine.loop, conn), peer=(_ip(addr), addr[1]), local=None)
         except OSError:
             return None
         self.tables["tcp"][entry.id] = entry
@@ -681,11 +681,11 @@ class SocketsApi:
         if entry is None:
             return
         sock = entry.sock
-        if not sock.bound or sock.channel is None:
+        if not sock.bound or sock.os_socket is None:
             code = NetError.SOCKET_NOT_CONNECTED
             return call.reply(code, last_error=net_error_string(code))
         try:
-            sock.channel.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1 if args["enabled"] else 0)
+            sock.os_socket.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1 if args["enabled"] else 0)
         except OSError as exc:
             code = from_exception(exc)
             return call.reply(code, last_error=net_error_string(code))

@@ -30,7 +30,7 @@ from resocket.chrome.iplit import parse_ip_literal
 from resocket.chrome.messages import DNS_FAILED, QUOTA_EXCEEDED
 from resocket.chrome.netcodes import NetError, from_connect_errno, net_error_string
 from resocket.engine.oserrors import from_exception, from_ssl_error
-from resocket.engine.ossocket import Channel, Receiver
+from resocket.engine.ossocket import OsSocket, Receiver
 from resocket.engine.resolver import DnsError
 from resocket.engine.services import PendingCall, SocketServices
 from resocket.engine.tls import TlsStream, make_context, tls_versions
@@ -75,8 +75,8 @@ class TcpSocket:
         self.mode: str | None = None
         self.is_tls = False
         self.connected = False
-        self.channel: Channel | None = None
-        self.stream: Any = None  # Channel or TlsStream: recv(n) / sendall(data)
+        self.os_socket: OsSocket | None = None
+        self.stream: Any = None  # OsSocket or TlsStream: recv(n) / sendall(data)
         self.receiver: Receiver | None = None
         self.peer: tuple[str, int] | None = None
         self.local: tuple[str, int] | None = None
@@ -84,7 +84,7 @@ class TcpSocket:
         self.epoch = 0
         self.connect_call: PendingCall | None = None
         self.connect_task: asyncio.Task | None = None
-        self.trying: Channel | None = None
+        self.trying: OsSocket | None = None
         self.secure_call: PendingCall | None = None
         self.read_call: PendingCall | None = None
         self.accept_call: PendingCall | None = None
@@ -108,10 +108,10 @@ class TcpSocket:
     def accepted(cls, engine: SocketServices, sid: int, conn: socket.socket, addr: Any) -> TcpSocket:
         sock = cls(engine, sid)
         sock.mode = "client"
-        channel = Channel(engine.loop, conn)
+        os_socket = OsSocket(engine.loop, conn)
         _set_nodelay(conn)
         # Quirk copied: Chrome never records an accepted socket's local address (no localAddress in getInfo).
-        sock._attach(channel, peer=(_ip(addr), addr[1]), local=None)
+        sock._attach(os_socket, peer=(_ip(addr), addr[1]), local=None)
         return sock
 
     # -- state helpers ------------------------------------------------------------------------------
@@ -119,15 +119,15 @@ class TcpSocket:
         """Drop this socket from its table (chrome.sockets.tcp's keep their own: sockets_api.StreamSocket)."""
         self.engine.forget(self.id)
 
-    def _attach(self, channel: Channel, peer: tuple[str, int], local: tuple[str, int] | None) -> None:
-        self.channel = self.stream = channel
+    def _attach(self, os_socket: OsSocket, peer: tuple[str, int], local: tuple[str, int] | None) -> None:
+        self.os_socket = self.stream = os_socket
         self.connected, self.peer, self.local = True, peer, local
         self._new_receiver()
 
     def _new_receiver(self) -> None:
         stream = self.stream
         self.receiver = Receiver(self.loop, stream.recv, self._on_data, self._on_end,
-                                 channel=stream if isinstance(stream, Channel) else None)
+                                 os_socket=stream if isinstance(stream, OsSocket) else None)
 
     def _teardown(self, read_code: int, *, quiet: bool = False) -> None:
         """Close the connection or listener; answer the pending read and the queued writes."""
@@ -151,9 +151,9 @@ class TcpSocket:
             if call.early:
                 continue  # a chrome.sockets send already called back (_answer_in_pipe)
             call.answer({"bytesWritten": NetError.FAILED}, quiet)
-        if self.channel is not None:
-            self.channel.close()
-        self.channel = self.stream = None
+        if self.os_socket is not None:
+            self.os_socket.close()
+        self.os_socket = self.stream = None
         for idle in self.idle_listeners:
             idle.close()
         self.idle_listeners = []
@@ -217,13 +217,13 @@ class TcpSocket:
         code: int = NetError.CONNECTION_FAILED
         for family, address in addresses:  # Chrome tries every resolved address in turn
             try:
-                channel = Channel(self.loop, socket.socket(family, socket.SOCK_STREAM))
+                os_socket = OsSocket(self.loop, socket.socket(family, socket.SOCK_STREAM))
             except OSError as exc:
                 code = from_connect_errno(exc.errno)
                 continue
-            self.trying = channel
+            self.trying = os_socket
             try:
-                await channel.connect(address)
+                await os_socket.connect(address)
             except OSError as exc:
                 if epoch != self.epoch:
                     return
@@ -232,7 +232,7 @@ class TcpSocket:
                     # TCPSocketPosix::HandleConnectCompleted: "a more specific error when the user is offline"
                     # (Chrome 156: -106 for 10.1.2.3 in a loopback-only namespace, permission_rules.js).
                     code = NetError.INTERNET_DISCONNECTED
-                channel.close()
+                os_socket.close()
                 self.trying = None
                 continue
             if epoch != self.epoch:
@@ -241,13 +241,13 @@ class TcpSocket:
             self.connect_call = self.connect_task = None
             try:
                 # The network service's default client options turn Nagle off.
-                _set_nodelay(channel.sock)
-                local = channel.sock.getsockname()
+                _set_nodelay(os_socket.sock)
+                local = os_socket.sock.getsockname()
             except OSError as exc:
-                channel.close()
+                os_socket.close()
                 return call.reply(from_exception(exc))
             self.hostname = hostname
-            self._attach(channel, peer=(_ip(address), address[1]), local=(_ip(local), local[1]))
+            self._attach(os_socket, peer=(_ip(address), address[1]), local=(_ip(local), local[1]))
             return call.reply(NetError.OK)
         self.connect_call = self.connect_task = None
         call.reply(code)
@@ -283,8 +283,8 @@ class TcpSocket:
         except OSError as exc:
             sock.close()
             return call.reply(from_exception(exc), last_error=LISTEN_FAILED)
-        if self.channel is None:
-            self.channel = Channel(self.loop, sock)
+        if self.os_socket is None:
+            self.os_socket = OsSocket(self.loop, sock)
         else:
             # Listening again (a DCHECK in Chrome's source): Chrome 156 answers 0 and getInfo shows the new
             # port, but accepts keep coming from the first listener; the new one only holds its port.
@@ -293,12 +293,12 @@ class TcpSocket:
         call.reply(NetError.OK)
 
     def accept(self, call: PendingCall) -> None:
-        if self.mode != "server" or self.channel is None or self.accept_call is not None:
+        if self.mode != "server" or self.os_socket is None or self.accept_call is not None:
             return call.reply({"resultCode": NetError.FAILED})
         self.accept_call = call
-        self.engine.spawn(self._accept(call, self.channel, self.epoch), call)
+        self.engine.spawn(self._accept(call, self.os_socket, self.epoch), call)
 
-    async def _accept(self, call: PendingCall, listener: Channel, epoch: int) -> None:
+    async def _accept(self, call: PendingCall, listener: OsSocket, epoch: int) -> None:
         try:
             conn, addr = await listener.accept()
         except OSError:
@@ -433,11 +433,11 @@ class TcpSocket:
         if not self.engine.take_quota(len(data)):
             return call.error_only(QUOTA_EXCEEDED)
         sent = 0
-        if not self.writes and self.writer is None and not self.is_tls and self.channel is not None:
+        if not self.writes and self.writer is None and not self.is_tls and self.os_socket is not None:
             # Fast path: nothing queued, so try the OS at once; a write it takes whole is answered now,
             # without a task (Chrome answers once the bytes are handed to the OS; so do we).
             try:
-                sent = self.channel.sock.send(data)
+                sent = self.os_socket.sock.send(data)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
@@ -525,9 +525,9 @@ class TcpSocket:
         call.reply({"bytesWritten": NetError.FAILED})
 
     def set_keep_alive(self, enable: bool, delay: int) -> bool:
-        if self.is_tls or self.secure_call is not None or not self.connected or self.channel is None:
+        if self.is_tls or self.secure_call is not None or not self.connected or self.os_socket is None:
             return False
-        sock = self.channel.sock
+        sock = self.os_socket.sock
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1 if enable else 0)
             if enable and delay > 0:
@@ -542,10 +542,10 @@ class TcpSocket:
         return True
 
     def set_no_delay(self, no_delay: bool) -> bool:
-        if self.is_tls or self.secure_call is not None or not self.connected or self.channel is None:
+        if self.is_tls or self.secure_call is not None or not self.connected or self.os_socket is None:
             return False
         try:
-            self.channel.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if no_delay else 0)
+            self.os_socket.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if no_delay else 0)
         except OSError:
             return False
         return True
@@ -560,7 +560,7 @@ class TcpSocket:
         return info
 
     def secure(self, call: PendingCall, options: Any, read_pending: bool = False) -> None:
-        if not self.connected or self.channel is None:
+        if not self.connected or self.os_socket is None:
             return call.reply(NetError.INVALID_ARGUMENT, last_error=NOT_CONNECTED)
         # With read-ahead the client holds the socket's pending read (`readPending`); the bytes it was
         # pushed and not consumed are dropped on its side, as Chrome drops its data pipe here.
@@ -582,7 +582,7 @@ class TcpSocket:
         # SNI and the name verified: the hostname given to connect(), canonicalized as Chrome's URL code
         # does (lowercase; "LocalHost" is sent as "localhost"). IP literals send no SNI (ssl module).
         server_name = self.hostname.lower()
-        self.engine.spawn(self._secure(call, TlsStream(self.channel, ctx, server_name), self.epoch), call)
+        self.engine.spawn(self._secure(call, TlsStream(self.os_socket, ctx, server_name), self.epoch), call)
 
     async def _secure(self, call: PendingCall, stream: TlsStream, epoch: int) -> None:
         try:

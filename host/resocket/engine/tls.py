@@ -1,4 +1,4 @@
-"""TLS for secure(): a client TLS stream over a Channel, with Chrome's version options.
+"""TLS for secure(): a client TLS stream over an OsSocket, with Chrome's version options.
 
 Design rules:
 - ssl.SSLObject over memory BIOs: the engine's loop does the socket I/O, OpenSSL only transforms
@@ -15,7 +15,7 @@ import asyncio
 import ssl
 from typing import Any
 
-from resocket.engine.ossocket import Channel
+from resocket.engine.ossocket import OsSocket
 
 #: Plaintext bytes handed to OpenSSL per step of a large write (keeps the outgoing BIO small).
 WRITE_STEP = 256 * 1024
@@ -47,8 +47,8 @@ def make_context(low: ssl.TLSVersion, high: ssl.TLSVersion) -> ssl.SSLContext:
 
 
 class TlsStream:
-    def __init__(self, channel: Channel, ctx: ssl.SSLContext, hostname: str) -> None:
-        self.channel = channel
+    def __init__(self, os_socket: OsSocket, ctx: ssl.SSLContext, hostname: str) -> None:
+        self.os_socket = os_socket
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
         self._obj = ctx.wrap_bio(self._in, self._out, server_side=False, server_hostname=hostname)
@@ -59,10 +59,10 @@ class TlsStream:
         async with self._send_lock:
             data = self._out.read()
             if data:
-                await self.channel.sendall(data)
+                await self.os_socket.sendall(data)
 
     async def _fill(self) -> None:
-        data = await self.channel.recv(RECV_STEP)
+        data = await self.os_socket.recv(RECV_STEP)
         if data:
             self._in.write(data)
         else:

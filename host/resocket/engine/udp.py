@@ -23,7 +23,7 @@ from resocket.chrome.iplit import parse_ip_literal
 from resocket.chrome.messages import DNS_FAILED, QUOTA_EXCEEDED
 from resocket.chrome.netcodes import NetError, net_error_string
 from resocket.engine.oserrors import from_exception
-from resocket.engine.ossocket import Channel
+from resocket.engine.ossocket import OsSocket
 from resocket.engine.resolver import DnsError
 from resocket.engine.services import PendingCall, SocketServices
 
@@ -46,7 +46,7 @@ class UdpSocket:
     def __init__(self, engine: SocketServices, sid: int) -> None:
         self.engine, self.id = engine, sid
         self.loop = engine.loop
-        self.channel: Channel | None = None
+        self.os_socket: OsSocket | None = None
         self.bound = False
         self.connected = False
         self.connecting: PendingCall | None = None
@@ -83,9 +83,9 @@ class UdpSocket:
             call, data, _ = self.sends.popleft()
             self.engine.return_quota(len(data))
             call.answer({"bytesWritten": NetError.FAILED}, quiet)
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
+        if self.os_socket is not None:
+            self.os_socket.close()
+            self.os_socket = None
         self.bound = self.connected = False
         self.local = self.peer = None
         self.groups = []
@@ -97,7 +97,7 @@ class UdpSocket:
     def destroy(self, quiet: bool = False) -> None:
         self._close(NetError.CONNECTION_CLOSED, quiet)
 
-    def _open(self, family: int) -> Channel:
+    def _open(self, family: int) -> OsSocket:
         """A new OS socket with the stored multicast options applied (they are used up either way)."""
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -107,7 +107,7 @@ class UdpSocket:
             else:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, self.ttl)
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, int(self.loopback))
-            return Channel(self.loop, sock)
+            return OsSocket(self.loop, sock)
         except OSError:
             sock.close()
             raise
@@ -133,16 +133,16 @@ class UdpSocket:
         self.connecting = None
         family, address = addresses[0]  # UDP uses only the first resolved address
         try:
-            channel = self._open(family)
+            os_socket = self._open(family)
         except OSError as exc:
             return call.reply(from_exception(exc))
         try:
-            channel.sock.connect(address)
-            local = channel.sock.getsockname()
+            os_socket.sock.connect(address)
+            local = os_socket.sock.getsockname()
         except OSError as exc:
-            channel.close()
+            os_socket.close()
             return call.reply(from_exception(exc))
-        self.channel, self.connected = channel, True
+        self.os_socket, self.connected = os_socket, True
         self.peer = (_ip(address), address[1])
         self.local = (_ip(local), local[1])
         call.reply(NetError.OK)
@@ -155,16 +155,16 @@ class UdpSocket:
             return call.reply(NetError.INVALID_ARGUMENT)
         self.options_used = True
         try:
-            channel = self._open(socket.AF_INET if ip.version == 4 else socket.AF_INET6)
+            os_socket = self._open(socket.AF_INET if ip.version == 4 else socket.AF_INET6)
         except OSError as exc:
             return call.reply(from_exception(exc))
         try:
-            channel.sock.bind((str(ip), port))
-            local = channel.sock.getsockname()
+            os_socket.sock.bind((str(ip), port))
+            local = os_socket.sock.getsockname()
         except OSError as exc:
-            channel.close()
+            os_socket.close()
             return call.reply(from_exception(exc))  # bind failures set no lastError (quirk copied)
-        self.channel, self.bound = channel, True
+        self.os_socket, self.bound = os_socket, True
         self.local = (_ip(local), local[1])
         call.reply(NetError.OK)
 
@@ -192,16 +192,16 @@ class UdpSocket:
         self._kick_receiver()
 
     def _kick_receiver(self) -> None:
-        if self.receiver is None and self.channel is not None:
-            self.receiver = self.engine.spawn(self._receive(self.channel, self.epoch))
+        if self.receiver is None and self.os_socket is not None:
+            self.receiver = self.engine.spawn(self._receive(self.os_socket, self.epoch))
 
-    async def _receive(self, channel: Channel, epoch: int) -> None:
+    async def _receive(self, os_socket: OsSocket, epoch: int) -> None:
         while epoch == self.epoch and (self.read_slot is not None or self.recv_slot is not None):
             try:
-                data, address = channel.sock.recvfrom(RECV_SIZE)
+                data, address = os_socket.sock.recvfrom(RECV_SIZE)
             except (BlockingIOError, InterruptedError):
                 try:
-                    await channel.readable()
+                    await os_socket.readable()
                 except OSError:
                     return
                 continue
@@ -261,10 +261,10 @@ class UdpSocket:
             return call.reply(exc.code, last_error=DNS_FAILED)  # a bare number (quirk copied)
         if not self.engine.quota_allows(len(data)):
             return call.error_only(QUOTA_EXCEEDED)
-        if epoch != self.epoch or not self.bound or self.channel is None:
+        if epoch != self.epoch or not self.bound or self.os_socket is None:
             return call.reply({"bytesWritten": NetError.SOCKET_NOT_CONNECTED})
         family, address = addresses[0]  # only the first resolved address, as Chrome
-        own = self.channel.sock.family
+        own = self.os_socket.sock.family
         if family != own:
             if own == socket.AF_INET:
                 # Chrome 156: an IPv6 address (localhost's ::1 included) from an IPv4 socket.
@@ -285,30 +285,30 @@ class UdpSocket:
                 self.engine.return_quota(len(data))
                 return call.reply({"bytesWritten": result})
         self.sends.append((call, data, address))
-        if self.sender is None and self.channel is not None:
-            self.sender = self.engine.spawn(self._drain_sends(self.channel, self.epoch))
+        if self.sender is None and self.os_socket is not None:
+            self.sender = self.engine.spawn(self._drain_sends(self.os_socket, self.epoch))
 
     def _try_send(self, data: bytes, address: Any) -> int | None:
         """bytesWritten, or None when the kernel has no room yet."""
-        assert self.channel is not None
+        assert self.os_socket is not None
         try:
             if address is None:
-                self.channel.sock.send(data)
+                self.os_socket.sock.send(data)
             else:
-                self.channel.sock.sendto(data, address)
+                self.os_socket.sock.sendto(data, address)
         except (BlockingIOError, InterruptedError):
             return None
         except OSError as exc:
             return from_exception(exc)
         return len(data)
 
-    async def _drain_sends(self, channel: Channel, epoch: int) -> None:
+    async def _drain_sends(self, os_socket: OsSocket, epoch: int) -> None:
         while self.sends and epoch == self.epoch:
             call, data, address = self.sends[0]
             result = self._try_send(data, address)
             if result is None:
                 try:
-                    await channel.writable()
+                    await os_socket.writable()
                 except OSError:
                     return
                 continue
@@ -327,9 +327,9 @@ class UdpSocket:
         if (group in self.groups) == join:
             # join: already joined; leave: never joined (checked before touching the OS).
             return call.reply(NetError.ADDRESS_INVALID, last_error=_err(NetError.ADDRESS_INVALID))
-        if not self.bound or self.channel is None:
+        if not self.bound or self.os_socket is None:
             return call.reply(NetError.UNEXPECTED, last_error=_err(NetError.UNEXPECTED))
-        sock = self.channel.sock
+        sock = self.os_socket.sock
         if (ip.version == 4) != (sock.family == socket.AF_INET):
             return call.reply(NetError.ADDRESS_INVALID, last_error=_err(NetError.ADDRESS_INVALID))
         try:

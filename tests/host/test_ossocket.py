@@ -1,4 +1,4 @@
-"""Receiver on real loopback socket pairs: the reader-callback form (a plain Channel) and the task form (what
+"""Receiver on real loopback socket pairs: the reader-callback form (a plain OsSocket) and the task form (what
 TLS streams use) must hand out the same bytes and stop, pause and end the same way."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 import struct
 
 import pytest
-from resocket.engine.ossocket import Channel, ChannelClosed, Receiver
+from resocket.engine.ossocket import OsSocket, OsSocketClosed, Receiver
 
 
 def _tcp_pair() -> tuple[socket.socket, socket.socket]:
@@ -21,12 +21,12 @@ class Harness:
     def __init__(self, loop: asyncio.AbstractEventLoop, mode: str) -> None:
         self.loop = loop
         a, self.peer = _tcp_pair()
-        self.channel = Channel(loop, a)
+        self.os_socket = OsSocket(loop, a)
         self.chunks: list[bytes] = []
         self.ended: list[BaseException | None] = []
         self.on_chunk = None
-        self.receiver = Receiver(loop, self.channel.recv, self._deliver, self.ended.append,
-                                 channel=self.channel if mode == "watch" else None)
+        self.receiver = Receiver(loop, self.os_socket.recv, self._deliver, self.ended.append,
+                                 os_socket=self.os_socket if mode == "watch" else None)
 
     def _deliver(self, data: bytes) -> None:
         self.chunks.append(data)
@@ -51,7 +51,7 @@ class Harness:
 
     def close(self) -> None:
         self.receiver.stop()
-        self.channel.close()
+        self.os_socket.close()
         self.peer.close()
 
 
@@ -150,27 +150,27 @@ def test_pull_then_push_from_deliver_keeps_reading(make):
     run(body, make)
 
 
-def test_stop_delivers_nothing_more_and_the_channel_stays_usable(make):
+def test_stop_delivers_nothing_more_and_the_socket_stays_usable(make):
     async def body(h: Harness) -> None:
         await h.start_run(100)
         h.receiver.stop()
         h.peer.sendall(b"late")
         await h.settle()
         assert h.chunks == [] and h.ended == []
-        assert await asyncio.wait_for(h.channel.recv(100), 1) == b"late", "stop() let go of the socket"
+        assert await asyncio.wait_for(h.os_socket.recv(100), 1) == b"late", "stop() let go of the socket"
     run(body, make)
 
 
 @pytest.mark.parametrize("read_first", [True, False], ids=["closed-under-a-read", "closed-before-the-read"])
-def test_a_read_on_a_closed_channel_ends_with_channel_closed(make, read_first: bool):
+def test_a_read_on_a_closed_socket_ends_with_os_socket_closed(make, read_first: bool):
     async def body(h: Harness) -> None:
         if read_first:
             await h.start_run(100)
-        h.channel.close()
+        h.os_socket.close()
         if not read_first:
             h.receiver.demand(100)
         await h.settle()
-        assert len(h.ended) == 1 and isinstance(h.ended[0], ChannelClosed)
+        assert len(h.ended) == 1 and isinstance(h.ended[0], OsSocketClosed)
         assert not h.receiver.reading
     run(body, make)
 
