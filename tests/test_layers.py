@@ -6,7 +6,9 @@ Read from the source with ast, every import counted, those inside functions too:
   client/cli and chrome; nothing outside `cli/` (and the package's own `__main__`) imports `cli/`;
 - no module imports itself back through others (no cycle, lazy imports included);
 - an import inside a function is there for a reason listed below (start-up time, an optional or
-  platform-only dependency), never to dodge a cycle.
+  platform-only dependency), never to dodge a cycle;
+- the sockets use the engine only through its written interface (engine/services.py SocketServices), and
+  the client is the whole of the engine's output (ClientOutput).
 """
 from __future__ import annotations
 
@@ -205,3 +207,39 @@ def test_every_import_inside_a_function_has_a_listed_reason() -> None:
     assert not unexplained, "import at the top, or list it in LAZY_IMPORTS with its reason"
     stale = sorted(set(LAZY_IMPORTS) - found)
     assert not stale, "no longer imported inside a function: remove from LAZY_IMPORTS"
+
+
+def protocol_members(module: str, name: str) -> set[str]:
+    """The methods and annotated attributes of class `name` (a typing.Protocol) in `module`."""
+    [cls] = [n for n in MODULES[module].body if isinstance(n, ast.ClassDef) and n.name == name]
+    return {n.name for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))} | {
+        n.target.id for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+
+
+def test_the_sockets_use_the_engine_only_through_socket_services() -> None:
+    """What a socket may use of the engine is written down (engine/services.py): tcp, udp and sockets_api
+    touch nothing else of it (`self.engine.<x>`, `engine.<x>`), and the engine has all of it."""
+    allowed = protocol_members("engine.services", "SocketServices")
+    used: dict[str, set[str]] = {}
+    for module in ("engine.tcp", "engine.udp", "engine.sockets_api", "engine.services"):
+        for node in ast.walk(MODULES[module]):
+            if not isinstance(node, ast.Attribute):
+                continue
+            base = node.value
+            if ((isinstance(base, ast.Attribute) and base.attr == "engine")
+                    or (isinstance(base, ast.Name) and base.id == "engine")):
+                used.setdefault(node.attr, set()).add(module)
+    assert {attr: sorted(where) for attr, where in used.items() if attr not in allowed} == {}
+    [engine] = [n for n in MODULES["engine.loop"].body if isinstance(n, ast.ClassDef) and n.name == "Engine"]
+    defined = {n.name for n in engine.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    assigned = {t.attr for n in ast.walk(engine) if isinstance(n, (ast.Assign, ast.AnnAssign))
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                if isinstance(t, ast.Attribute) and getattr(t.value, "id", None) == "self"}
+    assert allowed - defined - assigned == set()
+
+
+def test_the_client_is_the_engines_whole_output() -> None:
+    """client/serve.py's Client implements every method of ClientOutput (engine/services.py)."""
+    needed = protocol_members("engine.services", "ClientOutput")
+    [client] = [n for n in MODULES["client.serve"].body if isinstance(n, ast.ClassDef) and n.name == "Client"]
+    assert needed - {n.name for n in client.body if isinstance(n, ast.FunctionDef)} == set()
