@@ -1,6 +1,6 @@
 """Build hook: ship the resocket extension inside the package, as resocket/data/extension/.
 
-extension/ stays the one source (resocket/packaged_extension.py, Rule 1): the copy exists only in build
+extension/ stays the one source (resocket/cli/packaged_extension.py, Rule 1): the copy exists only in build
 output (wheels, and trees installed from them), never in the repository. `resocket extension-path` prints
 it, and `resocket convert-app` copies the shim from it into every converted app. An editable install
 copies nothing: both read the checkout's extension/ directly.
@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 EXTENSION = HERE / "extension"
 sys.path.insert(0, str(HERE / "host"))
 
-from resocket.packaged_extension import shipped_files  # stdlib only (its Rule 4)
+from resocket.cli.packaged_extension import shipped_files  # stdlib only (its Rule 4)
 
 
 class BuildPyWithExtension(build_py):

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from resocket.protocol import AHEAD_WINDOW
+from resocket.wire.protocol import AHEAD_WINDOW
 
 from bench.common import REPO, Row, Rpc, grant_config, host_cmd, median
 from bench.echoserver import EchoServers

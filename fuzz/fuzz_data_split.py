@@ -18,7 +18,7 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from resocket.framing import NEED_DATA, FrameDecoder, FrameError
+    from resocket.wire.framing import NEED_DATA, FrameDecoder, FrameError
 
 B64 = b"QUJD" * 1500
 

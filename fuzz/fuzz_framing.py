@@ -12,7 +12,7 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from resocket.framing import END_OF_INPUT, HEADER, NEED_DATA, FrameDecoder, FrameError
+    from resocket.wire.framing import END_OF_INPUT, HEADER, NEED_DATA, FrameDecoder, FrameError
 
 CAP = 4096  # small, so that oversized claims are reachable by the fuzzer
 

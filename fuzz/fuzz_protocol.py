@@ -15,8 +15,8 @@ from typing import Any
 import atheris
 
 with atheris.instrument_imports():
-    from resocket.framing import NEED_DATA, FrameDecoder, encode_frame
-    from resocket.protocol import MAX_ID, Admin, Call, Hello, Send, Session
+    from resocket.wire.framing import NEED_DATA, FrameDecoder, encode_frame
+    from resocket.wire.protocol import MAX_ID, Admin, Call, Hello, Send, Session
 
 CALLER = "chrome-extension://flgdmcpaemonpacjpigcafobmllikoco/"
 CODES = {"bad_frame", "frame_too_large", "bad_request", "unknown_op", "bad_args", "hello_required",

@@ -34,7 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "host"))
 
-from resocket import EXTENSION_ORIGIN, __version__, browsers, install, packaged_extension
+from resocket import EXTENSION_ORIGIN, __version__
+from resocket.cli import browsers, install, packaged_extension
 
 INSTALLER = REPO / "installer"
 BUNDLE_NAME = "resocket"

@@ -1,7 +1,7 @@
 """PyInstaller entry point of `resocket-host` (the native messaging host)."""
 import sys
 
-from resocket.host import main
+from resocket.client.serve import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,8 +9,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from resocket import cli, convert, crx
-from resocket.convert import ConvertError
+from resocket import cli
+from resocket.cli import convert, crx
+from resocket.cli.convert import ConvertError
 
 REPO = Path(__file__).resolve().parents[1]
 TCP_EXAMPLE = REPO / "examples" / "tcp-echo-client"
@@ -643,7 +644,7 @@ def test_a_refused_conversion_leaves_no_generated_key_behind(
 def test_a_key_of_the_older_per_name_store_is_never_taken_without_asking(
         tmp_path: Path, config_dir: Path, rsa_key: object, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from resocket import appkeys
+    from resocket.cli import appkeys
 
     legacy = appkeys.legacy_key_path("Hello World!")
     legacy.parent.mkdir(parents=True)

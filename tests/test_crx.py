@@ -1,4 +1,4 @@
-"""CRX3 packages and extension IDs (resocket/crx.py), checked with an independent CRX3 reader."""
+"""CRX3 packages and extension IDs (resocket/cli/crx.py), checked with an independent CRX3 reader."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from resocket import EXTENSION_ID, crx
+from resocket import EXTENSION_ID
+from resocket.cli import crx
 
 cryptography = pytest.importorskip("cryptography")
 from cryptography.hazmat.primitives import hashes, serialization
@@ -187,7 +188,7 @@ def test_updates_xml_names_each_apps_codebase_and_version():
 
 
 def test_importing_cli_and_crx_does_not_import_cryptography():
-    code = "import sys, resocket.cli, resocket.crx; print('cryptography' in sys.modules)"
+    code = "import sys, resocket.cli, resocket.cli.crx; print('cryptography' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

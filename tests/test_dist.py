@@ -17,7 +17,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from resocket import EXTENSION_ORIGIN, HOST_NAME, __version__, packaged_extension
+from resocket import EXTENSION_ORIGIN, HOST_NAME, __version__
+from resocket.cli import packaged_extension
 
 from tests.support.wire import message, parse_frames
 

@@ -1,4 +1,6 @@
-"""Every test, scenario and test file the docs cite as proof exists under that name, and what the repo cites is in it.
+"""Every test, scenario and test file the docs cite as proof exists under that name, every module of the
+package they name (`host/resocket/engine/tcp.py`, `engine/tcp.py`, `resocket.engine.tcp`) exists too, and what
+the repo cites is in it.
 
 docs/fidelity.md maps Chrome's behaviours to tests with short forms (`D:name` a scenario compared with Chrome,
 `H:file::test` a host test, ...: its opening paragraph), and docs/SECURITY.md and the others cite
@@ -27,6 +29,12 @@ OUTSIDE_NOTES = re.compile(r"(?:chrome-socket-semantics|chrome-apps-oracle|e2e-c
                            r"|socket-api\.txt|\.\./shared/|\breference/[\w.-]+\.md")
 SHORT = re.compile(r"\b(?P<kind>[DNSEHF]):(?P<name>[a-z_]+\*?)(?:-(?:tcp|udp))?(?:::(?P<test>test_\w+))?")
 PATH_OR_TEST = re.compile(r"(?P<path>tests/[\w/.-]+\.(?:py|js))(?:::(?P<test>test_\w+))?|(?<![\w/])::(?P<more>test_\w+)")
+PACKAGE = REPO / "host" / "resocket"
+LAYERS = "wire|chrome|engine|client|cli"
+#: A module path of the package: from the repo (`host/resocket/...`), or from the package (`engine/tcp.py`).
+MODULE_PATH = re.compile(rf"(?<![\w/.-])(?:host/resocket/)?(?P<path>(?:{LAYERS})/\w+\.py|host/resocket/\w+\.py)")
+#: A dotted module name of the package (`resocket.engine.loop`); `org.resocket.host` is the host's name.
+MODULE_NAME = re.compile(rf"(?<![\w.-])resocket\.(?P<name>(?:{LAYERS})\.\w+)\b")
 JS_TITLE = re.compile(r'(?P<path>tests/extension/[\w.-]+\.js)`?:? (?P<titles>(?:"[^"]+"(?:, )?)+)')
 
 
@@ -77,6 +85,38 @@ def citations(fidelity: str, docs: dict[str, str]) -> list[tuple[str, str]]:
                         problems += [(where, f"{m['path']} has no case {t!r}")
                                      for t in re.findall(r'"([^"]+)"', m["titles"]) if t not in text]
     return problems
+
+
+def module_problems(docs: dict[str, str]) -> list[tuple[str, str]]:
+    """(where, problem) for every module path or dotted module name in the docs that names no module."""
+    problems = []
+    for doc, text in docs.items():
+        for number, line in enumerate(text.splitlines(), 1):
+            for m in MODULE_PATH.finditer(line):
+                path = m["path"].removeprefix("host/resocket/")
+                if not (PACKAGE / path).exists():
+                    problems.append((f"{doc}:{number}", f"no module host/resocket/{path}"))
+            for m in MODULE_NAME.finditer(line):
+                base = PACKAGE.joinpath(*m["name"].split("."))
+                if not (base.with_suffix(".py").exists() or (base / "__init__.py").exists()):
+                    problems.append((f"{doc}:{number}", f"no module resocket.{m['name']}"))
+    return problems
+
+
+def test_the_docs_name_only_modules_that_exist() -> None:
+    problems = module_problems({str(doc.relative_to(REPO)): doc.read_text() for doc in DOCS})
+    assert not problems, "\n".join(f"{where}: {what}" for where, what in problems)
+
+
+@pytest.mark.parametrize("text", ["`engine/no_such.py`", "`host/resocket/wire/gone.py`", "`resocket.wire.gone`",
+                                  "`host/resocket/gone.py`"])
+def test_a_module_that_is_not_there_is_reported(text: str) -> None:
+    assert module_problems({"doc.md": f"| x | {text} |"})
+
+
+def test_a_module_that_is_there_passes_and_the_host_name_is_no_module() -> None:
+    assert not module_problems({"doc.md": "`engine/tcp.py`, `host/resocket/cli/crx.py`, `resocket.wire.protocol`, "
+                                          "org.resocket.host, `host/resocket/grants.py`"})
 
 
 def test_the_docs_cite_only_tests_and_scenarios_that_exist() -> None:

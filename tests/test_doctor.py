@@ -14,17 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from resocket import (
-    EXTENSION_ORIGIN,
-    HOST_NAME,
-    PROTOCOL_VERSION,
-    __version__,
-    browsers,
-    cli,
-    doctor,
-    install,
-)
-from resocket.browsers import Platform
+from resocket import EXTENSION_ORIGIN, HOST_NAME, PROTOCOL_VERSION, __version__, cli
+from resocket.cli import browsers, doctor, install
+from resocket.cli.browsers import Platform
 
 from tests.support.machine import private_machine, profile_dir
 

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from resocket import EXTENSION_ORIGIN, HOST_NAME, divert, fleet
+from resocket import EXTENSION_ORIGIN, HOST_NAME, fleet
+from resocket.cli import divert
 
 REPO = Path(__file__).resolve().parents[1]
 RESOCKET = Path(sys.executable).with_name("resocket")

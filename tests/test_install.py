@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from resocket import EXTENSION_ORIGIN, HOST_NAME, browsers, cli, install
-from resocket.browsers import Platform
+from resocket import EXTENSION_ORIGIN, HOST_NAME, cli
+from resocket.cli import browsers, install
+from resocket.cli.browsers import Platform
 
 from tests.support.machine import private_machine, profile_dir
 

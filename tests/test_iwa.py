@@ -1,6 +1,6 @@
 """`resocket convert-app --target iwa` and its signed web bundle: the bytes are parsed back and checked.
 
-The web bundle (b2) and the integrity block (v2) are written by resocket.webbundle with its own CBOR encoder;
+The web bundle (b2) and the integrity block (v2) are written by resocket.cli.webbundle with its own CBOR encoder;
 these tests read them back with an independent walk of the bytes (major types, lengths, offsets), verify the
 Ed25519 signature with `cryptography`, and check that the bundle ID is the key's, so a broken encoder cannot
 agree with itself. Installing a signed bundle in Chromium could not be made to work on this machine
@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from resocket import cli, convert, iwa, webbundle
-from resocket.webbundle import BundleError
+from resocket import cli
+from resocket.cli import convert, iwa, webbundle
+from resocket.cli.webbundle import BundleError
 
 REPO = Path(__file__).resolve().parents[1]
 ECHO_APP = REPO / "examples" / "echo-app"
@@ -138,7 +139,7 @@ def test_a_changed_byte_or_a_foreign_id_fails_verification(key: Ed25519PrivateKe
 
 # -- the conversion ---------------------------------------------------------------------------------------------
 def scripts() -> dict[str, bytes]:
-    from resocket.iwa_cli import iwa_scripts
+    from resocket.cli.iwa_cli import iwa_scripts
     return iwa_scripts()
 
 
@@ -192,7 +193,7 @@ def test_cli_target_iwa_keeps_one_key_per_app_and_prints_the_url_last(tmp_path: 
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     assert cli.main(["convert-app", str(ECHO_APP), str(tmp_path / "b"), "--target", "iwa", "--key", str(other)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] != first
-    from resocket import crx
+    from resocket.cli import crx
     rsa = tmp_path / "rsa.pem"
     crx.write_private_key(rsa, crx.generate_private_key())
     assert cli.main(["convert-app", str(ECHO_APP), str(tmp_path / "c"), "--target", "iwa", "--key", str(rsa)]) == 1

@@ -2,7 +2,7 @@
 
 chrome.socket's and chrome.sockets.*'s methods are listed in several places: the shim's SOCKET_API and
 SOCKETS_API (extension/chrome-socket.js: what a page can call and what it sends), the host's OPERATIONS and
-SOCKETS_OPERATIONS (resocket.protocol: what it accepts), and convert-app's API scan (resocket.convert: what it
+SOCKETS_OPERATIONS (resocket.wire.protocol: what it accepts), and convert-app's API scan (resocket.cli.convert: what it
 reports as supported). A method added, renamed or given another argument in one of them and not the others
 would be refused by the host, or be reported to a converted app's author as missing. The shim's side is read by
 node (tests/support/shim_tables.js): from the tables in its source, and from the chrome.socket and
@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from resocket import convert, protocol
+from resocket.cli import convert
+from resocket.wire import protocol
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""The policy bundle `resocket pack` writes (resocket.policy): every file parsed the way the tool that reads
+"""The policy bundle `resocket pack` writes (resocket.cli.policy): every file parsed the way the tool that reads
 it would (JSON as Chrome's Linux loader, plistlib for the .mobileconfig, the .reg as regedit text), for
 one extension and for several packed into one bundle, and the update server's updates.xml."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from resocket import policy
+from resocket.cli import policy
 
 RESOCKET = Path(sys.executable).with_name("resocket")
 NS = "{http://www.google.com/update2/response}"

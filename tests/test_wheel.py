@@ -19,7 +19,8 @@ import zipfile
 from email.parser import Parser
 from pathlib import Path
 
-from resocket import EXTENSION_ID, __version__, crx, packaged_extension
+from resocket import EXTENSION_ID, __version__
+from resocket.cli import crx, packaged_extension
 
 from tests.support.packages import REPO, clean_pip_env
 from tests.support.servers import TcpServer
@@ -77,7 +78,7 @@ def test_checkout_install_prints_the_checkouts_extension() -> None:
 
 
 def test_extension_path_without_an_extension_says_where_it_looked() -> None:
-    r = extension_path_of_this_checkout("from pathlib import Path\nfrom resocket import packaged_extension as p\n"
+    r = extension_path_of_this_checkout("from pathlib import Path\nfrom resocket.cli import packaged_extension as p\n"
                                         "p.PACKAGED = Path('/nonexistent/packaged')\n"
                                         "p.CHECKOUT = Path('/nonexistent/checkout')")
     assert r.returncode == 1 and r.stdout == ""
@@ -156,7 +157,7 @@ def test_installed_host_echoes_without_loading_cryptography(user_venv: Path, tmp
             _, stderr = proc.communicate(timeout=60)
     imported = [line.rsplit("|", 1)[-1].strip() for line in stderr.decode().splitlines()
                 if line.startswith("import time:")]
-    assert "resocket.host" in imported and "resocket.engine" in imported, stderr.decode()[-2000:]
+    assert "resocket.client.serve" in imported and "resocket.engine.loop" in imported, stderr.decode()[-2000:]
     assert not [m for m in imported if m.split(".")[0] in ("cryptography", "_cffi_backend")], imported
     assert proc.returncode == 0
 

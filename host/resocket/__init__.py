@@ -1,8 +1,8 @@
 """resocket: chrome.socket restored, over Chrome native messaging.
 
-Layers (see docs/architecture.md):
-  framing (pure) -> protocol: request validation + dispatch table (pure)
-  -> permissions (pure) -> engine (threads, OS sockets) ; transport (stdio, one writer) ; host (wiring)
+Layers, one folder each (docs/architecture.md; tests/test_layers.py holds the import rules):
+  client/ (resocket-host: stdio, hello, grants) -> engine/ (the loop thread, every OS socket)
+  -> chrome/ (Chrome's rules, pure) and wire/ (frames, requests, replies, pure); cli/ is the resocket command.
 """
 
 __version__ = "0.1.0"

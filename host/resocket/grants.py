@@ -38,12 +38,13 @@ import ipaddress
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from resocket.permissions import InvalidRule, PermissionRule
+from resocket.chrome.permissions import InvalidRule, PermissionRule
 
 FORMAT_VERSION = 1
 GRANTS_FILE = "grants.json"
@@ -405,8 +406,6 @@ def check_admin_owned(path: Path, st: os.stat_result) -> None:
     """Refuse a managed file that someone other than the administrator could have written."""
     if os.name != "posix":
         return  # Windows: %ProgramData%\resocket's ACL decides (docs/deploy.md)
-    import stat
-
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise GrantsCorrupt(path, f"is writable by other users (mode {stat.S_IMODE(st.st_mode):04o}), so it "
                                   f"is not the administrator's: fix it with chmod go-w {path}")

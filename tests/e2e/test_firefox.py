@@ -146,9 +146,9 @@ def test_the_host_took_firefoxs_add_on_for_the_resocket_extension_and_both_pages
     for page in (extension_page, web_page):
         assert page.evaluate("new Promise((r) => chrome.socket.getNetworkList(() => r(true)))")
     log = firefox[2].host_log_text()
-    channels = set(re.findall(r"resocket-host\[(\d+)\] INFO resocket\.datachannel: data channel connected", log))
+    channels = set(re.findall(r"resocket-host\[(\d+)\] INFO resocket\.engine\.datachannel: data channel connected", log))
     for origin in (EXTENSION_ORIGIN, firefox[1].origin):
-        hosts = re.findall(r"resocket-host\[(\d+)\] INFO resocket\.host: hello from resocket-extension/\S+ for "
+        hosts = re.findall(r"resocket-host\[(\d+)\] INFO resocket\.client\.serve: hello from resocket-extension/\S+ for "
                            + re.escape(origin) + ";", log)
         assert hosts, log[-3000:]
         assert set(hosts) <= channels, (origin, hosts, channels, log[-3000:])

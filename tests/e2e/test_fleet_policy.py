@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from resocket import crx
+from resocket.cli import crx
 
 from tests.support.servers import TcpServer
 

@@ -96,7 +96,7 @@ def test_convert_app_target_iwa_writes_a_proxy_folder_and_a_signed_bundle_and_en
     manifest = json.loads((folder / ".well-known" / "manifest.webmanifest").read_text())
     assert manifest["start_url"] == f"/{START_PAGE}" and "direct-sockets" in manifest["permissions_policy"]
     assert "direct-sockets-multicast" in manifest["permissions_policy"]  # the app joins groups
-    from resocket import webbundle
+    from resocket.cli import webbundle
     assert webbundle.verify_signed_bundle(folder.with_name(folder.name + ".swbn").read_bytes()) == bundle_id
 
 

@@ -68,7 +68,7 @@ def wait_until(pred, timeout: float, what: str) -> None:
 def host_pids_for(log_text: str, origin: str) -> set[int]:
     """Pids of the hosts whose hello named `origin` (host log lines are `resocket-host[PID] ... for ORIGIN;`)."""
     return {int(m.group(1)) for m in re.finditer(
-        r"resocket-host\[(\d+)\] INFO resocket\.host: hello from \S+ for " + re.escape(origin) + ";", log_text)}
+        r"resocket-host\[(\d+)\] INFO resocket\.client\.serve: hello from \S+ for " + re.escape(origin) + ";", log_text)}
 
 
 def process_alive(pid: int) -> bool:

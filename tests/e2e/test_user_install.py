@@ -27,7 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from resocket import EXTENSION_ID, HOST_NAME, __version__, crx
+from resocket import EXTENSION_ID, HOST_NAME, __version__
+from resocket.cli import crx
 
 from tests.support.packages import clean_pip_env
 from tests.support.servers import TcpServer

@@ -14,7 +14,7 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from resocket.framing import (
+from resocket.wire.framing import (
     BAD_FRAME,
     END_OF_INPUT,
     FRAME_TOO_LARGE,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from resocket.protocol import MAX_ID, OPERATIONS
+from resocket.wire.protocol import MAX_ID, OPERATIONS
 
 from tests.support.wire import frame, host_process, message, parse_frames, read_message
 

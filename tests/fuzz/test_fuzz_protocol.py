@@ -17,8 +17,8 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from resocket.framing import FrameError, encode_frame
-from resocket.protocol import (
+from resocket.wire.framing import FrameError, encode_frame
+from resocket.wire.protocol import (
     ADMIN_OPERATIONS,
     BOOL,
     COUNT,

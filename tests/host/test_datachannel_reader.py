@@ -1,4 +1,4 @@
-"""The data channel's frame reader (resocket.datachannel._Reader with DataChannel._frames), fed as the transport
+"""The data channel's frame reader (resocket.engine.datachannel._Reader with DataChannel._frames), fed as the transport
 feeds it: client frames cut at any byte by the OS's reads arrive whole, byte for byte and in order, with NumPy's
 unmasking and the stdlib's; a protocol error or a close frame ends the connection and nothing after it is taken.
 Pure layer: no sockets, the reader is fed by hand.
@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from resocket import datachannel
-from resocket.datachannel import READ_LIMIT, DataChannel, _ProtocolError, _Reader
+from resocket.engine import datachannel
+from resocket.engine.datachannel import READ_LIMIT, DataChannel, _ProtocolError, _Reader
 
 
 def client_frame(payload: bytes, opcode: int = 0x2, fin: bool = True) -> bytes:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import queue
 
-from resocket.engine import Call, Engine
-from resocket.permissions import RuleSet
+from resocket.chrome.permissions import RuleSet
+from resocket.engine.loop import Engine
+from resocket.engine.services import NativeOutput, PendingCall
 
 
 def test_a_task_that_fails_before_answering_answers_its_call_with_internal() -> None:
     out: queue.Queue = queue.Queue()
-    engine = Engine(out.put, RuleSet.parse([])[0])
+    engine = Engine(NativeOutput(out.put), RuleSet.parse([])[0])
     try:
-        async def broken(call: Call) -> None:
+        async def broken(call: PendingCall) -> None:
             raise ValueError("a bug")
 
-        async def answers_then_fails(call: Call) -> None:
+        async def answers_then_fails(call: PendingCall) -> None:
             call.reply(0)
             raise ValueError("a bug after the answer")
 
         def start() -> None:
             for req_id, coro, named in ((7, broken, True), (8, answers_then_fails, True), (9, broken, False)):
-                call = Call(engine, req_id)
+                call = PendingCall(engine, req_id)
                 engine.spawn(coro(call), call if named else None)  # 9: no call named, logged only
 
         engine.loop.call_soon_threadsafe(start)

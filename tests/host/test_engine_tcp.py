@@ -388,7 +388,7 @@ def test_get_network_list_excludes_loopback(host: HostClient) -> None:
     """In the test run's namespace (tests/netns.sh) only `lo` exists, and Chrome's list is empty there."""
     import socket
 
-    from resocket.netlist import chrome_linux_order
+    from resocket.engine.netlist import chrome_linux_order
     res = host.call("getNetworkList")
     assert res.last_error is None
     assert all(entry["name"] != "lo" for entry in res.value), res.value
@@ -400,7 +400,7 @@ def test_get_network_list_excludes_loopback(host: HostClient) -> None:
 def test_chrome_lists_each_address_once_ipv4_first_in_byte_order() -> None:
     """AddressTrackerLinux's map, as Chromium 156 showed it (tests/e2e/test_network_list.py): sorted as
     net::IPAddress sorts, and an address on two links listed once, with the link listed last."""
-    from resocket.netlist import chrome_linux_order
+    from resocket.engine.netlist import chrome_linux_order
     listed = [{"address": "fe80::1", "name": "a", "prefixLength": 64},
               {"address": "10.0.0.9", "name": "a", "prefixLength": 8},
               {"address": "9.1.1.1", "name": "a", "prefixLength": 24},

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from resocket.engine import parse_ip_literal
+from resocket.chrome.iplit import parse_ip_literal
 
 from tests.support.certs import Pki
 from tests.support.hostclient import HostClient

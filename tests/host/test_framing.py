@@ -1,4 +1,4 @@
-"""framing.py: bytes <-> messages, Chrome's size limits, errors as values."""
+"""wire/framing.py: bytes <-> messages, Chrome's size limits, errors as values."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from resocket.framing import (
+from resocket.wire.framing import (
     END_OF_INPUT,
     INBOUND_LIMIT,
     NEED_DATA,

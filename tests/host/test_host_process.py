@@ -57,7 +57,7 @@ def listener_client(env: dict[str, str]):
 def run_host(stdin: bytes, env: dict[str, str], origin: str = DEFAULT_ORIGIN,
              args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """Feed the host a whole input at once, then EOF; return everything it wrote."""
-    return subprocess.run([sys.executable, "-m", "resocket.host", origin, *args], input=stdin, check=False,
+    return subprocess.run([sys.executable, "-m", "resocket.client.serve", origin, *args], input=stdin, check=False,
                           capture_output=True, env={**os.environ, **env}, timeout=TIMEOUT)
 
 
@@ -391,7 +391,7 @@ def test_a_browser_slow_to_read_stdout_does_not_stall_the_hosts_sockets(env: dic
     if not sys.platform.startswith("linux"):
         pytest.skip("F_SETPIPE_SZ is Linux's")
     grant(env, DEFAULT_ORIGIN, "tcp-connect")
-    proc = subprocess.Popen([sys.executable, "-m", "resocket.host", DEFAULT_ORIGIN], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "resocket.client.serve", DEFAULT_ORIGIN], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, **env})
     srv = socket.create_server(("127.0.0.1", 0))
     assert proc.stdin is not None and proc.stdout is not None

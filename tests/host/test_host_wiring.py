@@ -1,4 +1,4 @@
-"""host.Host in-process with a stand-in engine: what the wiring does when the engine misbehaves.
+"""client.serve.Client in-process with a stand-in engine: what the wiring does when the engine misbehaves.
 
 The real engine is exercised through a real host process in test_host_process.py and the engine's own
 tests; these cases need an engine that raises or answers badly on purpose.
@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from resocket.framing import OUTBOUND_LIMIT, RawJSON
-from resocket.host import DEFAULT_MAX_SOCKETS, DEFAULT_WRITE_QUOTA, Host
-from resocket.protocol import api_reply
-from resocket.transport import FrameWriter, read_frames
+from resocket.client.serve import DEFAULT_MAX_SOCKETS, DEFAULT_WRITE_QUOTA, Client
+from resocket.client.transport import FrameWriter, read_frames
+from resocket.wire.framing import OUTBOUND_LIMIT, RawJSON
+from resocket.wire.protocol import api_reply
 
 ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
 
@@ -22,8 +22,9 @@ ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
 class StandInEngine:
     instances: ClassVar[list[StandInEngine]] = []
 
-    def __init__(self, emit: Any, rules: Any, *, write_quota: int, max_sockets: int) -> None:
-        self.emit, self.rules, self.write_quota, self.max_sockets = emit, rules, write_quota, max_sockets
+    def __init__(self, output: Any, rules: Any, *, write_quota: int, max_sockets: int, write_behind: bool,
+                 wide: bool) -> None:
+        self.emit, self.rules, self.write_quota, self.max_sockets = output.emit, rules, write_quota, max_sockets
         self.handled: list[tuple[int, str, dict]] = []
         self.shut_down = False
         self.threads: list[threading.Thread] = []
@@ -51,15 +52,15 @@ def replies(out: io.BytesIO) -> list[dict]:
 
 
 @pytest.fixture
-def host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Host, io.BytesIO]:
+def host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Client, io.BytesIO]:
     monkeypatch.setenv("RESOCKET_CONFIG_DIR", str(tmp_path))
     from resocket.grants import GrantStore
 
     GrantStore.open(tmp_path).grant(ORIGIN, ["tcp-connect"])  # an origin with no grant gets no engine
-    monkeypatch.setattr("resocket.engine.Engine", StandInEngine)
+    monkeypatch.setattr("resocket.engine.loop.Engine", StandInEngine)
     StandInEngine.instances.clear()
     out = io.BytesIO()
-    h = Host(ORIGIN, FrameWriter(out), {"RESOCKET_WRITE_QUOTA": "1", "RESOCKET_MAX_SOCKETS": "nonsense"})
+    h = Client(ORIGIN, FrameWriter(out), {"RESOCKET_WRITE_QUOTA": "1", "RESOCKET_MAX_SOCKETS": "nonsense"})
     h.receive({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "t"}})
     return h, out
 

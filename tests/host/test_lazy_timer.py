@@ -3,7 +3,7 @@
 A lazy reply waits for the next message to the client, at most LAZY_DELAY. One timer serves the replies that
 wait together; when they leave with a message, the timer stays armed, and the replies queued after them must
 not leave when it fires: in an echo that made a third of the write replies messages of their own (in a
-browser, ~4 extra native messages per MiB echoed). Pure: Host and DataChannel with a stand-in loop and output.
+browser, ~4 extra native messages per MiB echoed). Pure: Client and DataChannel with a stand-in loop and output.
 """
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from resocket import datachannel as dc
-from resocket.framing import RawJSON
-from resocket.host import Host
-from resocket.protocol import LAZY_DELAY, api_reply
-from resocket.transport import FrameWriter, read_frames
+from resocket.client.serve import Client
+from resocket.client.transport import FrameWriter, read_frames
+from resocket.engine import datachannel as dc
+from resocket.wire.framing import RawJSON
+from resocket.wire.protocol import LAZY_DELAY, api_reply
 
 ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
 
@@ -77,7 +77,7 @@ def host_frames(out: io.BytesIO) -> list[list[Any]]:
 
 def test_native_messaging_replies_queued_after_the_timers_own_left_wait_their_full_delay() -> None:
     loop, out = ManualLoop(), io.BytesIO()
-    host = Host(ORIGIN, FrameWriter(out), {})
+    host = Client(ORIGIN, FrameWriter(out), {})
     host.engine = SimpleNamespace(loop=loop, _thread_id=threading.get_ident())
     host.session.batch = True
     push = RawJSON('{"event":"socket.data","args":[{"socketId":1,"stream":1,"data":"AA=="}]}', None)

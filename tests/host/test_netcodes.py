@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 
 import pytest
-from resocket.netcodes import from_errno, net_error_string
+from resocket.chrome.netcodes import from_errno, net_error_string
 
 
 @pytest.mark.parametrize("err,code,text", [

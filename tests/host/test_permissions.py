@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from resocket.permissions import ADDRESS_OPS, OPS, PLAIN_OPS, InvalidRule, PermissionRule, RuleSet
+from resocket.chrome.permissions import ADDRESS_OPS, OPS, PLAIN_OPS, InvalidRule, PermissionRule, RuleSet
 
 # -- parsing: rule as written -> canonical form ------------------------------------------------------
 
@@ -250,6 +250,6 @@ def test_matching_raises_nothing(text: str, host: str, port: int) -> None:
 ])
 def test_the_rule_offered_to_an_ungranted_origin_allows_the_call_and_is_safe_to_paste(
         op: str, args: dict, rule: str) -> None:
-    from resocket.permissions import suggest_rule
+    from resocket.chrome.permissions import suggest_rule
 
     assert suggest_rule(op, args) == rule

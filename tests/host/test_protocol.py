@@ -1,4 +1,4 @@
-"""protocol.py: the operation table, validation, hello, chunk assembly, reply shapes (pure)."""
+"""wire/protocol.py: the operation table, validation, hello, chunk assembly, reply shapes (pure)."""
 from __future__ import annotations
 
 import base64
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from resocket import EXTENSION_ORIGIN, PROTOCOL_VERSION
-from resocket.framing import FrameError, encode_frame
-from resocket.protocol import (
+from resocket.wire.framing import FrameError, encode_frame
+from resocket.wire.protocol import (
     CHUNK_LIMIT,
     MAX_ID,
     OPERATIONS,
@@ -237,7 +237,7 @@ def test_chunks_before_an_op_without_data_are_bad_args() -> None:
 
 def test_chunks_over_the_cap_fail_the_final_request_once_and_drop_the_rest_of_its_sequence(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("resocket.protocol.CHUNK_LIMIT", 8)
+    monkeypatch.setattr("resocket.wire.protocol.CHUNK_LIMIT", 8)
     session = ready_session()
     assert session.receive({"id": 15, "chunk": "AAAA"}) == []
     assert session.receive({"id": 15, "chunk": "AAAAAAAA"}) == []  # over the cap: pieces freed at once
@@ -339,7 +339,7 @@ B64_TEXT = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 
 def _both(fn: Any, value: Any) -> list:
     """fn(value) with pybase64, then with binascii alone: (result or the error's type) for each."""
-    from resocket import protocol
+    from resocket.wire import protocol
 
     out = []
     saved = (protocol._Fast.module, protocol._Fast.loaded)
@@ -358,14 +358,14 @@ def _both(fn: Any, value: Any) -> list:
 @settings(max_examples=3000)
 @given(B64_TEXT)
 def test_pybase64_accepts_and_refuses_exactly_what_binascii_strict_mode_does(text: str) -> None:
-    from resocket.protocol import decode_base64
+    from resocket.wire.protocol import decode_base64
 
     fast, plain = _both(decode_base64, text)
     assert fast == plain
 
 
 def test_pybase64_keeps_binascii_answers_on_padding_it_alone_refuses() -> None:
-    from resocket.protocol import decode_base64
+    from resocket.wire.protocol import decode_base64
 
     # binascii's strict mode takes padding after a whole quantum; pybase64 refuses it, binascii then judges.
     for text in ("AAAA====", "jXIN=", "QUJD", "QQ==", "", "Q==="):
@@ -376,7 +376,7 @@ def test_pybase64_keeps_binascii_answers_on_padding_it_alone_refuses() -> None:
 @settings(max_examples=500)
 @given(st.binary(max_size=300))
 def test_pybase64_encodes_as_binascii(data: bytes) -> None:
-    from resocket.protocol import encode_base64
+    from resocket.wire.protocol import encode_base64
 
     fast, plain = _both(encode_base64, data)
     assert fast == plain == base64.b64encode(data).decode()

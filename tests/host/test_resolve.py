@@ -1,11 +1,12 @@
-"""Host names as Chromium's resolver reads them (engine.hostname_compliant, is_localhost_name, format_ip).
+"""Host names as Chromium's resolver reads them (chrome/hostnames.py: hostname_compliant, is_localhost_name, format_ip).
 
 Pure checks of the rules; what Chrome 156 does with each form is recorded in
 tests/e2e/golden/chrome/host_forms-tcp.json and compared by tests/e2e/test_differential.py."""
 from __future__ import annotations
 
 import pytest
-from resocket.engine import format_ip, hostname_compliant, is_localhost_name, parse_ip_literal
+from resocket.chrome.hostnames import format_ip, hostname_compliant, is_localhost_name
+from resocket.chrome.iplit import parse_ip_literal
 
 
 @pytest.mark.parametrize("name", ["localhost", "localhost.", "printer.localhost", "a-b_c.example", "127.1",

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from resocket.permissions import RuleSet, rules_from_sockets_key
+from resocket.chrome.permissions import RuleSet, rules_from_sockets_key
 
 
 def test_each_sockets_key_maps_to_its_socket_operation() -> None:

@@ -7,9 +7,9 @@ import threading
 from typing import Any
 
 import pytest
-from resocket import transport
-from resocket.framing import RawJSON, RawJSONParts
-from resocket.transport import FrameWriter, read_frames
+from resocket.client import transport
+from resocket.client.transport import FrameWriter, read_frames
+from resocket.wire.framing import RawJSON, RawJSONParts
 
 
 def piece_frame(n: int, size: int) -> RawJSONParts:

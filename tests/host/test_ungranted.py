@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from resocket import EXTENSION_ORIGIN
 from resocket.grants import GrantStore
-from resocket.protocol import (
+from resocket.wire.protocol import (
     BOOL,
     COUNT,
     DATA,

@@ -1,4 +1,4 @@
-"""RFC 6455 unmasking (resocket.datachannel): the NumPy path and the stdlib path give the same bytes for every
+"""RFC 6455 unmasking (resocket.engine.datachannel): the NumPy path and the stdlib path give the same bytes for every
 length and alignment."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import time
 
 import pytest
-from resocket import datachannel
+from resocket.engine import datachannel
 
 
 def xor(mask: bytes, payload: bytes) -> bytes:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from resocket.protocol import AHEAD_WINDOW, BEHIND_WINDOW, WIDE_GRANTS, WIDE_WINDOW
+from resocket.wire.protocol import AHEAD_WINDOW, BEHIND_WINDOW, WIDE_GRANTS, WIDE_WINDOW
 
 from tests.host.conftest import connect
 from tests.host.test_read_ahead import ack, pushed_bytes

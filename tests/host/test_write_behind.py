@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from resocket.protocol import BEHIND_WINDOW
+from resocket.wire.protocol import BEHIND_WINDOW
 
 from tests.host.conftest import connect
 from tests.support.hostclient import DEFAULT_ORIGIN, HostClient, b64

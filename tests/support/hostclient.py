@@ -25,7 +25,7 @@ class HostClient:
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [*(wrapper or []), sys.executable, "-m", "resocket.host", origin, *(args or [])],
+            [*(wrapper or []), sys.executable, "-m", "resocket.client.serve", origin, *(args or [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
         )
         self._ids = itertools.count(1)

@@ -11,8 +11,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from resocket import browsers
-from resocket.browsers import Platform
+from resocket.cli import browsers
+from resocket.cli.browsers import Platform
 
 
 def private_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

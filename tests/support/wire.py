@@ -1,6 +1,6 @@
 """Native-messaging bytes as a test writes and checks them by hand (docs/protocol.md), and a bare host process.
 
-The one place tests build and read frames: written here independently of resocket.framing (4-byte native-endian
+The one place tests build and read frames: written here independently of resocket.wire.framing (4-byte native-endian
 length, then the body), so a framing bug cannot hide behind the same bug in the test. For tests that must control
 every byte (bad frames, fuzzing, a host killed mid-stream); everything else talks through
 tests/support/hostclient.py, which frames with these too.
@@ -66,5 +66,5 @@ def parse_frames(data: bytes) -> list[dict]:
 def host_process(config_dir: Path, origin: str = DEFAULT_ORIGIN, **env: str) -> subprocess.Popen:
     """A bare resocket-host with pipes on stdin, stdout and stderr, and its grants in `config_dir`."""
     full_env = {**os.environ, "RESOCKET_CONFIG_DIR": str(config_dir), **env}
-    return subprocess.Popen([sys.executable, "-m", "resocket.host", origin], stdin=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "resocket.client.serve", origin], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)
