@@ -6,8 +6,12 @@ On Linux Chrome reads the addresses from netlink into a map keyed by address (Ad
 only links that are up, running and with carrier (IFF_UP, IFF_RUNNING, IFF_LOWER_UP): so the list comes
 sorted, IPv4 before IPv6, each family by its bytes, one entry per address (Chromium 156 through the Chrome App
 oracle, tests/e2e/test_network_list.py). Elsewhere Chrome walks getifaddrs in its order, as this does.
-Raises OSError when the platform has no getifaddrs (the engine answers "Network lookup failed or
-unsupported").
+On Windows there is no getifaddrs: Chrome (net/base/network_interfaces_win.cc) walks GetAdaptersAddresses
+in its order, skips the software loopback adapter, adapters not up, and addresses whose duplicate address
+detection has not reached "preferred"; `name` is the adapter's GUID name (AdapterName), the prefix its
+OnLinkPrefixLength. `chrome_windows_list` is that rule over plain data; iphlpapi.dll loads only on Windows,
+when getNetworkList is first called.
+Raises OSError when the platform has neither (the engine answers "Network lookup failed or unsupported").
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import ctypes.util
 import ipaddress
 import socket
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 IFF_UP = 0x1
@@ -71,6 +76,8 @@ def _ip_bytes(ptr: int, family: int) -> bytes:
 
 
 def network_list() -> list[dict]:
+    if sys.platform.startswith("win"):
+        return chrome_windows_list(_windows_adapters())
     lib = _load_libc()
     head = ctypes.POINTER(_IfAddrs)()
     if lib.getifaddrs(ctypes.byref(head)) != 0:
@@ -107,3 +114,120 @@ def chrome_linux_order(entries: list[dict]) -> list[dict]:
     by_address = {entry["address"]: entry for entry in entries}
     return sorted(by_address.values(), key=lambda e: (
         ipaddress.ip_address(e["address"]).version, ipaddress.ip_address(e["address"]).packed))
+
+
+# --- Windows: GetAdaptersAddresses (iphlpapi.h) ---------------------------------------------------------------
+
+IF_TYPE_SOFTWARE_LOOPBACK = 24  # ipifcons.h
+IF_OPER_STATUS_UP = 1  # IfOperStatusUp, ifdef.h
+IP_DAD_STATE_PREFERRED = 4  # IpDadStatePreferred, nldef.h
+ERROR_BUFFER_OVERFLOW = 111
+ERROR_NO_DATA = 232
+#: Chrome's first buffer (15 KB, as MSDN recommends) and its bound on retries while the list grows.
+_GAA_BUFFER = 15000
+_GAA_TRIES = 10
+
+
+@dataclass
+class WinAddress:
+    address: str
+    prefix_length: int
+    dad_state: int = IP_DAD_STATE_PREFERRED
+
+
+@dataclass
+class WinAdapter:
+    name: str  # AdapterName: the GUID string, what Chrome reports as the interface's name
+    if_type: int
+    oper_status: int
+    addresses: list[WinAddress] = field(default_factory=list)
+
+
+def chrome_windows_list(adapters: list[WinAdapter]) -> list[dict]:
+    """GetNetworkListImpl (network_interfaces_win.cc) with INCLUDE_HOST_SCOPE_VIRTUAL_INTERFACES, the policy
+    chrome.socket asks for: adapters and addresses in the order Windows lists them, nothing sorted."""
+    result: list[dict] = []
+    for adapter in adapters:
+        if adapter.if_type == IF_TYPE_SOFTWARE_LOOPBACK or adapter.oper_status != IF_OPER_STATUS_UP:
+            continue
+        result += [{"address": a.address, "name": adapter.name, "prefixLength": a.prefix_length}
+                   for a in adapter.addresses if a.dad_state == IP_DAD_STATE_PREFERRED]
+    return result
+
+
+class _SocketAddress(ctypes.Structure):
+    _fields_ = [("lpSockaddr", ctypes.c_void_p), ("iSockaddrLength", ctypes.c_int)]
+
+
+class _UnicastAddress(ctypes.Structure):
+    pass
+
+
+# IP_ADAPTER_UNICAST_ADDRESS_LH up to OnLinkPrefixLength (Windows Vista and later); only read through pointers
+# into the buffer Windows filled, so the fields after the last one used can stay undeclared.
+_UnicastAddress._fields_ = [
+    ("Length", ctypes.c_ulong), ("Flags", ctypes.c_ulong),
+    ("Next", ctypes.POINTER(_UnicastAddress)),
+    ("Address", _SocketAddress),
+    ("PrefixOrigin", ctypes.c_int), ("SuffixOrigin", ctypes.c_int), ("DadState", ctypes.c_int),
+    ("ValidLifetime", ctypes.c_ulong), ("PreferredLifetime", ctypes.c_ulong), ("LeaseLifetime", ctypes.c_ulong),
+    ("OnLinkPrefixLength", ctypes.c_uint8),
+]
+
+
+class _AdapterAddresses(ctypes.Structure):
+    pass
+
+
+# IP_ADAPTER_ADDRESSES_LH up to Ipv6IfIndex, read the same way.
+_AdapterAddresses._fields_ = [
+    ("Length", ctypes.c_ulong), ("IfIndex", ctypes.c_ulong),
+    ("Next", ctypes.POINTER(_AdapterAddresses)),
+    ("AdapterName", ctypes.c_char_p),
+    ("FirstUnicastAddress", ctypes.POINTER(_UnicastAddress)),
+    ("FirstAnycastAddress", ctypes.c_void_p), ("FirstMulticastAddress", ctypes.c_void_p),
+    ("FirstDnsServerAddress", ctypes.c_void_p),
+    ("DnsSuffix", ctypes.c_wchar_p), ("Description", ctypes.c_wchar_p), ("FriendlyName", ctypes.c_wchar_p),
+    ("PhysicalAddress", ctypes.c_uint8 * 8), ("PhysicalAddressLength", ctypes.c_ulong),
+    ("Flags", ctypes.c_ulong), ("Mtu", ctypes.c_ulong),
+    ("IfType", ctypes.c_ulong), ("OperStatus", ctypes.c_int), ("Ipv6IfIndex", ctypes.c_ulong),
+]
+
+
+def _windows_sockaddr(ptr: int) -> str | None:
+    # Windows' sockaddr starts with a 16-bit family, as on Linux: AF_INET (2) or AF_INET6 (23).
+    family = ctypes.c_uint16.from_address(ptr).value
+    if family == socket.AF_INET:
+        return str(ipaddress.IPv4Address(ctypes.string_at(ptr + 4, 4)))
+    if family == socket.AF_INET6:
+        return str(ipaddress.IPv6Address(ctypes.string_at(ptr + 8, 16)))
+    return None
+
+
+def _windows_adapters() -> list[WinAdapter]:
+    iphlpapi = ctypes.WinDLL("iphlpapi")  # type: ignore[attr-defined]  # Windows only
+    size = ctypes.c_ulong(_GAA_BUFFER)
+    for _ in range(_GAA_TRIES):  # the list may grow between calls: Chrome retries the same way
+        buffer = ctypes.create_string_buffer(size.value)
+        status = iphlpapi.GetAdaptersAddresses(socket.AF_UNSPEC, 0, None, buffer, ctypes.byref(size))
+        if status != ERROR_BUFFER_OVERFLOW:
+            break
+    if status == ERROR_NO_DATA:
+        return []
+    if status != 0:
+        raise OSError(status, "GetAdaptersAddresses failed")
+    adapters: list[WinAdapter] = []
+    node = ctypes.cast(buffer, ctypes.POINTER(_AdapterAddresses))
+    while node:
+        entry = node.contents
+        node = entry.Next
+        adapter = WinAdapter((entry.AdapterName or b"").decode(errors="replace"), entry.IfType, entry.OperStatus)
+        unicast = entry.FirstUnicastAddress
+        while unicast:
+            item = unicast.contents
+            unicast = item.Next
+            address = _windows_sockaddr(item.Address.lpSockaddr) if item.Address.lpSockaddr else None
+            if address is not None:
+                adapter.addresses.append(WinAddress(address, item.OnLinkPrefixLength, item.DadState))
+        adapters.append(adapter)
+    return adapters
