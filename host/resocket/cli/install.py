@@ -212,14 +212,30 @@ def find_host_path(os_name: str, override: str | None = None) -> Path:
 
 
 # -- Windows registry ----------------------------------------------------------------------------------
+#: winnt.h: open HKLM keys in the 64-bit view. A 32-bit Python (or a 32-bit PyInstaller bundle) would
+#: otherwise be redirected to Software\WOW6432Node, which 64-bit Firefox never reads; Chrome reads both
+#: views, so the 64-bit one serves every browser. HKCU\Software is not redirected: no flag there.
+KEY_WOW64_64KEY = 0x0100
+
+
+def registry_view(hive: str) -> int:
+    """The view flag every open/create/delete of `hive` asks for (KEY_WOW64_64KEY for HKLM)."""
+    return KEY_WOW64_64KEY if hive == "HKLM" else 0
+
+
 class RegistryAdapter(Protocol):
-    """The three registry operations install/uninstall/doctor need. `hive` is "HKCU" or "HKLM"."""
+    """The registry operations install/uninstall/doctor need. `hive` is "HKCU" or "HKLM"; each HKLM access is
+    in the 64-bit view (`registry_view`)."""
 
     def get_default(self, hive: str, key: str) -> str | None: ...
 
     def set_default(self, hive: str, key: str, value: str) -> None: ...
 
     def delete_key(self, hive: str, key: str) -> None: ...
+
+    def get_values(self, hive: str, key: str) -> dict[str, object] | None:
+        r"""The key's named values (REG_DWORD as int, REG_SZ as str), None when the key does not exist:
+        how doctor reads policies (Software\Policies\...)."""
 
 
 class WinRegistry:
@@ -236,7 +252,7 @@ class WinRegistry:
     def get_default(self, hive: str, key: str) -> str | None:
         import winreg
         try:
-            with winreg.OpenKey(self._hive(hive), key) as handle:
+            with winreg.OpenKey(self._hive(hive), key, 0, winreg.KEY_READ | registry_view(hive)) as handle:
                 value, _kind = winreg.QueryValueEx(handle, "")
         except OSError:
             return None
@@ -244,31 +260,60 @@ class WinRegistry:
 
     def set_default(self, hive: str, key: str, value: str) -> None:
         import winreg
-        with winreg.CreateKeyEx(self._hive(hive), key, 0, winreg.KEY_WRITE) as handle:
+        with winreg.CreateKeyEx(self._hive(hive), key, 0, winreg.KEY_WRITE | registry_view(hive)) as handle:
             winreg.SetValueEx(handle, "", 0, winreg.REG_SZ, value)
 
     def delete_key(self, hive: str, key: str) -> None:
         import winreg
-        winreg.DeleteKey(self._hive(hive), key)
+        winreg.DeleteKeyEx(self._hive(hive), key, registry_view(hive), 0)
+
+    def get_values(self, hive: str, key: str) -> dict[str, object] | None:
+        import winreg
+        values: dict[str, object] = {}
+        try:
+            with winreg.OpenKey(self._hive(hive), key, 0, winreg.KEY_READ | registry_view(hive)) as handle:
+                index = 0
+                while True:
+                    try:
+                        name, value, _kind = winreg.EnumValue(handle, index)
+                    except OSError:  # ERROR_NO_MORE_ITEMS
+                        break
+                    values[name] = value
+                    index += 1
+        except OSError:
+            return None
+        return values
 
 
 class MemoryRegistry:
     """A dict-backed registry for tests and for computing Windows plans on other systems.
-    Key names are case-insensitive, as in the real registry."""
+    Key names are case-insensitive, as in the real registry. `views` records the view flag each write or
+    delete asked for, as WinRegistry passes it to Windows."""
 
-    def __init__(self, values: dict[tuple[str, str], str] | None = None) -> None:
+    def __init__(self, values: dict[tuple[str, str], str] | None = None,
+                 named: dict[tuple[str, str], dict[str, object]] | None = None) -> None:
         self.values: dict[tuple[str, str], str] = {}
+        self.named: dict[tuple[str, str], dict[str, object]] = {}
+        self.views: list[tuple[str, str, str, int]] = []  # (operation, hive, key, view flag)
         for (hive, key), value in (values or {}).items():
-            self.set_default(hive, key, value)
+            self.values[(hive, key.lower())] = value
+        for (hive, key), entries in (named or {}).items():
+            self.named[(hive, key.lower())] = dict(entries)
 
     def get_default(self, hive: str, key: str) -> str | None:
         return self.values.get((hive, key.lower()))
 
     def set_default(self, hive: str, key: str, value: str) -> None:
+        self.views.append(("set", hive, key, registry_view(hive)))
         self.values[(hive, key.lower())] = value
 
     def delete_key(self, hive: str, key: str) -> None:
+        self.views.append(("delete", hive, key, registry_view(hive)))
         self.values.pop((hive, key.lower()), None)
+
+    def get_values(self, hive: str, key: str) -> dict[str, object] | None:
+        entries = self.named.get((hive, key.lower()))
+        return None if entries is None else dict(entries)
 
 
 def default_registry(plat: Platform) -> RegistryAdapter | None:
