@@ -9,6 +9,10 @@ Design rules:
 - Sandboxes and enterprise policies are explained as they work: Firefox's Snap starts hosts through the
   WebExtensions portal (so it needs the ordinary manifest), a Flatpak gets the `flatpak-spawn --host`
   recipe as commands, a policy file that does not parse is named with its line (the browser drops it whole).
+- Policies are read where each OS's browser reads them: Linux JSON files in the managed folders; Windows
+  HKLM then HKCU `Software\\Policies\\<vendor>` (a list is a subkey of numbered values, a boolean a
+  REG_DWORD; the machine's value wins); macOS managed preferences, /Library/Managed Preferences/<domain>.plist
+  and its per-user folder (what MDM profiles install). The same rules then apply to every source.
 - Fixes name the `resocket` the user ran, in a form that works where it is pasted (`program_name`): a bare
   `resocket` only when PATH finds this very program, an absolute path after `sudo` (sudo's PATH rarely
   holds a venv or ~/.local/bin), `python -m resocket` when that is how it was started.
@@ -19,17 +23,20 @@ from __future__ import annotations
 
 import json
 import os
+import plistlib
 import re
 import shlex
 import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from resocket import EXTENSION_ORIGIN, HOST_NAME, PROTOCOL_VERSION, __version__
+from resocket import EXTENSION_ID, EXTENSION_ORIGIN, HOST_NAME, PROTOCOL_VERSION, __version__, fleet
 from resocket.cli import browsers, install
+from resocket.cli import policy as policy_bundle
 from resocket.cli.browsers import CHROMIUM_FAMILY, Browser, Platform
 from resocket.wire import framing
 
@@ -270,7 +277,8 @@ def check_browser(browser: Browser, plat: Platform, opts: Options,
     # serves the browser even when doctor was asked about the user scope (or a --user-data-dir) alone.
     user_level_only = ("user" in ok_scopes and "system" not in ok_scopes
                        and not _healthy_system_manifest(browser, plat, registry))
-    policy, policy_problems = check_policies(browser, plat, user_level_only=user_level_only, prog=opts.prog)
+    policy, policy_problems = check_policies(browser, plat, user_level_only=user_level_only, prog=opts.prog,
+                                             registry=registry)
     problems += policy_problems
     report = {"browser": browser.name, "label": browser.label, "installed": native, "sandboxed": sandboxed,
               "locations": locations, "policy": policy, "notes": notes,
@@ -309,14 +317,77 @@ def flatpak_recipe(browser: Browser, plat: Platform, app_id: str, prog: str) -> 
     return " && ".join(steps)
 
 
-def check_policies(browser: Browser, plat: Platform, user_level_only: bool, prog: str) -> tuple[dict, list[Problem]]:
-    """Linux managed policies: NativeMessagingBlocklist / Allowlist / UserLevelHosts, as Chrome applies them."""
-    blocklist: list[str] = []
-    allowlist: list[str] = []
-    user_level: bool | None = None
-    files: list[str] = []
-    blocking: list[Path] = []
+#: Policies whose value is a list (a subkey of numbered values in the Windows registry).
+LIST_POLICIES = ("NativeMessagingBlocklist", "NativeMessagingAllowlist", "ExtensionInstallBlocklist",
+                 "ExtensionInstallAllowlist", "ExtensionInstallForcelist")
+#: Policies whose value is a dictionary (a JSON string in the Windows registry).
+DICT_POLICIES = ("ExtensionSettings",)
+@dataclass(frozen=True)
+class PolicySource:
+    kind: str  # "file" or "key" (Windows registry)
+    where: str
+    data: dict
+
+
+#: The managed-preferences folder MDM profiles write on macOS (device-wide, and one folder per user).
+MAC_MANAGED_PREFERENCES = "Library/Managed Preferences"
+
+
+def _bundle_browser(browser: Browser) -> policy_bundle.Browser | None:
+    """Where `browser` keeps its policies on Windows and macOS; Chrome's channels share Chrome's."""
+    name = "chrome" if browser.name.startswith("chrome") else browser.name
+    return next((b for b in policy_bundle.BROWSERS if b.name == name), None)
+
+
+def windows_policies(browser: Browser, registry: install.RegistryAdapter | None) -> list[PolicySource]:
+    """The policy keys of HKCU then HKLM, so that the machine's values, read last, win."""
+    target = _bundle_browser(browser)
+    if target is None or registry is None:
+        return []
+    found: list[PolicySource] = []
+    for hive in ("HKCU", "HKLM"):
+        values = registry.get_values(hive, target.registry_key)
+        data: dict[str, object] = {}
+        for name in LIST_POLICIES:
+            items = registry.get_values(hive, f"{target.registry_key}\\{name}")
+            if items is not None:
+                data[name] = [v for _k, v in sorted(items.items(), key=lambda kv: _list_index(kv[0]))]
+        if values is None and not data:
+            continue
+        for name, value in (values or {}).items():
+            if name == "NativeMessagingUserLevelHosts" and isinstance(value, int):
+                data[name] = bool(value)  # REG_DWORD 0/1
+            elif name in DICT_POLICIES and isinstance(value, str):
+                try:
+                    data[name] = json.loads(value)
+                except ValueError:
+                    continue  # Chrome reports it as an error and ignores the policy
+            elif name not in LIST_POLICIES:
+                data[name] = value
+        found.append(PolicySource("key", f"{hive}\\{target.registry_key}", data))
+    return found
+
+
+def _list_index(name: str) -> tuple[int, str]:
+    return (int(name), "") if name.isdigit() else (1 << 30, name)
+
+
+def macos_policy_files(browser: Browser, plat: Platform) -> list[Path]:
+    """The managed plists, per-user first, so that the device-wide one, read last, wins."""
+    target = _bundle_browser(browser)
+    if target is None or plat.os != "macos":
+        return []
+    folder = plat.root / MAC_MANAGED_PREFERENCES
+    return [folder / plat.home.name / f"{target.mac_domain}.plist", folder / f"{target.mac_domain}.plist"]
+
+
+def check_policies(browser: Browser, plat: Platform, user_level_only: bool, prog: str,
+                   registry: install.RegistryAdapter | None = None) -> tuple[dict, list[Problem]]:
+    """Managed policies (NativeMessagingBlocklist / Allowlist / UserLevelHosts, ExtensionInstallBlocklist), as
+    Chrome applies them, from the OS's policy store."""
     problems: list[Problem] = []
+    sources: list[PolicySource] = []
+    files: list[str] = []
     for folder in browsers.policy_dirs(browser, plat):
         try:
             # Chrome reads every file of the folder, whatever its name ends with (enterprise-policy probe).
@@ -324,45 +395,115 @@ def check_policies(browser: Browser, plat: Platform, user_level_only: bool, prog
         except OSError:
             continue
         for path in names:
-            try:
-                data = parse_policy(path.read_bytes())
-            except PermissionError as exc:
-                problems.append(Problem(browser.name, f"policy file {path} cannot be read ({exc.strerror}); the "
-                                                      "browser may apply policies doctor cannot see",
-                                        f"sudo chmod a+r {quote(path)}"))
-                continue
-            except OSError as exc:
-                problems.append(Problem(browser.name, f"policy file {path} cannot be read ({exc.strerror or exc})",
-                                        f"administrator: check {path}"))
-                continue
-            except PolicySyntaxError as exc:
-                problems.append(Problem(browser.name, (
-                    f"policy file {path} is not valid JSON: {exc.problem} at line {exc.line}, column {exc.column}; "
-                    f"{browser.label} ignores the whole file, so none of the policies in it apply"),
-                    f"administrator: correct line {exc.line} of {path} (sudo -e {quote(path)})"))
-                continue
-            if not isinstance(data, dict):
-                continue
-            files.append(str(path))
-            blocked = _strings(data.get("NativeMessagingBlocklist"))
-            blocklist += blocked
-            allowlist += _strings(data.get("NativeMessagingAllowlist"))
-            if isinstance(data.get("NativeMessagingUserLevelHosts"), bool):
-                user_level = data["NativeMessagingUserLevelHosts"]
-            if "*" in blocked or HOST_NAME in blocked:
-                blocking.append(path)
+            data = _read_policy_file(browser, path, problems, parse_policy)
+            if isinstance(data, dict):
+                files.append(str(path))
+                sources.append(PolicySource("file", str(path), data))
+    for path in macos_policy_files(browser, plat):
+        if _exists(path):
+            data = _read_policy_file(browser, path, problems, parse_plist)
+            if isinstance(data, dict):
+                files.append(str(path))
+                sources.append(PolicySource("file", str(path), data))
+    if plat.os == "windows":
+        sources += windows_policies(browser, registry)
+    policy, found = apply_policies(browser, sources, user_level_only, prog)
+    policy["files"] = files
+    return policy, problems + found
+
+
+def _read_policy_file(browser: Browser, path: Path, problems: list[Problem],
+                      parse: Callable[[bytes], object]) -> object:
+    try:
+        return parse(path.read_bytes())
+    except PermissionError as exc:
+        problems.append(Problem(browser.name, f"policy file {path} cannot be read ({exc.strerror}); the "
+                                              "browser may apply policies doctor cannot see",
+                                f"sudo chmod a+r {quote(path)}"))
+    except OSError as exc:
+        problems.append(Problem(browser.name, f"policy file {path} cannot be read ({exc.strerror or exc})",
+                                f"administrator: check {path}"))
+    except PolicySyntaxError as exc:
+        kind = "a valid property list" if path.suffix == ".plist" else "valid JSON"
+        problems.append(Problem(browser.name, (
+            f"policy file {path} is not {kind}: {exc.problem} at line {exc.line}, column {exc.column}; "
+            f"{browser.label} ignores the whole file, so none of the policies in it apply"),
+            f"administrator: correct line {exc.line} of {path} (sudo -e {quote(path)})"))
+    return None
+
+
+def apply_policies(browser: Browser, sources: list[PolicySource], user_level_only: bool,
+                   prog: str) -> tuple[dict, list[Problem]]:
+    """The rules over (where, policies) pairs, in the order the browser lets later ones win."""
+    blocklist: list[str] = []
+    allowlist: list[str] = []
+    user_level: bool | None = None
+    blocking: list[PolicySource] = []
+    extension_blocked: list[str] = []
+    extension_blocklist: list[str] = []
+    extension_allowed: set[str] = set()
+    problems: list[Problem] = []
+    for source in sources:
+        where, data = f"{source.kind} {source.where}", source.data
+        blocked = _strings(data.get("NativeMessagingBlocklist"))
+        blocklist += blocked
+        allowlist += _strings(data.get("NativeMessagingAllowlist"))
+        if isinstance(data.get("NativeMessagingUserLevelHosts"), bool):
+            user_level = data["NativeMessagingUserLevelHosts"]
+        if "*" in blocked or HOST_NAME in blocked:
+            blocking.append(source)
+        install_blocked = _strings(data.get("ExtensionInstallBlocklist"))
+        extension_blocklist += install_blocked
+        if install_blocked:
+            extension_blocked.append(where)
+        extension_allowed |= _allowed_extensions(data)
     # The allowlist exempts hosts from the blocklist, whichever file sets it.
     if blocking and HOST_NAME not in allowlist:
-        for path in blocking:
-            problems.append(Problem(browser.name, f"policy file {path} blocks native messaging host {HOST_NAME} "
-                                                  f"(NativeMessagingBlocklist: {blocklist})",
-                                    f"administrator: add \"{HOST_NAME}\" to \"NativeMessagingAllowlist\" in {path}"))
+        for source in blocking:
+            problems.append(Problem(browser.name, f"policy {source.kind} {source.where} blocks native messaging "
+                                                  f"host {HOST_NAME} (NativeMessagingBlocklist: {blocklist})",
+                                    f"administrator: add \"{HOST_NAME}\" to \"NativeMessagingAllowlist\" in "
+                                    f"{source.where}"))
     if user_level is False and user_level_only:
         problems.append(Problem(browser.name, "policy NativeMessagingUserLevelHosts is false: "
                                               f"{browser.label} ignores the per-user manifest",
                                 install_command(prog, browser, "system", None)))
-    policy = {"files": files, "blocklist": blocklist, "allowlist": allowlist, "user_level_hosts": user_level}
+    # A fleet blocks "*" and force-installs its own build: only a block of every resocket ID is a problem.
+    ids = [EXTENSION_ID, *fleet.allowed_ids()[0]]
+    if extension_blocked and browser.family == CHROMIUM_FAMILY and all(
+            (i in extension_blocklist or "*" in extension_blocklist) and i not in extension_allowed for i in ids):
+        problems.append(Problem(browser.name, (
+            f"policy {', '.join(extension_blocked)} blocks installing the resocket extension "
+            f"(ExtensionInstallBlocklist: {extension_blocklist})"),
+            f"administrator: force-install it (resocket pack writes the policy) or add {EXTENSION_ID} to "
+            "\"ExtensionInstallAllowlist\""))
+    policy = {"sources": [source.where for source in sources], "blocklist": blocklist, "allowlist": allowlist,
+              "user_level_hosts": user_level, "extension_blocklist": extension_blocklist}
     return policy, problems
+
+
+def _allowed_extensions(data: dict) -> set[str]:
+    """Extension IDs a policy exempts from ExtensionInstallBlocklist: allowed, force-installed (the
+    forcelist's "id;update_url" entries) or given an installation mode other than "blocked"."""
+    allowed = set(_strings(data.get("ExtensionInstallAllowlist")))
+    allowed |= {entry.split(";", 1)[0] for entry in _strings(data.get("ExtensionInstallForcelist"))}
+    settings = data.get("ExtensionSettings")
+    if isinstance(settings, dict):
+        allowed |= {ext for ext, entry in settings.items() if ext != "*" and isinstance(entry, dict)
+                    and entry.get("installation_mode") in ("allowed", "force_installed", "normal_installed")}
+    return allowed
+
+
+def parse_plist(raw: bytes) -> object:
+    """A managed plist (XML or binary) as macOS reads it; PolicySyntaxError when it does not parse."""
+    try:
+        return plistlib.loads(raw)
+    except plistlib.InvalidFileException as exc:
+        raise PolicySyntaxError(str(exc) or "not a property list", 1, 1) from None
+    except Exception as exc:  # noqa: BLE001  (expat and the binary reader raise their own errors)
+        line = getattr(exc, "lineno", 1)
+        column = getattr(exc, "offset", 0) + 1
+        raise PolicySyntaxError(type(exc).__name__ + (f": {exc}" if str(exc) else ""), line, column) from None
 
 
 class PolicySyntaxError(ValueError):
