@@ -8,7 +8,7 @@ import plistlib
 from pathlib import Path
 
 import pytest
-from resocket import EXTENSION_ID, HOST_NAME
+from resocket import EXTENSION_ID, HOST_NAME, fleet
 from resocket.cli import browsers, doctor, install
 from resocket.cli.browsers import Platform
 
@@ -80,6 +80,17 @@ def test_an_extension_blocklist_is_a_problem_unless_the_extension_is_force_insta
     listed_forced = {**blocked, ("HKLM", rf"{CHROME}\ExtensionInstallForcelist"):
                      listed(f"{EXTENSION_ID};https://u.example/x.xml")}
     assert check("chrome", windows(tmp_path), install.MemoryRegistry(named=listed_forced))[1] == []
+
+
+def test_a_fleet_that_blocks_everything_and_force_installs_its_own_build_is_fine(tmp_path: Path) -> None:
+    own = "a" * 32
+    fleet.add_to_fleet([own], [], tmp_path / "system-config")
+    registry = install.MemoryRegistry(named={
+        ("HKLM", rf"{CHROME}\ExtensionInstallBlocklist"): listed("*"),
+        ("HKLM", rf"{CHROME}\ExtensionInstallForcelist"): listed(f"{own};https://u.example/x.xml"),
+    })
+    policy, problems = check("chrome", windows(tmp_path), registry)
+    assert problems == [] and policy["extension_blocklist"] == ["*"]
 
 
 def test_no_policy_keys_means_no_policy(tmp_path: Path) -> None:

@@ -469,9 +469,9 @@ def apply_policies(browser: Browser, sources: list[PolicySource], user_level_onl
                                               f"{browser.label} ignores the per-user manifest",
                                 install_command(prog, browser, "system", None)))
     # A fleet blocks "*" and force-installs its own build: only a block of every resocket ID is a problem.
-    ids = [EXTENSION_ID, *fleet.allowed_ids()[0]]
     if extension_blocked and browser.family == CHROMIUM_FAMILY and all(
-            (i in extension_blocklist or "*" in extension_blocklist) and i not in extension_allowed for i in ids):
+            (i in extension_blocklist or "*" in extension_blocklist) and i not in extension_allowed
+            for i in _resocket_extension_ids()):
         problems.append(Problem(browser.name, (
             f"policy {', '.join(extension_blocked)} blocks installing the resocket extension "
             f"(ExtensionInstallBlocklist: {extension_blocklist})"),
@@ -480,6 +480,13 @@ def apply_policies(browser: Browser, sources: list[PolicySource], user_level_onl
     policy = {"sources": [source.where for source in sources], "blocklist": blocklist, "allowlist": allowlist,
               "user_level_hosts": user_level, "extension_blocklist": extension_blocklist}
     return policy, problems
+
+
+def _resocket_extension_ids() -> list[str]:
+    """resocket's own ID and the fleet's Chrome IDs (the fleet file holds them as origins)."""
+    prefix = "chrome-extension://"
+    origins = fleet.allowed_ids()[0]
+    return [EXTENSION_ID, *(o.removeprefix(prefix).rstrip("/") for o in origins if o.startswith(prefix))]
 
 
 def _allowed_extensions(data: dict) -> set[str]:
