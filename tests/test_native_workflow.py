@@ -48,5 +48,5 @@ def test_the_named_tests_and_their_conftests_import_nothing_linux_only() -> None
 
 def test_the_self_test_uses_the_files_it_names() -> None:
     text = WORKFLOW.read_text()
-    for path in ("debug/hello.bin", "debug/read_replies.py", "installer/build.py"):
+    for path in ("debug/hello.bin", "debug/read_replies.py", "installer/build.py", ".github/scripts/secure_check.py"):
         assert path in text and (REPO / path).is_file(), path
