@@ -55,6 +55,7 @@ LAZY_IMPORTS = {
     ("client.serve", "resocket.fleet"): "start-up: the administrator's relay IDs, with the grants module",
     ("engine.loop", "resocket.engine.netlist"): "start-up: ctypes, only once getNetworkList is called",
     ("engine.resolver", "resocket.engine.netlist"): "start-up: ctypes, only when a lookup fails",
+    ("engine.tls", "ctypes"): "platform: macOS only, the keychain's roots at the first secure()",
     # Optional dependencies (the `fast` and `crypto` extras): absent is a supported configuration.
     ("engine.datachannel", "numpy"): "optional: the `fast` extra unmasks with NumPy",
     ("wire.protocol", "pybase64"): "optional: the `fast` extra's SIMD base64",

@@ -26,7 +26,6 @@ Design rules:
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import ssl
 import sys
@@ -96,6 +95,8 @@ def trusted_roots(anchors: list[bytes], marked: list[tuple[bytes, list[tuple[int
 
 def macos_keychain_roots() -> bytes:
     """The keychains' roots through Security.framework (macOS only)."""
+    import ctypes  # macOS only, at the first secure(): the engine loads without it
+
     cf = ctypes.CDLL("/System/Library/Frameworks/CoreFoundation.framework/CoreFoundation")
     sec = ctypes.CDLL("/System/Library/Frameworks/Security.framework/Security")
     ref = ctypes.c_void_p
