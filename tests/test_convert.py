@@ -337,6 +337,20 @@ def test_cli_asks_before_granting_and_a_no_grants_nothing(
     assert lines[-1].endswith("/resocket/launch.html")
 
 
+def test_cli_writes_no_user_grant_while_the_administrator_locked_the_grants(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from resocket.grants import GrantStore
+
+    system = tmp_path / "system"
+    monkeypatch.setenv("RESOCKET_SYSTEM_CONFIG_DIR", str(system))
+    GrantStore.open_managed(system).set_locked(True)
+    code, lines, _ = run_cli(["convert-app", str(TCP_EXAMPLE), str(tmp_path / "out"), "--yes"], capsys, monkeypatch)
+    assert code == 0 and lines[-1].endswith("/resocket/launch.html")
+    [note] = [line for line in lines if line.startswith("Not granted")]
+    assert "your administrator locked the grants" in note and "resocket grant --scope system chrome-extension://" in note
+    assert GrantStore.open(config_dir).all() == {}
+
+
 def test_cli_registers_the_origin_with_the_host_of_a_user_data_dir(
         tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     host = tmp_path / "resocket-host"

@@ -150,7 +150,7 @@ def _ask_which_app(unsure: appkeys.Unsure, where: str, source: convert.AppSource
 # -- grants and host registration -------------------------------------------------------------------------
 def _grant(conversion: convert.Conversion, yes: bool) -> bool:
     """Ask for (or with --yes, make) the grant of the app's declared rules; whether the origin holds one now."""
-    from resocket.grants import GrantsCorrupt, GrantStore, InvalidRules
+    from resocket.grants import Grants, GrantsCorrupt, GrantStore, InvalidRules
 
     rules = conversion.report.rules
     origin = conversion.origin
@@ -160,6 +160,18 @@ def _grant(conversion: convert.Conversion, yes: bool) -> bool:
     print(f"Socket rules declared by the app (origin {origin}):")
     for rule in rules:
         print(f"  {rule}")
+    try:
+        layered = Grants.open()
+        if layered.locked():  # a user grant would be ignored: say who decides instead of writing one
+            managed = bool(layered.rules_for(origin))
+            print(f"Not granted: your administrator locked the grants ({layered.managed.path}), so only managed "
+                  f"grants apply{' (this app holds one)' if managed else ''}. An administrator grants it with: "
+                  f"resocket grant --scope system {origin} " + " ".join(rules))
+            return managed
+    except GrantsCorrupt as exc:
+        print(f"Not granted: {exc}")
+        print(f"resocket convert-app: grants not written: {exc}", file=sys.stderr)
+        return False
     if not yes and not _ask(f"Grant these {len(rules)} rule(s) to {origin}? [y/N] "):
         print(f"Not granted: the app's socket calls will be denied. Later: resocket grant {origin} "
               + " ".join(rules) + ", then resocket install")
