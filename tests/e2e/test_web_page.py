@@ -155,8 +155,11 @@ def test_origin_without_grant_is_refused_every_call_naming_the_grant_and_the_hos
 
         # The command it names works: granted, and the page reloaded, the same call goes through.
         profile.grant(origin, [f"tcp-connect:127.0.0.1:{tcp.port}"])
-        page.evaluate("location.reload()")
-        page.wait_for("document.readyState === 'complete' && typeof chrome.socket === 'object'", what="the reload")
+        # Mark the old document: until the mark is gone, the reload has not replaced it, and a check that
+        # passes on the old document lets the next call land in the new one before its shim is defined.
+        page.evaluate("window.__beforeReload = true; location.reload()")
+        page.wait_for("!window.__beforeReload && document.readyState === 'complete' && "
+                      "typeof chrome.socket === 'object'", what="the reload")
         assert page.evaluate(f"({ECHO})({tcp.port})") == {"read": True}
     finally:
         tcp.close()
