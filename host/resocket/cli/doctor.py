@@ -176,18 +176,11 @@ def _candidates(browser: Browser, plat: Platform, scopes: list[str], user_data_d
 def _healthy_system_manifest(browser: Browser, plat: Platform, registry: install.RegistryAdapter | None) -> bool:
     """Whether a sound resocket manifest exists where the browser reads system-wide ones (checked quietly)."""
     for _scope, manifest, _key in _candidates(browser, plat, ["system"], None, registry):
-        if manifest is not None and _exists(manifest):
+        if manifest is not None and install.exists_quietly(manifest):
             _data, found = check_manifest(manifest, browser.family, plat.os, browser.name, "")
             if not found:
                 return True
     return False
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except OSError:
-        return False
 
 
 def _check_location(browser: Browser, plat: Platform, where: dict, manifest: Path | None, key: str | None,
@@ -196,7 +189,7 @@ def _check_location(browser: Browser, plat: Platform, where: dict, manifest: Pat
     blocked = obstacle_problem(manifest, browser.name, fix) if manifest is not None else None
     if blocked is not None:
         return {**where, "status": "broken", "host_path": None, "problems": [blocked.problem]}, [blocked]
-    if manifest is None or (not _exists(manifest) and key is None):
+    if manifest is None or (not install.exists_quietly(manifest) and key is None):
         return {**where, "status": "missing"}, []
     data, found = check_manifest(manifest, browser.family, plat.os, browser.name, fix)
     if key is not None and not manifest.exists():
@@ -400,7 +393,7 @@ def check_policies(browser: Browser, plat: Platform, user_level_only: bool, prog
                 files.append(str(path))
                 sources.append(PolicySource("file", str(path), data))
     for path in macos_policy_files(browser, plat):
-        if _exists(path):
+        if install.exists_quietly(path):
             data = _read_policy_file(browser, path, problems, parse_plist)
             if isinstance(data, dict):
                 files.append(str(path))

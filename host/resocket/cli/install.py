@@ -370,7 +370,7 @@ def installed_browsers(plat: Platform, registry: RegistryAdapter | None = None) 
     found = []
     for browser in browsers.BROWSERS:
         key = browsers.app_paths_key(browser) if plat.os == "windows" else None
-        if any(_exists(p) for p in browsers.installed_paths(browser, plat)) or (
+        if any(exists_quietly(p) for p in browsers.installed_paths(browser, plat)) or (
                 key is not None and registry is not None and registry.get_default(*key)):
             found.append(browser)
     return found
@@ -603,7 +603,8 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
-def _exists(path: Path) -> bool:
+def exists_quietly(path: Path) -> bool:
+    """Whether `path` exists; False where it cannot even be looked at (a folder we may not read)."""
     try:
         return path.exists()
     except OSError:
